@@ -1,0 +1,173 @@
+//! Simulated time: a table of per-action costs with named profiles, the
+//! counts of lock acquisitions, and a histogram of fault service times.
+//!
+//! The profiles are order-of-magnitude illustrations of three eras of
+//! hardware, not measurements of any machine: a 1993 desktop with an IDE
+//! disk, a 2008 server with a 7200 rpm disk, and a current machine with an
+//! NVMe drive. Every field can be set from a scenario (`[machine.cost]`).
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::units::SimNanos;
+
+/// Per-action costs, in simulated nanoseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CostModel {
+    /// The profile's name.
+    pub profile: String,
+    /// Trap into the kernel and dispatch a fault.
+    pub fault_trap: SimNanos,
+    /// Resolve a transition fault: take the page off its list, make the PTE valid.
+    pub soft_fault: SimNanos,
+    /// Zero one 4 KiB page.
+    pub zero_page: SimNanos,
+    /// Start one disk I/O: seek and rotation, or device latency.
+    pub io_latency: SimNanos,
+    /// Transfer one page to or from disk.
+    pub io_per_page: SimNanos,
+    /// Hold time of the working-set lock per acquisition.
+    pub ws_lock_hold: SimNanos,
+    /// Hold time of the PFN database lock per acquisition.
+    pub pfn_lock_hold: SimNanos,
+    /// Copy one page in memory (used when pages are moved).
+    pub page_copy: SimNanos,
+}
+
+impl CostModel {
+    /// Names of the built-in profiles.
+    pub const PROFILES: [&'static str; 3] = ["disk-1993", "server-2008", "nvme"];
+
+    /// A built-in profile by name.
+    pub fn profile(name: &str) -> Option<CostModel> {
+        let ns = SimNanos;
+        Some(match name {
+            // 33 MHz 486, ~40 MB/s memory, IDE disk ~12 ms seek, ~2 MB/s.
+            "disk-1993" => CostModel {
+                profile: name.into(),
+                fault_trap: ns(10_000),
+                soft_fault: ns(30_000),
+                zero_page: ns(100_000),
+                io_latency: ns(15_000_000),
+                io_per_page: ns(2_000_000),
+                ws_lock_hold: ns(5_000),
+                pfn_lock_hold: ns(5_000),
+                page_copy: ns(200_000),
+            },
+            // A 2008 server: ~8 ms per random disk I/O, ~100 MB/s transfer.
+            "server-2008" => CostModel {
+                profile: name.into(),
+                fault_trap: ns(1_000),
+                soft_fault: ns(2_000),
+                zero_page: ns(1_000),
+                io_latency: ns(8_000_000),
+                io_per_page: ns(40_000),
+                ws_lock_hold: ns(200),
+                pfn_lock_hold: ns(200),
+                page_copy: ns(2_000),
+            },
+            // A current machine with an NVMe drive: ~80 us latency, ~2 GB/s.
+            "nvme" => CostModel {
+                profile: name.into(),
+                fault_trap: ns(500),
+                soft_fault: ns(700),
+                zero_page: ns(300),
+                io_latency: ns(80_000),
+                io_per_page: ns(2_000),
+                ws_lock_hold: ns(100),
+                pfn_lock_hold: ns(100),
+                page_copy: ns(500),
+            },
+            _ => return None,
+        })
+    }
+
+    /// Time of one I/O of `pages` pages.
+    pub fn io(&self, pages: u64) -> SimNanos {
+        self.io_latency + self.io_per_page * pages
+    }
+}
+
+impl Default for CostModel {
+    fn default() -> Self {
+        CostModel::profile("server-2008").expect("built-in profile")
+    }
+}
+
+/// A histogram of fault service times (simulated nanoseconds).
+#[derive(Clone, Debug)]
+pub struct LatencyHistogram(Histogram<u64>);
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        // 1 ns to one hour, three significant figures.
+        LatencyHistogram(Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"))
+    }
+}
+
+/// Percentiles of a latency histogram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Samples recorded.
+    pub count: u64,
+    /// Mean, ns.
+    pub mean_ns: f64,
+    /// Median, ns.
+    pub p50_ns: u64,
+    /// 90th percentile, ns.
+    pub p90_ns: u64,
+    /// 99th percentile, ns.
+    pub p99_ns: u64,
+    /// Maximum, ns.
+    pub max_ns: u64,
+}
+
+impl LatencyHistogram {
+    /// Records one fault's service time.
+    #[inline]
+    pub fn record(&mut self, t: SimNanos) {
+        self.0.saturating_record(t.0.max(1));
+    }
+
+    /// Percentiles.
+    pub fn summary(&self) -> LatencySummary {
+        let h = &self.0;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: h.len(),
+            mean_ns: h.mean(),
+            p50_ns: h.value_at_quantile(0.5),
+            p90_ns: h.value_at_quantile(0.9),
+            p99_ns: h.value_at_quantile(0.99),
+            max_ns: h.max(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_exist_and_io_adds_latency_and_transfer() {
+        for p in CostModel::PROFILES {
+            assert!(CostModel::profile(p).is_some(), "{p}");
+        }
+        let c = CostModel::profile("server-2008").unwrap();
+        assert_eq!(c.io(8), SimNanos(8_000_000 + 8 * 40_000));
+    }
+
+    #[test]
+    fn histogram_reports_percentiles() {
+        let mut h = LatencyHistogram::default();
+        for t in 1..=100 {
+            h.record(SimNanos(t * 1000));
+        }
+        let s = h.summary();
+        assert_eq!(s.count, 100);
+        assert!((49_000..=51_000).contains(&s.p50_ns), "{s:?}");
+        assert!(s.max_ns >= 100_000);
+    }
+}

@@ -1,0 +1,411 @@
+//! Events: every state change the machine makes, each able to explain
+//! itself in one sentence.
+//!
+//! On the replay hot path events are only counted (see [`crate::machine::Counters`]);
+//! they are materialised when recording is on (the TUI, `--events`, tests).
+
+use serde::Serialize;
+
+use crate::pfn_db::PageLocation;
+use crate::units::{Bytes, FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
+use crate::win32::Win32Error;
+use crate::working_set::PolicyKind;
+
+/// Where a demand-zero fault got its page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZeroSource {
+    /// From the zeroed list: no work.
+    Zeroed,
+    /// From the free list, zeroed on the spot.
+    Free,
+    /// A standby page taken from its owner and zeroed.
+    Standby,
+}
+
+/// Where a hard fault read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReadSource {
+    /// The page file, at this offset.
+    PageFile {
+        /// Page-file offset of the faulting page.
+        slot: PageFileSlot,
+    },
+    /// A mapped file, at this page of the file.
+    File {
+        /// Which file.
+        file: FileId,
+        /// Page offset in the file.
+        page: u64,
+    },
+}
+
+/// Why a page left a working set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvictReason {
+    /// Local replacement: the process was at its maximum and faulted.
+    Replacement,
+    /// Trimmed on request (SetProcessWorkingSetSize, EmptyWorkingSet, trim).
+    Trim,
+    /// Trimmed because the machine had no available pages.
+    MemoryPressure,
+}
+
+/// One state change.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A process was created.
+    ProcessCreated {
+        /// The process.
+        pid: ProcessId,
+        /// Working-set minimum.
+        ws_min: u64,
+        /// Working-set maximum.
+        ws_max: u64,
+    },
+    /// Address space was reserved (MEM_RESERVE), maybe committed too.
+    Reserved {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Size.
+        size: Bytes,
+        /// Committed at once (MEM_RESERVE | MEM_COMMIT).
+        committed: bool,
+    },
+    /// Pages were committed: commit charged, no physical page taken.
+    Committed {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Pages newly charged.
+        pages: u64,
+    },
+    /// Pages were decommitted.
+    Decommitted {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Pages decommitted.
+        pages: u64,
+        /// Frames that went to the free list.
+        freed: u64,
+    },
+    /// A reservation was released.
+    Released {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Frames that went to the free list.
+        freed: u64,
+    },
+    /// A file view was mapped.
+    FileMapped {
+        /// The process.
+        pid: ProcessId,
+        /// The file.
+        file: FileId,
+        /// First page of the view.
+        start: Vpn,
+        /// Size of the view.
+        size: Bytes,
+    },
+    /// First touch of a committed page: a zero-filled frame.
+    DemandZeroFault {
+        /// The process.
+        pid: ProcessId,
+        /// The page.
+        vpn: Vpn,
+        /// The frame it got.
+        pfn: Pfn,
+        /// Where the frame came from.
+        from: ZeroSource,
+    },
+    /// A transition fault: the page was still in memory.
+    SoftFault {
+        /// The process.
+        pid: ProcessId,
+        /// The page.
+        vpn: Vpn,
+        /// Its frame.
+        pfn: Pfn,
+        /// The list it was taken from.
+        from: PageLocation,
+    },
+    /// A fault that needed a read from disk.
+    HardFault {
+        /// The process.
+        pid: ProcessId,
+        /// The page.
+        vpn: Vpn,
+        /// The frame it was read into.
+        pfn: Pfn,
+        /// Where it was read from.
+        source: ReadSource,
+        /// Pages the one I/O read (the faulting page plus cluster neighbours).
+        pages_read: u64,
+        /// Service time of the fault.
+        time: SimNanos,
+    },
+    /// A neighbour read by a clustered I/O, placed on standby.
+    ClusterPage {
+        /// The process.
+        pid: ProcessId,
+        /// The page.
+        vpn: Vpn,
+        /// Its frame.
+        pfn: Pfn,
+    },
+    /// A page left a working set.
+    Evicted {
+        /// The process.
+        pid: ProcessId,
+        /// The page.
+        vpn: Vpn,
+        /// Its frame.
+        pfn: Pfn,
+        /// Standby (clean) or modified (dirty).
+        to: PageLocation,
+        /// Why.
+        reason: EvictReason,
+        /// The process's policy.
+        policy: PolicyKind,
+        /// Working-set maximum at the time.
+        ws_max: u64,
+    },
+    /// A standby page was taken from its owner for reuse.
+    Repurposed {
+        /// The frame.
+        pfn: Pfn,
+        /// The owner that lost it.
+        pid: ProcessId,
+        /// The owner's page.
+        vpn: Vpn,
+        /// Where the owner's PTE now points.
+        now: &'static str,
+    },
+    /// The modified page writer wrote a cluster.
+    ModifiedWrite {
+        /// The owner of the pages.
+        pid: ProcessId,
+        /// First page of the cluster.
+        vpn: Vpn,
+        /// Pages in the one I/O.
+        pages: u64,
+        /// Destination: page-file slot of the first page, or the file.
+        to: WriteTarget,
+    },
+    /// The modified writer found no page-file space.
+    PageFileFull {
+        /// Pages left on the modified list.
+        modified: u64,
+    },
+    /// The zero page thread zeroed free pages.
+    PagesZeroed {
+        /// Pages moved from free to zeroed.
+        pages: u64,
+    },
+    /// Working-set limits changed.
+    WorkingSetLimits {
+        /// The process.
+        pid: ProcessId,
+        /// New minimum.
+        min: u64,
+        /// New maximum.
+        max: u64,
+    },
+    /// A process exited; its private pages went to the free list.
+    ProcessExited {
+        /// The process.
+        pid: ProcessId,
+        /// Frames freed.
+        freed: u64,
+    },
+    /// An access the memory manager could not resolve.
+    AccessViolation {
+        /// The process.
+        pid: ProcessId,
+        /// The virtual address.
+        address: u64,
+        /// Why, in words.
+        reason: &'static str,
+    },
+    /// An API call failed.
+    CallFailed {
+        /// The process.
+        pid: ProcessId,
+        /// The call.
+        call: &'static str,
+        /// The error.
+        error: Win32Error,
+    },
+}
+
+/// Where the modified writer wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WriteTarget {
+    /// The page file, starting at this offset.
+    PageFile {
+        /// First slot.
+        slot: PageFileSlot,
+    },
+    /// Back to the mapped file.
+    File {
+        /// The file.
+        file: FileId,
+        /// First page in the file.
+        page: u64,
+    },
+}
+
+impl Event {
+    /// One sentence explaining the event; `name` gives process names.
+    pub fn explain(&self, name: &dyn Fn(ProcessId) -> String) -> String {
+        match self {
+            Event::ProcessCreated { pid, ws_min, ws_max } => {
+                format!("process {} created, working set min {ws_min} max {ws_max} pages", name(*pid))
+            }
+            Event::Reserved { pid, start, size, committed } => format!(
+                "{} reserved {size} at {start}{}",
+                name(*pid),
+                if *committed { " and committed it (no physical page taken yet)" } else { " (address space only)" }
+            ),
+            Event::Committed { pid, start, pages } => format!(
+                "{} committed {pages} pages at {start}: commit charged, no physical page taken until first touch",
+                name(*pid)
+            ),
+            Event::Decommitted { pid, start, pages, freed } => format!(
+                "{} decommitted {pages} pages at {start}; {freed} frames went to the free list",
+                name(*pid)
+            ),
+            Event::Released { pid, start, freed } => {
+                format!("{} released the reservation at {start}; {freed} frames freed", name(*pid))
+            }
+            Event::FileMapped { pid, file, start, size } => {
+                format!("{} mapped a {size} view of file {} at {start}", name(*pid), file.0)
+            }
+            Event::DemandZeroFault { pid, vpn, pfn, from } => format!(
+                "page {vpn} of {} demand-zero fault: got {pfn} {}",
+                name(*pid),
+                match from {
+                    ZeroSource::Zeroed => "from the zeroed list",
+                    ZeroSource::Free => "from the free list, zeroed now",
+                    ZeroSource::Standby => "from standby (taken from its owner), zeroed now",
+                }
+            ),
+            Event::SoftFault { pid, vpn, pfn, from } => format!(
+                "page {vpn} of {} soft fault: {pfn} taken back from the {} list, no I/O",
+                name(*pid),
+                from.name()
+            ),
+            Event::HardFault { pid, vpn, pfn, source, pages_read, time } => format!(
+                "page {vpn} of {} hard fault: read from {} into {pfn}, {pages_read} page{} in one I/O, {time}",
+                name(*pid),
+                match source {
+                    ReadSource::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
+                    ReadSource::File { file, page } => format!("file {} page {page}", file.0),
+                },
+                if *pages_read == 1 { "" } else { "s" }
+            ),
+            Event::ClusterPage { pid, vpn, pfn } => format!(
+                "page {vpn} of {} read ahead by the cluster into {pfn}, placed on standby with a transition PTE",
+                name(*pid)
+            ),
+            Event::Evicted { pid, vpn, pfn, to, reason, policy, ws_max } => format!(
+                "page {vpn} of {} evicted ({pfn} to {}): {}",
+                name(*pid),
+                to.name(),
+                match reason {
+                    EvictReason::Replacement => format!("{} (max {ws_max})", policy.victim_reason()),
+                    EvictReason::Trim => "working set trimmed".to_string(),
+                    EvictReason::MemoryPressure => "no available pages, trimmed".to_string(),
+                }
+            ),
+            Event::Repurposed { pfn, pid, vpn, now } => format!(
+                "{pfn} taken from standby; page {vpn} of {} now {now}",
+                name(*pid)
+            ),
+            Event::ModifiedWrite { pid, vpn, pages, to } => format!(
+                "modified page writer wrote {pages} page{} of {} from {vpn} to {} in one I/O; now on standby",
+                if *pages == 1 { "" } else { "s" },
+                name(*pid),
+                match to {
+                    WriteTarget::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
+                    WriteTarget::File { file, page } => format!("file {} page {page}", file.0),
+                }
+            ),
+            Event::PageFileFull { modified } => {
+                format!("page file full: {modified} modified pages cannot be written")
+            }
+            Event::PagesZeroed { pages } => {
+                format!("zero page thread zeroed {pages} free pages (free -> zeroed)")
+            }
+            Event::WorkingSetLimits { pid, min, max } => {
+                format!("{} working-set limits set to min {min} max {max}", name(*pid))
+            }
+            Event::ProcessExited { pid, freed } => {
+                format!("{} exited; {freed} frames went to the free list", name(*pid))
+            }
+            Event::AccessViolation { pid, address, reason } => {
+                format!("{} access violation at 0x{address:x}: {reason}", name(*pid))
+            }
+            Event::CallFailed { pid, call, error } => format!("{} {call} failed: {error}", name(*pid)),
+        }
+    }
+
+    /// The event's kind as a short name (for filters and breakpoints).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::ProcessCreated { .. } => "process_created",
+            Event::Reserved { .. } => "reserved",
+            Event::Committed { .. } => "committed",
+            Event::Decommitted { .. } => "decommitted",
+            Event::Released { .. } => "released",
+            Event::FileMapped { .. } => "file_mapped",
+            Event::DemandZeroFault { .. } => "demand_zero_fault",
+            Event::SoftFault { .. } => "soft_fault",
+            Event::HardFault { .. } => "hard_fault",
+            Event::ClusterPage { .. } => "cluster_page",
+            Event::Evicted { .. } => "evicted",
+            Event::Repurposed { .. } => "repurposed",
+            Event::ModifiedWrite { .. } => "modified_write",
+            Event::PageFileFull { .. } => "page_file_full",
+            Event::PagesZeroed { .. } => "pages_zeroed",
+            Event::WorkingSetLimits { .. } => "working_set_limits",
+            Event::ProcessExited { .. } => "process_exited",
+            Event::AccessViolation { .. } => "access_violation",
+            Event::CallFailed { .. } => "call_failed",
+        }
+    }
+
+    /// Every kind name [`Event::kind`] can return.
+    pub const KINDS: [&'static str; 19] = [
+        "process_created",
+        "reserved",
+        "committed",
+        "decommitted",
+        "released",
+        "file_mapped",
+        "demand_zero_fault",
+        "soft_fault",
+        "hard_fault",
+        "cluster_page",
+        "evicted",
+        "repurposed",
+        "modified_write",
+        "page_file_full",
+        "pages_zeroed",
+        "working_set_limits",
+        "process_exited",
+        "access_violation",
+        "call_failed",
+    ];
+}

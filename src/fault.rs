@@ -1,0 +1,458 @@
+//! Memory references and fault resolution.
+//!
+//! A reference to a page whose PTE is valid is a hit: the hardware sets the
+//! accessed bit (and dirty on a write) and nothing else happens. Otherwise
+//! the fault handler reads the PTE and dispatches, in the order of MODEL.md
+//! s2 (WI7 pp. 384-385, 408-413):
+//!
+//! 1. transition: the page is on the standby or modified list, so take it
+//!    back, no I/O (a soft fault);
+//! 2. demand zero (page-file offset 0): a zero-filled frame;
+//! 3. page file: read it back (a hard fault), with neighbours in one I/O;
+//! 4. prototype with the VAD-lookup address: a mapped-file page, read from
+//!    the file (hard), clustered too;
+//! 5. zero PTE: consult the VAD: committed private memory is demand zero,
+//!    a view is a mapped-file read, reserved or free space is an access
+//!    violation.
+
+use crate::config::ClusterDirection;
+use crate::event::{Event, ReadSource, ZeroSource};
+use crate::machine::{AccessKind, Machine, OpError, Resolution};
+use crate::pfn_db::{Backing, PageLocation};
+use crate::process::VadKind;
+use crate::pte::{Protection, Pte, PteKind};
+use crate::units::{FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
+
+/// What a frame is wanted for: a demand-zero fault prefers zeroed pages, a
+/// read prefers free ones, whose contents the I/O overwrites (WI7 p. 428).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FramePurpose {
+    ZeroFill,
+    ReadIn,
+}
+
+impl Machine {
+    /// One memory reference by a thread of `pid` running on `node` (the
+    /// process's node if `None`). `next_use` is the time of the next
+    /// reference to the same page, for the OPT policy ([`NEVER`] if
+    /// unknown or none).
+    #[inline]
+    pub fn access(
+        &mut self,
+        pid: ProcessId,
+        address: u64,
+        kind: AccessKind,
+        node: Option<u8>,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let vpn = Vpn::containing(address);
+        let write = kind == AccessKind::Write;
+        let p = &mut self.processes[pid.0 as usize];
+        if let Some(pte) = p.page_table.get_mut(vpn) {
+            if pte.is_valid() && (!write || pte.is_dirty()) {
+                // The hit path: set the accessed bit, tell the policy.
+                pte.touch(write);
+                let pfn = pte.pfn();
+                p.counters.references += 1;
+                self.counters.references += 1;
+                if p.ws.tracks_references() {
+                    let slot = self.pfn.entry(pfn).ws_index();
+                    p.ws.referenced(slot, next_use);
+                }
+                return Ok(Resolution::Hit);
+            }
+        }
+        self.access_slow(pid, vpn, address, kind, node, next_use)
+    }
+
+    fn access_slow(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        address: u64,
+        kind: AccessKind,
+        node: Option<u8>,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        self.live(pid)?;
+        let write = kind == AccessKind::Write;
+        self.counters.references += 1;
+        self.processes[pid.0 as usize].counters.references += 1;
+        let pte = self.processes[pid.0 as usize].page_table.get(vpn);
+        if pte.is_valid() {
+            // A first write to a valid page: the hardware sets the dirty bit
+            // and the memory manager captures it in the PFN, releasing the
+            // now stale page-file copy (WRK `mi.h` MI_CAPTURE_DIRTY_BIT_TO_PFN).
+            if !pte.kind_allows(write) {
+                return Err(self.violation(pid, address, "write to a read-only page"));
+            }
+            self.capture_dirty(pte.pfn());
+            let p = &mut self.processes[pid.0 as usize];
+            let e = p.page_table.get_mut(vpn).expect("valid PTE exists");
+            e.touch(true);
+            if p.ws.tracks_references() {
+                let slot = self.pfn.entry(pte.pfn()).ws_index();
+                p.ws.referenced(slot, next_use);
+            }
+            return Ok(Resolution::Hit);
+        }
+        let node = node.unwrap_or(self.processes[pid.0 as usize].node).min(self.pfn.nodes() - 1);
+        // Every fault takes the working-set lock and the PFN lock once.
+        self.counters.ws_lock += 1;
+        self.counters.pfn_lock += 1;
+        let result = match pte.kind() {
+            PteKind::Valid { .. } => unreachable!("handled above"),
+            PteKind::Transition { pfn, protection } => {
+                self.check_protection(pid, address, protection, write)?;
+                self.soft_fault(pid, vpn, pfn, protection, write, next_use)
+            }
+            PteKind::DemandZero { protection } => {
+                self.check_protection(pid, address, protection, write)?;
+                self.demand_zero_fault(pid, vpn, protection, write, node, next_use)
+            }
+            PteKind::PageFile { slot, protection, .. } => {
+                self.check_protection(pid, address, protection, write)?;
+                self.page_file_fault(pid, vpn, slot, protection, write, node, next_use)
+            }
+            PteKind::MappedFile { protection } => {
+                self.check_protection(pid, address, protection, write)?;
+                self.mapped_file_fault(pid, vpn, protection, write, node, next_use)
+            }
+            PteKind::NoAccess => Err(self.violation(pid, address, "the page is PAGE_NOACCESS")),
+            PteKind::Decommitted => Err(self.violation(pid, address, "the page was decommitted")),
+            PteKind::Zero => self.zero_pte_fault(pid, vpn, address, write, node, next_use),
+        };
+        if result.is_ok() {
+            self.maybe_run_writer();
+        }
+        result
+    }
+
+    fn zero_pte_fault(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        address: u64,
+        write: bool,
+        node: u8,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let layout = self.config.layout;
+        if address >= layout.user_end() {
+            return Err(self.violation(pid, address, "address is in system space, not user space"));
+        }
+        let p = &self.processes[pid.0 as usize];
+        match p.vad_at(vpn).copied() {
+            Some(vad) => match vad.kind {
+                VadKind::Private if vad.mem_commit => {
+                    self.check_protection(pid, address, vad.protection, write)?;
+                    self.demand_zero_fault(pid, vpn, vad.protection, write, node, next_use)
+                }
+                VadKind::Private => Err(self.violation(pid, address, "address is reserved but not committed")),
+                VadKind::Mapped { .. } => {
+                    self.check_protection(pid, address, vad.protection, write)?;
+                    self.mapped_file_fault(pid, vpn, vad.protection, write, node, next_use)
+                }
+            },
+            None if p.auto_commit && address >= layout.user_start() => {
+                self.demand_zero_fault(pid, vpn, Protection::ReadWrite, write, node, next_use)
+            }
+            None => Err(self.violation(pid, address, "address is free: no VAD describes it")),
+        }
+    }
+
+    fn check_protection(&mut self, pid: ProcessId, address: u64, prot: Protection, write: bool) -> Result<(), OpError> {
+        if !prot.readable() {
+            return Err(self.violation(pid, address, "the page is PAGE_NOACCESS"));
+        }
+        if write && !prot.writable() {
+            return Err(self.violation(pid, address, "write to a read-only page"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn violation(&mut self, pid: ProcessId, address: u64, reason: &'static str) -> OpError {
+        self.counters.access_violations += 1;
+        self.processes[pid.0 as usize].counters.access_violations += 1;
+        self.emit(|| Event::AccessViolation { pid, address, reason });
+        OpError::AccessViolation { address, reason }
+    }
+
+    /// Marks a frame modified and releases its page-file copy.
+    pub(crate) fn capture_dirty(&mut self, pfn: Pfn) {
+        let e = self.pfn.entry_mut(pfn);
+        if e.modified() {
+            return;
+        }
+        e.set_modified(true);
+        if let Backing::PageFile(s) = e.backing() {
+            e.set_backing(Backing::None);
+            self.pagefile.free(PageFileSlot(s));
+        }
+    }
+
+    fn finish_fault(&mut self, pid: ProcessId, time: SimNanos) {
+        self.counters.time_foreground += time;
+        self.latency.record(time);
+        let p = &mut self.processes[pid.0 as usize];
+        p.counters.peak_ws = p.counters.peak_ws.max(p.ws.len());
+    }
+
+    fn soft_fault(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        pfn: Pfn,
+        protection: Protection,
+        write: bool,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let from = self.pfn.entry(pfn).location();
+        debug_assert!(matches!(from, PageLocation::Standby | PageLocation::Modified));
+        self.pfn.unlink(pfn);
+        if write {
+            self.capture_dirty(pfn);
+        }
+        let dirty = self.pfn.entry(pfn).modified();
+        self.add_to_working_set(pid, vpn, pfn, protection, dirty, next_use);
+        self.counters.soft += 1;
+        self.processes[pid.0 as usize].counters.soft += 1;
+        let t = self.config.cost.fault_trap + self.config.cost.soft_fault;
+        self.finish_fault(pid, t);
+        self.emit(|| Event::SoftFault { pid, vpn, pfn, from });
+        Ok(Resolution::Soft)
+    }
+
+    fn demand_zero_fault(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        protection: Protection,
+        write: bool,
+        node: u8,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let (pfn, from) = self.obtain_frame(FramePurpose::ZeroFill, node, pid)?;
+        let mut t = self.config.cost.fault_trap;
+        if from != ZeroSource::Zeroed {
+            t += self.config.cost.zero_page;
+            self.counters.zeroed_in_fault += 1;
+        }
+        // A demand-zero page has no copy anywhere, so it starts modified
+        // (WRK `pagfault.c` MiResolveDemandZeroFault: MiInitializePfn with
+        // ModifiedState 1): trimmed, it goes to the modified list.
+        let e = self.pfn.entry_mut(pfn);
+        e.set_backing(Backing::None);
+        e.set_modified(true);
+        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
+        self.counters.demand_zero += 1;
+        self.processes[pid.0 as usize].counters.demand_zero += 1;
+        self.finish_fault(pid, t);
+        self.emit(|| Event::DemandZeroFault { pid, vpn, pfn, from });
+        Ok(Resolution::DemandZero)
+    }
+
+    /// The neighbours a clustered read takes with the faulting page:
+    /// pages of the same VAD whose backing copy continues the faulting
+    /// page's run (`backing_of` says where a PTE's copy is, in run units).
+    /// Resident pages inside the run are skipped, but the run goes on past
+    /// them, as NT reads them into a dummy page within the one I/O.
+    fn cluster_neighbours(
+        &self,
+        pid: ProcessId,
+        vpn: Vpn,
+        extra: u32,
+        backing_of: impl Fn(Vpn, Pte) -> Option<u64>,
+        base: u64,
+    ) -> Vec<(Vpn, u64)> {
+        let p = &self.processes[pid.0 as usize];
+        let vad = p.vad_at(vpn).copied();
+        let in_range = |v: Vpn| vad.map_or(p.auto_commit, |vad| vad.contains(v));
+        let mut out = Vec::new();
+        let directions: &[i64] = match self.config.cluster.direction {
+            ClusterDirection::Forward => &[1],
+            ClusterDirection::Both => &[1, -1],
+        };
+        for &dir in directions {
+            for k in 1..=extra as i64 {
+                if out.len() as u32 >= extra {
+                    break;
+                }
+                let Some(v) = vpn.0.checked_add_signed(dir * k).map(Vpn) else { break };
+                let Some(want) = base.checked_add_signed(dir * k) else { break };
+                if !in_range(v) {
+                    break;
+                }
+                let pte = p.page_table.get(v);
+                if pte.is_valid() || matches!(pte.kind(), PteKind::Transition { .. }) {
+                    continue;
+                }
+                match backing_of(v, pte) {
+                    Some(b) if b == want => out.push((v, b)),
+                    _ => break,
+                }
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn page_file_fault(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        slot: PageFileSlot,
+        protection: Protection,
+        write: bool,
+        node: u8,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let (pfn, _) = self.obtain_frame(FramePurpose::ReadIn, node, pid)?;
+        let extra = self.config.cluster.pagefile;
+        let neighbours = self.cluster_neighbours(
+            pid,
+            vpn,
+            extra,
+            |_, pte| match pte.kind() {
+                PteKind::PageFile { slot, .. } => Some(slot.0 as u64),
+                _ => None,
+            },
+            slot.0 as u64,
+        );
+        let mut read = Vec::with_capacity(neighbours.len());
+        for (v, s) in neighbours {
+            let Some((f, _)) = self.allocate_frame(FramePurpose::ReadIn, node) else { break };
+            let prot = self.processes[pid.0 as usize].page_table.get(v).protection().unwrap_or(protection);
+            read.push((v, f, Backing::PageFile(s as u32), prot));
+        }
+        self.pfn.entry_mut(pfn).set_backing(Backing::PageFile(slot.0));
+        self.pfn.entry_mut(pfn).set_modified(false);
+        let pages = self.complete_read(pid, &read);
+        if write {
+            self.capture_dirty(pfn);
+        }
+        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
+        self.counters.hard_pagefile += 1;
+        self.processes[pid.0 as usize].counters.hard_pagefile += 1;
+        let t = self.config.cost.fault_trap + self.config.cost.io(pages);
+        self.finish_fault(pid, t);
+        self.emit(|| Event::HardFault {
+            pid,
+            vpn,
+            pfn,
+            source: ReadSource::PageFile { slot },
+            pages_read: pages,
+            time: t,
+        });
+        Ok(Resolution::HardPageFile)
+    }
+
+    fn mapped_file_fault(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        protection: Protection,
+        write: bool,
+        node: u8,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let vad = *self.processes[pid.0 as usize].vad_at(vpn).expect("mapped PTE lies in a view");
+        let VadKind::Mapped { file, file_page } = vad.kind else { unreachable!("mapped PTE in a private VAD") };
+        let page = file_page + (vpn.0 - vad.start.0);
+        let (pfn, _) = self.obtain_frame(FramePurpose::ReadIn, node, pid)?;
+        let start = vad.start.0;
+        let neighbours = self.cluster_neighbours(
+            pid,
+            vpn,
+            self.config.cluster.file,
+            |v, pte| match pte.kind() {
+                PteKind::Zero | PteKind::MappedFile { .. } => Some(file_page + (v.0 - start)),
+                _ => None,
+            },
+            page,
+        );
+        let mut read = Vec::with_capacity(neighbours.len());
+        for (v, fp) in neighbours {
+            let Some((f, _)) = self.allocate_frame(FramePurpose::ReadIn, node) else { break };
+            read.push((v, f, Backing::File(fp as u32), protection));
+        }
+        self.pfn.entry_mut(pfn).set_backing(Backing::File(page as u32));
+        self.pfn.entry_mut(pfn).set_modified(write);
+        let pages = self.complete_read(pid, &read);
+        self.files[file.0 as usize].pages_read += pages;
+        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
+        self.counters.hard_file += 1;
+        self.processes[pid.0 as usize].counters.hard_file += 1;
+        let t = self.config.cost.fault_trap + self.config.cost.io(pages);
+        self.finish_fault(pid, t);
+        self.emit(|| Event::HardFault {
+            pid,
+            vpn,
+            pfn,
+            source: ReadSource::File { file: FileId(file.0), page },
+            pages_read: pages,
+            time: t,
+        });
+        Ok(Resolution::HardFile)
+    }
+
+    /// Completes a clustered read: the neighbours go to the standby list
+    /// with transition PTEs. Returns the pages the one I/O moved.
+    fn complete_read(&mut self, pid: ProcessId, read: &[(Vpn, Pfn, Backing, Protection)]) -> u64 {
+        for &(v, f, backing, prot) in read {
+            let e = self.pfn.entry_mut(f);
+            e.set_backing(backing);
+            e.set_modified(false);
+            e.set_owner(Some((pid, v)));
+            self.pfn.set_counts(f, 0, 0);
+            self.pfn.push_tail(f, PageLocation::Standby);
+            self.processes[pid.0 as usize].page_table.set(v, Pte::transition(f, prot));
+            self.emit(|| Event::ClusterPage { pid, vpn: v, pfn: f });
+        }
+        let pages = 1 + read.len() as u64;
+        self.counters.io_reads += 1;
+        self.counters.pages_read += pages;
+        self.counters.pages_read_ahead += read.len() as u64;
+        pages
+    }
+
+    /// Makes `vpn` valid in `pid`'s working set on `pfn`, first evicting
+    /// the policy's victim if the working set is at its maximum (local
+    /// replacement).
+    pub(crate) fn add_to_working_set(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        pfn: Pfn,
+        protection: Protection,
+        dirty: bool,
+        next_use: u64,
+    ) {
+        let grow = {
+            let ws = &self.processes[pid.0 as usize].ws;
+            ws.len() < ws.max || (!ws.hard_max && self.pfn.available() > self.config.writer.free_below)
+        };
+        if !grow {
+            self.evict_victim(pid, crate::event::EvictReason::Replacement);
+        }
+        let p = &mut self.processes[pid.0 as usize];
+        let slot = p.ws.insert(vpn, next_use);
+        let e = self.pfn.entry_mut(pfn);
+        e.set_ws_index(slot);
+        e.set_owner(Some((pid, vpn)));
+        if dirty {
+            e.set_modified(true);
+        }
+        let dirty = e.modified() && dirty;
+        self.pfn.set_counts(pfn, 1, 1);
+        self.pfn.push_tail(pfn, PageLocation::Active);
+        p.page_table.set(vpn, Pte::valid(pfn, protection, dirty));
+    }
+}
+
+impl Pte {
+    /// Whether a valid PTE allows the access without a fault.
+    fn kind_allows(self, write: bool) -> bool {
+        !write || self.protection().is_some_and(|p| p.writable())
+    }
+}

@@ -1,0 +1,1046 @@
+//! The machine: the one owner of all simulated state.
+//!
+//! State changes only through [`Machine::apply`] (API calls and background
+//! work) and [`Machine::access`] (a memory reference, the hot path). Every
+//! change is counted, and recorded as an [`Event`] when recording is on.
+//! The core is pure: no I/O, no wall clock; its one random generator is
+//! seeded from the configuration, and every collection it iterates is
+//! ordered, so a seed gives the same events bit for bit.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::MachineConfig;
+use crate::cost::{LatencyHistogram, LatencySummary};
+use crate::event::Event;
+use crate::pagefile::PageFile;
+use crate::pfn_db::{Backing, ListCounts, PageLocation, PfnDatabase};
+use crate::process::{Process, ProcessCounters, Vad, VadKind};
+use crate::pte::{Protection, Pte, PteKind};
+use crate::units::{Bytes, FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
+use crate::win32::Win32Error;
+use crate::working_set::{PolicyKind, WorkingSet};
+
+/// A kind of memory reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessKind {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch (checked as a read: no-execute is not modelled).
+    Execute,
+}
+
+/// How a reference was resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The page was in the working set.
+    Hit,
+    /// Demand-zero fault.
+    DemandZero,
+    /// Soft (transition) fault.
+    Soft,
+    /// Hard fault from the page file.
+    HardPageFile,
+    /// Hard fault from a mapped file.
+    HardFile,
+}
+
+/// An operation a caller can ask of the machine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Create a process.
+    CreateProcess {
+        /// Name.
+        name: String,
+        /// Working-set minimum (pages); the machine default if `None`.
+        ws_min: Option<u64>,
+        /// Working-set maximum (pages); the machine default if `None`.
+        ws_max: Option<u64>,
+        /// Hard maximum; the machine default if `None`.
+        hard_max: Option<bool>,
+        /// Replacement policy; the machine default if `None`.
+        policy: Option<PolicyKind>,
+        /// NUMA node of its threads.
+        node: u8,
+        /// Treat every address as committed (trace replay).
+        auto_commit: bool,
+    },
+    /// VirtualAlloc(MEM_RESERVE [| MEM_COMMIT]).
+    Reserve {
+        /// Process.
+        pid: ProcessId,
+        /// Base address, or `None` to let the system choose (bottom-up).
+        address: Option<u64>,
+        /// Size in bytes.
+        size: u64,
+        /// Protection.
+        protection: Protection,
+        /// Also commit.
+        commit: bool,
+    },
+    /// VirtualAlloc(MEM_COMMIT) inside a reservation.
+    Commit {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Size in bytes.
+        size: u64,
+        /// Protection.
+        protection: Protection,
+    },
+    /// VirtualFree(MEM_DECOMMIT).
+    Decommit {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// VirtualFree(MEM_RELEASE), or UnmapViewOfFile for a view.
+    Release {
+        /// Process.
+        pid: ProcessId,
+        /// Base address of the reservation.
+        address: u64,
+    },
+    /// Create a file (on disk, no memory used).
+    CreateFile {
+        /// Name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// MapViewOfFile.
+    MapView {
+        /// Process.
+        pid: ProcessId,
+        /// File.
+        file: FileId,
+        /// Offset in the file (bytes, a multiple of 64 KiB).
+        offset: u64,
+        /// View size in bytes (0: to the end of the file).
+        size: u64,
+        /// Base address or `None`.
+        address: Option<u64>,
+        /// Protection of the view.
+        protection: Protection,
+    },
+    /// SetProcessWorkingSetSize(min, max); `None` for both is (-1, -1):
+    /// empty the working set.
+    SetWorkingSetSize {
+        /// Process.
+        pid: ProcessId,
+        /// Limits in pages, or `None` to empty the working set.
+        limits: Option<(u64, u64)>,
+    },
+    /// Trim pages from a working set, the policy choosing which (`None`: all).
+    Trim {
+        /// Process.
+        pid: ProcessId,
+        /// Pages to remove.
+        pages: Option<u64>,
+    },
+    /// Run the modified page writer now, writing up to this many pages
+    /// (`None`: the whole modified list).
+    WriteModified {
+        /// Page limit.
+        pages: Option<u64>,
+    },
+    /// Let background work run for `ticks` rounds: in each, the modified
+    /// writer runs if its thresholds say so and the zero page thread
+    /// zeroes free pages.
+    Advance {
+        /// Rounds.
+        ticks: u32,
+    },
+    /// Exit a process.
+    Exit {
+        /// Process.
+        pid: ProcessId,
+    },
+}
+
+/// What a successful operation returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpValue {
+    /// Nothing.
+    None,
+    /// A base address.
+    Address(u64),
+    /// A new process.
+    Process(ProcessId),
+    /// A new file.
+    File(FileId),
+}
+
+/// Why an operation or access failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum OpError {
+    /// An access that cannot be resolved.
+    #[error("access violation at 0x{address:x}: {reason}")]
+    AccessViolation {
+        /// Address.
+        address: u64,
+        /// Why.
+        reason: &'static str,
+    },
+    /// An API call failed.
+    #[error("{call} failed: {error}")]
+    Win32 {
+        /// The call.
+        call: &'static str,
+        /// The error.
+        error: Win32Error,
+    },
+    /// No frame could be found even after writing and trimming.
+    #[error("no physical page available: every frame is in use and none can be trimmed")]
+    NoMemory,
+    /// The process does not exist or has exited.
+    #[error("process {0} does not exist or has exited")]
+    NoSuchProcess(u16),
+}
+
+impl OpError {
+    /// A short name for expectations: "access_violation", the Win32 name,
+    /// "no_memory".
+    pub fn name(&self) -> String {
+        match self {
+            OpError::AccessViolation { .. } => "access_violation".into(),
+            OpError::Win32 { error, .. } => error.name().into(),
+            OpError::NoMemory => "no_memory".into(),
+            OpError::NoSuchProcess(_) => "no_such_process".into(),
+        }
+    }
+}
+
+/// Machine-wide counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Memory references.
+    pub references: u64,
+    /// Demand-zero faults.
+    pub demand_zero: u64,
+    /// Soft faults.
+    pub soft: u64,
+    /// Hard faults from the page file.
+    pub hard_pagefile: u64,
+    /// Hard faults from mapped files.
+    pub hard_file: u64,
+    /// Access violations.
+    pub access_violations: u64,
+    /// Pages evicted from working sets.
+    pub evictions: u64,
+    /// Standby pages taken from their owners for reuse.
+    pub repurposed: u64,
+    /// Free pages zeroed inside a fault (no zeroed page was ready).
+    pub zeroed_in_fault: u64,
+    /// Pages zeroed by the zero page thread.
+    pub zeroed_by_thread: u64,
+    /// Read I/Os.
+    pub io_reads: u64,
+    /// Pages read (faulting pages plus cluster neighbours).
+    pub pages_read: u64,
+    /// Cluster neighbours read ahead.
+    pub pages_read_ahead: u64,
+    /// Write I/Os.
+    pub io_writes: u64,
+    /// Pages written to the page file.
+    pub pages_written_pagefile: u64,
+    /// Pages written back to mapped files.
+    pub pages_written_file: u64,
+    /// Working-set lock acquisitions.
+    pub ws_lock: u64,
+    /// PFN database lock acquisitions.
+    pub pfn_lock: u64,
+    /// Simulated time spent by faulting threads.
+    pub time_foreground: SimNanos,
+    /// Simulated time spent by background work (writer, zero thread).
+    pub time_background: SimNanos,
+}
+
+impl Counters {
+    /// Hard faults of both kinds.
+    pub fn hard(&self) -> u64 {
+        self.hard_pagefile + self.hard_file
+    }
+    /// Every reference that missed its working set.
+    pub fn faults(&self) -> u64 {
+        self.demand_zero + self.soft + self.hard()
+    }
+}
+
+/// A file that can be mapped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MappedFile {
+    /// Name.
+    pub name: String,
+    /// Size in pages.
+    pub pages: u64,
+    /// Pages read from it.
+    pub pages_read: u64,
+    /// Pages written back to it.
+    pub pages_written: u64,
+}
+
+/// A process at one moment, for reports and displays.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcessSnapshot {
+    /// Identifier.
+    pub pid: ProcessId,
+    /// Name.
+    pub name: String,
+    /// Exited.
+    pub exited: bool,
+    /// Working-set size.
+    pub ws_size: u64,
+    /// Minimum.
+    pub ws_min: u64,
+    /// Maximum.
+    pub ws_max: u64,
+    /// Policy.
+    pub policy: PolicyKind,
+    /// Commit charged, pages.
+    pub commit: u64,
+    /// VAD count.
+    pub vads: usize,
+    /// Counters.
+    pub counters: ProcessCounters,
+}
+
+/// The machine at one moment: a copy, safe to keep.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Frames.
+    pub frames: u64,
+    /// Page lists.
+    pub lists: ListCounts,
+    /// Available pages.
+    pub available: u64,
+    /// Commit charge, pages.
+    pub commit_charge: u64,
+    /// Commit limit, pages.
+    pub commit_limit: u64,
+    /// Page-file slots in use.
+    pub pagefile_used: u64,
+    /// Page-file capacity.
+    pub pagefile_capacity: u64,
+    /// Counters.
+    pub counters: Counters,
+    /// Simulated time.
+    pub time: SimNanos,
+    /// Processes.
+    pub processes: Vec<ProcessSnapshot>,
+    /// Files.
+    pub files: Vec<MappedFile>,
+}
+
+/// The simulated machine.
+#[derive(Clone)]
+pub struct Machine {
+    pub(crate) config: MachineConfig,
+    pub(crate) pfn: PfnDatabase,
+    pub(crate) processes: Vec<Process>,
+    pub(crate) files: Vec<MappedFile>,
+    pub(crate) pagefile: PageFile,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) counters: Counters,
+    pub(crate) latency: LatencyHistogram,
+    pub(crate) commit_charge: u64,
+    pub(crate) commit_limit: u64,
+    pub(crate) recording: bool,
+    pub(crate) events: Vec<Event>,
+}
+
+/// Allocation granularity of reservations: 64 KiB (WI7 p. 365).
+pub const ALLOCATION_GRANULARITY: u64 = 64 * 1024;
+/// The largest range one operation may cover: 2^32 pages (16 TiB) of
+/// page-by-page work would take the host hours.
+pub const MAX_OP_PAGES: u64 = 1 << 32;
+
+impl Machine {
+    /// Builds a machine; every good frame starts on its node's zeroed list.
+    pub fn new(config: MachineConfig) -> Result<Machine, String> {
+        config.validate()?;
+        let frames = config.frames() as u32;
+        let pfn = PfnDatabase::new(frames, config.numa_nodes, &config.bad_frames);
+        let pagefile_pages = (config.pagefile.0 / crate::units::PAGE_SIZE) as u32;
+        let pagefile = PageFile::new(pagefile_pages);
+        let commit_limit = (frames as u64 - pfn.counts().bad) + pagefile.capacity() as u64;
+        Ok(Machine {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            config,
+            pfn,
+            processes: Vec::new(),
+            files: Vec::new(),
+            pagefile,
+            counters: Counters::default(),
+            latency: LatencyHistogram::default(),
+            commit_charge: 0,
+            commit_limit,
+            recording: false,
+            events: Vec::new(),
+        })
+    }
+
+    /// Turns event recording on or off (counting always happens).
+    pub fn set_recording(&mut self, on: bool) {
+        self.recording = on;
+    }
+
+    /// Takes the events recorded since the last call.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    #[inline]
+    pub(crate) fn emit(&mut self, f: impl FnOnce() -> Event) {
+        if self.recording {
+            self.events.push(f());
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MachineConfig {
+        &self.config
+    }
+
+    /// The PFN database (read only).
+    pub fn pfn_db(&self) -> &PfnDatabase {
+        &self.pfn
+    }
+
+    /// A process (read only).
+    pub fn process(&self, pid: ProcessId) -> Option<&Process> {
+        self.processes.get(pid.0 as usize)
+    }
+
+    /// Every process, exited ones too.
+    pub fn processes(&self) -> &[Process] {
+        &self.processes
+    }
+
+    /// The process named `name`.
+    pub fn process_by_name(&self, name: &str) -> Option<ProcessId> {
+        self.processes.iter().find(|p| p.name == name && !p.exited).map(|p| p.id)
+    }
+
+    /// The file named `name`.
+    pub fn file_by_name(&self, name: &str) -> Option<FileId> {
+        self.files.iter().position(|f| f.name == name).map(|i| FileId(i as u16))
+    }
+
+    /// The process's name, for explanations.
+    pub fn name_of(&self, pid: ProcessId) -> String {
+        self.process(pid).map_or_else(|| format!("process {}", pid.0), |p| p.name.clone())
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Simulated time: foreground plus background.
+    pub fn time(&self) -> SimNanos {
+        self.counters.time_foreground + self.counters.time_background
+    }
+
+    /// Fault service-time percentiles.
+    pub fn latency(&self) -> LatencySummary {
+        self.latency.summary()
+    }
+
+    /// The PTE of a page.
+    pub fn pte(&self, pid: ProcessId, vpn: Vpn) -> Option<Pte> {
+        self.process(pid).map(|p| p.page_table.get(vpn))
+    }
+
+    /// A copy of the machine's state for reports.
+    pub fn snapshot(&self) -> Snapshot {
+        let lists = self.pfn.counts();
+        Snapshot {
+            frames: self.pfn.frames() as u64,
+            lists,
+            available: lists.available(),
+            commit_charge: self.commit_charge,
+            commit_limit: self.commit_limit,
+            pagefile_used: self.pagefile.used() as u64,
+            pagefile_capacity: self.pagefile.capacity() as u64,
+            counters: self.counters,
+            time: self.time(),
+            processes: self
+                .processes
+                .iter()
+                .map(|p| ProcessSnapshot {
+                    pid: p.id,
+                    name: p.name.clone(),
+                    exited: p.exited,
+                    ws_size: p.ws.len(),
+                    ws_min: p.ws.min,
+                    ws_max: p.ws.max,
+                    policy: p.ws.policy(),
+                    commit: p.commit,
+                    vads: p.vads.len(),
+                    counters: p.counters,
+                })
+                .collect(),
+            files: self.files.clone(),
+        }
+    }
+
+    pub(crate) fn live(&self, pid: ProcessId) -> Result<(), OpError> {
+        match self.processes.get(pid.0 as usize) {
+            Some(p) if !p.exited => Ok(()),
+            _ => Err(OpError::NoSuchProcess(pid.0)),
+        }
+    }
+
+    fn fail(&mut self, pid: ProcessId, call: &'static str, error: Win32Error) -> OpError {
+        self.emit(|| Event::CallFailed { pid, call, error });
+        OpError::Win32 { call, error }
+    }
+
+    /// Applies one operation.
+    pub fn apply(&mut self, op: &Op) -> Result<OpValue, OpError> {
+        match op {
+            Op::CreateProcess { name, ws_min, ws_max, hard_max, policy, node, auto_commit } => {
+                let id = ProcessId(self.processes.len() as u16);
+                let min = ws_min.unwrap_or(self.config.ws_min);
+                let max = ws_max.unwrap_or(self.config.ws_max).max(1);
+                self.processes.push(Process {
+                    id,
+                    name: name.clone(),
+                    node: (*node).min(self.pfn.nodes() - 1),
+                    page_table: Default::default(),
+                    vads: Default::default(),
+                    ws: WorkingSet::new(
+                        policy.unwrap_or(self.config.policy),
+                        min.min(max),
+                        max,
+                        hard_max.unwrap_or(self.config.ws_hard_max),
+                    ),
+                    counters: ProcessCounters::default(),
+                    commit: 0,
+                    auto_commit: *auto_commit,
+                    exited: false,
+                });
+                self.emit(|| Event::ProcessCreated { pid: id, ws_min: min.min(max), ws_max: max });
+                Ok(OpValue::Process(id))
+            }
+            Op::Reserve { pid, address, size, protection, commit } => {
+                self.live(*pid)?;
+                self.reserve(*pid, *address, *size, *protection, *commit)
+            }
+            Op::Commit { pid, address, size, protection } => {
+                self.live(*pid)?;
+                self.commit(*pid, *address, *size, *protection)
+            }
+            Op::Decommit { pid, address, size } => {
+                self.live(*pid)?;
+                self.decommit(*pid, *address, *size)
+            }
+            Op::Release { pid, address } => {
+                self.live(*pid)?;
+                self.release(*pid, *address)
+            }
+            Op::CreateFile { name, size } => {
+                let id = FileId(self.files.len() as u16);
+                self.files.push(MappedFile {
+                    name: name.clone(),
+                    pages: Bytes(*size).pages_ceil(),
+                    pages_read: 0,
+                    pages_written: 0,
+                });
+                Ok(OpValue::File(id))
+            }
+            Op::MapView { pid, file, offset, size, address, protection } => {
+                self.live(*pid)?;
+                self.map_view(*pid, *file, *offset, *size, *address, *protection)
+            }
+            Op::SetWorkingSetSize { pid, limits } => {
+                self.live(*pid)?;
+                self.set_working_set_size(*pid, *limits)
+            }
+            Op::Trim { pid, pages } => {
+                self.live(*pid)?;
+                let n = pages.unwrap_or(u64::MAX);
+                self.trim(*pid, n, crate::event::EvictReason::Trim);
+                Ok(OpValue::None)
+            }
+            Op::WriteModified { pages } => {
+                self.write_modified(pages.unwrap_or(u64::MAX), false);
+                Ok(OpValue::None)
+            }
+            Op::Advance { ticks } => {
+                for _ in 0..*ticks {
+                    self.maybe_run_writer();
+                    self.run_zero_thread();
+                }
+                Ok(OpValue::None)
+            }
+            Op::Exit { pid } => {
+                self.live(*pid)?;
+                self.exit(*pid);
+                Ok(OpValue::None)
+            }
+        }
+    }
+
+    fn user_range_pages(&self) -> (Vpn, Vpn) {
+        (self.config.layout.first_user_page(), self.config.layout.end_user_page())
+    }
+
+    fn reserve(
+        &mut self,
+        pid: ProcessId,
+        address: Option<u64>,
+        size: u64,
+        protection: Protection,
+        commit: bool,
+    ) -> Result<OpValue, OpError> {
+        const CALL: &str = "VirtualAlloc(MEM_RESERVE)";
+        if size == 0 {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+        }
+        let (lo, hi) = self.user_range_pages();
+        let start = match address {
+            Some(a) => {
+                // The base is rounded down to the allocation granularity and
+                // the end up to a page (WI7 p. 365).
+                let base = a & !(ALLOCATION_GRANULARITY - 1);
+                let end = a.checked_add(size).map(|e| e.div_ceil(4096) * 4096);
+                match end {
+                    Some(end) if base >= self.config.layout.user_start() && end <= self.config.layout.user_end() => {
+                        let pages = (end - base) / 4096;
+                        if self.processes[pid.0 as usize].overlaps(Vpn::containing(base), pages) {
+                            // STATUS_CONFLICTING_ADDRESSES
+                            return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+                        }
+                        (Vpn::containing(base), pages)
+                    }
+                    // Outside the user range: STATUS_INVALID_PARAMETER_2/4
+                    // (WRK `allocvm.c`).
+                    _ => return Err(self.fail(pid, CALL, Win32Error::InvalidParameter)),
+                }
+            }
+            None => {
+                let pages = Bytes(size).pages_ceil();
+                match self.processes[pid.0 as usize].find_free(lo, pages, ALLOCATION_GRANULARITY / 4096, hi) {
+                    Some(v) => (v, pages),
+                    // No free range: STATUS_NO_MEMORY.
+                    None => return Err(self.fail(pid, CALL, Win32Error::NotEnoughMemory)),
+                }
+            }
+        };
+        let (start, pages) = start;
+        if pages > MAX_OP_PAGES {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+        }
+        if commit {
+            if self.commit_charge + pages > self.commit_limit {
+                return Err(self.fail(pid, "VirtualAlloc(MEM_COMMIT)", Win32Error::CommitmentLimit));
+            }
+            self.commit_charge += pages;
+            self.processes[pid.0 as usize].commit += pages;
+        }
+        self.processes[pid.0 as usize].vads.insert(
+            start.0,
+            Vad { start, pages, kind: VadKind::Private, protection, mem_commit: commit },
+        );
+        self.emit(|| Event::Reserved { pid, start, size: Bytes(pages * 4096), committed: commit });
+        Ok(OpValue::Address(start.address()))
+    }
+
+    /// The VAD covering the whole of `[address, address + size)`.
+    fn vad_covering(&self, pid: ProcessId, address: u64, size: u64) -> Option<(Vad, Vpn, u64)> {
+        let first = Vpn::containing(address);
+        let end = address.checked_add(size)?.div_ceil(4096);
+        let pages = end.checked_sub(first.0)?;
+        let vad = *self.processes[pid.0 as usize].vad_at(first)?;
+        (end <= vad.end().0 && pages > 0).then_some((vad, first, pages))
+    }
+
+    fn is_committed(vad: &Vad, pte: Pte) -> bool {
+        match pte.kind() {
+            PteKind::Zero => vad.mem_commit,
+            PteKind::Decommitted => false,
+            _ => true,
+        }
+    }
+
+    fn commit(&mut self, pid: ProcessId, address: u64, size: u64, protection: Protection) -> Result<OpValue, OpError> {
+        const CALL: &str = "VirtualAlloc(MEM_COMMIT)";
+        let Some((vad, first, pages)) = self.vad_covering(pid, address, size) else {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+        };
+        if vad.kind != VadKind::Private || pages > MAX_OP_PAGES {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+        }
+        let p = &self.processes[pid.0 as usize];
+        let needed =
+            (0..pages).filter(|&i| !Self::is_committed(&vad, p.page_table.get(first.offset(i)))).count() as u64;
+        if self.commit_charge + needed > self.commit_limit {
+            return Err(self.fail(pid, CALL, Win32Error::CommitmentLimit));
+        }
+        let p = &mut self.processes[pid.0 as usize];
+        for i in 0..pages {
+            let v = first.offset(i);
+            if !Self::is_committed(&vad, p.page_table.get(v)) {
+                p.page_table.set(v, Pte::demand_zero(protection));
+            }
+        }
+        p.commit += needed;
+        self.commit_charge += needed;
+        self.emit(|| Event::Committed { pid, start: first, pages: needed });
+        Ok(OpValue::Address(first.address()))
+    }
+
+    fn decommit(&mut self, pid: ProcessId, address: u64, size: u64) -> Result<OpValue, OpError> {
+        const CALL: &str = "VirtualFree(MEM_DECOMMIT)";
+        let Some((vad, first, pages)) = self.vad_covering(pid, address, size) else {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+        };
+        if vad.kind != VadKind::Private || pages > MAX_OP_PAGES {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+        }
+        let mut freed = 0;
+        let mut uncharged = 0;
+        for i in 0..pages {
+            let v = first.offset(i);
+            let pte = self.processes[pid.0 as usize].page_table.get(v);
+            if Self::is_committed(&vad, pte) {
+                uncharged += 1;
+            }
+            if self.discard_page(pid, v) {
+                freed += 1;
+            }
+            // WRK MiDecommitPages: a decommit PTE where the VAD says
+            // committed, a zero PTE otherwise.
+            let new = if vad.mem_commit { Pte::decommitted() } else { Pte::ZERO };
+            self.processes[pid.0 as usize].page_table.set(v, new);
+        }
+        self.processes[pid.0 as usize].commit -= uncharged;
+        self.commit_charge -= uncharged;
+        self.emit(|| Event::Decommitted { pid, start: first, pages, freed });
+        Ok(OpValue::None)
+    }
+
+    fn release(&mut self, pid: ProcessId, address: u64) -> Result<OpValue, OpError> {
+        let start = Vpn::containing(address);
+        let Some(vad) = self.processes[pid.0 as usize].vads.get(&start.0).copied() else {
+            // VirtualFree(MEM_RELEASE) needs the base of the reservation.
+            return Err(self.fail(pid, "VirtualFree(MEM_RELEASE)", Win32Error::InvalidParameter));
+        };
+        let freed = self.release_vad(pid, &vad);
+        self.processes[pid.0 as usize].vads.remove(&start.0);
+        self.emit(|| Event::Released { pid, start, freed });
+        Ok(OpValue::None)
+    }
+
+    /// Frees everything a VAD holds (pages, page-file slots, commit) and
+    /// clears its PTEs; dirty mapped-file pages are written back first.
+    fn release_vad(&mut self, pid: ProcessId, vad: &Vad) -> u64 {
+        let ptes: Vec<(Vpn, Pte)> = self.processes[pid.0 as usize]
+            .page_table
+            .iter()
+            .filter(|(v, _)| vad.contains(*v))
+            .collect();
+        if let VadKind::Mapped { file, .. } = vad.kind {
+            self.flush_view(pid, vad, file, &ptes);
+        }
+        let mut freed = 0;
+        let mut committed = if vad.mem_commit { vad.pages } else { 0 };
+        for &(v, pte) in &ptes {
+            if vad.kind == VadKind::Private {
+                match (vad.mem_commit, Self::is_committed(vad, pte)) {
+                    (true, false) => committed -= 1,
+                    (false, true) => committed += 1,
+                    _ => {}
+                }
+            }
+            if self.discard_page(pid, v) {
+                freed += 1;
+            }
+            self.processes[pid.0 as usize].page_table.set(v, Pte::ZERO);
+        }
+        if vad.kind == VadKind::Private {
+            self.processes[pid.0 as usize].commit -= committed;
+            self.commit_charge -= committed;
+        }
+        freed
+    }
+
+    /// Writes the dirty pages of a view back to its file, one I/O per
+    /// contiguous run.
+    fn flush_view(&mut self, pid: ProcessId, vad: &Vad, file: FileId, ptes: &[(Vpn, Pte)]) {
+        let mut run_end: Option<Vpn> = None;
+        for &(v, pte) in ptes {
+            let dirty = match pte.kind() {
+                PteKind::Valid { pfn, dirty, .. } => dirty || self.pfn.entry(pfn).modified(),
+                PteKind::Transition { pfn, .. } => self.pfn.entry(pfn).modified(),
+                _ => false,
+            };
+            if !dirty {
+                continue;
+            }
+            if run_end != Some(v) {
+                self.counters.io_writes += 1;
+                self.counters.time_background += self.config.cost.io_latency;
+            }
+            run_end = Some(v.offset(1));
+            self.counters.pages_written_file += 1;
+            self.counters.time_background += self.config.cost.io_per_page;
+            self.files[file.0 as usize].pages_written += 1;
+        }
+        let _ = (pid, vad);
+    }
+
+    fn map_view(
+        &mut self,
+        pid: ProcessId,
+        file: FileId,
+        offset: u64,
+        size: u64,
+        address: Option<u64>,
+        protection: Protection,
+    ) -> Result<OpValue, OpError> {
+        const CALL: &str = "MapViewOfFile";
+        let Some(f) = self.files.get(file.0 as usize) else {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+        };
+        let file_bytes = f.pages * 4096;
+        if offset % ALLOCATION_GRANULARITY != 0 || offset >= file_bytes.max(1) {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+        }
+        let size = if size == 0 { file_bytes - offset } else { size };
+        if offset + size > file_bytes {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+        }
+        // Reserve the view's range like a reservation, then make it a view.
+        let base = self.reserve(pid, address, size, protection, false)?;
+        let OpValue::Address(a) = base else { unreachable!("reserve returns an address") };
+        let start = Vpn::containing(a);
+        let vad = self.processes[pid.0 as usize].vads.get_mut(&start.0).expect("just reserved");
+        vad.kind = VadKind::Mapped { file, file_page: offset / 4096 };
+        let vsize = Bytes(vad.pages * 4096);
+        if self.recording {
+            // Replace the Reserved event with the mapping.
+            self.events.pop();
+        }
+        self.emit(|| Event::FileMapped { pid, file, start, size: vsize });
+        Ok(OpValue::Address(a))
+    }
+
+    fn set_working_set_size(&mut self, pid: ProcessId, limits: Option<(u64, u64)>) -> Result<OpValue, OpError> {
+        match limits {
+            None => {
+                self.trim(pid, u64::MAX, crate::event::EvictReason::Trim);
+            }
+            Some((min, max)) => {
+                // SetProcessWorkingSetSize raises a minimum below 20 pages to
+                // 20 and a maximum below 13 to 13 (MODEL.md s4); pagelab also
+                // keeps max >= min.
+                let min = min.max(20);
+                let max = max.max(13).max(min);
+                let p = &mut self.processes[pid.0 as usize];
+                p.ws.min = min;
+                p.ws.max = max;
+                self.emit(|| Event::WorkingSetLimits { pid, min, max });
+                let excess = self.processes[pid.0 as usize].ws.len().saturating_sub(max);
+                if excess > 0 {
+                    self.trim(pid, excess, crate::event::EvictReason::Trim);
+                }
+            }
+        }
+        Ok(OpValue::None)
+    }
+
+    fn exit(&mut self, pid: ProcessId) {
+        let vads: Vec<Vad> = self.processes[pid.0 as usize].vads.values().copied().collect();
+        let mut freed = 0;
+        for vad in &vads {
+            freed += self.release_vad(pid, vad);
+        }
+        // Replay processes have pages outside any VAD.
+        let rest: Vec<Vpn> = self.processes[pid.0 as usize].page_table.iter().map(|(v, _)| v).collect();
+        for v in rest {
+            if self.discard_page(pid, v) {
+                freed += 1;
+            }
+            self.processes[pid.0 as usize].page_table.set(v, Pte::ZERO);
+        }
+        let p = &mut self.processes[pid.0 as usize];
+        p.vads.clear();
+        p.exited = true;
+        self.commit_charge -= p.commit;
+        p.commit = 0;
+        self.emit(|| Event::ProcessExited { pid, freed });
+    }
+
+    /// Checks every invariant of the model; the error names the first broken one.
+    ///
+    /// - every frame is on exactly one list, or active in exactly one working
+    ///   set, or bad; list links and counts agree;
+    /// - PTE and PFN back-pointers agree both ways; share and reference
+    ///   counts match the frame's state;
+    /// - transition PTEs point at standby or modified frames; standby frames
+    ///   are clean and have a backing copy;
+    /// - working sets are within their maximum (when hard) and their policy
+    ///   structures agree;
+    /// - page-file slots in use are exactly those referenced;
+    /// - the commit charge is the sum of the processes' charges.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.pfn.audit_lists()?;
+        let mut slots_seen = 0u64;
+        let mut ws_total = 0u64;
+        for p in &self.processes {
+            p.ws.audit().map_err(|e| format!("{}: {e}", p.name))?;
+            if p.ws.hard_max && p.ws.len() > p.ws.max {
+                return Err(format!("{}: working set {} above its maximum {}", p.name, p.ws.len(), p.ws.max));
+            }
+            ws_total += p.ws.len();
+            for (slot, vpn) in p.ws.slots() {
+                let pte = p.page_table.get(vpn);
+                let PteKind::Valid { pfn, .. } = pte.kind() else {
+                    return Err(format!("{}: page {vpn} is in the working set but its PTE is {}", p.name, pte.kind()));
+                };
+                let e = self.pfn.entry(pfn);
+                if e.ws_index() != slot {
+                    return Err(format!("{pfn} holds WSLE {} but page {vpn} is in WSLE {slot}", e.ws_index()));
+                }
+            }
+            for (vpn, pte) in p.page_table.iter() {
+                if p.exited {
+                    return Err(format!("{} exited but still has a PTE at {vpn}", p.name));
+                }
+                match pte.kind() {
+                    PteKind::Valid { pfn, dirty, .. } => {
+                        let e = self.pfn.entry(pfn);
+                        if e.location() != PageLocation::Active {
+                            return Err(format!("{}: valid PTE at {vpn} maps {pfn}, which is {:?}", p.name, e.location()));
+                        }
+                        if e.owner() != Some((p.id, vpn)) {
+                            return Err(format!("{pfn} back-pointer {:?} does not match {} {vpn}", e.owner(), p.name));
+                        }
+                        if (e.share_count(), e.reference_count()) != (1, 1) {
+                            return Err(format!("{pfn} is active with share/ref counts {}/{}", e.share_count(), e.reference_count()));
+                        }
+                        if dirty && !e.modified() {
+                            return Err(format!("{pfn} is dirty in its PTE but not modified in its PFN"));
+                        }
+                        if let Backing::PageFile(s) = e.backing() {
+                            if e.modified() {
+                                return Err(format!("{pfn} is modified but still holds page-file offset {s}"));
+                            }
+                            slots_seen += 1;
+                        }
+                    }
+                    PteKind::Transition { pfn, .. } => {
+                        let e = self.pfn.entry(pfn);
+                        if e.owner() != Some((p.id, vpn)) {
+                            return Err(format!("{pfn} back-pointer {:?} does not match transition PTE of {} {vpn}", e.owner(), p.name));
+                        }
+                        match e.location() {
+                            PageLocation::Standby => {
+                                if e.modified() || e.backing() == Backing::None {
+                                    return Err(format!("{pfn} on standby is modified or has no backing copy"));
+                                }
+                            }
+                            PageLocation::Modified => {
+                                if !e.modified() {
+                                    return Err(format!("{pfn} on the modified list is not marked modified"));
+                                }
+                            }
+                            other => {
+                                return Err(format!("transition PTE of {} {vpn} points at {pfn} which is {other:?}", p.name))
+                            }
+                        }
+                        if (e.share_count(), e.reference_count()) != (0, 0) {
+                            return Err(format!("{pfn} on a list with share/ref counts {}/{}", e.share_count(), e.reference_count()));
+                        }
+                        if let Backing::PageFile(_) = e.backing() {
+                            slots_seen += 1;
+                        }
+                    }
+                    PteKind::PageFile { slot, .. } => {
+                        if !self.pagefile.is_used(slot) {
+                            return Err(format!("{} {vpn} points at free page-file offset {}", p.name, slot.0));
+                        }
+                        slots_seen += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (pfn, e) in self.pfn.iter() {
+            match e.location() {
+                PageLocation::Zeroed | PageLocation::Free | PageLocation::Bad => {
+                    if e.owner().is_some() || e.share_count() != 0 || e.reference_count() != 0 {
+                        return Err(format!("{pfn} is {:?} but still has an owner or counts", e.location()));
+                    }
+                }
+                PageLocation::Standby | PageLocation::Modified | PageLocation::Active => {
+                    let Some((pid, vpn)) = e.owner() else {
+                        return Err(format!("{pfn} is {:?} with no PTE back-pointer", e.location()));
+                    };
+                    let pte = self.processes[pid.0 as usize].page_table.get(vpn);
+                    let points = match pte.kind() {
+                        PteKind::Valid { pfn: x, .. } | PteKind::Transition { pfn: x, .. } => x == pfn,
+                        _ => false,
+                    };
+                    if !points {
+                        return Err(format!("{pfn} says it belongs to {vpn} but that PTE is {}", pte.kind()));
+                    }
+                }
+                other => return Err(format!("{pfn} left in state {other:?} between operations")),
+            }
+        }
+        if self.pfn.counts().active != ws_total {
+            return Err(format!("{} active frames but working sets hold {ws_total}", self.pfn.counts().active));
+        }
+        if slots_seen != self.pagefile.used() as u64 {
+            return Err(format!("{} page-file slots in use but {slots_seen} referenced", self.pagefile.used()));
+        }
+        let charged: u64 = self.processes.iter().map(|p| p.commit).sum();
+        if charged != self.commit_charge {
+            return Err(format!("commit charge {} but processes hold {charged}", self.commit_charge));
+        }
+        let c = self.pfn.counts();
+        if c.zeroed + c.free + c.standby + c.modified + c.modified_no_write + c.bad + c.active != self.pfn.frames() as u64 {
+            return Err("list counts do not add up to the frames".into());
+        }
+        Ok(())
+    }
+
+    /// The page-file slot a PTE or frame holds for `vpn`, if any (for
+    /// displays).
+    pub fn pagefile_slot(&self, pid: ProcessId, vpn: Vpn) -> Option<PageFileSlot> {
+        match self.pte(pid, vpn)?.kind() {
+            PteKind::PageFile { slot, .. } => Some(slot),
+            PteKind::Valid { pfn, .. } | PteKind::Transition { pfn, .. } => match self.pfn.entry(pfn).backing() {
+                Backing::PageFile(s) => Some(PageFileSlot(s)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Page-file slots in use and capacity.
+    pub fn pagefile_usage(&self) -> (u64, u64) {
+        (self.pagefile.used() as u64, self.pagefile.capacity() as u64)
+    }
+
+    /// Frame of a resident or transition page.
+    pub fn frame_of(&self, pid: ProcessId, vpn: Vpn) -> Option<Pfn> {
+        match self.pte(pid, vpn)?.kind() {
+            PteKind::Valid { pfn, .. } | PteKind::Transition { pfn, .. } => Some(pfn),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! A per-process page table: a sparse four-level radix tree of 512-entry
+//! tables, shaped like x64 paging (PML4, PDPT, PD, PT; WI7 pp. 375-380).
+//!
+//! Tables are allocated on first write. Translating a resident page is four
+//! array lookups, or one when the last-used leaf is hit again. Unlike NT, the
+//! page-table pages here occupy no simulated physical frames (the book says
+//! so in its PTE chapter).
+
+use crate::pte::Pte;
+use crate::units::Vpn;
+
+const FANOUT: usize = 512;
+const BITS: u32 = 9;
+const MASK: u64 = (FANOUT as u64) - 1;
+/// Index 0 of every arena is a sentinel meaning "no table here".
+const NONE: u32 = 0;
+
+type Dir = Box<[u32; FANOUT]>;
+type Leaf = Box<[Pte; FANOUT]>;
+
+/// The page table of one address space.
+#[derive(Clone)]
+pub struct PageTable {
+    pml4: Dir,
+    pdpts: Vec<Dir>,
+    pds: Vec<Dir>,
+    leaves: Vec<Leaf>,
+    /// Count of non-zero PTEs per leaf (what NT keeps in the PFN of the page
+    /// table page as its "used entries" count).
+    used: Vec<u16>,
+    /// The last leaf translated: (vpn >> 9, leaf index).
+    cache: std::cell::Cell<(u64, u32)>,
+}
+
+impl Default for PageTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn empty_dir() -> Dir {
+    Box::new([NONE; FANOUT])
+}
+
+impl PageTable {
+    /// An empty page table.
+    pub fn new() -> PageTable {
+        PageTable {
+            pml4: empty_dir(),
+            pdpts: vec![empty_dir()],
+            pds: vec![empty_dir()],
+            leaves: vec![Box::new([Pte::ZERO; FANOUT])],
+            used: vec![0],
+            cache: std::cell::Cell::new((u64::MAX, NONE)),
+        }
+    }
+
+    #[inline]
+    fn leaf_index(&self, vpn: Vpn) -> u32 {
+        let key = vpn.0 >> BITS;
+        let (ck, ci) = self.cache.get();
+        if ck == key {
+            return ci;
+        }
+        let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
+        let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
+        let i2 = ((vpn.0 >> BITS) & MASK) as usize;
+        let pdpt = self.pml4[i4];
+        if pdpt == NONE {
+            return NONE;
+        }
+        let pd = self.pdpts[pdpt as usize][i3];
+        if pd == NONE {
+            return NONE;
+        }
+        let leaf = self.pds[pd as usize][i2];
+        if leaf != NONE {
+            self.cache.set((key, leaf));
+        }
+        leaf
+    }
+
+    /// The PTE for `vpn` (the zero PTE where no table exists).
+    #[inline]
+    pub fn get(&self, vpn: Vpn) -> Pte {
+        let leaf = self.leaf_index(vpn);
+        if leaf == NONE {
+            return Pte::ZERO;
+        }
+        self.leaves[leaf as usize][(vpn.0 & MASK) as usize]
+    }
+
+    /// A mutable reference to an existing PTE, or `None` when no table covers
+    /// `vpn` (so the PTE is zero).
+    #[inline]
+    pub fn get_mut(&mut self, vpn: Vpn) -> Option<&mut Pte> {
+        let leaf = self.leaf_index(vpn);
+        if leaf == NONE {
+            return None;
+        }
+        Some(&mut self.leaves[leaf as usize][(vpn.0 & MASK) as usize])
+    }
+
+    /// Writes a PTE, allocating the tables on the way.
+    pub fn set(&mut self, vpn: Vpn, pte: Pte) {
+        let mut leaf = self.leaf_index(vpn);
+        if leaf == NONE {
+            if pte == Pte::ZERO {
+                return;
+            }
+            leaf = self.allocate_path(vpn);
+        }
+        let slot = &mut self.leaves[leaf as usize][(vpn.0 & MASK) as usize];
+        let was_zero = *slot == Pte::ZERO;
+        *slot = pte;
+        let used = &mut self.used[leaf as usize];
+        match (was_zero, pte == Pte::ZERO) {
+            (true, false) => *used += 1,
+            (false, true) => *used -= 1,
+            _ => {}
+        }
+    }
+
+    fn allocate_path(&mut self, vpn: Vpn) -> u32 {
+        let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
+        let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
+        let i2 = ((vpn.0 >> BITS) & MASK) as usize;
+        if self.pml4[i4] == NONE {
+            self.pdpts.push(empty_dir());
+            self.pml4[i4] = (self.pdpts.len() - 1) as u32;
+        }
+        let pdpt = self.pml4[i4] as usize;
+        if self.pdpts[pdpt][i3] == NONE {
+            self.pds.push(empty_dir());
+            self.pdpts[pdpt][i3] = (self.pds.len() - 1) as u32;
+        }
+        let pd = self.pdpts[pdpt][i3] as usize;
+        if self.pds[pd][i2] == NONE {
+            self.leaves.push(Box::new([Pte::ZERO; FANOUT]));
+            self.used.push(0);
+            self.pds[pd][i2] = (self.leaves.len() - 1) as u32;
+        }
+        let leaf = self.pds[pd][i2];
+        self.cache.set((vpn.0 >> BITS, leaf));
+        leaf
+    }
+
+    /// Number of page-table pages (leaf tables) allocated.
+    pub fn leaf_tables(&self) -> usize {
+        self.leaves.len() - 1
+    }
+
+    /// Every non-zero PTE in ascending virtual order.
+    pub fn iter(&self) -> impl Iterator<Item = (Vpn, Pte)> + '_ {
+        (0..FANOUT).flat_map(move |i4| {
+            let pdpt = self.pml4[i4];
+            (0..FANOUT)
+                .filter(move |_| pdpt != NONE)
+                .flat_map(move |i3| {
+                    let pd = if pdpt == NONE { NONE } else { self.pdpts[pdpt as usize][i3] };
+                    (0..FANOUT).filter(move |_| pd != NONE).flat_map(move |i2| {
+                        let leaf = self.pds[pd as usize][i2];
+                        let base = ((i4 as u64) << (3 * BITS))
+                            | ((i3 as u64) << (2 * BITS))
+                            | ((i2 as u64) << BITS);
+                        (0..FANOUT)
+                            .filter(move |_| leaf != NONE && self.used[leaf as usize] > 0)
+                            .filter_map(move |i1| {
+                                let pte = self.leaves[leaf as usize][i1];
+                                (pte != Pte::ZERO).then_some((Vpn(base | i1 as u64), pte))
+                            })
+                    })
+                })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pte::Protection;
+
+    #[test]
+    fn sparse_writes_read_back_and_iterate_in_order() {
+        let mut pt = PageTable::new();
+        let a = Vpn(0x10);
+        let b = Vpn(0x7_ffff_fff0); // near the top of 128 TB
+        assert_eq!(pt.get(a), Pte::ZERO);
+        pt.set(b, Pte::demand_zero(Protection::ReadOnly));
+        pt.set(a, Pte::demand_zero(Protection::ReadWrite));
+        assert_eq!(pt.get(a), Pte::demand_zero(Protection::ReadWrite));
+        assert_eq!(pt.get(b), Pte::demand_zero(Protection::ReadOnly));
+        assert_eq!(pt.get(Vpn(0x11)), Pte::ZERO);
+        assert_eq!(pt.leaf_tables(), 2);
+        let all: Vec<_> = pt.iter().map(|(v, _)| v).collect();
+        assert_eq!(all, vec![a, b]);
+        pt.set(a, Pte::ZERO);
+        assert_eq!(pt.iter().count(), 1);
+    }
+}

@@ -1,0 +1,283 @@
+//! Where frames come from and where pages go: frame allocation (with
+//! standby repurposing), eviction and trimming, the modified page writer,
+//! and the zero page thread (WI7 pp. 428-431; WI6 p. 153).
+
+use crate::event::{EvictReason, Event, WriteTarget, ZeroSource};
+use crate::fault::FramePurpose;
+use crate::machine::{Machine, OpError};
+use crate::pfn_db::{Backing, PageLocation};
+use crate::process::VadKind;
+use crate::pte::{Protection, Pte, PteKind};
+use crate::units::{PageFileSlot, Pfn, ProcessId, Vpn};
+
+/// 64 MiB in pages: the cap on the modified-list trigger (WI6 p. 153).
+const MODIFIED_TRIGGER_CAP: u64 = (64 << 20) / 4096;
+
+impl Machine {
+    /// Takes a frame from the lists without waiting: the node's own list
+    /// first, then the other nodes in order, then the oldest standby page.
+    /// Demand zero takes zeroed before free; a read takes free before
+    /// zeroed (WI7 p. 428).
+    pub(crate) fn allocate_frame(&mut self, purpose: FramePurpose, node: u8) -> Option<(Pfn, ZeroSource)> {
+        let nodes = self.pfn.nodes();
+        for i in 0..nodes {
+            let n = (node + i) % nodes;
+            let got = match purpose {
+                FramePurpose::ZeroFill => self
+                    .pfn
+                    .take_zeroed(n)
+                    .map(|p| (p, ZeroSource::Zeroed))
+                    .or_else(|| self.pfn.take_free(n).map(|p| (p, ZeroSource::Free))),
+                FramePurpose::ReadIn => self
+                    .pfn
+                    .take_free(n)
+                    .map(|p| (p, ZeroSource::Free))
+                    .or_else(|| self.pfn.take_zeroed(n).map(|p| (p, ZeroSource::Zeroed))),
+            };
+            if got.is_some() {
+                return got;
+            }
+        }
+        let pfn = self.pfn.oldest_standby()?;
+        self.repurpose(pfn);
+        Some((pfn, ZeroSource::Standby))
+    }
+
+    /// Takes a standby page from its owner: the owner's transition PTE goes
+    /// back to where the page's copy is (page file or mapped file).
+    fn repurpose(&mut self, pfn: Pfn) {
+        self.pfn.unlink(pfn);
+        let e = *self.pfn.entry(pfn);
+        let (pid, vpn) = e.owner().expect("a standby page has an owner");
+        let pt = &mut self.processes[pid.0 as usize].page_table;
+        let prot = pt.get(vpn).protection().unwrap_or(Protection::ReadWrite);
+        let (pte, now) = match e.backing() {
+            Backing::PageFile(s) => (Pte::page_file(PageFileSlot(s), prot), "in the page file"),
+            Backing::File(_) => (Pte::mapped_file(prot), "back in its file"),
+            Backing::None => unreachable!("standby pages always have a backing copy"),
+        };
+        pt.set(vpn, pte);
+        let e = self.pfn.entry_mut(pfn);
+        e.set_owner(None);
+        e.set_backing(Backing::None);
+        self.counters.repurposed += 1;
+        self.emit(|| Event::Repurposed { pfn, pid, vpn, now });
+    }
+
+    /// Takes a frame, making one available if need be: write modified pages,
+    /// then trim working sets (others above their minimum first, then any,
+    /// the faulting process last), as the balance set manager would.
+    pub(crate) fn obtain_frame(
+        &mut self,
+        purpose: FramePurpose,
+        node: u8,
+        faulting: ProcessId,
+    ) -> Result<(Pfn, ZeroSource), OpError> {
+        loop {
+            if let Some(got) = self.allocate_frame(purpose, node) {
+                return Ok(got);
+            }
+            if self.pfn.counts().modified > 0 && self.write_modified(self.config.writer.cluster as u64, true) > 0 {
+                continue;
+            }
+            if !self.trim_for_pressure(faulting) {
+                return Err(OpError::NoMemory);
+            }
+        }
+    }
+
+    fn trim_for_pressure(&mut self, faulting: ProcessId) -> bool {
+        let pick = |above_min: bool| {
+            self.processes
+                .iter()
+                .filter(|p| !p.exited && p.id != faulting)
+                .find(|p| if above_min { p.ws.len() > p.ws.min } else { !p.ws.is_empty() })
+                .map(|p| p.id)
+        };
+        let victim = pick(true).or_else(|| pick(false)).or_else(|| {
+            let p = &self.processes[faulting.0 as usize];
+            (!p.ws.is_empty()).then_some(faulting)
+        });
+        match victim {
+            Some(pid) => {
+                self.evict_victim(pid, EvictReason::MemoryPressure);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Evicts the policy's victim from `pid`'s working set.
+    pub(crate) fn evict_victim(&mut self, pid: ProcessId, reason: EvictReason) -> bool {
+        let p = &mut self.processes[pid.0 as usize];
+        let Some(slot) = p.ws.choose_victim(&mut self.rng) else { return false };
+        self.evict_slot(pid, slot, reason);
+        true
+    }
+
+    /// Removes the page in WSLE `slot`: its PTE becomes a transition PTE
+    /// and its frame goes to the standby list if clean or the modified list
+    /// if dirty.
+    fn evict_slot(&mut self, pid: ProcessId, slot: u32, reason: EvictReason) {
+        let p = &mut self.processes[pid.0 as usize];
+        let vpn = p.ws.remove(slot);
+        let pte = p.page_table.get(vpn);
+        let pfn = pte.pfn();
+        let prot = pte.protection().unwrap_or(Protection::ReadWrite);
+        p.page_table.set(vpn, Pte::transition(pfn, prot));
+        p.counters.evictions += 1;
+        let (policy, ws_max) = (p.ws.policy(), p.ws.max);
+        if pte.is_dirty() {
+            self.capture_dirty(pfn);
+        }
+        let to = if self.pfn.entry(pfn).modified() { PageLocation::Modified } else { PageLocation::Standby };
+        self.pfn.unlink(pfn);
+        self.pfn.set_counts(pfn, 0, 0);
+        self.pfn.push_tail(pfn, to);
+        self.counters.evictions += 1;
+        self.emit(|| Event::Evicted { pid, vpn, pfn, to, reason, policy, ws_max });
+    }
+
+    /// Trims up to `pages` pages from a working set, policy order.
+    pub(crate) fn trim(&mut self, pid: ProcessId, pages: u64, reason: EvictReason) -> u64 {
+        self.counters.ws_lock += 1;
+        self.counters.pfn_lock += 1;
+        let mut n = 0;
+        while n < pages && self.evict_victim(pid, reason) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Runs the modified page writer if its thresholds say so: the modified
+    /// list is past its maximum, or zeroed + free pages are low while the
+    /// modified list holds more than min(available / 16, 64 MB) (WI6 p. 153).
+    pub(crate) fn maybe_run_writer(&mut self) {
+        let c = self.pfn.counts();
+        let w = self.config.writer;
+        let low_free = c.zeroed + c.free < w.free_below && c.modified > (c.available() / 16).min(MODIFIED_TRIGGER_CAP);
+        if c.modified > w.modified_max || low_free {
+            let target = if low_free { c.modified } else { c.modified - w.modified_max / 2 };
+            self.write_modified(target, false);
+        }
+    }
+
+    /// The modified page writer: writes up to `max_pages` pages from the
+    /// head (oldest) of the modified list, each I/O a cluster of the
+    /// oldest page and the virtually following modified pages of the same
+    /// owner, to contiguous page-file offsets (or back to their file).
+    /// Written pages go to the tail of the standby list. `foreground` says a
+    /// faulting thread waits for it. Returns pages written.
+    pub(crate) fn write_modified(&mut self, max_pages: u64, foreground: bool) -> u64 {
+        let mut written = 0;
+        while written < max_pages {
+            let Some(first) = self.pfn.oldest_modified() else { break };
+            let (pid, vpn) = self.pfn.entry(first).owner().expect("a modified page has an owner");
+            let limit = (self.config.writer.cluster as u64).min(max_pages - written);
+            let p = &self.processes[pid.0 as usize];
+            let vad = p.vad_at(vpn).copied();
+            let mut run = vec![(vpn, first)];
+            while (run.len() as u64) < limit {
+                let v = run.last().expect("run starts non-empty").0.offset(1);
+                if !vad.map_or(p.auto_commit, |vad| vad.contains(v)) {
+                    break;
+                }
+                match p.page_table.get(v).kind() {
+                    PteKind::Transition { pfn, .. } if self.pfn.entry(pfn).location() == PageLocation::Modified => {
+                        run.push((v, pfn))
+                    }
+                    _ => break,
+                }
+            }
+            let target = match vad.map(|v| v.kind) {
+                Some(VadKind::Mapped { file, file_page }) => {
+                    let page = file_page + (vpn.0 - vad.expect("mapped").start.0);
+                    self.files[file.0 as usize].pages_written += run.len() as u64;
+                    self.counters.pages_written_file += run.len() as u64;
+                    WriteTarget::File { file, page }
+                }
+                _ => {
+                    let Some((slot, n)) = self.pagefile.allocate_run(run.len() as u32) else {
+                        let modified = self.pfn.counts().modified;
+                        self.emit(|| Event::PageFileFull { modified });
+                        break;
+                    };
+                    run.truncate(n as usize);
+                    for (i, &(_, pfn)) in run.iter().enumerate() {
+                        self.pfn.entry_mut(pfn).set_backing(Backing::PageFile(slot.0 + i as u32));
+                    }
+                    self.counters.pages_written_pagefile += run.len() as u64;
+                    WriteTarget::PageFile { slot }
+                }
+            };
+            for &(_, pfn) in &run {
+                self.pfn.unlink(pfn);
+                self.pfn.entry_mut(pfn).set_modified(false);
+                self.pfn.push_tail(pfn, PageLocation::Standby);
+            }
+            let pages = run.len() as u64;
+            written += pages;
+            self.counters.io_writes += 1;
+            self.counters.pfn_lock += 1;
+            let t = self.config.cost.io(pages);
+            if foreground {
+                self.counters.time_foreground += t;
+            } else {
+                self.counters.time_background += t;
+            }
+            self.emit(|| Event::ModifiedWrite { pid, vpn, pages, to: target });
+        }
+        written
+    }
+
+    /// The zero page thread: when at least `zero_wake` pages are free, it
+    /// zeroes them all and moves them to the zeroed list.
+    pub(crate) fn run_zero_thread(&mut self) -> u64 {
+        if self.pfn.counts().free < self.config.writer.zero_wake {
+            return 0;
+        }
+        let mut n = 0;
+        for node in 0..self.pfn.nodes() {
+            while let Some(p) = self.pfn.take_free(node) {
+                self.pfn.push_tail(p, PageLocation::Zeroed);
+                n += 1;
+            }
+        }
+        self.counters.zeroed_by_thread += n;
+        self.counters.pfn_lock += 1;
+        self.counters.time_background += self.config.cost.zero_page * n;
+        self.emit(|| Event::PagesZeroed { pages: n });
+        n
+    }
+
+    /// Throws a page away (decommit, release, exit): a resident or
+    /// transition frame goes to the free list, a page-file copy is freed.
+    /// Returns whether a frame was freed. The PTE is left for the caller.
+    pub(crate) fn discard_page(&mut self, pid: ProcessId, vpn: Vpn) -> bool {
+        let pte = self.processes[pid.0 as usize].page_table.get(vpn);
+        let pfn = match pte.kind() {
+            PteKind::Valid { pfn, .. } => {
+                let slot = self.pfn.entry(pfn).ws_index();
+                self.processes[pid.0 as usize].ws.remove(slot);
+                pfn
+            }
+            PteKind::Transition { pfn, .. } => pfn,
+            PteKind::PageFile { slot, .. } => {
+                self.pagefile.free(slot);
+                return false;
+            }
+            _ => return false,
+        };
+        if let Backing::PageFile(s) = self.pfn.entry(pfn).backing() {
+            self.pagefile.free(PageFileSlot(s));
+        }
+        self.pfn.unlink(pfn);
+        let e = self.pfn.entry_mut(pfn);
+        e.set_owner(None);
+        e.set_backing(Backing::None);
+        e.set_modified(false);
+        self.pfn.set_counts(pfn, 0, 0);
+        self.pfn.push_tail(pfn, PageLocation::Free);
+        true
+    }
+}

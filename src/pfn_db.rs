@@ -1,0 +1,656 @@
+//! The PFN database: one packed 24-byte entry per physical frame, and the
+//! page lists threaded through those entries (WI7 pp. 425-442; ReactOS
+//! `pfnlist.c`).
+//!
+//! List numbering follows MMLISTS: Zeroed 0, Free 1, Standby 2, Modified 3,
+//! ModifiedNoWrite 4, Bad 5, ActiveAndValid 6, Transition 7. The zeroed and
+//! free lists are kept per NUMA node (NT keeps them per node and colour);
+//! standby is eight lists by page priority, as on Vista and later (NT 3.1
+//! had one; every page here gets priority 5 unless told otherwise).
+
+use serde::Serialize;
+
+use crate::units::{Pfn, ProcessId, Vpn};
+
+/// Where a frame is: which list, or in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageLocation {
+    /// On the zeroed list: free and already filled with zeros (MMLISTS 0).
+    Zeroed = 0,
+    /// On the free list: free, with stale contents (1).
+    Free = 1,
+    /// On a standby list: clean, still holds a page its owner can take back (2).
+    Standby = 2,
+    /// On the modified list: dirty, must be written before reuse (3).
+    Modified = 3,
+    /// Modified, but must not be written (4).
+    ModifiedNoWrite = 4,
+    /// Failed a memory test; never used (5).
+    Bad = 5,
+    /// In a working set, mapped by a valid PTE (6).
+    Active = 6,
+    /// I/O in progress (7).
+    Transition = 7,
+}
+
+impl PageLocation {
+    fn from_bits(b: u16) -> PageLocation {
+        match b & 7 {
+            0 => PageLocation::Zeroed,
+            1 => PageLocation::Free,
+            2 => PageLocation::Standby,
+            3 => PageLocation::Modified,
+            4 => PageLocation::ModifiedNoWrite,
+            5 => PageLocation::Bad,
+            6 => PageLocation::Active,
+            _ => PageLocation::Transition,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PageLocation::Zeroed => "zeroed",
+            PageLocation::Free => "free",
+            PageLocation::Standby => "standby",
+            PageLocation::Modified => "modified",
+            PageLocation::ModifiedNoWrite => "modified_no_write",
+            PageLocation::Bad => "bad",
+            PageLocation::Active => "active",
+            PageLocation::Transition => "transition",
+        }
+    }
+
+    /// Whether the page is on one of the system page lists.
+    pub fn is_listed(self) -> bool {
+        !matches!(self, PageLocation::Active | PageLocation::Transition)
+    }
+}
+
+/// Where a frame's contents go back to when the frame is taken away: the
+/// essential part of NT's OriginalPte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "offset", rename_all = "snake_case")]
+pub enum Backing {
+    /// No copy anywhere yet (a demand-zero page not yet written out).
+    None,
+    /// A copy is at this page-file offset.
+    PageFile(u32),
+    /// The page belongs to a mapped file, at this page offset in the file.
+    File(u32),
+}
+
+const LOC_MASK: u16 = 0b111;
+const MODIFIED: u16 = 1 << 3;
+const READ_IN_PROGRESS: u16 = 1 << 4;
+const WRITE_IN_PROGRESS: u16 = 1 << 5;
+const PROTOTYPE: u16 = 1 << 6;
+const LOCKED: u16 = 1 << 7;
+const AWE: u16 = 1 << 8;
+const LARGE: u16 = 1 << 9;
+const BACKING_SHIFT: u16 = 10;
+const BACKING_MASK: u16 = 0b11 << BACKING_SHIFT;
+const PRIORITY_SHIFT: u16 = 12;
+const PRIORITY_MASK: u16 = 0b111 << PRIORITY_SHIFT;
+
+/// "No frame": the end of a list.
+pub const NIL: u32 = u32::MAX;
+const NO_OWNER: u64 = u64::MAX;
+
+/// One PFN database entry, 24 bytes.
+///
+/// `flink`/`blink` are the list links while the frame is on a list; while
+/// it is active, `flink` holds its working-set list index (as NT's
+/// `u1.WsIndex`). `pte` is the back-pointer to the PTE that maps the page:
+/// owner process in the top 16 bits, VPN in the low 48. The NUMA node is
+/// not stored: it follows from the frame number.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct PfnEntry {
+    flink: u32,
+    blink: u32,
+    pte: u64,
+    original: u32,
+    share_count: u8,
+    reference_count: u8,
+    flags: u16,
+}
+
+impl PfnEntry {
+    fn new() -> PfnEntry {
+        PfnEntry {
+            flink: NIL,
+            blink: NIL,
+            pte: NO_OWNER,
+            original: 0,
+            share_count: 0,
+            reference_count: 0,
+            flags: 0,
+        }
+    }
+
+    /// The list or state the frame is in.
+    #[inline]
+    pub fn location(&self) -> PageLocation {
+        PageLocation::from_bits(self.flags & LOC_MASK)
+    }
+
+    fn set_location(&mut self, loc: PageLocation) {
+        self.flags = (self.flags & !LOC_MASK) | loc as u16;
+    }
+
+    /// The PTE that maps (or last mapped) this page, as (process, page).
+    pub fn owner(&self) -> Option<(ProcessId, Vpn)> {
+        (self.pte != NO_OWNER)
+            .then(|| (ProcessId((self.pte >> 48) as u16), Vpn(self.pte & ((1 << 48) - 1))))
+    }
+
+    /// Records the back-pointer to the PTE.
+    pub fn set_owner(&mut self, owner: Option<(ProcessId, Vpn)>) {
+        self.pte = match owner {
+            Some((p, v)) => ((p.0 as u64) << 48) | v.0,
+            None => NO_OWNER,
+        };
+    }
+
+    /// The working-set list index of an active page.
+    #[inline]
+    pub fn ws_index(&self) -> u32 {
+        self.flink
+    }
+
+    /// Sets the working-set list index of an active page.
+    #[inline]
+    pub fn set_ws_index(&mut self, i: u32) {
+        self.flink = i;
+    }
+
+    /// Whether the contents differ from the backing store copy.
+    #[inline]
+    pub fn modified(&self) -> bool {
+        self.flags & MODIFIED != 0
+    }
+
+    /// Sets or clears the modified flag.
+    #[inline]
+    pub fn set_modified(&mut self, m: bool) {
+        self.set_flag(MODIFIED, m)
+    }
+
+    fn set_flag(&mut self, bit: u16, on: bool) {
+        if on {
+            self.flags |= bit
+        } else {
+            self.flags &= !bit
+        }
+    }
+
+    /// Whether a read into the page is in progress.
+    pub fn read_in_progress(&self) -> bool {
+        self.flags & READ_IN_PROGRESS != 0
+    }
+    /// Whether a write of the page is in progress.
+    pub fn write_in_progress(&self) -> bool {
+        self.flags & WRITE_IN_PROGRESS != 0
+    }
+    /// Whether the page is a prototype (shared) page.
+    pub fn prototype(&self) -> bool {
+        self.flags & PROTOTYPE != 0
+    }
+    /// Whether the page is locked in memory (never paged).
+    pub fn locked(&self) -> bool {
+        self.flags & LOCKED != 0
+    }
+    /// Whether the page was allocated by AllocateUserPhysicalPages.
+    pub fn awe(&self) -> bool {
+        self.flags & AWE != 0
+    }
+    /// Whether the page is part of a large page.
+    pub fn large(&self) -> bool {
+        self.flags & LARGE != 0
+    }
+
+    /// Where the contents go when the frame is taken away.
+    pub fn backing(&self) -> Backing {
+        match (self.flags & BACKING_MASK) >> BACKING_SHIFT {
+            1 => Backing::PageFile(self.original),
+            2 => Backing::File(self.original),
+            _ => Backing::None,
+        }
+    }
+
+    /// Records the backing store location.
+    pub fn set_backing(&mut self, b: Backing) {
+        let (tag, off) = match b {
+            Backing::None => (0, 0),
+            Backing::PageFile(o) => (1, o),
+            Backing::File(o) => (2, o),
+        };
+        self.flags = (self.flags & !BACKING_MASK) | (tag << BACKING_SHIFT);
+        self.original = off;
+    }
+
+    /// Page priority 0-7 (which standby list it goes to).
+    pub fn priority(&self) -> u8 {
+        ((self.flags & PRIORITY_MASK) >> PRIORITY_SHIFT) as u8
+    }
+
+    /// Number of PTEs mapping the page.
+    pub fn share_count(&self) -> u8 {
+        self.share_count
+    }
+    /// Working-set membership plus I/O references.
+    pub fn reference_count(&self) -> u8 {
+        self.reference_count
+    }
+}
+
+/// A doubly linked list of frames, threaded through the PFN entries.
+#[derive(Clone, Copy, Debug, Default)]
+struct ListHead {
+    head: u32,
+    tail: u32,
+    count: u64,
+}
+
+/// Identifies one physical list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ListId {
+    Zeroed(u8),
+    Free(u8),
+    Standby(u8),
+    Modified,
+    ModifiedNoWrite,
+    Bad,
+}
+
+/// The default page priority (normal priority, 5, as on Vista and later).
+pub const DEFAULT_PRIORITY: u8 = 5;
+
+/// Counts of the page lists at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ListCounts {
+    /// Zeroed pages.
+    pub zeroed: u64,
+    /// Free pages.
+    pub free: u64,
+    /// Standby pages (all priorities).
+    pub standby: u64,
+    /// Modified pages.
+    pub modified: u64,
+    /// Modified-no-write pages.
+    pub modified_no_write: u64,
+    /// Bad pages.
+    pub bad: u64,
+    /// Active pages (in working sets).
+    pub active: u64,
+}
+
+impl ListCounts {
+    /// Available pages = zeroed + free + standby (MODEL.md s3).
+    pub fn available(&self) -> u64 {
+        self.zeroed + self.free + self.standby
+    }
+}
+
+/// The PFN database and its lists.
+#[derive(Clone)]
+pub struct PfnDatabase {
+    entries: Vec<PfnEntry>,
+    nodes: u8,
+    frames_per_node: u32,
+    zeroed: Vec<ListHead>,
+    free: Vec<ListHead>,
+    standby: [ListHead; 8],
+    modified: ListHead,
+    modified_no_write: ListHead,
+    bad: ListHead,
+    active: u64,
+}
+
+impl PfnDatabase {
+    /// A database of `frames` frames split evenly across `nodes` NUMA nodes
+    /// (the last node takes the remainder), all on the zeroed list (the
+    /// state after boot), except `bad` frames.
+    pub fn new(frames: u32, nodes: u8, bad: &[u32]) -> PfnDatabase {
+        let nodes = nodes.max(1);
+        let mut db = PfnDatabase {
+            entries: vec![PfnEntry::new(); frames as usize],
+            nodes,
+            frames_per_node: (frames / nodes as u32).max(1),
+            zeroed: vec![ListHead { head: NIL, tail: NIL, count: 0 }; nodes as usize],
+            free: vec![ListHead { head: NIL, tail: NIL, count: 0 }; nodes as usize],
+            standby: [ListHead { head: NIL, tail: NIL, count: 0 }; 8],
+            modified: ListHead { head: NIL, tail: NIL, count: 0 },
+            modified_no_write: ListHead { head: NIL, tail: NIL, count: 0 },
+            bad: ListHead { head: NIL, tail: NIL, count: 0 },
+            active: 0,
+        };
+        let mut is_bad = vec![false; frames as usize];
+        for &b in bad {
+            if let Some(x) = is_bad.get_mut(b as usize) {
+                *x = true;
+            }
+        }
+        for f in 0..frames {
+            let e = &mut db.entries[f as usize];
+            e.flags = (DEFAULT_PRIORITY as u16) << PRIORITY_SHIFT;
+            if is_bad[f as usize] {
+                db.push_tail(Pfn(f), PageLocation::Bad);
+            } else {
+                db.push_tail(Pfn(f), PageLocation::Zeroed);
+            }
+        }
+        db
+    }
+
+    /// Number of frames.
+    pub fn frames(&self) -> u32 {
+        self.entries.len() as u32
+    }
+
+    /// Number of NUMA nodes.
+    pub fn nodes(&self) -> u8 {
+        self.nodes
+    }
+
+    /// The NUMA node a frame belongs to.
+    #[inline]
+    pub fn node_of(&self, pfn: Pfn) -> u8 {
+        ((pfn.0 / self.frames_per_node) as u8).min(self.nodes - 1)
+    }
+
+    /// The entry of a frame.
+    #[inline]
+    pub fn entry(&self, pfn: Pfn) -> &PfnEntry {
+        &self.entries[pfn.index()]
+    }
+
+    /// The entry of a frame, for the memory manager to update.
+    #[inline]
+    pub fn entry_mut(&mut self, pfn: Pfn) -> &mut PfnEntry {
+        &mut self.entries[pfn.index()]
+    }
+
+    fn list_id(&self, pfn: Pfn, loc: PageLocation) -> Option<ListId> {
+        let node = self.node_of(pfn);
+        Some(match loc {
+            PageLocation::Zeroed => ListId::Zeroed(node),
+            PageLocation::Free => ListId::Free(node),
+            PageLocation::Standby => ListId::Standby(self.entries[pfn.index()].priority()),
+            PageLocation::Modified => ListId::Modified,
+            PageLocation::ModifiedNoWrite => ListId::ModifiedNoWrite,
+            PageLocation::Bad => ListId::Bad,
+            PageLocation::Active | PageLocation::Transition => return None,
+        })
+    }
+
+    fn head_mut(&mut self, id: ListId) -> &mut ListHead {
+        match id {
+            ListId::Zeroed(n) => &mut self.zeroed[n as usize],
+            ListId::Free(n) => &mut self.free[n as usize],
+            ListId::Standby(p) => &mut self.standby[p as usize],
+            ListId::Modified => &mut self.modified,
+            ListId::ModifiedNoWrite => &mut self.modified_no_write,
+            ListId::Bad => &mut self.bad,
+        }
+    }
+
+    fn head(&self, id: ListId) -> &ListHead {
+        match id {
+            ListId::Zeroed(n) => &self.zeroed[n as usize],
+            ListId::Free(n) => &self.free[n as usize],
+            ListId::Standby(p) => &self.standby[p as usize],
+            ListId::Modified => &self.modified,
+            ListId::ModifiedNoWrite => &self.modified_no_write,
+            ListId::Bad => &self.bad,
+        }
+    }
+
+    /// Puts a frame that is on no list at the tail of the list for `loc`
+    /// (or marks it active / in transition).
+    pub fn push_tail(&mut self, pfn: Pfn, loc: PageLocation) {
+        self.entries[pfn.index()].set_location(loc);
+        let Some(id) = self.list_id(pfn, loc) else {
+            if loc == PageLocation::Active {
+                self.active += 1;
+            }
+            return;
+        };
+        let tail = self.head(id).tail;
+        {
+            let e = &mut self.entries[pfn.index()];
+            e.flink = NIL;
+            e.blink = tail;
+        }
+        if tail == NIL {
+            self.head_mut(id).head = pfn.0;
+        } else {
+            self.entries[tail as usize].flink = pfn.0;
+        }
+        let h = self.head_mut(id);
+        h.tail = pfn.0;
+        h.count += 1;
+    }
+
+    /// Takes a frame off whatever list it is on (or out of the active
+    /// state), leaving it in transition, on no list.
+    pub fn unlink(&mut self, pfn: Pfn) {
+        let loc = self.entries[pfn.index()].location();
+        match self.list_id(pfn, loc) {
+            None => {
+                if loc == PageLocation::Active {
+                    self.active -= 1;
+                }
+            }
+            Some(id) => {
+                let PfnEntry { flink, blink, .. } = self.entries[pfn.index()];
+                if blink == NIL {
+                    self.head_mut(id).head = flink;
+                } else {
+                    self.entries[blink as usize].flink = flink;
+                }
+                if flink == NIL {
+                    self.head_mut(id).tail = blink;
+                } else {
+                    self.entries[flink as usize].blink = blink;
+                }
+                self.head_mut(id).count -= 1;
+            }
+        }
+        let e = &mut self.entries[pfn.index()];
+        e.flink = NIL;
+        e.blink = NIL;
+        e.set_location(PageLocation::Transition);
+    }
+
+    fn pop_head(&mut self, id: ListId) -> Option<Pfn> {
+        let h = self.head(id).head;
+        if h == NIL {
+            return None;
+        }
+        self.unlink(Pfn(h));
+        Some(Pfn(h))
+    }
+
+    /// Takes the first zeroed page of `node`.
+    pub fn take_zeroed(&mut self, node: u8) -> Option<Pfn> {
+        self.pop_head(ListId::Zeroed(node))
+    }
+
+    /// Takes the first free page of `node`.
+    pub fn take_free(&mut self, node: u8) -> Option<Pfn> {
+        self.pop_head(ListId::Free(node))
+    }
+
+    /// The oldest standby page, lowest priority first.
+    pub fn oldest_standby(&self) -> Option<Pfn> {
+        self.standby.iter().find(|h| h.head != NIL).map(|h| Pfn(h.head))
+    }
+
+    /// The oldest modified page.
+    pub fn oldest_modified(&self) -> Option<Pfn> {
+        (self.modified.head != NIL).then_some(Pfn(self.modified.head))
+    }
+
+    /// The next frame on the same list (walking from head to tail).
+    pub fn next_on_list(&self, pfn: Pfn) -> Option<Pfn> {
+        let f = self.entries[pfn.index()].flink;
+        (self.entries[pfn.index()].location().is_listed() && f != NIL).then_some(Pfn(f))
+    }
+
+    /// Counts of every list.
+    pub fn counts(&self) -> ListCounts {
+        ListCounts {
+            zeroed: self.zeroed.iter().map(|h| h.count).sum(),
+            free: self.free.iter().map(|h| h.count).sum(),
+            standby: self.standby.iter().map(|h| h.count).sum(),
+            modified: self.modified.count,
+            modified_no_write: self.modified_no_write.count,
+            bad: self.bad.count,
+            active: self.active,
+        }
+    }
+
+    /// Zeroed and free counts of one node.
+    pub fn node_counts(&self, node: u8) -> (u64, u64) {
+        (self.zeroed[node as usize].count, self.free[node as usize].count)
+    }
+
+    /// Available pages = zeroed + free + standby.
+    #[inline]
+    pub fn available(&self) -> u64 {
+        self.counts().available()
+    }
+
+    /// Walks every list from head to tail and returns, per frame, how many
+    /// times it was found on a list and whether its list matched its
+    /// location; used by the invariant checker.
+    pub fn audit_lists(&self) -> Result<(), String> {
+        let mut seen = vec![false; self.entries.len()];
+        let mut ids = Vec::new();
+        for n in 0..self.nodes {
+            ids.push((ListId::Zeroed(n), PageLocation::Zeroed));
+            ids.push((ListId::Free(n), PageLocation::Free));
+        }
+        for p in 0..8 {
+            ids.push((ListId::Standby(p), PageLocation::Standby));
+        }
+        ids.push((ListId::Modified, PageLocation::Modified));
+        ids.push((ListId::ModifiedNoWrite, PageLocation::ModifiedNoWrite));
+        ids.push((ListId::Bad, PageLocation::Bad));
+        for (id, loc) in ids {
+            let h = self.head(id);
+            let mut n = 0u64;
+            let mut prev = NIL;
+            let mut cur = h.head;
+            while cur != NIL {
+                let e = &self.entries[cur as usize];
+                if seen[cur as usize] {
+                    return Err(format!("pfn 0x{cur:x} is on a list twice ({id:?})"));
+                }
+                seen[cur as usize] = true;
+                if e.location() != loc {
+                    return Err(format!(
+                        "pfn 0x{cur:x} is on the {id:?} list but says it is {:?}",
+                        e.location()
+                    ));
+                }
+                if self.list_id(Pfn(cur), loc) != Some(id) {
+                    return Err(format!("pfn 0x{cur:x} is on {id:?}, the wrong node or priority"));
+                }
+                if e.blink != prev {
+                    return Err(format!("pfn 0x{cur:x} has a broken back link on {id:?}"));
+                }
+                prev = cur;
+                cur = e.flink;
+                n += 1;
+            }
+            if h.tail != prev {
+                return Err(format!("{id:?} tail does not match its last entry"));
+            }
+            if h.count != n {
+                return Err(format!("{id:?} counts {} but holds {n}", h.count));
+            }
+        }
+        let mut active = 0;
+        for (i, e) in self.entries.iter().enumerate() {
+            let loc = e.location();
+            if loc.is_listed() && !seen[i] {
+                return Err(format!("pfn 0x{i:x} says {loc:?} but is on no list"));
+            }
+            if loc == PageLocation::Active {
+                active += 1;
+            }
+        }
+        if active != self.active {
+            return Err(format!("active count {} but {active} frames are active", self.active));
+        }
+        Ok(())
+    }
+
+    /// Sets the share and reference counts of a page.
+    pub fn set_counts(&mut self, pfn: Pfn, share: u8, reference: u8) {
+        let e = &mut self.entries[pfn.index()];
+        e.share_count = share;
+        e.reference_count = reference;
+    }
+
+    /// Iterates over every entry with its frame number.
+    pub fn iter(&self) -> impl Iterator<Item = (Pfn, &PfnEntry)> {
+        self.entries.iter().enumerate().map(|(i, e)| (Pfn(i as u32), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<PfnEntry>(), 24);
+    }
+
+    #[test]
+    fn boot_puts_every_good_frame_on_its_nodes_zeroed_list() {
+        let db = PfnDatabase::new(10, 2, &[3]);
+        let c = db.counts();
+        assert_eq!((c.zeroed, c.bad, c.available()), (9, 1, 9));
+        assert_eq!(db.node_counts(0).0, 4);
+        assert_eq!(db.node_counts(1).0, 5);
+        assert_eq!(db.node_of(Pfn(4)), 0);
+        assert_eq!(db.node_of(Pfn(5)), 1);
+        db.audit_lists().unwrap();
+    }
+
+    #[test]
+    fn lists_keep_fifo_order_and_unlink_from_the_middle() {
+        let mut db = PfnDatabase::new(6, 1, &[]);
+        let taken: Vec<_> = (0..4).map(|_| db.take_zeroed(0).unwrap()).collect();
+        assert_eq!(taken, vec![Pfn(0), Pfn(1), Pfn(2), Pfn(3)]);
+        for &p in &taken {
+            db.push_tail(p, PageLocation::Standby);
+        }
+        db.unlink(Pfn(1));
+        db.push_tail(Pfn(1), PageLocation::Active);
+        assert_eq!(db.oldest_standby(), Some(Pfn(0)));
+        assert_eq!(db.next_on_list(Pfn(0)), Some(Pfn(2)));
+        assert_eq!(db.counts().standby, 3);
+        assert_eq!(db.counts().active, 1);
+        db.audit_lists().unwrap();
+    }
+
+    #[test]
+    fn owner_and_backing_pack_and_unpack() {
+        let mut e = PfnEntry::new();
+        e.set_owner(Some((ProcessId(7), Vpn(0x7_ffff_ffff))));
+        assert_eq!(e.owner(), Some((ProcessId(7), Vpn(0x7_ffff_ffff))));
+        e.set_backing(Backing::File(42));
+        assert_eq!(e.backing(), Backing::File(42));
+        e.set_modified(true);
+        assert!(e.modified());
+        assert_eq!(e.backing(), Backing::File(42));
+        assert_eq!(e.priority(), 0);
+    }
+}

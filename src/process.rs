@@ -1,0 +1,148 @@
+//! Processes and their virtual address descriptors (VADs).
+//!
+//! A VAD describes one reservation: its range, its protection, whether it is
+//! private memory or a view of a mapped file, and whether it was committed
+//! when it was reserved (NT's `MemCommit` flag: the PTEs of such a VAD are
+//! created lazily and a zero PTE inside it means demand zero). The VADs of a
+//! process are kept in an ordered map by start page; NT keeps a balanced
+//! tree (WI7 pp. 395-397).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::page_table::PageTable;
+use crate::pte::Protection;
+use crate::units::{FileId, ProcessId, Vpn};
+use crate::working_set::WorkingSet;
+
+/// What a VAD maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VadKind {
+    /// Private memory, backed by the page file.
+    Private,
+    /// A view of a mapped file, backed by the file itself.
+    Mapped {
+        /// The file.
+        file: FileId,
+        /// The file page mapped at the VAD's first page.
+        file_page: u64,
+    },
+}
+
+/// One virtual address descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Vad {
+    /// First page.
+    pub start: Vpn,
+    /// Length in pages.
+    pub pages: u64,
+    /// Private or mapped.
+    pub kind: VadKind,
+    /// Protection given at reservation (or mapping).
+    pub protection: Protection,
+    /// Committed when reserved (MEM_RESERVE | MEM_COMMIT).
+    pub mem_commit: bool,
+}
+
+impl Vad {
+    /// One past the last page.
+    pub fn end(&self) -> Vpn {
+        self.start.offset(self.pages)
+    }
+
+    /// Whether `vpn` is inside.
+    pub fn contains(&self, vpn: Vpn) -> bool {
+        vpn >= self.start && vpn < self.end()
+    }
+}
+
+/// Per-process counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessCounters {
+    /// Memory references made.
+    pub references: u64,
+    /// Demand-zero faults.
+    pub demand_zero: u64,
+    /// Soft (transition) faults.
+    pub soft: u64,
+    /// Hard faults from the page file.
+    pub hard_pagefile: u64,
+    /// Hard faults from mapped files.
+    pub hard_file: u64,
+    /// Access violations.
+    pub access_violations: u64,
+    /// Pages evicted from the working set.
+    pub evictions: u64,
+    /// Largest working set seen.
+    pub peak_ws: u64,
+}
+
+impl ProcessCounters {
+    /// Every reference that missed the working set.
+    pub fn faults(&self) -> u64 {
+        self.demand_zero + self.soft + self.hard_pagefile + self.hard_file
+    }
+}
+
+/// One process: an address space and a working set.
+#[derive(Clone)]
+pub struct Process {
+    /// Identifier (index in the machine's process table).
+    pub id: ProcessId,
+    /// Name, as the scenario gives it.
+    pub name: String,
+    /// NUMA node its threads run on (where its demand-zero pages are placed).
+    pub node: u8,
+    /// The page table.
+    pub page_table: PageTable,
+    /// VADs by start page.
+    pub vads: BTreeMap<u64, Vad>,
+    /// The working set.
+    pub ws: WorkingSet,
+    /// Counters.
+    pub counters: ProcessCounters,
+    /// Pages of commit charged to this process.
+    pub commit: u64,
+    /// Trace-replay processes treat every address as committed private memory.
+    pub auto_commit: bool,
+    /// Whether the process has exited.
+    pub exited: bool,
+}
+
+impl Process {
+    /// The VAD containing `vpn`.
+    pub fn vad_at(&self, vpn: Vpn) -> Option<&Vad> {
+        self.vads.range(..=vpn.0).next_back().map(|(_, v)| v).filter(|v| v.contains(vpn))
+    }
+
+    /// Whether `[start, start + pages)` overlaps any VAD.
+    pub fn overlaps(&self, start: Vpn, pages: u64) -> bool {
+        let end = start.0 + pages;
+        if let Some((_, v)) = self.vads.range(..end).next_back() {
+            if v.end().0 > start.0 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The lowest free range of `pages` pages at or above `from`, aligned to
+    /// `align` pages, below `limit` (bottom-up, as VirtualAlloc searches
+    /// without a base address).
+    pub fn find_free(&self, from: Vpn, pages: u64, align: u64, limit: Vpn) -> Option<Vpn> {
+        let align_up = |x: u64| x.div_ceil(align) * align;
+        let mut cand = align_up(from.0);
+        for v in self.vads.values() {
+            if v.end().0 <= cand {
+                continue;
+            }
+            if v.start.0 >= cand + pages {
+                break;
+            }
+            cand = align_up(v.end().0);
+        }
+        (cand.checked_add(pages)? <= limit.0).then_some(Vpn(cand))
+    }
+}

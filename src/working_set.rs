@@ -1,0 +1,515 @@
+//! Per-process working sets and their replacement policies.
+//!
+//! A working set is a list of working-set list entries (WSLEs), one per
+//! resident page; the PFN entry of an active page holds its WSLE index, so a
+//! page can leave the working set in O(1). Replacement is **local**: when a
+//! process at its maximum faults, the victim comes from its own working set
+//! (NT 3.1, KB Q99707). Which page is the victim is the policy:
+//!
+//! - `fifo`: the page loaded longest ago (NT 3.1's policy).
+//! - `lru`: the page referenced longest ago.
+//! - `clock`: second chance. The use bit is set when a page is loaded and
+//!   when it is referenced; the hand moves in load order, clearing use bits,
+//!   and takes the first page whose bit is clear. A new page takes the
+//!   victim's place in the circle, just behind the hand.
+//! - `opt`: Belady's optimal, the page whose next reference is furthest in
+//!   the future (needs the future: trace replay and reference strings).
+//! - `random`: a page chosen by the machine's seeded generator.
+
+use std::collections::BTreeSet;
+
+use rand::Rng;
+use serde::Serialize;
+
+use crate::units::Vpn;
+
+/// Which replacement policy a working set uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    /// First in, first out (NT 3.1).
+    #[default]
+    Fifo,
+    /// Least recently used.
+    Lru,
+    /// Second-chance clock.
+    Clock,
+    /// Belady's optimal (needs the future).
+    Opt,
+    /// Seeded random.
+    Random,
+}
+
+impl PolicyKind {
+    /// Every policy, in the order the CLI lists them.
+    pub const ALL: [PolicyKind; 5] =
+        [PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock, PolicyKind::Opt, PolicyKind::Random];
+
+    /// The policy's name as the CLI and scenarios write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Fifo => "fifo",
+            PolicyKind::Lru => "lru",
+            PolicyKind::Clock => "clock",
+            PolicyKind::Opt => "opt",
+            PolicyKind::Random => "random",
+        }
+    }
+
+    /// Parses a policy name.
+    pub fn parse(s: &str) -> Option<PolicyKind> {
+        PolicyKind::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Why a victim was chosen, in words.
+    pub fn victim_reason(self) -> &'static str {
+        match self {
+            PolicyKind::Fifo => "oldest in FIFO working set",
+            PolicyKind::Lru => "least recently used in working set",
+            PolicyKind::Clock => "first page under the clock hand with its use bit clear",
+            PolicyKind::Opt => "referenced furthest in the future (OPT)",
+            PolicyKind::Random => "chosen at random",
+        }
+    }
+}
+
+/// "Never referenced again", for the OPT policy.
+pub const NEVER: u64 = u64::MAX;
+const NIL: u32 = u32::MAX;
+const FREE_SLOT: u64 = u64::MAX;
+
+/// One process's working set.
+#[derive(Clone, Debug)]
+pub struct WorkingSet {
+    /// Working-set minimum, in pages.
+    pub min: u64,
+    /// Working-set maximum, in pages.
+    pub max: u64,
+    /// Whether the maximum is a hard limit (QUOTA_LIMITS_HARDWS_MAX_ENABLE);
+    /// with a soft limit the working set may grow past it while memory is
+    /// plentiful.
+    pub hard_max: bool,
+    policy: PolicyKind,
+    /// The page of each WSLE, or FREE_SLOT.
+    vpn: Vec<u64>,
+    /// Load (or recency) order: a doubly linked list through the slots.
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    head: u32,
+    tail: u32,
+    free_slots: Vec<u32>,
+    len: u64,
+    /// Clock use bits and hand.
+    use_bit: Vec<bool>,
+    hand: u32,
+    /// OPT: next-use time per slot, and the set ordered by it.
+    next_use: Vec<u64>,
+    by_next_use: BTreeSet<(u64, u32)>,
+    /// Random: a dense array of occupied slots and each slot's position in it.
+    dense: Vec<u32>,
+    dense_pos: Vec<u32>,
+}
+
+/// One entry of a working set in its policy's order, for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct WsEntry {
+    /// The WSLE index.
+    pub slot: u32,
+    /// The page.
+    pub vpn: Vpn,
+    /// Clock use bit (false for other policies).
+    pub use_bit: bool,
+    /// OPT next-use time ([`NEVER`] when not referenced again).
+    pub next_use: u64,
+}
+
+impl WorkingSet {
+    /// An empty working set.
+    pub fn new(policy: PolicyKind, min: u64, max: u64, hard_max: bool) -> WorkingSet {
+        WorkingSet {
+            min,
+            max,
+            hard_max,
+            policy,
+            vpn: Vec::new(),
+            prev: Vec::new(),
+            next: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            free_slots: Vec::new(),
+            len: 0,
+            use_bit: Vec::new(),
+            hand: NIL,
+            next_use: Vec::new(),
+            by_next_use: BTreeSet::new(),
+            dense: Vec::new(),
+            dense_pos: Vec::new(),
+        }
+    }
+
+    /// The replacement policy.
+    pub fn policy(&self) -> PolicyKind {
+        self.policy
+    }
+
+    /// Number of resident pages.
+    #[inline]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no page is resident.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether a reference to a resident page must be reported to the
+    /// policy (FIFO and random ignore references).
+    #[inline]
+    pub fn tracks_references(&self) -> bool {
+        matches!(self.policy, PolicyKind::Lru | PolicyKind::Clock | PolicyKind::Opt)
+    }
+
+    /// The page held by a slot.
+    pub fn vpn_of(&self, slot: u32) -> Vpn {
+        Vpn(self.vpn[slot as usize])
+    }
+
+    fn unlink(&mut self, s: u32) {
+        let (p, n) = (self.prev[s as usize], self.next[s as usize]);
+        if p == NIL {
+            self.head = n
+        } else {
+            self.next[p as usize] = n
+        }
+        if n == NIL {
+            self.tail = p
+        } else {
+            self.prev[n as usize] = p
+        }
+    }
+
+    fn link_tail(&mut self, s: u32) {
+        self.prev[s as usize] = self.tail;
+        self.next[s as usize] = NIL;
+        if self.tail == NIL {
+            self.head = s
+        } else {
+            self.next[self.tail as usize] = s
+        }
+        self.tail = s;
+    }
+
+    fn link_before(&mut self, s: u32, at: u32) {
+        let p = self.prev[at as usize];
+        self.prev[s as usize] = p;
+        self.next[s as usize] = at;
+        self.prev[at as usize] = s;
+        if p == NIL {
+            self.head = s
+        } else {
+            self.next[p as usize] = s
+        }
+    }
+
+    /// The slot after `s` in circular order.
+    fn next_circular(&self, s: u32) -> u32 {
+        let n = self.next[s as usize];
+        if n == NIL {
+            self.head
+        } else {
+            n
+        }
+    }
+
+    /// Adds a page; returns its WSLE index. `next_use` is the time of the
+    /// page's next reference (OPT only; [`NEVER`] otherwise).
+    pub fn insert(&mut self, vpn: Vpn, next_use: u64) -> u32 {
+        let s = match self.free_slots.pop() {
+            Some(s) => {
+                self.vpn[s as usize] = vpn.0;
+                s
+            }
+            None => {
+                let s = self.vpn.len() as u32;
+                self.vpn.push(vpn.0);
+                self.prev.push(NIL);
+                self.next.push(NIL);
+                self.use_bit.push(false);
+                self.next_use.push(NEVER);
+                self.dense_pos.push(NIL);
+                s
+            }
+        };
+        self.len += 1;
+        match self.policy {
+            PolicyKind::Clock => {
+                self.use_bit[s as usize] = true;
+                if self.hand == NIL {
+                    self.link_tail(s);
+                    self.hand = s;
+                } else if self.hand == self.head {
+                    // Just behind the hand in the circle is the tail.
+                    self.link_tail(s);
+                } else {
+                    self.link_before(s, self.hand);
+                }
+            }
+            PolicyKind::Opt => {
+                self.link_tail(s);
+                self.next_use[s as usize] = next_use;
+                self.by_next_use.insert((next_use, s));
+            }
+            PolicyKind::Random => {
+                self.link_tail(s);
+                self.dense_pos[s as usize] = self.dense.len() as u32;
+                self.dense.push(s);
+            }
+            PolicyKind::Fifo | PolicyKind::Lru => self.link_tail(s),
+        }
+        s
+    }
+
+    /// Tells the policy that the page in `slot` was referenced.
+    #[inline]
+    pub fn referenced(&mut self, slot: u32, next_use: u64) {
+        match self.policy {
+            PolicyKind::Lru => {
+                if self.tail != slot {
+                    self.unlink(slot);
+                    self.link_tail(slot);
+                }
+            }
+            PolicyKind::Clock => self.use_bit[slot as usize] = true,
+            PolicyKind::Opt => {
+                let old = self.next_use[slot as usize];
+                self.by_next_use.remove(&(old, slot));
+                self.next_use[slot as usize] = next_use;
+                self.by_next_use.insert((next_use, slot));
+            }
+            PolicyKind::Fifo | PolicyKind::Random => {}
+        }
+    }
+
+    /// Chooses the next victim without removing it (the clock hand moves,
+    /// clearing use bits, as it would). `None` when empty.
+    pub fn choose_victim(&mut self, rng: &mut impl Rng) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        Some(match self.policy {
+            PolicyKind::Fifo | PolicyKind::Lru => self.head,
+            PolicyKind::Clock => {
+                let mut h = self.hand;
+                while self.use_bit[h as usize] {
+                    self.use_bit[h as usize] = false;
+                    h = self.next_circular(h);
+                }
+                self.hand = h;
+                h
+            }
+            PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s)?,
+            PolicyKind::Random => self.dense[rng.gen_range(0..self.dense.len())],
+        })
+    }
+
+    /// The victim the policy would choose now, without moving anything
+    /// (for display; the clock's answer is where the hand would stop).
+    pub fn peek_victim(&self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        match self.policy {
+            PolicyKind::Fifo | PolicyKind::Lru => Some(self.head),
+            PolicyKind::Clock => {
+                let mut h = self.hand;
+                for _ in 0..self.len {
+                    if !self.use_bit[h as usize] {
+                        return Some(h);
+                    }
+                    h = self.next_circular(h);
+                }
+                Some(self.hand)
+            }
+            PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s),
+            PolicyKind::Random => None,
+        }
+    }
+
+    /// Removes the page in `slot`; returns it.
+    pub fn remove(&mut self, slot: u32) -> Vpn {
+        let s = slot as usize;
+        debug_assert_ne!(self.vpn[s], FREE_SLOT, "removing a free WSLE");
+        let vpn = Vpn(self.vpn[s]);
+        match self.policy {
+            PolicyKind::Clock => {
+                if self.hand == slot {
+                    let n = self.next_circular(slot);
+                    self.hand = if n == slot { NIL } else { n };
+                }
+            }
+            PolicyKind::Opt => {
+                self.by_next_use.remove(&(self.next_use[s], slot));
+            }
+            PolicyKind::Random => {
+                let pos = self.dense_pos[s] as usize;
+                let last = *self.dense.last().expect("dense list holds the slot");
+                self.dense.swap_remove(pos);
+                if last != slot {
+                    self.dense_pos[last as usize] = pos as u32;
+                }
+                self.dense_pos[s] = NIL;
+            }
+            PolicyKind::Fifo | PolicyKind::Lru => {}
+        }
+        self.unlink(slot);
+        self.vpn[s] = FREE_SLOT;
+        self.free_slots.push(slot);
+        self.len -= 1;
+        vpn
+    }
+
+    /// The resident pages in policy order: FIFO/LRU from next victim to
+    /// newest; clock from the hand around the circle; OPT by next use,
+    /// furthest first; random in load order.
+    pub fn entries(&self) -> Vec<WsEntry> {
+        let mk = |s: u32| WsEntry {
+            slot: s,
+            vpn: Vpn(self.vpn[s as usize]),
+            use_bit: self.policy == PolicyKind::Clock && self.use_bit[s as usize],
+            next_use: if self.policy == PolicyKind::Opt { self.next_use[s as usize] } else { NEVER },
+        };
+        match self.policy {
+            PolicyKind::Opt => self.by_next_use.iter().rev().map(|&(_, s)| mk(s)).collect(),
+            PolicyKind::Clock => {
+                let mut out = Vec::with_capacity(self.len as usize);
+                let mut h = self.hand;
+                for _ in 0..self.len {
+                    out.push(mk(h));
+                    h = self.next_circular(h);
+                }
+                out
+            }
+            _ => {
+                let mut out = Vec::with_capacity(self.len as usize);
+                let mut s = self.head;
+                while s != NIL {
+                    out.push(mk(s));
+                    s = self.next[s as usize];
+                }
+                out
+            }
+        }
+    }
+
+    /// Every occupied slot with its page, in slot order.
+    pub fn slots(&self) -> impl Iterator<Item = (u32, Vpn)> + '_ {
+        self.vpn
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v != FREE_SLOT)
+            .map(|(s, &v)| (s as u32, Vpn(v)))
+    }
+
+    /// Checks the policy's own structures against the slot table.
+    pub fn audit(&self) -> Result<(), String> {
+        let occupied = self.slots().count() as u64;
+        if occupied != self.len {
+            return Err(format!("working set counts {} but holds {occupied}", self.len));
+        }
+        let mut n = 0u64;
+        let mut s = self.head;
+        let mut prev = NIL;
+        while s != NIL {
+            if self.vpn[s as usize] == FREE_SLOT {
+                return Err(format!("free WSLE {s} is linked into the order list"));
+            }
+            if self.prev[s as usize] != prev {
+                return Err(format!("WSLE {s} has a broken back link"));
+            }
+            prev = s;
+            s = self.next[s as usize];
+            n += 1;
+            if n > self.len {
+                return Err("working-set order list has a cycle".into());
+            }
+        }
+        if n != self.len {
+            return Err(format!("order list holds {n} of {} pages", self.len));
+        }
+        match self.policy {
+            PolicyKind::Opt if self.by_next_use.len() as u64 != self.len => {
+                Err("OPT index out of step".into())
+            }
+            PolicyKind::Random if self.dense.len() as u64 != self.len => {
+                Err("random index out of step".into())
+            }
+            PolicyKind::Clock if (self.hand == NIL) != (self.len == 0) => {
+                Err("clock hand out of step".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Runs a reference string through a bare working set of `frames` and
+    /// counts misses.
+    fn misses(policy: PolicyKind, refs: &[u64], frames: u64) -> u64 {
+        let mut ws = WorkingSet::new(policy, 1, frames, true);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut slot_of = std::collections::BTreeMap::new();
+        let mut faults = 0;
+        for (t, &r) in refs.iter().enumerate() {
+            let next = refs[t + 1..].iter().position(|&x| x == r).map_or(NEVER, |d| (t + 1 + d) as u64);
+            if let Some(&s) = slot_of.get(&r) {
+                ws.referenced(s, next);
+                continue;
+            }
+            faults += 1;
+            if ws.len() == frames {
+                let v = ws.choose_victim(&mut rng).unwrap();
+                let vpn = ws.remove(v);
+                slot_of.remove(&vpn.0);
+            }
+            slot_of.insert(r, ws.insert(Vpn(r), next));
+            ws.audit().unwrap();
+        }
+        faults
+    }
+
+    const SILBERSCHATZ: [u64; 20] = [7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2, 1, 2, 0, 1, 7, 0, 1];
+
+    #[test]
+    fn textbook_string_at_three_frames() {
+        assert_eq!(misses(PolicyKind::Fifo, &SILBERSCHATZ, 3), 15);
+        assert_eq!(misses(PolicyKind::Lru, &SILBERSCHATZ, 3), 12);
+        assert_eq!(misses(PolicyKind::Opt, &SILBERSCHATZ, 3), 9);
+        assert_eq!(misses(PolicyKind::Clock, &SILBERSCHATZ, 3), 14);
+    }
+
+    #[test]
+    fn fifo_shows_beladys_anomaly() {
+        let s = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+        assert_eq!(misses(PolicyKind::Fifo, &s, 3), 9);
+        assert_eq!(misses(PolicyKind::Fifo, &s, 4), 10);
+    }
+
+    #[test]
+    fn random_removal_keeps_indexes_consistent() {
+        let mut ws = WorkingSet::new(PolicyKind::Random, 1, 8, true);
+        let slots: Vec<_> = (0..6).map(|i| ws.insert(Vpn(i), NEVER)).collect();
+        ws.remove(slots[0]);
+        ws.remove(slots[5]);
+        ws.remove(slots[2]);
+        ws.audit().unwrap();
+        assert_eq!(ws.len(), 3);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let v = ws.choose_victim(&mut rng).unwrap();
+        assert!([slots[1], slots[3], slots[4]].contains(&v));
+    }
+}
