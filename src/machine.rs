@@ -1044,3 +1044,135 @@ impl Machine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MachineConfig;
+    use crate::working_set::NEVER;
+
+    fn small(frames: u64, pagefile_pages: u64) -> Machine {
+        let mut c = MachineConfig::with_memory(Bytes(frames * 4096));
+        c.pagefile = Bytes(pagefile_pages * 4096);
+        c.cluster.pagefile = 3;
+        let mut m = Machine::new(c).unwrap();
+        m.set_recording(true);
+        m
+    }
+
+    fn process(m: &mut Machine, max: u64) -> ProcessId {
+        let OpValue::Process(p) = m
+            .apply(&Op::CreateProcess {
+                name: "p1".into(),
+                ws_min: Some(1),
+                ws_max: Some(max),
+                hard_max: Some(true),
+                policy: None,
+                node: 0,
+                auto_commit: false,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        p
+    }
+
+    fn touch(m: &mut Machine, p: ProcessId, base: u64, pages: u64, kind: AccessKind) -> Vec<Resolution> {
+        (0..pages)
+            .map(|i| {
+                let r = m.access(p, base + i * 4096, kind, None, NEVER).unwrap();
+                m.check_invariants().unwrap();
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reserve_commit_touch_is_three_steps() {
+        let mut m = small(64, 64);
+        let p = process(&mut m, 16);
+        let a = match m
+            .apply(&Op::Reserve { pid: p, address: None, size: 8 * 4096, protection: Protection::ReadWrite, commit: false })
+            .unwrap()
+        {
+            OpValue::Address(a) => a,
+            _ => panic!(),
+        };
+        // Reserved only: an access violation, not a fault.
+        assert!(matches!(m.access(p, a, AccessKind::Read, None, NEVER), Err(OpError::AccessViolation { .. })));
+        m.apply(&Op::Commit { pid: p, address: a, size: 8 * 4096, protection: Protection::ReadWrite }).unwrap();
+        assert_eq!(m.snapshot().commit_charge, 8);
+        assert_eq!(m.snapshot().lists.zeroed, 64, "commit takes no physical page");
+        assert_eq!(m.pte(p, Vpn::containing(a)).unwrap().kind().name(), "demand_zero");
+        assert_eq!(touch(&mut m, p, a, 2, AccessKind::Write), vec![Resolution::DemandZero; 2]);
+        assert_eq!(m.access(p, a, AccessKind::Read, None, NEVER).unwrap(), Resolution::Hit);
+        // Free space is a violation too.
+        assert!(m.access(p, 0x7000_0000, AccessKind::Read, None, NEVER).is_err());
+        assert_eq!(m.counters().access_violations, 2);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn evicted_pages_come_back_soft_then_hard_with_clustering() {
+        let mut m = small(32, 64);
+        let p = process(&mut m, 4);
+        m.apply(&Op::Reserve { pid: p, address: Some(0x10000), size: 16 * 4096, protection: Protection::ReadWrite, commit: true })
+            .unwrap();
+        // Fill 8 pages through a 4-page working set: 4 evictions to modified.
+        touch(&mut m, p, 0x10000, 8, AccessKind::Write);
+        assert_eq!(m.snapshot().lists.modified, 4);
+        // The first page is on the modified list: a soft fault brings it back.
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER).unwrap(), Resolution::Soft);
+        m.check_invariants().unwrap();
+        // Write every modified page out, then consume all free memory so the
+        // standby pages are repurposed.
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        let s = m.snapshot();
+        assert_eq!(s.lists.modified, 0);
+        assert!(s.counters.pages_written_pagefile >= 4);
+        let q = process(&mut m, 64);
+        m.apply(&Op::Reserve { pid: q, address: Some(0x100000), size: 32 * 4096, protection: Protection::ReadWrite, commit: true })
+            .unwrap();
+        touch(&mut m, q, 0x100000, 28, AccessKind::Write);
+        assert!(m.counters().repurposed > 0);
+        let kinds: Vec<_> = (1..4).map(|i| m.pte(p, Vpn(0x10 + i)).unwrap().kind().name()).collect();
+        assert_eq!(kinds, vec!["page_file"; 3]);
+        // A hard fault on page 1 reads it and its page-file neighbours in one I/O.
+        let reads = m.counters().io_reads;
+        m.apply(&Op::Exit { pid: q }).unwrap();
+        assert_eq!(m.access(p, 0x11000, AccessKind::Read, None, NEVER).unwrap(), Resolution::HardPageFile);
+        assert_eq!(m.counters().io_reads, reads + 1);
+        assert!(m.counters().pages_read_ahead >= 2, "{:?}", m.counters());
+        assert_eq!(m.pte(p, Vpn(0x12)).unwrap().kind().name(), "transition");
+        assert_eq!(m.access(p, 0x12000, AccessKind::Read, None, NEVER).unwrap(), Resolution::Soft);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn commit_limit_is_ram_plus_pagefile() {
+        let mut m = small(32, 16);
+        let p = process(&mut m, 8);
+        let r = m.apply(&Op::Reserve { pid: p, address: None, size: 64 * 4096, protection: Protection::ReadWrite, commit: true });
+        assert_eq!(r, Err(OpError::Win32 { call: "VirtualAlloc(MEM_COMMIT)", error: Win32Error::CommitmentLimit }));
+        m.apply(&Op::Reserve { pid: p, address: None, size: 40 * 4096, protection: Protection::ReadWrite, commit: true })
+            .unwrap();
+        assert_eq!(m.snapshot().commit_charge, 40);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn exit_frees_everything() {
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        m.apply(&Op::Reserve { pid: p, address: None, size: 12 * 4096, protection: Protection::ReadWrite, commit: true })
+            .unwrap();
+        touch(&mut m, p, 0x10000, 12, AccessKind::Write);
+        m.apply(&Op::WriteModified { pages: Some(3) }).unwrap();
+        m.apply(&Op::Exit { pid: p }).unwrap();
+        let s = m.snapshot();
+        assert_eq!(s.lists.zeroed + s.lists.free, 32);
+        assert_eq!((s.commit_charge, s.pagefile_used), (0, 0));
+        m.check_invariants().unwrap();
+    }
+}
