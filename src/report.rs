@@ -1,0 +1,233 @@
+//! Reports: what a run did, as text for people and JSON for scripts.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::MachineConfig;
+use crate::cost::LatencySummary;
+use crate::machine::{Machine, Snapshot};
+use crate::runner::{CheckResult, Runner};
+use crate::units::{Bytes, SimNanos};
+
+/// The machine's settings, as a report shows them.
+#[derive(Clone, Debug, Serialize)]
+pub struct MachineSummary {
+    /// Physical memory, bytes.
+    pub memory: u64,
+    /// Frames.
+    pub frames: u64,
+    /// Layout name.
+    pub layout: &'static str,
+    /// Page file, bytes.
+    pub pagefile: u64,
+    /// NUMA nodes.
+    pub numa_nodes: u8,
+    /// Default policy.
+    pub policy: &'static str,
+    /// Cost profile.
+    pub cost_profile: String,
+    /// Seed.
+    pub seed: u64,
+    /// Extra pages per page-file read.
+    pub cluster_pagefile: u32,
+    /// Extra pages per mapped-file read.
+    pub cluster_file: u32,
+}
+
+impl MachineSummary {
+    /// Summarises a configuration.
+    pub fn of(c: &MachineConfig) -> MachineSummary {
+        MachineSummary {
+            memory: c.memory.0,
+            frames: c.frames(),
+            layout: c.layout.name(),
+            pagefile: c.pagefile.0,
+            numa_nodes: c.numa_nodes,
+            policy: c.policy.name(),
+            cost_profile: c.cost.profile.clone(),
+            seed: c.seed,
+            cluster_pagefile: c.cluster.pagefile,
+            cluster_file: c.cluster.file,
+        }
+    }
+}
+
+/// A scenario run's report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Title.
+    pub title: String,
+    /// Machine.
+    pub machine: MachineSummary,
+    /// Steps run.
+    pub steps: usize,
+    /// State at the end.
+    pub state: Snapshot,
+    /// Fault service times.
+    pub fault_latency: LatencySummary,
+    /// Expectations.
+    pub expectations: Vec<CheckResult>,
+    /// Whether every expectation held.
+    pub passed: bool,
+}
+
+impl Report {
+    /// The report of a runner's current state.
+    pub fn of(runner: &Runner) -> Report {
+        let s = runner.scenario();
+        let m = runner.machine();
+        Report {
+            scenario: s.name.clone(),
+            title: s.title.clone(),
+            machine: MachineSummary::of(m.config()),
+            steps: runner.steps_done(),
+            state: m.snapshot(),
+            fault_latency: m.latency(),
+            expectations: runner.checks().to_vec(),
+            passed: runner.passed(),
+        }
+    }
+
+    /// The report as text.
+    pub fn text(&self) -> String {
+        let mut o = String::new();
+        let title = if self.title.is_empty() { String::new() } else { format!(": {}", self.title) };
+        let _ = writeln!(o, "pagelab scenario {}{title}", self.scenario);
+        machine_line(&mut o, &self.machine);
+        let _ = writeln!(o, "steps run         {}", self.steps);
+        state_text(&mut o, &self.state, &self.fault_latency);
+        let passed = self.expectations.iter().filter(|c| c.passed).count();
+        let failed = self.expectations.len() - passed;
+        let _ = writeln!(o, "\nexpectations: {passed} passed, {failed} failed");
+        for c in &self.expectations {
+            let at = c.step.map_or("at the end".to_string(), |s| format!("after step {s}"));
+            if c.passed {
+                let _ = writeln!(o, "  ok    line {:>3}  {} {} ({at})", c.line, c.key, c.expected);
+            } else {
+                let _ = writeln!(o, "  FAIL  line {:>3}  {} expected {}, got {} ({at})", c.line, c.key, c.expected, c.actual);
+            }
+        }
+        o
+    }
+}
+
+/// One line describing the machine.
+pub fn machine_line(o: &mut String, m: &MachineSummary) {
+    let _ = writeln!(
+        o,
+        "machine           {} ({} frames), {} layout, page file {}, {} NUMA node{}, policy {}, costs {}, seed {}",
+        Bytes(m.memory),
+        m.frames,
+        m.layout,
+        Bytes(m.pagefile),
+        m.numa_nodes,
+        if m.numa_nodes == 1 { "" } else { "s" },
+        m.policy,
+        m.cost_profile,
+        m.seed
+    );
+}
+
+/// The counters, lists and processes of a snapshot as text.
+pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
+    let c = &s.counters;
+    let _ = writeln!(o, "references        {}", c.references);
+    let _ = writeln!(
+        o,
+        "faults            {}  (demand zero {}, soft {}, hard {}: page file {}, mapped file {})",
+        c.faults(),
+        c.demand_zero,
+        c.soft,
+        c.hard(),
+        c.hard_pagefile,
+        c.hard_file
+    );
+    if c.access_violations > 0 {
+        let _ = writeln!(o, "access violations {}", c.access_violations);
+    }
+    let _ = writeln!(
+        o,
+        "pages             evicted {}, repurposed from standby {}, zeroed in faults {}, zeroed by the zero thread {}",
+        c.evictions, c.repurposed, c.zeroed_in_fault, c.zeroed_by_thread
+    );
+    let _ = writeln!(
+        o,
+        "I/O               {} reads ({} pages, {} read ahead), {} writes ({} pages to the page file, {} to files)",
+        c.io_reads, c.pages_read, c.pages_read_ahead, c.io_writes, c.pages_written_pagefile, c.pages_written_file
+    );
+    let l = &s.lists;
+    let _ = writeln!(
+        o,
+        "page lists        zeroed {}, free {}, standby {}, modified {}, bad {}, active {}; available {}",
+        l.zeroed,
+        l.free,
+        l.standby,
+        l.modified,
+        l.bad,
+        l.active,
+        l.available()
+    );
+    let _ = writeln!(
+        o,
+        "commit            {} of {} pages; page file {} of {} slots in use",
+        s.commit_charge, s.commit_limit, s.pagefile_used, s.pagefile_capacity
+    );
+    let _ = writeln!(o, "locks             working set {}, PFN database {}", c.ws_lock, c.pfn_lock);
+    let _ = writeln!(
+        o,
+        "simulated time    {} in faults, {} in background work",
+        c.time_foreground, c.time_background
+    );
+    if lat.count > 0 {
+        let _ = writeln!(
+            o,
+            "fault service     p50 {}, p90 {}, p99 {}, max {} (mean {})",
+            SimNanos(lat.p50_ns),
+            SimNanos(lat.p90_ns),
+            SimNanos(lat.p99_ns),
+            SimNanos(lat.max_ns),
+            SimNanos(lat.mean_ns as u64)
+        );
+    }
+    if !s.processes.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{:<12} {:>14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "process", "ws (min/max)", "refs", "faults", "dz", "soft", "hard", "evicted", "commit"
+        );
+        for p in &s.processes {
+            let name = if p.exited { format!("{} (exited)", p.name) } else { p.name.clone() };
+            let _ = writeln!(
+                o,
+                "{:<12} {:>14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                name,
+                format!("{} ({}/{})", p.ws_size, p.ws_min, p.ws_max),
+                p.counters.references,
+                p.counters.faults(),
+                p.counters.demand_zero,
+                p.counters.soft,
+                p.counters.hard_pagefile + p.counters.hard_file,
+                p.counters.evictions,
+                p.commit
+            );
+        }
+    }
+    for f in &s.files {
+        let _ = writeln!(
+            o,
+            "file {:<12} {} pages; {} read, {} written back",
+            f.name, f.pages, f.pages_read, f.pages_written
+        );
+    }
+}
+
+/// A snapshot of a bare machine as text (used by replay).
+pub fn machine_text(m: &Machine) -> String {
+    let mut o = String::new();
+    machine_line(&mut o, &MachineSummary::of(m.config()));
+    state_text(&mut o, &m.snapshot(), &m.latency());
+    o
+}

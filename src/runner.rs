@@ -1,0 +1,396 @@
+//! Runs a scenario on a machine, one step at a time, checking its
+//! expectations. The TUI steps a [`Runner`]; `pagelab run` runs it to the
+//! end. A runner is cheap to clone (the scenario is shared), which is how
+//! the TUI keeps snapshots to step back to.
+
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::event::Event;
+use crate::machine::{AccessKind, Machine, Op, OpError, OpValue};
+use crate::pte::PteKind;
+use crate::scenario::{Action, Check, Expectation, Metric, Pattern, Scenario};
+use crate::units::{FileId, ProcessId, Vpn, PAGE_SIZE};
+use crate::working_set::NEVER;
+
+/// The result of checking one expectation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckResult {
+    /// The metric as written.
+    pub key: String,
+    /// Source line of the expectation.
+    pub line: usize,
+    /// Step after which it was checked (1-based), or `None` at the end.
+    pub step: Option<usize>,
+    /// What was expected.
+    pub expected: String,
+    /// What was found.
+    pub actual: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepOutcome {
+    /// Step number, 1-based.
+    pub number: usize,
+    /// Source line of the step.
+    pub line: usize,
+    /// The op.
+    pub op: &'static str,
+    /// Label, if any.
+    pub label: Option<String>,
+    /// Events, when recording.
+    pub events: Vec<Event>,
+    /// The error the step ended with, if any.
+    pub error: Option<String>,
+    /// Expectation results of the step (including its expected error).
+    pub checks: Vec<CheckResult>,
+}
+
+/// A scenario being run.
+#[derive(Clone)]
+pub struct Runner {
+    scenario: Arc<Scenario>,
+    machine: Machine,
+    pids: Vec<ProcessId>,
+    files: Vec<FileId>,
+    next: usize,
+    workload: ChaCha8Rng,
+    checks: Vec<CheckResult>,
+    setup_events: Vec<Event>,
+}
+
+impl Runner {
+    /// Builds the machine, creates the scenario's processes and files.
+    pub fn new(scenario: Arc<Scenario>, record: bool) -> Result<Runner, String> {
+        let mut machine = Machine::new(scenario.machine.clone())?;
+        machine.set_recording(record);
+        let mut pids = Vec::new();
+        for p in &scenario.processes {
+            let v = machine
+                .apply(&Op::CreateProcess {
+                    name: p.name.clone(),
+                    ws_min: p.ws_min,
+                    ws_max: p.ws_max,
+                    hard_max: p.hard_max,
+                    policy: p.policy,
+                    node: p.node,
+                    auto_commit: false,
+                })
+                .map_err(|e| e.to_string())?;
+            let OpValue::Process(pid) = v else { unreachable!("CreateProcess returns a process") };
+            pids.push(pid);
+        }
+        let mut files = Vec::new();
+        for f in &scenario.files {
+            let OpValue::File(id) = machine
+                .apply(&Op::CreateFile { name: f.name.clone(), size: f.size })
+                .map_err(|e| e.to_string())?
+            else {
+                unreachable!("CreateFile returns a file")
+            };
+            files.push(id);
+        }
+        let setup_events = machine.drain_events();
+        // The workload generator is separate from the machine's own, so a
+        // random policy does not change which pages a random touch visits.
+        let workload = ChaCha8Rng::seed_from_u64(scenario.machine.seed ^ 0x9E37_79B9_7F4A_7C15);
+        Ok(Runner { scenario, machine, pids, files, next: 0, workload, checks: Vec::new(), setup_events })
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    /// The machine (read only).
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Events of creating the processes and files.
+    pub fn setup_events(&self) -> &[Event] {
+        &self.setup_events
+    }
+
+    /// Steps run so far.
+    pub fn steps_done(&self) -> usize {
+        self.next
+    }
+
+    /// Whether every step has run.
+    pub fn finished(&self) -> bool {
+        self.next >= self.scenario.steps.len()
+    }
+
+    /// The machine's process id of the scenario's process `i`.
+    pub fn pid(&self, i: usize) -> ProcessId {
+        self.pids[i]
+    }
+
+    /// Every expectation result so far.
+    pub fn checks(&self) -> &[CheckResult] {
+        &self.checks
+    }
+
+    /// Runs the next step; `None` when there is none.
+    pub fn step(&mut self) -> Option<StepOutcome> {
+        let scenario = Arc::clone(&self.scenario);
+        let step = scenario.steps.get(self.next)?;
+        self.next += 1;
+        let number = self.next;
+        let result = self.perform(&step.action);
+        let events = self.machine.drain_events();
+        let mut checks = Vec::new();
+        let error = result.err();
+        match (&step.expect_error, &error) {
+            (Some(want), got) => {
+                let actual = got.as_ref().map_or("no error".to_string(), |e| e.name());
+                checks.push(CheckResult {
+                    key: "error".into(),
+                    line: step.line,
+                    step: Some(number),
+                    expected: want.clone(),
+                    passed: &actual == want,
+                    actual,
+                });
+            }
+            (None, Some(e)) => checks.push(CheckResult {
+                key: "error".into(),
+                line: step.line,
+                step: Some(number),
+                expected: "no error".into(),
+                actual: e.to_string(),
+                passed: false,
+            }),
+            (None, None) => {}
+        }
+        for e in &step.expect {
+            checks.push(self.check(e, Some(number)));
+        }
+        self.checks.extend(checks.iter().cloned());
+        if self.finished() {
+            let end: Vec<_> = scenario.expect.iter().map(|e| self.check(e, None)).collect();
+            self.checks.extend(end.iter().cloned());
+            checks.extend(end);
+        }
+        Some(StepOutcome {
+            number,
+            line: step.line,
+            op: step.action.op_name(),
+            label: step.label.clone(),
+            events,
+            error: error.map(|e| e.to_string()),
+            checks,
+        })
+    }
+
+    /// Runs every remaining step.
+    pub fn run_to_end(&mut self) -> Vec<StepOutcome> {
+        let mut out = Vec::new();
+        while let Some(o) = self.step() {
+            out.push(o);
+        }
+        if self.scenario.steps.is_empty() && self.checks.is_empty() {
+            let end: Vec<_> = self.scenario.expect.iter().map(|e| self.check(e, None)).collect();
+            self.checks.extend(end);
+        }
+        out
+    }
+
+    /// Whether every expectation checked so far held.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    fn perform(&mut self, action: &Action) -> Result<(), OpError> {
+        let m = &mut self.machine;
+        match action {
+            Action::Reserve { process, address, size, protection, commit } => m
+                .apply(&Op::Reserve {
+                    pid: self.pids[*process],
+                    address: *address,
+                    size: *size,
+                    protection: *protection,
+                    commit: *commit,
+                })
+                .map(drop),
+            Action::Commit { process, address, size, protection } => m
+                .apply(&Op::Commit { pid: self.pids[*process], address: *address, size: *size, protection: *protection })
+                .map(drop),
+            Action::Decommit { process, address, size } => {
+                m.apply(&Op::Decommit { pid: self.pids[*process], address: *address, size: *size }).map(drop)
+            }
+            Action::Release { process, address } => {
+                m.apply(&Op::Release { pid: self.pids[*process], address: *address }).map(drop)
+            }
+            Action::Map { process, file, offset, size, address, protection } => m
+                .apply(&Op::MapView {
+                    pid: self.pids[*process],
+                    file: self.files[*file],
+                    offset: *offset,
+                    size: *size,
+                    address: *address,
+                    protection: *protection,
+                })
+                .map(drop),
+            Action::SetWorkingSet { process, limits } => {
+                m.apply(&Op::SetWorkingSetSize { pid: self.pids[*process], limits: *limits }).map(drop)
+            }
+            Action::Trim { process, pages } => m.apply(&Op::Trim { pid: self.pids[*process], pages: *pages }).map(drop),
+            Action::WriteModified { pages } => m.apply(&Op::WriteModified { pages: *pages }).map(drop),
+            Action::Advance { ticks } => m.apply(&Op::Advance { ticks: *ticks }).map(drop),
+            Action::Exit { process } => m.apply(&Op::Exit { pid: self.pids[*process] }).map(drop),
+            Action::Touch { process, address, pages, access, pattern, repeat, node } => {
+                let pid = self.pids[*process];
+                let first = address / PAGE_SIZE;
+                let offset = address % PAGE_SIZE;
+                for _ in 0..*repeat {
+                    let order: Box<dyn Iterator<Item = u64>> = match *pattern {
+                        Pattern::Sequential => Box::new(0..*pages),
+                        Pattern::Reverse => Box::new((0..*pages).rev()),
+                        Pattern::Stride(k) => {
+                            let n = *pages;
+                            Box::new((0..k.min(n)).flat_map(move |s| (s..n).step_by(k as usize)))
+                        }
+                        Pattern::Random { count } => {
+                            let n = *pages;
+                            let picks: Vec<u64> = (0..count).map(|_| self.workload.gen_range(0..n)).collect();
+                            Box::new(picks.into_iter())
+                        }
+                    };
+                    for i in order {
+                        let va = (first + i) * PAGE_SIZE + offset;
+                        self.machine.access(pid, va, *access, *node, NEVER)?;
+                    }
+                }
+                Ok(())
+            }
+            Action::Refs { process, base, pages, writes } => {
+                let pid = self.pids[*process];
+                let opt = self.machine.process(pid).is_some_and(|p| p.ws.policy() == crate::working_set::PolicyKind::Opt);
+                let next = if opt { crate::trace::next_uses(pages) } else { Vec::new() };
+                let t0 = self.machine.counters().references;
+                for (i, (&p, &w)) in pages.iter().zip(writes).enumerate() {
+                    let next_use = next.get(i).map_or(NEVER, |&n| if n == NEVER { NEVER } else { t0 + n });
+                    let kind = if w { AccessKind::Write } else { AccessKind::Read };
+                    self.machine.access(pid, base + p * PAGE_SIZE, kind, None, next_use)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The current value of a metric, as text.
+    pub fn metric_value(&self, metric: &Metric) -> MetricValue {
+        let m = &self.machine;
+        let c = m.counters();
+        let s = m.pfn_db().counts();
+        match metric {
+            Metric::Global(name) => MetricValue::Count(match *name {
+                "references" => c.references,
+                "faults" => c.faults(),
+                "faults.demand_zero" => c.demand_zero,
+                "faults.soft" => c.soft,
+                "faults.hard" => c.hard(),
+                "faults.hard_pagefile" => c.hard_pagefile,
+                "faults.hard_file" => c.hard_file,
+                "access_violations" => c.access_violations,
+                "evictions" => c.evictions,
+                "repurposed" => c.repurposed,
+                "zeroed_in_fault" => c.zeroed_in_fault,
+                "zeroed_by_thread" => c.zeroed_by_thread,
+                "io.reads" => c.io_reads,
+                "io.pages_read" => c.pages_read,
+                "io.pages_read_ahead" => c.pages_read_ahead,
+                "io.writes" => c.io_writes,
+                "io.pages_written_pagefile" => c.pages_written_pagefile,
+                "io.pages_written_file" => c.pages_written_file,
+                "lists.zeroed" => s.zeroed,
+                "lists.free" => s.free,
+                "lists.standby" => s.standby,
+                "lists.modified" => s.modified,
+                "lists.bad" => s.bad,
+                "lists.active" => s.active,
+                "available" => s.available(),
+                "commit.charge" => m.snapshot().commit_charge,
+                "commit.limit" => m.snapshot().commit_limit,
+                "pagefile.used" => m.pagefile_usage().0,
+                "locks.ws" => c.ws_lock,
+                "locks.pfn" => c.pfn_lock,
+                "time_us" => m.time().0 / 1000,
+                other => unreachable!("metric {other} validated"),
+            }),
+            Metric::Process(i, name) => {
+                let p = m.process(self.pids[*i]).expect("scenario process exists");
+                let pc = &p.counters;
+                MetricValue::Count(match *name {
+                    "references" => pc.references,
+                    "faults" => pc.faults(),
+                    "faults.demand_zero" => pc.demand_zero,
+                    "faults.soft" => pc.soft,
+                    "faults.hard" => pc.hard_pagefile + pc.hard_file,
+                    "faults.hard_pagefile" => pc.hard_pagefile,
+                    "faults.hard_file" => pc.hard_file,
+                    "access_violations" => pc.access_violations,
+                    "evictions" => pc.evictions,
+                    "ws_size" => p.ws.len(),
+                    "ws_peak" => pc.peak_ws,
+                    "commit" => p.commit,
+                    other => unreachable!("metric {other} validated"),
+                })
+            }
+            Metric::Pte(i, addr) => {
+                let pte = m.pte(self.pids[*i], Vpn::containing(*addr)).map_or(PteKind::Zero, |p| p.kind());
+                MetricValue::Kind(pte.name())
+            }
+            Metric::File(i, name) => {
+                let f = &m.snapshot().files[self.files[*i].0 as usize];
+                MetricValue::Count(if *name == "pages_read" { f.pages_read } else { f.pages_written })
+            }
+        }
+    }
+
+    fn check(&self, e: &Expectation, step: Option<usize>) -> CheckResult {
+        let v = self.metric_value(&e.metric);
+        let passed = match (&e.check, &v) {
+            (Check::Equals(x), MetricValue::Count(y)) => x == y,
+            (Check::Range { at_least, at_most }, MetricValue::Count(y)) => {
+                at_least.is_none_or(|a| *y >= a) && at_most.is_none_or(|b| *y <= b)
+            }
+            (Check::Kind(k), MetricValue::Kind(got)) => k == got,
+            _ => false,
+        };
+        CheckResult {
+            key: e.key.clone(),
+            line: e.line,
+            step,
+            expected: e.check.to_string(),
+            actual: v.to_string(),
+            passed,
+        }
+    }
+}
+
+/// A metric's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricValue {
+    /// A count.
+    Count(u64),
+    /// A PTE kind.
+    Kind(&'static str),
+}
+
+impl std::fmt::Display for MetricValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricValue::Count(n) => write!(f, "{n}"),
+            MetricValue::Kind(k) => write!(f, "{k}"),
+        }
+    }
+}

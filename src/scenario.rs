@@ -1,0 +1,373 @@
+//! Scenarios: TOML files that set up a machine, run steps on it and state
+//! what should come out.
+//!
+//! Loading has two stages. [`raw`] mirrors the TOML with serde, rejecting
+//! unknown keys and keeping the position of every value; [`validate`] turns
+//! that into a typed [`Scenario`], checking every value and naming the file,
+//! line and column of anything wrong together with what was expected.
+
+pub mod builtin;
+pub mod raw;
+pub mod validate;
+
+use std::fmt;
+
+use crate::config::MachineConfig;
+use crate::machine::AccessKind;
+use crate::pte::Protection;
+use crate::working_set::PolicyKind;
+
+pub use validate::{load, load_str, Override};
+
+/// A scenario error: file, line, column and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file (or built-in scenario name, or "--set").
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// One-line title.
+    pub title: String,
+    /// What the scenario teaches.
+    pub description: String,
+    /// Where it came from (path or `builtin:NAME`).
+    pub file: String,
+    /// The TOML text (to show step sources).
+    pub source: String,
+    /// Machine settings.
+    pub machine: MachineConfig,
+    /// Processes created before the first step.
+    pub processes: Vec<ProcessSpec>,
+    /// Files created before the first step.
+    pub files: Vec<FileSpec>,
+    /// The steps.
+    pub steps: Vec<Step>,
+    /// Expectations checked after the last step.
+    pub expect: Vec<Expectation>,
+}
+
+/// A process to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessSpec {
+    /// Name (no dots).
+    pub name: String,
+    /// Working-set minimum.
+    pub ws_min: Option<u64>,
+    /// Working-set maximum.
+    pub ws_max: Option<u64>,
+    /// Hard maximum.
+    pub hard_max: Option<bool>,
+    /// Policy.
+    pub policy: Option<PolicyKind>,
+    /// NUMA node.
+    pub node: u8,
+}
+
+/// A file to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileSpec {
+    /// Name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// One step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Line of the `[[step]]` header in the source.
+    pub line: usize,
+    /// Optional label.
+    pub label: Option<String>,
+    /// Optional note for the reader.
+    pub note: Option<String>,
+    /// What to do.
+    pub action: Action,
+    /// Expectations checked after the step.
+    pub expect: Vec<Expectation>,
+    /// The error the step is expected to end with (its name:
+    /// "access_violation", "ERROR_COMMITMENT_LIMIT", ...).
+    pub expect_error: Option<String>,
+}
+
+/// The order in which a touch step visits its pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// First to last.
+    Sequential,
+    /// Last to first.
+    Reverse,
+    /// Every n-th page, wrapping round until each page is visited once.
+    Stride(u64),
+    /// `count` pages chosen uniformly with the scenario's workload generator.
+    Random {
+        /// References made.
+        count: u64,
+    },
+}
+
+/// What a step does. Process and file fields are indexes into the
+/// scenario's process and file lists.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// VirtualAlloc(MEM_RESERVE [| MEM_COMMIT]).
+    Reserve {
+        /// Process.
+        process: usize,
+        /// Base or system's choice.
+        address: Option<u64>,
+        /// Bytes.
+        size: u64,
+        /// Protection.
+        protection: Protection,
+        /// Commit too.
+        commit: bool,
+    },
+    /// VirtualAlloc(MEM_COMMIT).
+    Commit {
+        /// Process.
+        process: usize,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+        /// Protection.
+        protection: Protection,
+    },
+    /// VirtualFree(MEM_DECOMMIT).
+    Decommit {
+        /// Process.
+        process: usize,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+    },
+    /// VirtualFree(MEM_RELEASE) or UnmapViewOfFile.
+    Release {
+        /// Process.
+        process: usize,
+        /// Base address.
+        address: u64,
+    },
+    /// Touch a range of pages.
+    Touch {
+        /// Process.
+        process: usize,
+        /// First address.
+        address: u64,
+        /// Pages in the range.
+        pages: u64,
+        /// Read or write.
+        access: AccessKind,
+        /// Visiting order.
+        pattern: Pattern,
+        /// Times over the range.
+        repeat: u64,
+        /// NUMA node of the touching thread.
+        node: Option<u8>,
+    },
+    /// Reference pages given as a list (page numbers relative to `base`).
+    Refs {
+        /// Process.
+        process: usize,
+        /// Address of page 0.
+        base: u64,
+        /// The page numbers.
+        pages: Vec<u64>,
+        /// Writes or reads.
+        writes: Vec<bool>,
+    },
+    /// Map a view of a file.
+    Map {
+        /// Process.
+        process: usize,
+        /// File.
+        file: usize,
+        /// Offset in bytes.
+        offset: u64,
+        /// Size in bytes (0: to the end).
+        size: u64,
+        /// Base or system's choice.
+        address: Option<u64>,
+        /// Protection.
+        protection: Protection,
+    },
+    /// SetProcessWorkingSetSize; `None` empties the working set.
+    SetWorkingSet {
+        /// Process.
+        process: usize,
+        /// (min, max) or empty.
+        limits: Option<(u64, u64)>,
+    },
+    /// Trim a working set.
+    Trim {
+        /// Process.
+        process: usize,
+        /// Pages (all if `None`).
+        pages: Option<u64>,
+    },
+    /// Run the modified page writer.
+    WriteModified {
+        /// Page limit.
+        pages: Option<u64>,
+    },
+    /// Let background work run.
+    Advance {
+        /// Rounds.
+        ticks: u32,
+    },
+    /// Exit a process.
+    Exit {
+        /// Process.
+        process: usize,
+    },
+}
+
+impl Action {
+    /// The op name as scenarios write it.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Action::Reserve { .. } => "reserve",
+            Action::Commit { .. } => "commit",
+            Action::Decommit { .. } => "decommit",
+            Action::Release { .. } => "release",
+            Action::Touch { .. } => "touch",
+            Action::Refs { .. } => "refs",
+            Action::Map { .. } => "map",
+            Action::SetWorkingSet { .. } => "set_working_set",
+            Action::Trim { .. } => "trim",
+            Action::WriteModified { .. } => "write_modified",
+            Action::Advance { .. } => "advance",
+            Action::Exit { .. } => "exit",
+        }
+    }
+}
+
+/// Something to measure at a point of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Metric {
+    /// A machine-wide counter, by name (see [`GLOBAL_METRICS`]).
+    Global(&'static str),
+    /// A per-process counter (see [`PROCESS_METRICS`]).
+    Process(usize, &'static str),
+    /// The kind of the PTE of a process's page.
+    Pte(usize, u64),
+    /// A per-file counter (see [`FILE_METRICS`]).
+    File(usize, &'static str),
+}
+
+/// Machine-wide metric names.
+pub const GLOBAL_METRICS: &[&str] = &[
+    "references",
+    "faults",
+    "faults.demand_zero",
+    "faults.soft",
+    "faults.hard",
+    "faults.hard_pagefile",
+    "faults.hard_file",
+    "access_violations",
+    "evictions",
+    "repurposed",
+    "zeroed_in_fault",
+    "zeroed_by_thread",
+    "io.reads",
+    "io.pages_read",
+    "io.pages_read_ahead",
+    "io.writes",
+    "io.pages_written_pagefile",
+    "io.pages_written_file",
+    "lists.zeroed",
+    "lists.free",
+    "lists.standby",
+    "lists.modified",
+    "lists.bad",
+    "lists.active",
+    "available",
+    "commit.charge",
+    "commit.limit",
+    "pagefile.used",
+    "locks.ws",
+    "locks.pfn",
+    "time_us",
+];
+
+/// Per-process metric names (written `PROCESS.NAME`).
+pub const PROCESS_METRICS: &[&str] = &[
+    "references",
+    "faults",
+    "faults.demand_zero",
+    "faults.soft",
+    "faults.hard",
+    "faults.hard_pagefile",
+    "faults.hard_file",
+    "access_violations",
+    "evictions",
+    "ws_size",
+    "ws_peak",
+    "commit",
+];
+
+/// Per-file metric names (written `files.FILE.NAME`).
+pub const FILE_METRICS: &[&str] = &["pages_read", "pages_written"];
+
+/// What a metric must satisfy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// Exactly this value.
+    Equals(u64),
+    /// Within bounds.
+    Range {
+        /// At least.
+        at_least: Option<u64>,
+        /// At most.
+        at_most: Option<u64>,
+    },
+    /// A PTE kind name.
+    Kind(String),
+}
+
+/// One expectation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expectation {
+    /// The key as written.
+    pub key: String,
+    /// Source line.
+    pub line: usize,
+    /// What to measure.
+    pub metric: Metric,
+    /// What it must satisfy.
+    pub check: Check,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Check::Equals(v) => write!(f, "= {v}"),
+            Check::Range { at_least: Some(a), at_most: Some(b) } => write!(f, "in {a}..={b}"),
+            Check::Range { at_least: Some(a), at_most: None } => write!(f, ">= {a}"),
+            Check::Range { at_least: None, at_most: Some(b) } => write!(f, "<= {b}"),
+            Check::Range { .. } => write!(f, "anything"),
+            Check::Kind(k) => write!(f, "= {k}"),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The built-in scenarios, embedded in the binary so `pagelab` works from
+//! any directory.
+
+/// (name, TOML text) of every built-in scenario, tour first.
+pub const BUILTINS: &[(&str, &str)] = &[
+    ("tour", include_str!("../../scenarios/tour.toml")),
+    ("demand-zero", include_str!("../../scenarios/demand-zero.toml")),
+    ("belady", include_str!("../../scenarios/belady.toml")),
+    ("soft-hard", include_str!("../../scenarios/soft-hard.toml")),
+    ("mapped-file", include_str!("../../scenarios/mapped-file.toml")),
+    ("nt31-2gb", include_str!("../../scenarios/nt31-2gb.toml")),
+];
+
+/// The text of a built-in scenario.
+pub fn find(name: &str) -> Option<&'static str> {
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_loads_and_is_named_as_listed() {
+        for (name, text) in BUILTINS {
+            let s = crate::scenario::load_str(text, &format!("builtin:{name}"), None, &[])
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(&s.name, name);
+            assert!(!s.steps.is_empty());
+        }
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::runner::Runner;
+
+    #[test]
+    fn every_builtin_meets_its_expectations_with_invariants_after_each_step() {
+        for (name, text) in BUILTINS {
+            let s = crate::scenario::load_str(text, name, None, &[]).unwrap();
+            let mut r = Runner::new(Arc::new(s), true).unwrap();
+            while let Some(o) = r.step() {
+                r.machine().check_invariants().unwrap_or_else(|e| panic!("{name} step {}: {e}", o.number));
+            }
+            let failed: Vec<_> = r.checks().iter().filter(|c| !c.passed).collect();
+            assert!(failed.is_empty(), "{name}: {failed:#?}");
+        }
+    }
+}

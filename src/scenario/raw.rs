@@ -1,0 +1,195 @@
+//! The first stage: serde structs that mirror the TOML, with every unknown
+//! key rejected and every value's position kept.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A value with its position.
+pub type Sp<T> = Spanned<T>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// `[scenario]`: name, title, description.
+    pub scenario: Sp<RawHeader>,
+    /// `[machine]`.
+    #[serde(default)]
+    pub machine: Option<Sp<RawMachine>>,
+    /// `[[process]]`.
+    #[serde(default)]
+    pub process: Vec<Sp<RawProcess>>,
+    /// `[[file]]`.
+    #[serde(default)]
+    pub file: Vec<Sp<RawFile>>,
+    /// `[[step]]`.
+    #[serde(default)]
+    pub step: Vec<Sp<RawStep>>,
+    /// `[expect]`: checked after the last step.
+    #[serde(default)]
+    pub expect: BTreeMap<Sp<String>, Sp<toml::Value>>,
+}
+
+/// `[scenario]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    /// Short name.
+    pub name: Sp<String>,
+    /// Title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `[machine]`; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMachine {
+    /// Physical memory.
+    pub memory: Option<Sp<toml::Value>>,
+    /// "nt31" or "x64".
+    pub layout: Option<Sp<String>>,
+    /// Page-file size.
+    pub pagefile: Option<Sp<toml::Value>>,
+    /// NUMA nodes.
+    pub numa_nodes: Option<Sp<i64>>,
+    /// Default policy.
+    pub policy: Option<Sp<String>>,
+    /// Default working-set minimum.
+    pub ws_min: Option<Sp<i64>>,
+    /// Default working-set maximum.
+    pub ws_max: Option<Sp<i64>>,
+    /// Hard working-set maxima.
+    pub ws_hard_max: Option<Sp<bool>>,
+    /// Cost profile name.
+    pub cost: Option<Sp<String>>,
+    /// Per-action cost overrides in nanoseconds.
+    pub costs: Option<Sp<BTreeMap<Sp<String>, Sp<i64>>>>,
+    /// Seed.
+    pub seed: Option<Sp<i64>>,
+    /// Bad frames.
+    pub bad_frames: Option<Sp<Vec<Sp<i64>>>>,
+    /// `[machine.cluster]`.
+    pub cluster: Option<Sp<RawCluster>>,
+    /// `[machine.writer]`.
+    pub writer: Option<Sp<RawWriter>>,
+}
+
+/// `[machine.cluster]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// Extra pages on a page-file read.
+    pub pagefile: Option<Sp<i64>>,
+    /// Extra pages on a mapped-file read.
+    pub file: Option<Sp<i64>>,
+    /// "forward" or "both".
+    pub direction: Option<Sp<String>>,
+}
+
+/// `[machine.writer]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWriter {
+    /// Zeroed + free threshold, pages.
+    pub free_below: Option<Sp<i64>>,
+    /// Modified-list maximum, pages.
+    pub modified_max: Option<Sp<i64>>,
+    /// Pages per write I/O.
+    pub cluster: Option<Sp<i64>>,
+    /// Zero thread wake threshold.
+    pub zero_wake: Option<Sp<i64>>,
+}
+
+/// `[[process]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcess {
+    /// Name.
+    pub name: Sp<String>,
+    /// Working-set minimum.
+    pub ws_min: Option<Sp<i64>>,
+    /// Working-set maximum.
+    pub ws_max: Option<Sp<i64>>,
+    /// Hard maximum.
+    pub hard_max: Option<bool>,
+    /// Policy.
+    pub policy: Option<Sp<String>>,
+    /// NUMA node.
+    pub node: Option<Sp<i64>>,
+}
+
+/// `[[file]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    /// Name.
+    pub name: Sp<String>,
+    /// Size.
+    pub size: Sp<toml::Value>,
+}
+
+/// `[[step]]`: one flat table; which keys apply depends on `op`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// The operation.
+    pub op: Sp<String>,
+    /// Label.
+    pub label: Option<String>,
+    /// Note for the reader.
+    pub note: Option<String>,
+    /// Process name.
+    pub process: Option<Sp<String>>,
+    /// Address.
+    pub address: Option<Sp<toml::Value>>,
+    /// Size.
+    pub size: Option<Sp<toml::Value>>,
+    /// Pages.
+    pub pages: Option<Sp<i64>>,
+    /// Protection.
+    pub protection: Option<Sp<String>>,
+    /// Reserve: also commit.
+    pub commit: Option<bool>,
+    /// Touch: "read" or "write"; refs: the same.
+    pub access: Option<Sp<String>>,
+    /// Touch: "sequential", "reverse", "stride", "random".
+    pub pattern: Option<Sp<String>>,
+    /// Touch with stride pattern.
+    pub stride: Option<Sp<i64>>,
+    /// Touch with random pattern: references.
+    pub count: Option<Sp<i64>>,
+    /// Touch: passes over the range.
+    pub repeat: Option<Sp<i64>>,
+    /// Touch: NUMA node of the thread.
+    pub node: Option<Sp<i64>>,
+    /// Refs: address of page 0.
+    pub base: Option<Sp<toml::Value>>,
+    /// Refs: page numbers.
+    pub refs: Option<Sp<Vec<Sp<i64>>>>,
+    /// Refs: a trace file (relative to the scenario).
+    pub trace: Option<Sp<String>>,
+    /// Refs with a trace: its format.
+    pub format: Option<Sp<String>>,
+    /// Map: the file.
+    pub file: Option<Sp<String>>,
+    /// Map: offset.
+    pub offset: Option<Sp<toml::Value>>,
+    /// Set working set: minimum.
+    pub min: Option<Sp<i64>>,
+    /// Set working set: maximum.
+    pub max: Option<Sp<i64>>,
+    /// Set working set: empty it.
+    pub empty: Option<bool>,
+    /// Advance: rounds.
+    pub ticks: Option<Sp<i64>>,
+    /// Expectations after the step.
+    pub expect: Option<BTreeMap<Sp<String>, Sp<toml::Value>>>,
+    /// Expected error.
+    pub expect_error: Option<Sp<String>>,
+}

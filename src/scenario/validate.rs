@@ -1,0 +1,791 @@
+//! The second stage: raw TOML structs to a typed [`Scenario`], with every
+//! error naming file, line, column and what was expected.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+use super::raw::{RawMachine, RawScenario, RawStep, Sp};
+use super::{
+    Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario, ScenarioError, Step,
+    FILE_METRICS, GLOBAL_METRICS, PROCESS_METRICS,
+};
+use crate::config::{ClusterDirection, ClusterConfig, Layout, MachineConfig, WriterConfig};
+use crate::cost::CostModel;
+use crate::machine::AccessKind;
+use crate::pte::{Protection, PteKind};
+use crate::trace::{TraceFormat, TraceReader};
+use crate::units::{Bytes, PAGE_SIZE};
+use crate::win32::Win32Error;
+use crate::working_set::PolicyKind;
+
+/// A `--set key=value` override of a machine setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    /// Key, with or without the `machine.` prefix ("memory", "cluster.pagefile").
+    pub key: String,
+    /// Value, in TOML syntax or a bare word.
+    pub value: String,
+}
+
+impl Override {
+    /// Parses "key=value".
+    pub fn parse(s: &str) -> Result<Override, String> {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set {s:?}: expected key=value, e.g. --set memory=64MiB"))?;
+        Ok(Override { key: k.trim().to_string(), value: v.trim().to_string() })
+    }
+}
+
+/// The most references one step may make: a billion (hours of host time).
+const MAX_STEP_REFS: u64 = 1_000_000_000;
+/// The largest file: 2^32 pages (16 TiB), the range of a PFN's file offset.
+const MAX_FILE: u64 = (1 << 32) * PAGE_SIZE;
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        let (line, col) = line_col(self.text, span.start);
+        ScenarioError { file: self.file.to_string(), line, col, message: message.into() }
+    }
+
+    fn line(&self, span: Range<usize>) -> usize {
+        line_col(self.text, span.start).0
+    }
+
+    fn size(&self, v: &Sp<toml::Value>, what: &str) -> Result<u64, ScenarioError> {
+        match v.get_ref() {
+            toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+            toml::Value::String(s) => Bytes::parse(s).map(|b| b.0).map_err(|e| self.err(v.span(), format!("{what}: {e}"))),
+            other => Err(self.err(
+                v.span(),
+                format!("{what}: expected a size such as \"64 MiB\" or a byte count, found {}", other.type_str()),
+            )),
+        }
+    }
+
+    fn count(&self, v: &Sp<i64>, lo: u64, hi: u64, what: &str) -> Result<u64, ScenarioError> {
+        let x = *v.get_ref();
+        if x < lo as i64 || x as u64 > hi {
+            return Err(self.err(v.span(), format!("{what}: expected an integer from {lo} to {hi}, found {x}")));
+        }
+        Ok(x as u64)
+    }
+
+    fn word<T>(
+        &self,
+        v: &Sp<String>,
+        what: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        choices: &[&str],
+    ) -> Result<T, ScenarioError> {
+        parse(v.get_ref()).ok_or_else(|| {
+            self.err(v.span(), format!("{what}: expected one of {}, found {:?}", choices.join(", "), v.get_ref()))
+        })
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, col)
+}
+
+fn toml_error(file: &str, text: &str, e: toml::de::Error) -> ScenarioError {
+    let (line, col) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+    ScenarioError { file: file.to_string(), line, col, message: e.message().trim().to_string() }
+}
+
+/// Loads and validates a scenario file.
+pub fn load(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: 1,
+        col: 1,
+        message: format!("cannot read the scenario: {e}"),
+    })?;
+    load_str(&text, &file, path.parent(), overrides)
+}
+
+/// Validates a scenario from text. `base_dir` resolves trace paths (none
+/// for built-in scenarios).
+pub fn load_str(
+    text: &str,
+    file: &str,
+    base_dir: Option<&Path>,
+    overrides: &[Override],
+) -> Result<Scenario, ScenarioError> {
+    let raw: RawScenario = toml::from_str(text).map_err(|e| toml_error(file, text, e))?;
+    let ctx = Ctx { file, text };
+    let header = raw.scenario.get_ref();
+    let name = header.name.get_ref().clone();
+    if name.is_empty() {
+        return Err(ctx.err(header.name.span(), "scenario name: expected a non-empty name"));
+    }
+
+    // Overrides are a second [machine] table, from the command line.
+    let over_text: String =
+        overrides.iter().map(|o| format!("{} = {}\n", o.key.trim_start_matches("machine."), toml_value(&o.value))).collect();
+    let over_ctx = Ctx { file: "--set", text: &over_text };
+    let over: RawMachine = toml::from_str(&over_text).map_err(|e| toml_error("--set", &over_text, e))?;
+    let empty = RawMachine::default();
+    let file_machine = raw.machine.as_ref().map_or(&empty, |m| m.get_ref());
+    let machine = build_machine(&[(file_machine, &ctx), (&over, &over_ctx)])
+        .map_err(|(e, span, in_override)| if in_override { over_ctx.err(span, e) } else { ctx.err(span, e) })?;
+    if let Err(e) = machine.validate() {
+        let span = raw.machine.as_ref().map_or(raw.scenario.span(), |m| m.span());
+        return Err(ctx.err(span, format!("machine: {e}")));
+    }
+
+    let mut processes: Vec<ProcessSpec> = Vec::new();
+    for p in &raw.process {
+        let rp = p.get_ref();
+        let pname = rp.name.get_ref();
+        let reserved = ["files"].iter().chain(GLOBAL_METRICS.iter()).any(|m| m.split('.').next() == Some(pname.as_str()));
+        if pname.is_empty() || pname.contains('.') || pname.contains(char::is_whitespace) || reserved {
+            return Err(ctx.err(
+                rp.name.span(),
+                format!("process name {pname:?}: expected a word without dots or spaces that is not a metric name"),
+            ));
+        }
+        if processes.iter().any(|q| &q.name == pname) {
+            return Err(ctx.err(rp.name.span(), format!("process {pname:?} is declared twice")));
+        }
+        let ws_min = rp.ws_min.as_ref().map(|v| ctx.count(v, 0, 1 << 32, "ws_min")).transpose()?;
+        let ws_max = rp.ws_max.as_ref().map(|v| ctx.count(v, 1, 1 << 32, "ws_max")).transpose()?;
+        if let (Some(a), Some(b)) = (ws_min, ws_max) {
+            if a > b {
+                return Err(ctx.err(p.span(), format!("process {pname}: ws_min {a} is above ws_max {b}")));
+            }
+        }
+        let policy = rp
+            .policy
+            .as_ref()
+            .map(|v| ctx.word(v, "policy", PolicyKind::parse, &PolicyKind::ALL.map(|p| p.name())))
+            .transpose()?;
+        let node = rp
+            .node
+            .as_ref()
+            .map(|v| ctx.count(v, 0, machine.numa_nodes as u64 - 1, "node"))
+            .transpose()?
+            .unwrap_or(0) as u8;
+        processes.push(ProcessSpec { name: pname.clone(), ws_min, ws_max, hard_max: rp.hard_max, policy, node });
+    }
+
+    let mut files: Vec<FileSpec> = Vec::new();
+    for f in &raw.file {
+        let rf = f.get_ref();
+        let fname = rf.name.get_ref();
+        if fname.is_empty() || files.iter().any(|g| &g.name == fname) {
+            return Err(ctx.err(rf.name.span(), format!("file name {fname:?}: expected a new, non-empty name")));
+        }
+        let size = ctx.size(&rf.size, "file size")?;
+        if size == 0 || size > MAX_FILE {
+            return Err(ctx.err(rf.size.span(), format!("file size {}: expected 1 byte to 16 TiB", Bytes(size))));
+        }
+        files.push(FileSpec { name: fname.clone(), size });
+    }
+
+    let sc = ScenarioCtx { ctx: &ctx, processes: &processes, files: &files, base_dir, machine: &machine };
+    let mut steps = Vec::new();
+    for s in &raw.step {
+        steps.push(sc.step(s)?);
+    }
+    let expect = sc.expectations(&raw.expect)?;
+    Ok(Scenario {
+        name,
+        title: header.title.clone().unwrap_or_default(),
+        description: header.description.clone().unwrap_or_default(),
+        file: file.to_string(),
+        source: text.to_string(),
+        machine,
+        processes,
+        files,
+        steps,
+        expect,
+    })
+}
+
+/// A bare word on the command line becomes a TOML string.
+fn toml_value(v: &str) -> String {
+    let probe = format!("x = {v}");
+    if toml::from_str::<toml::Table>(&probe).is_ok() {
+        v.to_string()
+    } else {
+        toml::Value::String(v.to_string()).to_string()
+    }
+}
+
+type MachineErr = (String, Range<usize>, bool);
+
+fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, MachineErr> {
+    let wrap = |e: ScenarioError, span: Range<usize>, i: usize| (e.message, span, i == 1);
+    let mut memory = Bytes(64 << 20);
+    for (i, (m, c)) in layers.iter().enumerate() {
+        if let Some(v) = &m.memory {
+            memory = Bytes(c.size(v, "memory").map_err(|e| wrap(e, v.span(), i))?);
+        }
+    }
+    let mut cfg = MachineConfig::with_memory(memory);
+    cfg.pagefile = Bytes(memory.0 * 2);
+    let mut cost_overrides = Vec::new();
+    for (i, (m, c)) in layers.iter().enumerate() {
+        let e = |span: Range<usize>| move |err: ScenarioError| wrap(err, span, i);
+        if let Some(v) = &m.layout {
+            cfg.layout = c.word(v, "layout", Layout::parse, &["nt31", "x64"]).map_err(e(v.span()))?;
+        }
+        if let Some(v) = &m.pagefile {
+            cfg.pagefile = Bytes(c.size(v, "pagefile").map_err(e(v.span()))?);
+        }
+        if let Some(v) = &m.numa_nodes {
+            cfg.numa_nodes = c.count(v, 1, 64, "numa_nodes").map_err(e(v.span()))? as u8;
+        }
+        if let Some(v) = &m.policy {
+            cfg.policy = c
+                .word(v, "policy", PolicyKind::parse, &PolicyKind::ALL.map(|p| p.name()))
+                .map_err(e(v.span()))?;
+        }
+        if let Some(v) = &m.ws_min {
+            cfg.ws_min = c.count(v, 0, 1 << 32, "ws_min").map_err(e(v.span()))?;
+        }
+        if let Some(v) = &m.ws_max {
+            cfg.ws_max = c.count(v, 1, 1 << 32, "ws_max").map_err(e(v.span()))?;
+        }
+        if let Some(v) = &m.ws_hard_max {
+            cfg.ws_hard_max = *v.get_ref();
+        }
+        if let Some(v) = &m.cost {
+            cfg.cost = c.word(v, "cost", CostModel::profile, &CostModel::PROFILES).map_err(e(v.span()))?;
+        }
+        if let Some(v) = &m.costs {
+            for (k, val) in v.get_ref() {
+                cost_overrides.push((k.get_ref().clone(), k.span(), c.count(val, 0, 1 << 50, k.get_ref()).map_err(e(val.span()))?, i));
+            }
+        }
+        if let Some(v) = &m.seed {
+            cfg.seed = *v.get_ref() as u64;
+        }
+        if let Some(v) = &m.bad_frames {
+            cfg.bad_frames = v
+                .get_ref()
+                .iter()
+                .map(|f| c.count(f, 0, u32::MAX as u64, "bad frame").map(|x| x as u32).map_err(e(f.span())))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = &m.cluster {
+            let r = v.get_ref();
+            if let Some(x) = &r.pagefile {
+                cfg.cluster.pagefile = c.count(x, 0, 64, "cluster.pagefile").map_err(e(x.span()))? as u32;
+            }
+            if let Some(x) = &r.file {
+                cfg.cluster.file = c.count(x, 0, 64, "cluster.file").map_err(e(x.span()))? as u32;
+            }
+            if let Some(x) = &r.direction {
+                cfg.cluster.direction = c
+                    .word(
+                        x,
+                        "cluster.direction",
+                        |s| match s {
+                            "forward" => Some(ClusterDirection::Forward),
+                            "both" => Some(ClusterDirection::Both),
+                            _ => None,
+                        },
+                        &["forward", "both"],
+                    )
+                    .map_err(e(x.span()))?;
+            }
+        }
+        if let Some(v) = &m.writer {
+            let r = v.get_ref();
+            let frames = cfg.frames();
+            if let Some(x) = &r.free_below {
+                cfg.writer.free_below = c.count(x, 0, frames, "writer.free_below").map_err(e(x.span()))?;
+            }
+            if let Some(x) = &r.modified_max {
+                cfg.writer.modified_max = c.count(x, 0, frames, "writer.modified_max").map_err(e(x.span()))?;
+            }
+            if let Some(x) = &r.cluster {
+                cfg.writer.cluster = c.count(x, 1, 1024, "writer.cluster").map_err(e(x.span()))? as u32;
+            }
+            if let Some(x) = &r.zero_wake {
+                cfg.writer.zero_wake = c.count(x, 1, frames, "writer.zero_wake").map_err(e(x.span()))?;
+            }
+        }
+    }
+    for (k, span, v, i) in cost_overrides {
+        let slot = match k.as_str() {
+            "fault_trap" => &mut cfg.cost.fault_trap,
+            "soft_fault" => &mut cfg.cost.soft_fault,
+            "zero_page" => &mut cfg.cost.zero_page,
+            "io_latency" => &mut cfg.cost.io_latency,
+            "io_per_page" => &mut cfg.cost.io_per_page,
+            "ws_lock_hold" => &mut cfg.cost.ws_lock_hold,
+            "pfn_lock_hold" => &mut cfg.cost.pfn_lock_hold,
+            "page_copy" => &mut cfg.cost.page_copy,
+            other => {
+                return Err((
+                    format!(
+                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, io_latency, io_per_page, ws_lock_hold, pfn_lock_hold or page_copy (nanoseconds)"
+                    ),
+                    span,
+                    i == 1,
+                ))
+            }
+        };
+        slot.0 = v;
+    }
+    let _ = (ClusterConfig::for_memory, WriterConfig::for_frames);
+    Ok(cfg)
+}
+
+struct ScenarioCtx<'a> {
+    ctx: &'a Ctx<'a>,
+    processes: &'a [ProcessSpec],
+    files: &'a [FileSpec],
+    base_dir: Option<&'a Path>,
+    machine: &'a MachineConfig,
+}
+
+/// Which optional keys a step has set, with their positions.
+fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)> {
+    let mut v = Vec::new();
+    macro_rules! sp {
+        ($($f:ident),*) => {$( if let Some(x) = &s.$f { v.push((stringify!($f), x.span())); } )*};
+    }
+    macro_rules! plain {
+        ($($f:ident),*) => {$( if s.$f.is_some() { v.push((stringify!($f), whole.clone())); } )*};
+    }
+    sp!(process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace, format, file, offset, min, max, ticks);
+    plain!(commit, empty);
+    v
+}
+
+impl ScenarioCtx<'_> {
+    fn process(&self, s: &Sp<RawStep>) -> Result<usize, ScenarioError> {
+        let Some(p) = &s.get_ref().process else {
+            return Err(self.ctx.err(s.span(), format!("op {:?} needs a `process`", s.get_ref().op.get_ref())));
+        };
+        self.processes.iter().position(|q| &q.name == p.get_ref()).ok_or_else(|| {
+            let names: Vec<_> = self.processes.iter().map(|q| q.name.as_str()).collect();
+            self.ctx.err(
+                p.span(),
+                format!("unknown process {:?}: expected one declared with [[process]] ({})", p.get_ref(), names.join(", ")),
+            )
+        })
+    }
+
+    fn need<'v, T>(&self, s: &Sp<RawStep>, v: &'v Option<T>, key: &str) -> Result<&'v T, ScenarioError> {
+        v.as_ref().ok_or_else(|| self.ctx.err(s.span(), format!("op {:?} needs `{key}`", s.get_ref().op.get_ref())))
+    }
+
+    fn protection(&self, v: &Option<Sp<String>>, default: Protection) -> Result<Protection, ScenarioError> {
+        match v {
+            None => Ok(default),
+            Some(p) => self.ctx.word(
+                p,
+                "protection",
+                Protection::parse,
+                &["readonly", "readwrite", "execute", "execute_read", "execute_readwrite", "writecopy", "noaccess"],
+            ),
+        }
+    }
+
+    fn access(&self, v: &Option<Sp<String>>) -> Result<AccessKind, ScenarioError> {
+        match v {
+            None => Ok(AccessKind::Read),
+            Some(a) => self.ctx.word(
+                a,
+                "access",
+                |s| match s {
+                    "read" => Some(AccessKind::Read),
+                    "write" => Some(AccessKind::Write),
+                    "execute" => Some(AccessKind::Execute),
+                    _ => None,
+                },
+                &["read", "write", "execute"],
+            ),
+        }
+    }
+
+    fn step(&self, s: &Sp<RawStep>) -> Result<Step, ScenarioError> {
+        let c = self.ctx;
+        let r = s.get_ref();
+        let op = r.op.get_ref().as_str();
+        let allowed: &[&str] = match op {
+            "reserve" => &["process", "address", "size", "protection", "commit"],
+            "commit" => &["process", "address", "size", "protection"],
+            "decommit" => &["process", "address", "size"],
+            "release" => &["process", "address"],
+            "touch" => &["process", "address", "size", "pages", "access", "pattern", "stride", "count", "repeat", "node"],
+            "refs" => &["process", "base", "refs", "trace", "format", "access"],
+            "map" => &["process", "file", "offset", "size", "address", "protection"],
+            "set_working_set" => &["process", "min", "max", "empty"],
+            "trim" => &["process", "pages"],
+            "write_modified" => &["pages"],
+            "advance" => &["ticks"],
+            "exit" => &["process"],
+            _ => {
+                return Err(c.err(
+                    r.op.span(),
+                    format!(
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance or exit"
+                    ),
+                ))
+            }
+        };
+        for (key, span) in present(r, s.span()) {
+            if !allowed.contains(&key) {
+                return Err(c.err(span, format!("key `{key}` does not apply to op {op:?} (it takes: {})", allowed.join(", "))));
+            }
+        }
+        let addr = |v: &Sp<toml::Value>, what: &str| -> Result<u64, ScenarioError> { c.size(v, what) };
+        let action = match op {
+            "reserve" => Action::Reserve {
+                process: self.process(s)?,
+                address: r.address.as_ref().map(|a| addr(a, "address")).transpose()?,
+                size: c.size(self.need(s, &r.size, "size")?, "size")?,
+                protection: self.protection(&r.protection, Protection::ReadWrite)?,
+                commit: r.commit.unwrap_or(false),
+            },
+            "commit" => Action::Commit {
+                process: self.process(s)?,
+                address: addr(self.need(s, &r.address, "address")?, "address")?,
+                size: c.size(self.need(s, &r.size, "size")?, "size")?,
+                protection: self.protection(&r.protection, Protection::ReadWrite)?,
+            },
+            "decommit" => Action::Decommit {
+                process: self.process(s)?,
+                address: addr(self.need(s, &r.address, "address")?, "address")?,
+                size: c.size(self.need(s, &r.size, "size")?, "size")?,
+            },
+            "release" => Action::Release {
+                process: self.process(s)?,
+                address: addr(self.need(s, &r.address, "address")?, "address")?,
+            },
+            "touch" => self.touch(s)?,
+            "refs" => self.refs(s)?,
+            "map" => {
+                let f = self.need(s, &r.file, "file")?;
+                let file = self.files.iter().position(|x| &x.name == f.get_ref()).ok_or_else(|| {
+                    c.err(f.span(), format!("unknown file {:?}: expected one declared with [[file]]", f.get_ref()))
+                })?;
+                Action::Map {
+                    process: self.process(s)?,
+                    file,
+                    offset: r.offset.as_ref().map(|o| c.size(o, "offset")).transpose()?.unwrap_or(0),
+                    size: r.size.as_ref().map(|o| c.size(o, "size")).transpose()?.unwrap_or(0),
+                    address: r.address.as_ref().map(|a| addr(a, "address")).transpose()?,
+                    protection: self.protection(&r.protection, Protection::ReadOnly)?,
+                }
+            }
+            "set_working_set" => {
+                let process = self.process(s)?;
+                let limits = if r.empty == Some(true) {
+                    if r.min.is_some() || r.max.is_some() {
+                        return Err(c.err(s.span(), "set_working_set: give either `empty = true` or `min` and `max`, not both"));
+                    }
+                    None
+                } else {
+                    let min = c.count(self.need(s, &r.min, "min")?, 0, 1 << 32, "min")?;
+                    let max = c.count(self.need(s, &r.max, "max")?, 1, 1 << 32, "max")?;
+                    Some((min, max))
+                };
+                Action::SetWorkingSet { process, limits }
+            }
+            "trim" => Action::Trim {
+                process: self.process(s)?,
+                pages: r.pages.as_ref().map(|p| c.count(p, 1, 1 << 40, "pages")).transpose()?,
+            },
+            "write_modified" => Action::WriteModified {
+                pages: r.pages.as_ref().map(|p| c.count(p, 1, 1 << 40, "pages")).transpose()?,
+            },
+            "advance" => Action::Advance {
+                ticks: r.ticks.as_ref().map(|t| c.count(t, 1, 1_000_000, "ticks")).transpose()?.unwrap_or(1) as u32,
+            },
+            "exit" => Action::Exit { process: self.process(s)? },
+            _ => unreachable!("op checked above"),
+        };
+        let expect = match &r.expect {
+            Some(m) => self.expectations(m)?,
+            None => Vec::new(),
+        };
+        let expect_error = match &r.expect_error {
+            None => None,
+            Some(e) => {
+                let known = ["access_violation", "no_memory"]
+                    .iter()
+                    .copied()
+                    .chain(Win32Error::ALL.iter().map(|w| w.name()))
+                    .collect::<Vec<_>>();
+                if !known.contains(&e.get_ref().as_str()) {
+                    return Err(c.err(e.span(), format!("expect_error: expected one of {}, found {:?}", known.join(", "), e.get_ref())));
+                }
+                Some(e.get_ref().clone())
+            }
+        };
+        Ok(Step { line: c.line(s.span()), label: r.label.clone(), note: r.note.clone(), action, expect, expect_error })
+    }
+
+    fn touch(&self, s: &Sp<RawStep>) -> Result<Action, ScenarioError> {
+        let c = self.ctx;
+        let r = s.get_ref();
+        let process = self.process(s)?;
+        let address = c.size(self.need(s, &r.address, "address")?, "address")?;
+        let pages = match (&r.pages, &r.size) {
+            (Some(p), None) => c.count(p, 1, MAX_STEP_REFS, "pages")?,
+            (None, Some(sz)) => {
+                let bytes = c.size(sz, "size")?;
+                let first = address / PAGE_SIZE;
+                let end = address.saturating_add(bytes.max(1)).div_ceil(PAGE_SIZE);
+                end - first
+            }
+            (None, None) => 1,
+            (Some(_), Some(sz)) => return Err(c.err(sz.span(), "touch: give `pages` or `size`, not both")),
+        };
+        let repeat = r.repeat.as_ref().map(|v| c.count(v, 1, MAX_STEP_REFS, "repeat")).transpose()?.unwrap_or(1);
+        let pattern = match r.pattern.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("sequential") => Pattern::Sequential,
+            Some("reverse") => Pattern::Reverse,
+            Some("stride") => {
+                let st = self.need(s, &r.stride, "stride")?;
+                Pattern::Stride(c.count(st, 1, pages.max(1), "stride")?)
+            }
+            Some("random") => Pattern::Random {
+                count: r.count.as_ref().map(|v| c.count(v, 1, MAX_STEP_REFS, "count")).transpose()?.unwrap_or(pages),
+            },
+            Some(other) => {
+                let sp = r.pattern.as_ref().expect("matched Some").span();
+                return Err(c.err(sp, format!("pattern: expected sequential, reverse, stride or random, found {other:?}")));
+            }
+        };
+        if let (Some(st), false) = (&r.stride, matches!(pattern, Pattern::Stride(_))) {
+            return Err(c.err(st.span(), "`stride` applies only to pattern = \"stride\""));
+        }
+        if let (Some(ct), false) = (&r.count, matches!(pattern, Pattern::Random { .. })) {
+            return Err(c.err(ct.span(), "`count` applies only to pattern = \"random\""));
+        }
+        let refs = match pattern {
+            Pattern::Random { count } => count,
+            _ => pages,
+        };
+        if refs.saturating_mul(repeat) > MAX_STEP_REFS {
+            return Err(c.err(s.span(), format!("touch makes {} references: at most {MAX_STEP_REFS} per step", refs.saturating_mul(repeat))));
+        }
+        let node = r.node.as_ref().map(|v| c.count(v, 0, self.machine.numa_nodes as u64 - 1, "node")).transpose()?.map(|n| n as u8);
+        Ok(Action::Touch { process, address, pages, access: self.access(&r.access)?, pattern, repeat, node })
+    }
+
+    fn refs(&self, s: &Sp<RawStep>) -> Result<Action, ScenarioError> {
+        let c = self.ctx;
+        let r = s.get_ref();
+        let process = self.process(s)?;
+        let base = r.base.as_ref().map(|b| c.size(b, "base")).transpose()?.unwrap_or(0);
+        let access = self.access(&r.access)?;
+        let (pages, writes): (Vec<u64>, Vec<bool>) = match (&r.refs, &r.trace) {
+            (Some(list), None) => {
+                if r.format.is_some() {
+                    return Err(c.err(s.span(), "`format` applies only with `trace`"));
+                }
+                list.get_ref()
+                    .iter()
+                    .map(|p| c.count(p, 0, (1 << 36) - 1, "page number").map(|x| (x, access == AccessKind::Write)))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .unzip()
+            }
+            (None, Some(t)) => {
+                let Some(dir) = self.base_dir else {
+                    return Err(c.err(t.span(), "a built-in scenario cannot read trace files"));
+                };
+                let format = match &r.format {
+                    Some(f) => c.word(f, "format", TraceFormat::parse, &TraceFormat::NAMES)?,
+                    None => TraceFormat::Refs,
+                };
+                let path = dir.join(t.get_ref());
+                let shown = path.display().to_string();
+                let fh = std::fs::File::open(&path)
+                    .map_err(|e| c.err(t.span(), format!("cannot open trace {shown}: {e}")))?;
+                let mut pages = Vec::new();
+                let mut writes = Vec::new();
+                for x in TraceReader::new(std::io::BufReader::new(fh), format) {
+                    let x = x.map_err(|e| ScenarioError {
+                        file: shown.clone(),
+                        line: e.line as usize,
+                        col: e.col as usize,
+                        message: e.message,
+                    })?;
+                    pages.push(x.page);
+                    writes.push(x.write || access == AccessKind::Write);
+                    if pages.len() as u64 > MAX_STEP_REFS {
+                        return Err(c.err(t.span(), "trace has more than a billion references; use `pagelab replay`"));
+                    }
+                }
+                (pages, writes)
+            }
+            (Some(_), Some(t)) => return Err(c.err(t.span(), "refs: give `refs` or `trace`, not both")),
+            (None, None) => return Err(c.err(s.span(), "op \"refs\" needs `refs` (a list of page numbers) or `trace` (a file)")),
+        };
+        if base % PAGE_SIZE != 0 {
+            return Err(c.err(r.base.as_ref().expect("nonzero base was given").span(), "base: expected a page-aligned address"));
+        }
+        Ok(Action::Refs { process, base, pages, writes })
+    }
+
+    fn expectations(&self, m: &BTreeMap<Sp<String>, Sp<toml::Value>>) -> Result<Vec<Expectation>, ScenarioError> {
+        let mut out: Vec<Expectation> = m.iter().map(|(k, v)| self.expectation(k, v)).collect::<Result<_, _>>()?;
+        out.sort_by_key(|e| e.line);
+        Ok(out)
+    }
+
+    fn expectation(&self, k: &Sp<String>, v: &Sp<toml::Value>) -> Result<Expectation, ScenarioError> {
+        let c = self.ctx;
+        let key = k.get_ref().as_str();
+        let bad_key = || {
+            c.err(
+                k.span(),
+                format!(
+                    "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, or files.FILE.METRIC ({})",
+                    GLOBAL_METRICS.join(", "),
+                    PROCESS_METRICS.join(", "),
+                    FILE_METRICS.join(", ")
+                ),
+            )
+        };
+        let metric = if let Some(g) = GLOBAL_METRICS.iter().find(|g| **g == key) {
+            Metric::Global(g)
+        } else if let Some(rest) = key.strip_prefix("files.") {
+            let (fname, what) = rest.rsplit_once('.').ok_or_else(bad_key)?;
+            let f = self.files.iter().position(|x| x.name == fname).ok_or_else(bad_key)?;
+            Metric::File(f, FILE_METRICS.iter().find(|m| **m == what).ok_or_else(bad_key)?)
+        } else {
+            let (pname, rest) = key.split_once('.').ok_or_else(bad_key)?;
+            let p = self.processes.iter().position(|x| x.name == pname).ok_or_else(bad_key)?;
+            if let Some(a) = rest.strip_prefix("pte.") {
+                let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
+                Metric::Pte(p, addr)
+            } else {
+                Metric::Process(p, PROCESS_METRICS.iter().find(|m| **m == rest).ok_or_else(bad_key)?)
+            }
+        };
+        let check = match (v.get_ref(), &metric) {
+            (toml::Value::String(s), Metric::Pte(..)) => {
+                if !PteKind::NAMES.contains(&s.as_str()) {
+                    return Err(c.err(v.span(), format!("{key}: expected a PTE kind ({}), found {s:?}", PteKind::NAMES.join(", "))));
+                }
+                Check::Kind(s.clone())
+            }
+            (_, Metric::Pte(..)) => {
+                return Err(c.err(v.span(), format!("{key}: expected a PTE kind as a string ({})", PteKind::NAMES.join(", "))))
+            }
+            (toml::Value::Integer(i), _) if *i >= 0 => Check::Equals(*i as u64),
+            (toml::Value::Table(t), _) => {
+                let mut at_least = None;
+                let mut at_most = None;
+                for (tk, tv) in t {
+                    let n = tv.as_integer().filter(|n| *n >= 0).ok_or_else(|| {
+                        c.err(v.span(), format!("{key}: `{tk}` expects a non-negative integer"))
+                    })? as u64;
+                    match tk.as_str() {
+                        "at_least" => at_least = Some(n),
+                        "at_most" => at_most = Some(n),
+                        _ => return Err(c.err(v.span(), format!("{key}: unknown bound `{tk}`: expected at_least or at_most"))),
+                    }
+                }
+                Check::Range { at_least, at_most }
+            }
+            _ => {
+                return Err(c.err(
+                    v.span(),
+                    format!("{key}: expected a non-negative integer or {{ at_least = N, at_most = M }}"),
+                ))
+            }
+        };
+        Ok(Expectation { key: key.to_string(), line: c.line(k.span()), metric, check })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ScenarioError {
+        load_str(text, "t.toml", None, &[]).unwrap_err()
+    }
+
+    const OK: &str = r#"
+[scenario]
+name = "t"
+[machine]
+memory = "1 MiB"
+[[process]]
+name = "p1"
+ws_max = 3
+[[step]]
+op = "reserve"
+process = "p1"
+size = "64 KiB"
+commit = true
+[[step]]
+op = "touch"
+process = "p1"
+address = 0x10000
+pages = 4
+access = "write"
+expect = { "p1.faults" = 4, "p1.ws_size" = { at_most = 3 } }
+[expect]
+"faults.demand_zero" = 4
+"p1.pte.0x10000" = "transition"
+"#;
+
+    #[test]
+    fn a_good_scenario_loads() {
+        let s = load_str(OK, "t.toml", None, &[]).unwrap();
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(s.machine.frames(), 256);
+        assert_eq!(s.steps[1].expect.len(), 2);
+        assert_eq!(s.expect.len(), 2);
+        assert_eq!(s.steps[1].line, 15);
+    }
+
+    #[test]
+    fn unknown_keys_name_line_and_column() {
+        let e = err("[scenario]\nname = \"x\"\ncolour = 3\n");
+        assert_eq!((e.line, e.col), (3, 1), "{e}");
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_what_was_expected() {
+        let e = err(&OK.replace("memory = \"1 MiB\"", "memory = \"1 parsec\""));
+        assert_eq!(e.line, 5);
+        assert!(e.message.contains("unknown size unit"), "{e}");
+        let e = err(&OK.replace("access = \"write\"", "access = \"scribble\""));
+        assert!(e.message.contains("expected one of read, write, execute"), "{e}");
+        let e = err(&OK.replace("\"p1.faults\"", "\"p9.faults\""));
+        assert!(e.message.contains("unknown metric"), "{e}");
+        let e = err(&OK.replace("commit = true", "commit = true\npattern = \"random\""));
+        assert!(e.message.contains("does not apply to op \"reserve\""), "{e}");
+        let e = err(&OK.replace("memory = \"1 MiB\"", "memory = \"4 TiB\""));
+        assert!(e.message.contains("host memory"), "{e}");
+    }
+
+    #[test]
+    fn overrides_apply_and_report_their_own_errors() {
+        let o = [Override::parse("memory=2MiB").unwrap(), Override::parse("machine.policy=lru").unwrap()];
+        let s = load_str(OK, "t.toml", None, &o).unwrap();
+        assert_eq!((s.machine.frames(), s.machine.policy), (512, PolicyKind::Lru));
+        let e = load_str(OK, "t.toml", None, &[Override::parse("policy=best").unwrap()]).unwrap_err();
+        assert_eq!(e.file, "--set");
+        assert!(e.message.contains("expected one of fifo"), "{e}");
+        let e = load_str(OK, "t.toml", None, &[Override::parse("colour=red").unwrap()]).unwrap_err();
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+}

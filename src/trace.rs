@@ -1,0 +1,405 @@
+//! Trace readers: a stream of page references from a file.
+//!
+//! - `refs`: page numbers (decimal or 0x hex) separated by commas, spaces or
+//!   newlines; `#` starts a comment. Every reference is a read.
+//! - `lackey`: the output of `valgrind --tool=lackey --trace-mem=yes`:
+//!   `I  addr,size` (instruction fetch), ` L addr,size` (load), ` S ...`
+//!   (store), ` M ...` (modify: one access that reads and writes). Lines
+//!   starting with `==` are valgrind's own and are skipped. An access of
+//!   size s at a touches pages a>>12 ..= (a+s-1)>>12, in order.
+//! - `oracle-general`: libCacheSim's binary format, 24-byte little-endian
+//!   records (u32 time, u64 object id, u32 size, i64 next access); the
+//!   object id is the page number. Used to feed pagelab and libCacheSim the
+//!   very same trace.
+//!
+//! Readers stream: a trace larger than memory replays in constant space.
+
+use std::fmt;
+use std::io::BufRead;
+
+/// A trace format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceFormat {
+    /// Reference strings.
+    Refs,
+    /// valgrind lackey output.
+    Lackey,
+    /// libCacheSim oracleGeneral binary.
+    OracleGeneral,
+}
+
+impl TraceFormat {
+    /// Every format's name.
+    pub const NAMES: [&'static str; 3] = ["refs", "lackey", "oracle-general"];
+
+    /// Parses a format name.
+    pub fn parse(s: &str) -> Option<TraceFormat> {
+        match s {
+            "refs" => Some(TraceFormat::Refs),
+            "lackey" => Some(TraceFormat::Lackey),
+            "oracle-general" | "oraclegeneral" => Some(TraceFormat::OracleGeneral),
+            _ => None,
+        }
+    }
+}
+
+/// One reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRef {
+    /// Virtual page number.
+    pub page: u64,
+    /// Whether it writes.
+    pub write: bool,
+}
+
+/// A malformed trace: where and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceError {
+    /// 1-based line (record number for binary formats).
+    pub line: u64,
+    /// 1-based column (byte offset in the record for binary formats).
+    pub col: u64,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.col, self.message)
+    }
+}
+
+/// The largest page number a trace may name: x64's 48-bit address space.
+const MAX_PAGE: u64 = (1 << 36) - 1;
+
+/// A streaming reader of references.
+pub struct TraceReader<R> {
+    input: R,
+    format: TraceFormat,
+    line: u64,
+    buf: Vec<u8>,
+    /// Pending references of the current line (refs lines hold many; a
+    /// lackey access can span pages).
+    pending: std::collections::VecDeque<TraceRef>,
+    done: bool,
+}
+
+impl<R: BufRead> TraceReader<R> {
+    /// A reader of `format` over `input`.
+    pub fn new(input: R, format: TraceFormat) -> TraceReader<R> {
+        TraceReader {
+            input,
+            format,
+            line: 0,
+            buf: Vec::with_capacity(128),
+            pending: Default::default(),
+            done: false,
+        }
+    }
+
+    fn err(&self, col: usize, message: impl Into<String>) -> TraceError {
+        TraceError { line: self.line, col: col as u64 + 1, message: message.into() }
+    }
+
+    fn io_err(&self, e: std::io::Error) -> TraceError {
+        TraceError { line: self.line + 1, col: 1, message: format!("cannot read the trace: {e}") }
+    }
+
+    fn fill(&mut self) -> Result<bool, TraceError> {
+        match self.format {
+            TraceFormat::OracleGeneral => {
+                let mut rec = [0u8; 24];
+                let mut got = 0;
+                while got < 24 {
+                    match self.input.read(&mut rec[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(self.io_err(e)),
+                    }
+                }
+                self.line += 1;
+                if got == 0 {
+                    return Ok(false);
+                }
+                if got < 24 {
+                    return Err(self.err(got, format!("truncated record: {got} of 24 bytes")));
+                }
+                let id = u64::from_le_bytes(rec[4..12].try_into().expect("8 bytes"));
+                if id > MAX_PAGE {
+                    return Err(self.err(4, format!("object id {id} is beyond the 48-bit address space")));
+                }
+                self.pending.push_back(TraceRef { page: id, write: false });
+                Ok(true)
+            }
+            TraceFormat::Refs | TraceFormat::Lackey => {
+                self.buf.clear();
+                let n = self.input.read_until(b'\n', &mut self.buf).map_err(|e| self.io_err(e))?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                self.line += 1;
+                if self.format == TraceFormat::Refs {
+                    self.parse_refs_line()?;
+                } else {
+                    self.parse_lackey_line()?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn parse_refs_line(&mut self) -> Result<(), TraceError> {
+        let line = std::mem::take(&mut self.buf);
+        let end = line.iter().position(|&b| b == b'#').unwrap_or(line.len());
+        let mut i = 0;
+        while i < end {
+            let b = line[i];
+            if b == b',' || b.is_ascii_whitespace() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < end && !(line[i] == b',' || line[i].is_ascii_whitespace()) {
+                i += 1;
+            }
+            let tok = &line[start..i];
+            let page = parse_number(tok).ok_or_else(|| {
+                self.err(
+                    start,
+                    format!(
+                        "expected a page number (decimal or 0x hex), found {:?}",
+                        String::from_utf8_lossy(tok)
+                    ),
+                )
+            })?;
+            if page > MAX_PAGE {
+                return Err(self.err(start, format!("page number {page} is beyond the 48-bit address space")));
+            }
+            self.pending.push_back(TraceRef { page, write: false });
+        }
+        self.buf = line;
+        Ok(())
+    }
+
+    fn parse_lackey_line(&mut self) -> Result<(), TraceError> {
+        let line = std::mem::take(&mut self.buf);
+        let result = self.lackey_line(&line);
+        self.buf = line;
+        result
+    }
+
+    fn lackey_line(&mut self, line: &[u8]) -> Result<(), TraceError> {
+        let text = trim_end(line);
+        if text.is_empty() || text.starts_with(b"==") || text.starts_with(b"--") {
+            return Ok(());
+        }
+        let mut i = 0;
+        while i < text.len() && text[i] == b' ' {
+            i += 1;
+        }
+        let Some(&kind) = text.get(i) else { return Ok(()) };
+        let write = match kind {
+            b'I' | b'L' => false,
+            b'S' | b'M' => true,
+            _ => {
+                return Err(self.err(
+                    i,
+                    format!(
+                        "expected a lackey record (I, L, S or M), found {:?}",
+                        String::from_utf8_lossy(text)
+                    ),
+                ))
+            }
+        };
+        i += 1;
+        while i < text.len() && text[i] == b' ' {
+            i += 1;
+        }
+        let rest = &text[i..];
+        let Some(comma) = rest.iter().position(|&b| b == b',') else {
+            return Err(self.err(i, "expected \"address,size\" after the record kind"));
+        };
+        let addr = parse_hex(&rest[..comma]).ok_or_else(|| {
+            self.err(i, format!("expected a hex address, found {:?}", String::from_utf8_lossy(&rest[..comma])))
+        })?;
+        let size_tok = &rest[comma + 1..];
+        let size = std::str::from_utf8(size_tok)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|&s| s > 0)
+            .ok_or_else(|| {
+                self.err(
+                    i + comma + 1,
+                    format!("expected a positive decimal size, found {:?}", String::from_utf8_lossy(size_tok)),
+                )
+            })?;
+        let last = addr.checked_add(size - 1).ok_or_else(|| self.err(i, "address + size overflows"))?;
+        let (first_page, last_page) = (addr >> 12, last >> 12);
+        if last_page > MAX_PAGE {
+            return Err(self.err(i, format!("address 0x{addr:x} is beyond the 48-bit address space")));
+        }
+        for page in first_page..=last_page {
+            self.pending.push_back(TraceRef { page, write });
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Iterator for TraceReader<R> {
+    type Item = Result<TraceRef, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Some(Ok(r));
+            }
+            if self.done {
+                return None;
+            }
+            match self.fill() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+fn trim_end(b: &[u8]) -> &[u8] {
+    let mut e = b.len();
+    while e > 0 && (b[e - 1] == b'\n' || b[e - 1] == b'\r' || b[e - 1] == b' ' || b[e - 1] == b'\t') {
+        e -= 1;
+    }
+    &b[..e]
+}
+
+fn parse_hex(tok: &[u8]) -> Option<u64> {
+    if tok.is_empty() || tok.len() > 16 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in tok {
+        let d = (c as char).to_digit(16)? as u64;
+        v = (v << 4) | d;
+    }
+    Some(v)
+}
+
+fn parse_number(tok: &[u8]) -> Option<u64> {
+    if let Some(h) = tok.strip_prefix(b"0x").or_else(|| tok.strip_prefix(b"0X")) {
+        return parse_hex(h);
+    }
+    if tok.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in tok {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(v)
+}
+
+/// Reads a whole trace into memory.
+pub fn read_all(input: impl BufRead, format: TraceFormat) -> Result<Vec<TraceRef>, TraceError> {
+    TraceReader::new(input, format).collect()
+}
+
+/// For each position, the position of the next reference to the same page
+/// ([`crate::working_set::NEVER`] if none): what the OPT policy needs.
+pub fn next_uses(pages: &[u64]) -> Vec<u64> {
+    let mut next = vec![crate::working_set::NEVER; pages.len()];
+    let mut last: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for i in (0..pages.len()).rev() {
+        if let Some(&j) = last.get(&pages[i]) {
+            next[i] = j;
+        }
+        last.insert(pages[i], i as u64);
+    }
+    next
+}
+
+/// Writes pages as an oracleGeneral binary trace (with next-access times
+/// filled in, as libCacheSim's own converter does).
+pub fn write_oracle_general(pages: &[u64], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write;
+    let next = next_uses(pages);
+    let mut w = std::io::BufWriter::new(out);
+    for (i, (&p, &n)) in pages.iter().zip(&next).enumerate() {
+        w.write_all(&(i as u32).to_le_bytes())?;
+        w.write_all(&p.to_le_bytes())?;
+        w.write_all(&4096u32.to_le_bytes())?;
+        let na: i64 = if n == crate::working_set::NEVER { -1 } else { n as i64 };
+        w.write_all(&na.to_le_bytes())?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pages(text: &str, f: TraceFormat) -> Result<Vec<(u64, bool)>, TraceError> {
+        read_all(text.as_bytes(), f).map(|v| v.into_iter().map(|r| (r.page, r.write)).collect())
+    }
+
+    #[test]
+    fn refs_accept_commas_spaces_hex_and_comments() {
+        let got = pages("1,2, 3\n0x10 # comment 99\n\n4", TraceFormat::Refs).unwrap();
+        assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1, 2, 3, 16, 4]);
+    }
+
+    #[test]
+    fn refs_reject_garbage_with_line_and_column() {
+        let e = pages("1 2\n3 x7 4", TraceFormat::Refs).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 3));
+        assert!(e.message.contains("\"x7\""), "{}", e.message);
+    }
+
+    #[test]
+    fn lackey_records_touch_every_page_they_span() {
+        let t = "==123== Lackey\nI  04016bc2,3\n L 1ffefff8a8,8\n S 0000fff,2\n M 00002000,4\n";
+        let got = pages(t, TraceFormat::Lackey).unwrap();
+        assert_eq!(got, vec![(0x4016, false), (0x1ffefff, false), (0x0, true), (0x1, true), (0x2, true)]);
+    }
+
+    #[test]
+    fn lackey_truncated_line_is_an_error_not_a_panic() {
+        let e = pages("I  04016bc2,3\n L 1ffe", TraceFormat::Lackey).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("address,size"));
+        let e = pages(" X 10,4", TraceFormat::Lackey).unwrap_err();
+        assert!(e.message.contains("I, L, S or M"));
+        let e = pages(" L 10,0", TraceFormat::Lackey).unwrap_err();
+        assert!(e.message.contains("positive"));
+    }
+
+    #[test]
+    fn oracle_general_round_trips_and_rejects_truncation() {
+        let mut bytes = Vec::new();
+        write_oracle_general(&[5, 6, 5], &mut bytes).unwrap();
+        assert_eq!(bytes.len(), 72);
+        let got = pages(std::str::from_utf8(&[]).unwrap(), TraceFormat::OracleGeneral).unwrap();
+        assert!(got.is_empty());
+        let v = read_all(&bytes[..], TraceFormat::OracleGeneral).unwrap();
+        assert_eq!(v.iter().map(|r| r.page).collect::<Vec<_>>(), vec![5, 6, 5]);
+        let e = read_all(&bytes[..70], TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("truncated"));
+    }
+
+    #[test]
+    fn next_uses_point_forward() {
+        assert_eq!(next_uses(&[1, 2, 1, 1]), vec![2, crate::working_set::NEVER, 3, crate::working_set::NEVER]);
+    }
+}
