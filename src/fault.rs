@@ -233,7 +233,9 @@ impl Machine {
         next_use: u64,
     ) -> Result<Resolution, OpError> {
         let (pfn, from) = self.obtain_frame(FramePurpose::ZeroFill, node, pid)?;
-        let mut t = self.config.cost.fault_trap;
+        // Taking a page off a list and building the PTE costs what a soft
+        // fault costs; zeroing comes on top when no zeroed page was ready.
+        let mut t = self.config.cost.fault_trap + self.config.cost.soft_fault;
         if from != ZeroSource::Zeroed {
             t += self.config.cost.zero_page;
             self.counters.zeroed_in_fault += 1;

@@ -31,6 +31,7 @@
 //! ([`trace`]) drive it from reference strings or valgrind's lackey output.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod event;
@@ -47,6 +48,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod trace;
+pub mod tui;
 pub mod units;
 pub mod win32;
 pub mod working_set;

@@ -1,0 +1,137 @@
+//! `pagelab replay TRACE --policy P --frames N`.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{emit, EXIT_BAD_INPUT, EXIT_OK};
+use crate::cost::CostModel;
+use crate::replay::{replay as do_replay, ReplayConfig, ReplayError};
+use crate::trace::TraceFormat;
+use crate::units::{Bytes, SimNanos};
+use crate::working_set::PolicyKind;
+
+/// Arguments of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Trace file (`-` for standard input).
+    pub trace: String,
+    /// Replacement policy: fifo, lru, clock, opt or random.
+    #[arg(long, default_value = "fifo")]
+    pub policy: String,
+    /// Working-set maximum in frames.
+    #[arg(long)]
+    pub frames: u64,
+    /// Trace format: refs, lackey or oracle-general.
+    #[arg(long, default_value = "refs")]
+    pub format: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Physical memory of the simulated machine (default: max(4 x frames, 64 MiB)).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Cost profile: disk-1993, server-2008 or nvme.
+    #[arg(long)]
+    pub cost: Option<String>,
+    /// Seed (for the random policy).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print host time and references per second to standard error.
+    #[arg(long)]
+    pub timing: bool,
+    /// Write the report to this file (whole or not at all).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+fn bad(msg: String) -> i32 {
+    eprintln!("pagelab: {msg}");
+    EXIT_BAD_INPUT
+}
+
+/// Runs `replay`.
+pub fn replay(a: ReplayArgs) -> i32 {
+    let Some(policy) = PolicyKind::parse(&a.policy) else {
+        return bad(format!("--policy {:?}: expected fifo, lru, clock, opt or random", a.policy));
+    };
+    let Some(format) = TraceFormat::parse(&a.format) else {
+        return bad(format!("--format {:?}: expected one of {}", a.format, TraceFormat::NAMES.join(", ")));
+    };
+    let mut cfg = ReplayConfig::new(policy, a.frames);
+    if let Some(m) = &a.memory {
+        match Bytes::parse(m) {
+            Ok(b) => cfg.machine = crate::config::MachineConfig { memory: b, ..cfg.machine },
+            Err(e) => return bad(format!("--memory: {e}")),
+        }
+        cfg.machine.writer = crate::config::WriterConfig::for_frames(cfg.machine.frames());
+    }
+    if let Some(c) = &a.cost {
+        match CostModel::profile(c) {
+            Some(p) => cfg.machine.cost = p,
+            None => return bad(format!("--cost {c:?}: expected one of {}", CostModel::PROFILES.join(", "))),
+        }
+    }
+    cfg.machine.seed = a.seed;
+    let start = Instant::now();
+    let result = if a.trace == "-" {
+        do_replay(std::io::stdin().lock(), format, &cfg)
+    } else {
+        match std::fs::File::open(&a.trace) {
+            Ok(f) => do_replay(BufReader::with_capacity(1 << 16, f), format, &cfg),
+            Err(e) => return bad(format!("{}: cannot open the trace: {e}", a.trace)),
+        }
+    };
+    let elapsed = start.elapsed();
+    let r = match result {
+        Ok(r) => r,
+        Err(ReplayError::Trace(e)) => return bad(format!("{}:{}:{}: {}", a.trace, e.line, e.col, e.message)),
+        Err(e) => return bad(format!("{}: {e}", a.trace)),
+    };
+    if a.timing {
+        let secs = elapsed.as_secs_f64();
+        eprintln!(
+            "pagelab: {} references in {:.3} s host time: {:.1} M references/s",
+            r.references,
+            secs,
+            r.references as f64 / secs / 1e6
+        );
+    }
+    let text = if a.json {
+        serde_json::to_string_pretty(&r).expect("json") + "\n"
+    } else {
+        let c = &r.counters;
+        let l = &r.fault_latency;
+        format!(
+            "replay {} ({}), policy {}, {} frames, memory {}\nreferences        {}\nfaults            {} ({:.2}%): demand zero {}, soft {}, hard {}\n{}I/O               {} reads ({} pages), {} writes\nsimulated time    {} in faults (p50 {}, p99 {})\n",
+            a.trace,
+            a.format,
+            r.policy,
+            r.frames,
+            Bytes(r.memory),
+            r.references,
+            r.faults,
+            r.fault_rate * 100.0,
+            r.breakdown.demand_zero,
+            r.breakdown.soft,
+            r.breakdown.hard,
+            if r.access_violations > 0 {
+                format!("access violations {} (addresses outside user space)\n", r.access_violations)
+            } else {
+                String::new()
+            },
+            c.io_reads,
+            c.pages_read,
+            c.io_writes,
+            c.time_foreground,
+            SimNanos(l.p50_ns),
+            SimNanos(l.p99_ns),
+        )
+    };
+    match emit(a.output.as_deref(), &text) {
+        Ok(()) => EXIT_OK,
+        Err(c) => c,
+    }
+}

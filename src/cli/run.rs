@@ -1,0 +1,117 @@
+//! `pagelab run SCENARIO`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::report::Report;
+use crate::runner::Runner;
+use crate::scenario::Override;
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file or built-in name (see `pagelab scenarios`).
+    pub scenario: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the machine's random generator (overrides machine.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a machine setting, e.g. --set memory=1MiB --set policy=lru.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print every event with its explanation, step by step.
+    #[arg(long)]
+    pub events: bool,
+    /// Write the report to this file (whole or not at all) instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The built-in tour with default options.
+    pub fn tour() -> RunArgs {
+        RunArgs { scenario: "tour".into(), json: false, seed: None, set: Vec::new(), events: false, output: None }
+    }
+}
+
+/// Parses `--set` and `--seed` into overrides.
+pub fn overrides(set: &[String], seed: Option<u64>) -> Result<Vec<Override>, String> {
+    let mut o: Vec<Override> = set.iter().map(|s| Override::parse(s)).collect::<Result<_, _>>()?;
+    if let Some(s) = seed {
+        o.push(Override { key: "seed".into(), value: s.to_string() });
+    }
+    Ok(o)
+}
+
+/// Runs `run`.
+pub fn run(a: RunArgs) -> i32 {
+    let ov = match overrides(&a.set, a.seed) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pagelab: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let scenario = match resolve(&a.scenario, &ov) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pagelab: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut runner = match Runner::new(Arc::new(scenario), a.events) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pagelab: {}: {e}", a.scenario);
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut log = String::new();
+    if a.events {
+        let m = runner.machine().clone();
+        for e in runner.setup_events() {
+            log.push_str(&format!("  setup: {}\n", e.explain(&|p| m.name_of(p))));
+        }
+    }
+    while let Some(o) = runner.step() {
+        if a.events {
+            let m = runner.machine();
+            let step = &runner.scenario().steps[o.number - 1];
+            log.push_str(&format!("step {} (line {}): {}\n", o.number, o.line, o.op));
+            if let Some(n) = &step.note {
+                log.push_str(&format!("  # {n}\n"));
+            }
+            for e in &o.events {
+                log.push_str(&format!("  {}\n", e.explain(&|p| m.name_of(p))));
+            }
+            if let Some(err) = &o.error {
+                log.push_str(&format!("  -> {err}\n"));
+            }
+        }
+    }
+    let report = Report::of(&runner);
+    let text = if a.json {
+        let mut v = serde_json::to_value(&report).expect("report serialises");
+        if a.events {
+            v["events_log"] = serde_json::Value::String(log);
+        }
+        serde_json::to_string_pretty(&v).expect("json") + "\n"
+    } else if a.events {
+        format!("{log}\n{}", report.text())
+    } else {
+        report.text()
+    };
+    if let Err(code) = emit(a.output.as_deref(), &text) {
+        return code;
+    }
+    if report.passed {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
