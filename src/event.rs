@@ -282,10 +282,9 @@ impl Event {
                 "{} committed {pages} pages at {start}: commit charged, no physical page taken until first touch",
                 name(*pid)
             ),
-            Event::Decommitted { pid, start, pages, freed } => format!(
-                "{} decommitted {pages} pages at {start}; {freed} frames went to the free list",
-                name(*pid)
-            ),
+            Event::Decommitted { pid, start, pages, freed } => {
+                format!("{} decommitted {pages} pages at {start}; {freed} frames went to the free list", name(*pid))
+            }
             Event::Released { pid, start, freed } => {
                 format!("{} released the reservation at {start}; {freed} frames freed", name(*pid))
             }
@@ -329,10 +328,9 @@ impl Event {
                     EvictReason::MemoryPressure => "no available pages, trimmed".to_string(),
                 }
             ),
-            Event::Repurposed { pfn, pid, vpn, now } => format!(
-                "{pfn} taken from standby; page {vpn} of {} now {now}",
-                name(*pid)
-            ),
+            Event::Repurposed { pfn, pid, vpn, now } => {
+                format!("{pfn} taken from standby; page {vpn} of {} now {now}", name(*pid))
+            }
             Event::ModifiedWrite { pid, vpn, pages, to } => format!(
                 "modified page writer wrote {pages} page{} of {} from {vpn} to {} in one I/O; now on standby",
                 if *pages == 1 { "" } else { "s" },

@@ -154,9 +154,7 @@ impl Machine {
                     self.mapped_file_fault(pid, vpn, vad.protection, write, node, next_use)
                 }
             },
-            None if p.auto_commit => {
-                self.demand_zero_fault(pid, vpn, Protection::ReadWrite, write, node, next_use)
-            }
+            None if p.auto_commit => self.demand_zero_fault(pid, vpn, Protection::ReadWrite, write, node, next_use),
             None => Err(self.violation(pid, address, "address is free: no VAD describes it")),
         }
     }

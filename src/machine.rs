@@ -649,10 +649,9 @@ impl Machine {
             self.commit_charge += pages;
             self.processes[pid.0 as usize].commit += pages;
         }
-        self.processes[pid.0 as usize].vads.insert(
-            start.0,
-            Vad { start, pages, kind: VadKind::Private, protection, mem_commit: commit },
-        );
+        self.processes[pid.0 as usize]
+            .vads
+            .insert(start.0, Vad { start, pages, kind: VadKind::Private, protection, mem_commit: commit });
         self.emit(|| Event::Reserved { pid, start, size: Bytes(pages * 4096), committed: commit });
         Ok(OpValue::Address(start.address()))
     }
@@ -746,11 +745,8 @@ impl Machine {
     /// Frees everything a VAD holds (pages, page-file slots, commit) and
     /// clears its PTEs; dirty mapped-file pages are written back first.
     fn release_vad(&mut self, pid: ProcessId, vad: &Vad) -> u64 {
-        let ptes: Vec<(Vpn, Pte)> = self.processes[pid.0 as usize]
-            .page_table
-            .iter()
-            .filter(|(v, _)| vad.contains(*v))
-            .collect();
+        let ptes: Vec<(Vpn, Pte)> =
+            self.processes[pid.0 as usize].page_table.iter().filter(|(v, _)| vad.contains(*v)).collect();
         if let VadKind::Mapped { file, .. } = vad.kind {
             self.flush_view(pid, vad, file, &ptes);
         }
@@ -923,13 +919,21 @@ impl Machine {
                     PteKind::Valid { pfn, dirty, .. } => {
                         let e = self.pfn.entry(pfn);
                         if e.location() != PageLocation::Active {
-                            return Err(format!("{}: valid PTE at {vpn} maps {pfn}, which is {:?}", p.name, e.location()));
+                            return Err(format!(
+                                "{}: valid PTE at {vpn} maps {pfn}, which is {:?}",
+                                p.name,
+                                e.location()
+                            ));
                         }
                         if e.owner() != Some((p.id, vpn)) {
                             return Err(format!("{pfn} back-pointer {:?} does not match {} {vpn}", e.owner(), p.name));
                         }
                         if (e.share_count(), e.reference_count()) != (1, 1) {
-                            return Err(format!("{pfn} is active with share/ref counts {}/{}", e.share_count(), e.reference_count()));
+                            return Err(format!(
+                                "{pfn} is active with share/ref counts {}/{}",
+                                e.share_count(),
+                                e.reference_count()
+                            ));
                         }
                         if dirty && !e.modified() {
                             return Err(format!("{pfn} is dirty in its PTE but not modified in its PFN"));
@@ -944,7 +948,11 @@ impl Machine {
                     PteKind::Transition { pfn, .. } => {
                         let e = self.pfn.entry(pfn);
                         if e.owner() != Some((p.id, vpn)) {
-                            return Err(format!("{pfn} back-pointer {:?} does not match transition PTE of {} {vpn}", e.owner(), p.name));
+                            return Err(format!(
+                                "{pfn} back-pointer {:?} does not match transition PTE of {} {vpn}",
+                                e.owner(),
+                                p.name
+                            ));
                         }
                         match e.location() {
                             PageLocation::Standby => {
@@ -958,11 +966,18 @@ impl Machine {
                                 }
                             }
                             other => {
-                                return Err(format!("transition PTE of {} {vpn} points at {pfn} which is {other:?}", p.name))
+                                return Err(format!(
+                                    "transition PTE of {} {vpn} points at {pfn} which is {other:?}",
+                                    p.name
+                                ))
                             }
                         }
                         if (e.share_count(), e.reference_count()) != (0, 0) {
-                            return Err(format!("{pfn} on a list with share/ref counts {}/{}", e.share_count(), e.reference_count()));
+                            return Err(format!(
+                                "{pfn} on a list with share/ref counts {}/{}",
+                                e.share_count(),
+                                e.reference_count()
+                            ));
                         }
                         if let Backing::PageFile(_) = e.backing() {
                             slots_seen += 1;
@@ -1012,7 +1027,9 @@ impl Machine {
             return Err(format!("commit charge {} but processes hold {charged}", self.commit_charge));
         }
         let c = self.pfn.counts();
-        if c.zeroed + c.free + c.standby + c.modified + c.modified_no_write + c.bad + c.active != self.pfn.frames() as u64 {
+        if c.zeroed + c.free + c.standby + c.modified + c.modified_no_write + c.bad + c.active
+            != self.pfn.frames() as u64
+        {
             return Err("list counts do not add up to the frames".into());
         }
         Ok(())
@@ -1093,7 +1110,13 @@ mod tests {
         let mut m = small(64, 64);
         let p = process(&mut m, 16);
         let a = match m
-            .apply(&Op::Reserve { pid: p, address: None, size: 8 * 4096, protection: Protection::ReadWrite, commit: false })
+            .apply(&Op::Reserve {
+                pid: p,
+                address: None,
+                size: 8 * 4096,
+                protection: Protection::ReadWrite,
+                commit: false,
+            })
             .unwrap()
         {
             OpValue::Address(a) => a,
@@ -1117,8 +1140,14 @@ mod tests {
     fn evicted_pages_come_back_soft_then_hard_with_clustering() {
         let mut m = small(32, 64);
         let p = process(&mut m, 4);
-        m.apply(&Op::Reserve { pid: p, address: Some(0x10000), size: 16 * 4096, protection: Protection::ReadWrite, commit: true })
-            .unwrap();
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 16 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
         // Fill 8 pages through a 4-page working set: 4 evictions to modified.
         touch(&mut m, p, 0x10000, 8, AccessKind::Write);
         assert_eq!(m.snapshot().lists.modified, 4);
@@ -1132,8 +1161,14 @@ mod tests {
         assert_eq!(s.lists.modified, 0);
         assert!(s.counters.pages_written_pagefile >= 4);
         let q = process(&mut m, 64);
-        m.apply(&Op::Reserve { pid: q, address: Some(0x100000), size: 32 * 4096, protection: Protection::ReadWrite, commit: true })
-            .unwrap();
+        m.apply(&Op::Reserve {
+            pid: q,
+            address: Some(0x100000),
+            size: 32 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
         touch(&mut m, q, 0x100000, 28, AccessKind::Write);
         assert!(m.counters().repurposed > 0);
         let kinds: Vec<_> = (1..4).map(|i| m.pte(p, Vpn(0x10 + i)).unwrap().kind().name()).collect();
@@ -1153,10 +1188,22 @@ mod tests {
     fn commit_limit_is_ram_plus_pagefile() {
         let mut m = small(32, 16);
         let p = process(&mut m, 8);
-        let r = m.apply(&Op::Reserve { pid: p, address: None, size: 64 * 4096, protection: Protection::ReadWrite, commit: true });
+        let r = m.apply(&Op::Reserve {
+            pid: p,
+            address: None,
+            size: 64 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        });
         assert_eq!(r, Err(OpError::Win32 { call: "VirtualAlloc(MEM_COMMIT)", error: Win32Error::CommitmentLimit }));
-        m.apply(&Op::Reserve { pid: p, address: None, size: 40 * 4096, protection: Protection::ReadWrite, commit: true })
-            .unwrap();
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: None,
+            size: 40 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
         assert_eq!(m.snapshot().commit_charge, 40);
         m.check_invariants().unwrap();
     }
@@ -1165,8 +1212,14 @@ mod tests {
     fn exit_frees_everything() {
         let mut m = small(32, 32);
         let p = process(&mut m, 4);
-        m.apply(&Op::Reserve { pid: p, address: None, size: 12 * 4096, protection: Protection::ReadWrite, commit: true })
-            .unwrap();
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: None,
+            size: 12 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
         touch(&mut m, p, 0x10000, 12, AccessKind::Write);
         m.apply(&Op::WriteModified { pages: Some(3) }).unwrap();
         m.apply(&Op::Exit { pid: p }).unwrap();

@@ -154,23 +154,17 @@ impl PageTable {
     pub fn iter(&self) -> impl Iterator<Item = (Vpn, Pte)> + '_ {
         (0..FANOUT).flat_map(move |i4| {
             let pdpt = self.pml4[i4];
-            (0..FANOUT)
-                .filter(move |_| pdpt != NONE)
-                .flat_map(move |i3| {
-                    let pd = if pdpt == NONE { NONE } else { self.pdpts[pdpt as usize][i3] };
-                    (0..FANOUT).filter(move |_| pd != NONE).flat_map(move |i2| {
-                        let leaf = self.pds[pd as usize][i2];
-                        let base = ((i4 as u64) << (3 * BITS))
-                            | ((i3 as u64) << (2 * BITS))
-                            | ((i2 as u64) << BITS);
-                        (0..FANOUT)
-                            .filter(move |_| leaf != NONE && self.used[leaf as usize] > 0)
-                            .filter_map(move |i1| {
-                                let pte = self.leaves[leaf as usize][i1];
-                                (pte != Pte::ZERO).then_some((Vpn(base | i1 as u64), pte))
-                            })
+            (0..FANOUT).filter(move |_| pdpt != NONE).flat_map(move |i3| {
+                let pd = if pdpt == NONE { NONE } else { self.pdpts[pdpt as usize][i3] };
+                (0..FANOUT).filter(move |_| pd != NONE).flat_map(move |i2| {
+                    let leaf = self.pds[pd as usize][i2];
+                    let base = ((i4 as u64) << (3 * BITS)) | ((i3 as u64) << (2 * BITS)) | ((i2 as u64) << BITS);
+                    (0..FANOUT).filter(move |_| leaf != NONE && self.used[leaf as usize] > 0).filter_map(move |i1| {
+                        let pte = self.leaves[leaf as usize][i1];
+                        (pte != Pte::ZERO).then_some((Vpn(base | i1 as u64), pte))
                     })
                 })
+            })
         })
     }
 }

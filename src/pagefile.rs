@@ -73,7 +73,7 @@ impl PageFile {
                     best = Some((start, len));
                     break;
                 }
-                if best.map_or(true, |(_, l)| len > l) {
+                if best.is_none_or(|(_, l)| len > l) {
                     best = Some((start, len));
                 }
             } else {

@@ -2,7 +2,7 @@
 //! standby repurposing), eviction and trimming, the modified page writer,
 //! and the zero page thread (WI7 pp. 428-431; WI6 p. 153).
 
-use crate::event::{EvictReason, Event, WriteTarget, ZeroSource};
+use crate::event::{Event, EvictReason, WriteTarget, ZeroSource};
 use crate::fault::FramePurpose;
 use crate::machine::{Machine, OpError};
 use crate::pfn_db::{Backing, PageLocation};

@@ -119,15 +119,7 @@ pub struct PfnEntry {
 
 impl PfnEntry {
     fn new() -> PfnEntry {
-        PfnEntry {
-            flink: NIL,
-            blink: NIL,
-            pte: NO_OWNER,
-            original: 0,
-            share_count: 0,
-            reference_count: 0,
-            flags: 0,
-        }
+        PfnEntry { flink: NIL, blink: NIL, pte: NO_OWNER, original: 0, share_count: 0, reference_count: 0, flags: 0 }
     }
 
     /// The list or state the frame is in.
@@ -142,8 +134,7 @@ impl PfnEntry {
 
     /// The PTE that maps (or last mapped) this page, as (process, page).
     pub fn owner(&self) -> Option<(ProcessId, Vpn)> {
-        (self.pte != NO_OWNER)
-            .then(|| (ProcessId((self.pte >> 48) as u16), Vpn(self.pte & ((1 << 48) - 1))))
+        (self.pte != NO_OWNER).then_some((ProcessId((self.pte >> 48) as u16), Vpn(self.pte & ((1 << 48) - 1))))
     }
 
     /// Records the back-pointer to the PTE.
@@ -552,10 +543,7 @@ impl PfnDatabase {
                 }
                 seen[cur as usize] = true;
                 if e.location() != loc {
-                    return Err(format!(
-                        "pfn 0x{cur:x} is on the {id:?} list but says it is {:?}",
-                        e.location()
-                    ));
+                    return Err(format!("pfn 0x{cur:x} is on the {id:?} list but says it is {:?}", e.location()));
                 }
                 if self.list_id(Pfn(cur), loc) != Some(id) {
                     return Err(format!("pfn 0x{cur:x} is on {id:?}, the wrong node or priority"));

@@ -80,10 +80,7 @@ impl Protection {
     pub fn writable(self) -> bool {
         matches!(
             self,
-            Protection::ReadWrite
-                | Protection::WriteCopy
-                | Protection::ExecuteReadWrite
-                | Protection::ExecuteWriteCopy
+            Protection::ReadWrite | Protection::WriteCopy | Protection::ExecuteReadWrite | Protection::ExecuteWriteCopy
         )
     }
 
@@ -338,16 +335,8 @@ impl PteKind {
     }
 
     /// Every name [`PteKind::name`] can return.
-    pub const NAMES: [&'static str; 8] = [
-        "valid",
-        "zero",
-        "demand_zero",
-        "transition",
-        "page_file",
-        "mapped_file",
-        "no_access",
-        "decommitted",
-    ];
+    pub const NAMES: [&'static str; 8] =
+        ["valid", "zero", "demand_zero", "transition", "page_file", "mapped_file", "no_access", "decommitted"];
 }
 
 impl fmt::Debug for Pte {
@@ -392,10 +381,7 @@ mod tests {
             (Pte::ZERO, PteKind::Zero),
             (Pte::demand_zero(p), PteKind::DemandZero { protection: p }),
             (Pte::transition(Pfn(77), p), PteKind::Transition { pfn: Pfn(77), protection: p }),
-            (
-                Pte::page_file(PageFileSlot(9), p),
-                PteKind::PageFile { file: 0, slot: PageFileSlot(9), protection: p },
-            ),
+            (Pte::page_file(PageFileSlot(9), p), PteKind::PageFile { file: 0, slot: PageFileSlot(9), protection: p }),
             (Pte::mapped_file(Protection::ReadOnly), PteKind::MappedFile { protection: Protection::ReadOnly }),
             (Pte::demand_zero(Protection::NoAccess), PteKind::NoAccess),
             (Pte::decommitted(), PteKind::Decommitted),
@@ -405,10 +391,7 @@ mod tests {
             assert!(!pte.is_valid());
         }
         let v = Pte::valid(Pfn(0xabcde), Protection::ReadOnly, false);
-        assert_eq!(
-            v.kind(),
-            PteKind::Valid { pfn: Pfn(0xabcde), dirty: false, accessed: true, writable: false }
-        );
+        assert_eq!(v.kind(), PteKind::Valid { pfn: Pfn(0xabcde), dirty: false, accessed: true, writable: false });
         assert_eq!(v.protection(), Some(Protection::ReadOnly));
     }
 

@@ -107,7 +107,11 @@ impl Report {
             if c.passed {
                 let _ = writeln!(o, "  ok    line {:>3}  {} {} ({at})", c.line, c.key, c.expected);
             } else {
-                let _ = writeln!(o, "  FAIL  line {:>3}  {} expected {}, got {} ({at})", c.line, c.key, c.expected, c.actual);
+                let _ = writeln!(
+                    o,
+                    "  FAIL  line {:>3}  {} expected {}, got {} ({at})",
+                    c.line, c.key, c.expected, c.actual
+                );
             }
         }
         o
@@ -176,11 +180,7 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
         s.commit_charge, s.commit_limit, s.pagefile_used, s.pagefile_capacity
     );
     let _ = writeln!(o, "locks             working set {}, PFN database {}", c.ws_lock, c.pfn_lock);
-    let _ = writeln!(
-        o,
-        "simulated time    {} in faults, {} in background work",
-        c.time_foreground, c.time_background
-    );
+    let _ = writeln!(o, "simulated time    {} in faults, {} in background work", c.time_foreground, c.time_background);
     if lat.count > 0 {
         let _ = writeln!(
             o,

@@ -88,9 +88,8 @@ impl Runner {
         }
         let mut files = Vec::new();
         for f in &scenario.files {
-            let OpValue::File(id) = machine
-                .apply(&Op::CreateFile { name: f.name.clone(), size: f.size })
-                .map_err(|e| e.to_string())?
+            let OpValue::File(id) =
+                machine.apply(&Op::CreateFile { name: f.name.clone(), size: f.size }).map_err(|e| e.to_string())?
             else {
                 unreachable!("CreateFile returns a file")
             };
@@ -221,7 +220,12 @@ impl Runner {
                 })
                 .map(drop),
             Action::Commit { process, address, size, protection } => m
-                .apply(&Op::Commit { pid: self.pids[*process], address: *address, size: *size, protection: *protection })
+                .apply(&Op::Commit {
+                    pid: self.pids[*process],
+                    address: *address,
+                    size: *size,
+                    protection: *protection,
+                })
                 .map(drop),
             Action::Decommit { process, address, size } => {
                 m.apply(&Op::Decommit { pid: self.pids[*process], address: *address, size: *size }).map(drop)
@@ -273,7 +277,8 @@ impl Runner {
             }
             Action::Refs { process, base, pages, writes } => {
                 let pid = self.pids[*process];
-                let opt = self.machine.process(pid).is_some_and(|p| p.ws.policy() == crate::working_set::PolicyKind::Opt);
+                let opt =
+                    self.machine.process(pid).is_some_and(|p| p.ws.policy() == crate::working_set::PolicyKind::Opt);
                 let next = if opt { crate::trace::next_uses(pages) } else { Vec::new() };
                 let t0 = self.machine.counters().references;
                 for (i, (&p, &w)) in pages.iter().zip(writes).enumerate() {

@@ -87,14 +87,7 @@ pub struct TraceReader<R> {
 impl<R: BufRead> TraceReader<R> {
     /// A reader of `format` over `input`.
     pub fn new(input: R, format: TraceFormat) -> TraceReader<R> {
-        TraceReader {
-            input,
-            format,
-            line: 0,
-            buf: Vec::with_capacity(128),
-            pending: Default::default(),
-            done: false,
-        }
+        TraceReader { input, format, line: 0, buf: Vec::with_capacity(128), pending: Default::default(), done: false }
     }
 
     fn err(&self, col: usize, message: impl Into<String>) -> TraceError {
@@ -167,10 +160,7 @@ impl<R: BufRead> TraceReader<R> {
             let page = parse_number(tok).ok_or_else(|| {
                 self.err(
                     start,
-                    format!(
-                        "expected a page number (decimal or 0x hex), found {:?}",
-                        String::from_utf8_lossy(tok)
-                    ),
+                    format!("expected a page number (decimal or 0x hex), found {:?}", String::from_utf8_lossy(tok)),
                 )
             })?;
             if page > MAX_PAGE {
@@ -205,10 +195,7 @@ impl<R: BufRead> TraceReader<R> {
             _ => {
                 return Err(self.err(
                     i,
-                    format!(
-                        "expected a lackey record (I, L, S or M), found {:?}",
-                        String::from_utf8_lossy(text)
-                    ),
+                    format!("expected a lackey record (I, L, S or M), found {:?}", String::from_utf8_lossy(text)),
                 ))
             }
         };

@@ -121,17 +121,13 @@ impl Bytes {
     /// KB/MB/GB/TB are read as binary multiples, as Windows writes them.
     pub fn parse(text: &str) -> Result<Bytes, String> {
         let t = text.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_hexdigit() || c == 'x' || c == 'X' || c == '_'))
-            .unwrap_or(t.len());
+        let split = t.find(|c: char| !(c.is_ascii_hexdigit() || c == 'x' || c == 'X' || c == '_')).unwrap_or(t.len());
         // "0x..." may contain hex letters; a decimal number followed by a unit
         // letter such as "4GB" must not swallow the 'B' as a hex digit.
         let (num, unit) = if t.starts_with("0x") || t.starts_with("0X") {
             t.split_at(split)
         } else {
-            let d = t
-                .find(|c: char| !(c.is_ascii_digit() || c == '_'))
-                .unwrap_or(t.len());
+            let d = t.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(t.len());
             t.split_at(d)
         };
         let num = num.replace('_', "");
@@ -140,9 +136,7 @@ impl Bytes {
         } else {
             num.parse::<u64>()
         }
-        .map_err(|_| {
-            format!("expected a size such as \"64 MiB\", \"0x10000\" or \"512 pages\", found {text:?}")
-        })?;
+        .map_err(|_| format!("expected a size such as \"64 MiB\", \"0x10000\" or \"512 pages\", found {text:?}"))?;
         let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" | "bytes" => 1,
             "k" | "kb" | "kib" => 1 << 10,
@@ -151,15 +145,10 @@ impl Bytes {
             "t" | "tb" | "tib" => 1 << 40,
             "page" | "pages" => PAGE_SIZE,
             other => {
-                return Err(format!(
-                    "unknown size unit {other:?} in {text:?}: expected B, KiB, MiB, GiB, TiB or pages"
-                ))
+                return Err(format!("unknown size unit {other:?} in {text:?}: expected B, KiB, MiB, GiB, TiB or pages"))
             }
         };
-        value
-            .checked_mul(mult)
-            .map(Bytes)
-            .ok_or_else(|| format!("size {text:?} does not fit in 64 bits"))
+        value.checked_mul(mult).map(Bytes).ok_or_else(|| format!("size {text:?} does not fit in 64 bits"))
     }
 }
 

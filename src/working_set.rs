@@ -404,11 +404,7 @@ impl WorkingSet {
 
     /// Every occupied slot with its page, in slot order.
     pub fn slots(&self) -> impl Iterator<Item = (u32, Vpn)> + '_ {
-        self.vpn
-            .iter()
-            .enumerate()
-            .filter(|(_, &v)| v != FREE_SLOT)
-            .map(|(s, &v)| (s as u32, Vpn(v)))
+        self.vpn.iter().enumerate().filter(|(_, &v)| v != FREE_SLOT).map(|(s, &v)| (s as u32, Vpn(v)))
     }
 
     /// Checks the policy's own structures against the slot table.
@@ -438,15 +434,9 @@ impl WorkingSet {
             return Err(format!("order list holds {n} of {} pages", self.len));
         }
         match self.policy {
-            PolicyKind::Opt if self.by_next_use.len() as u64 != self.len => {
-                Err("OPT index out of step".into())
-            }
-            PolicyKind::Random if self.dense.len() as u64 != self.len => {
-                Err("random index out of step".into())
-            }
-            PolicyKind::Clock if (self.hand == NIL) != (self.len == 0) => {
-                Err("clock hand out of step".into())
-            }
+            PolicyKind::Opt if self.by_next_use.len() as u64 != self.len => Err("OPT index out of step".into()),
+            PolicyKind::Random if self.dense.len() as u64 != self.len => Err("random index out of step".into()),
+            PolicyKind::Clock if (self.hand == NIL) != (self.len == 0) => Err("clock hand out of step".into()),
             _ => Ok(()),
         }
     }

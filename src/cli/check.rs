@@ -10,7 +10,8 @@ pub fn check(names: &[String]) -> i32 {
             Ok(s) => println!(
                 "{n}: ok ({} steps, {} expectations)",
                 s.steps.len(),
-                s.expect.len() + s.steps.iter().map(|st| st.expect.len() + st.expect_error.is_some() as usize).sum::<usize>()
+                s.expect.len()
+                    + s.steps.iter().map(|st| st.expect.len() + st.expect_error.is_some() as usize).sum::<usize>()
             ),
             Err(e) => {
                 eprintln!("pagelab: {e}");

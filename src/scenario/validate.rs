@@ -7,10 +7,10 @@ use std::path::Path;
 
 use super::raw::{RawMachine, RawScenario, RawStep, Sp};
 use super::{
-    Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario, ScenarioError, Step,
-    FILE_METRICS, GLOBAL_METRICS, PROCESS_METRICS,
+    Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario, ScenarioError, Step, FILE_METRICS,
+    GLOBAL_METRICS, PROCESS_METRICS,
 };
-use crate::config::{ClusterDirection, ClusterConfig, Layout, MachineConfig, WriterConfig};
+use crate::config::{ClusterConfig, ClusterDirection, Layout, MachineConfig, WriterConfig};
 use crate::cost::CostModel;
 use crate::machine::AccessKind;
 use crate::pte::{Protection, PteKind};
@@ -31,9 +31,8 @@ pub struct Override {
 impl Override {
     /// Parses "key=value".
     pub fn parse(s: &str) -> Result<Override, String> {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| format!("--set {s:?}: expected key=value, e.g. --set memory=64MiB"))?;
+        let (k, v) =
+            s.split_once('=').ok_or_else(|| format!("--set {s:?}: expected key=value, e.g. --set memory=64MiB"))?;
         Ok(Override { key: k.trim().to_string(), value: v.trim().to_string() })
     }
 }
@@ -61,7 +60,9 @@ impl Ctx<'_> {
     fn size(&self, v: &Sp<toml::Value>, what: &str) -> Result<u64, ScenarioError> {
         match v.get_ref() {
             toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
-            toml::Value::String(s) => Bytes::parse(s).map(|b| b.0).map_err(|e| self.err(v.span(), format!("{what}: {e}"))),
+            toml::Value::String(s) => {
+                Bytes::parse(s).map(|b| b.0).map_err(|e| self.err(v.span(), format!("{what}: {e}")))
+            }
             other => Err(self.err(
                 v.span(),
                 format!("{what}: expected a size such as \"64 MiB\" or a byte count, found {}", other.type_str()),
@@ -132,14 +133,21 @@ pub fn load_str(
     }
 
     // Overrides are a second [machine] table, from the command line.
-    let over_text: String =
-        overrides.iter().map(|o| format!("{} = {}\n", o.key.trim_start_matches("machine."), toml_value(&o.value))).collect();
+    let over_text: String = overrides
+        .iter()
+        .map(|o| format!("{} = {}\n", o.key.trim_start_matches("machine."), toml_value(&o.value)))
+        .collect();
     let over_ctx = Ctx { file: "--set", text: &over_text };
     let over: RawMachine = toml::from_str(&over_text).map_err(|e| toml_error("--set", &over_text, e))?;
     let empty = RawMachine::default();
     let file_machine = raw.machine.as_ref().map_or(&empty, |m| m.get_ref());
-    let machine = build_machine(&[(file_machine, &ctx), (&over, &over_ctx)])
-        .map_err(|(e, span, in_override)| if in_override { over_ctx.err(span, e) } else { ctx.err(span, e) })?;
+    let machine = build_machine(&[(file_machine, &ctx), (&over, &over_ctx)]).map_err(|(e, span, in_override)| {
+        if in_override {
+            over_ctx.err(span, e)
+        } else {
+            ctx.err(span, e)
+        }
+    })?;
     if let Err(e) = machine.validate() {
         let span = raw.machine.as_ref().map_or(raw.scenario.span(), |m| m.span());
         return Err(ctx.err(span, format!("machine: {e}")));
@@ -149,7 +157,8 @@ pub fn load_str(
     for p in &raw.process {
         let rp = p.get_ref();
         let pname = rp.name.get_ref();
-        let reserved = ["files"].iter().chain(GLOBAL_METRICS.iter()).any(|m| m.split('.').next() == Some(pname.as_str()));
+        let reserved =
+            ["files"].iter().chain(GLOBAL_METRICS.iter()).any(|m| m.split('.').next() == Some(pname.as_str()));
         if pname.is_empty() || pname.contains('.') || pname.contains(char::is_whitespace) || reserved {
             return Err(ctx.err(
                 rp.name.span(),
@@ -171,12 +180,9 @@ pub fn load_str(
             .as_ref()
             .map(|v| ctx.word(v, "policy", PolicyKind::parse, &PolicyKind::ALL.map(|p| p.name())))
             .transpose()?;
-        let node = rp
-            .node
-            .as_ref()
-            .map(|v| ctx.count(v, 0, machine.numa_nodes as u64 - 1, "node"))
-            .transpose()?
-            .unwrap_or(0) as u8;
+        let node =
+            rp.node.as_ref().map(|v| ctx.count(v, 0, machine.numa_nodes as u64 - 1, "node")).transpose()?.unwrap_or(0)
+                as u8;
         processes.push(ProcessSpec { name: pname.clone(), ws_min, ws_max, hard_max: rp.hard_max, policy, node });
     }
 
@@ -249,9 +255,8 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             cfg.numa_nodes = c.count(v, 1, 64, "numa_nodes").map_err(e(v.span()))? as u8;
         }
         if let Some(v) = &m.policy {
-            cfg.policy = c
-                .word(v, "policy", PolicyKind::parse, &PolicyKind::ALL.map(|p| p.name()))
-                .map_err(e(v.span()))?;
+            cfg.policy =
+                c.word(v, "policy", PolicyKind::parse, &PolicyKind::ALL.map(|p| p.name())).map_err(e(v.span()))?;
         }
         if let Some(v) = &m.ws_min {
             cfg.ws_min = c.count(v, 0, 1 << 32, "ws_min").map_err(e(v.span()))?;
@@ -267,7 +272,12 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
         }
         if let Some(v) = &m.costs {
             for (k, val) in v.get_ref() {
-                cost_overrides.push((k.get_ref().clone(), k.span(), c.count(val, 0, 1 << 50, k.get_ref()).map_err(e(val.span()))?, i));
+                cost_overrides.push((
+                    k.get_ref().clone(),
+                    k.span(),
+                    c.count(val, 0, 1 << 50, k.get_ref()).map_err(e(val.span()))?,
+                    i,
+                ));
             }
         }
         if let Some(v) = &m.seed {
@@ -363,7 +373,10 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
     macro_rules! plain {
         ($($f:ident),*) => {$( if s.$f.is_some() { v.push((stringify!($f), whole.clone())); } )*};
     }
-    sp!(process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace, format, file, offset, min, max, ticks);
+    sp!(
+        process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace,
+        format, file, offset, min, max, ticks
+    );
     plain!(commit, empty);
     v
 }
@@ -377,7 +390,11 @@ impl ScenarioCtx<'_> {
             let names: Vec<_> = self.processes.iter().map(|q| q.name.as_str()).collect();
             self.ctx.err(
                 p.span(),
-                format!("unknown process {:?}: expected one declared with [[process]] ({})", p.get_ref(), names.join(", ")),
+                format!(
+                    "unknown process {:?}: expected one declared with [[process]] ({})",
+                    p.get_ref(),
+                    names.join(", ")
+                ),
             )
         })
     }
@@ -443,7 +460,9 @@ impl ScenarioCtx<'_> {
         };
         for (key, span) in present(r, s.span()) {
             if !allowed.contains(&key) {
-                return Err(c.err(span, format!("key `{key}` does not apply to op {op:?} (it takes: {})", allowed.join(", "))));
+                return Err(
+                    c.err(span, format!("key `{key}` does not apply to op {op:?} (it takes: {})", allowed.join(", ")))
+                );
             }
         }
         let addr = |v: &Sp<toml::Value>, what: &str| -> Result<u64, ScenarioError> { c.size(v, what) };
@@ -490,7 +509,10 @@ impl ScenarioCtx<'_> {
                 let process = self.process(s)?;
                 let limits = if r.empty == Some(true) {
                     if r.min.is_some() || r.max.is_some() {
-                        return Err(c.err(s.span(), "set_working_set: give either `empty = true` or `min` and `max`, not both"));
+                        return Err(c.err(
+                            s.span(),
+                            "set_working_set: give either `empty = true` or `min` and `max`, not both",
+                        ));
                     }
                     None
                 } else {
@@ -504,9 +526,9 @@ impl ScenarioCtx<'_> {
                 process: self.process(s)?,
                 pages: r.pages.as_ref().map(|p| c.count(p, 1, 1 << 40, "pages")).transpose()?,
             },
-            "write_modified" => Action::WriteModified {
-                pages: r.pages.as_ref().map(|p| c.count(p, 1, 1 << 40, "pages")).transpose()?,
-            },
+            "write_modified" => {
+                Action::WriteModified { pages: r.pages.as_ref().map(|p| c.count(p, 1, 1 << 40, "pages")).transpose()? }
+            }
             "advance" => Action::Advance {
                 ticks: r.ticks.as_ref().map(|t| c.count(t, 1, 1_000_000, "ticks")).transpose()?.unwrap_or(1) as u32,
             },
@@ -526,7 +548,10 @@ impl ScenarioCtx<'_> {
                     .chain(Win32Error::ALL.iter().map(|w| w.name()))
                     .collect::<Vec<_>>();
                 if !known.contains(&e.get_ref().as_str()) {
-                    return Err(c.err(e.span(), format!("expect_error: expected one of {}, found {:?}", known.join(", "), e.get_ref())));
+                    return Err(c.err(
+                        e.span(),
+                        format!("expect_error: expected one of {}, found {:?}", known.join(", "), e.get_ref()),
+                    ));
                 }
                 Some(e.get_ref().clone())
             }
@@ -563,7 +588,9 @@ impl ScenarioCtx<'_> {
             },
             Some(other) => {
                 let sp = r.pattern.as_ref().expect("matched Some").span();
-                return Err(c.err(sp, format!("pattern: expected sequential, reverse, stride or random, found {other:?}")));
+                return Err(
+                    c.err(sp, format!("pattern: expected sequential, reverse, stride or random, found {other:?}"))
+                );
             }
         };
         if let (Some(st), false) = (&r.stride, matches!(pattern, Pattern::Stride(_))) {
@@ -577,9 +604,17 @@ impl ScenarioCtx<'_> {
             _ => pages,
         };
         if refs.saturating_mul(repeat) > MAX_STEP_REFS {
-            return Err(c.err(s.span(), format!("touch makes {} references: at most {MAX_STEP_REFS} per step", refs.saturating_mul(repeat))));
+            return Err(c.err(
+                s.span(),
+                format!("touch makes {} references: at most {MAX_STEP_REFS} per step", refs.saturating_mul(repeat)),
+            ));
         }
-        let node = r.node.as_ref().map(|v| c.count(v, 0, self.machine.numa_nodes as u64 - 1, "node")).transpose()?.map(|n| n as u8);
+        let node = r
+            .node
+            .as_ref()
+            .map(|v| c.count(v, 0, self.machine.numa_nodes as u64 - 1, "node"))
+            .transpose()?
+            .map(|n| n as u8);
         Ok(Action::Touch { process, address, pages, access: self.access(&r.access)?, pattern, repeat, node })
     }
 
@@ -631,10 +666,15 @@ impl ScenarioCtx<'_> {
                 (pages, writes)
             }
             (Some(_), Some(t)) => return Err(c.err(t.span(), "refs: give `refs` or `trace`, not both")),
-            (None, None) => return Err(c.err(s.span(), "op \"refs\" needs `refs` (a list of page numbers) or `trace` (a file)")),
+            (None, None) => {
+                return Err(c.err(s.span(), "op \"refs\" needs `refs` (a list of page numbers) or `trace` (a file)"))
+            }
         };
         if base % PAGE_SIZE != 0 {
-            return Err(c.err(r.base.as_ref().expect("nonzero base was given").span(), "base: expected a page-aligned address"));
+            return Err(c.err(
+                r.base.as_ref().expect("nonzero base was given").span(),
+                "base: expected a page-aligned address",
+            ));
         }
         Ok(Action::Refs { process, base, pages, writes })
     }
@@ -678,25 +718,36 @@ impl ScenarioCtx<'_> {
         let check = match (v.get_ref(), &metric) {
             (toml::Value::String(s), Metric::Pte(..)) => {
                 if !PteKind::NAMES.contains(&s.as_str()) {
-                    return Err(c.err(v.span(), format!("{key}: expected a PTE kind ({}), found {s:?}", PteKind::NAMES.join(", "))));
+                    return Err(c.err(
+                        v.span(),
+                        format!("{key}: expected a PTE kind ({}), found {s:?}", PteKind::NAMES.join(", ")),
+                    ));
                 }
                 Check::Kind(s.clone())
             }
             (_, Metric::Pte(..)) => {
-                return Err(c.err(v.span(), format!("{key}: expected a PTE kind as a string ({})", PteKind::NAMES.join(", "))))
+                return Err(
+                    c.err(v.span(), format!("{key}: expected a PTE kind as a string ({})", PteKind::NAMES.join(", ")))
+                )
             }
             (toml::Value::Integer(i), _) if *i >= 0 => Check::Equals(*i as u64),
             (toml::Value::Table(t), _) => {
                 let mut at_least = None;
                 let mut at_most = None;
                 for (tk, tv) in t {
-                    let n = tv.as_integer().filter(|n| *n >= 0).ok_or_else(|| {
-                        c.err(v.span(), format!("{key}: `{tk}` expects a non-negative integer"))
-                    })? as u64;
+                    let n = tv
+                        .as_integer()
+                        .filter(|n| *n >= 0)
+                        .ok_or_else(|| c.err(v.span(), format!("{key}: `{tk}` expects a non-negative integer")))?
+                        as u64;
                     match tk.as_str() {
                         "at_least" => at_least = Some(n),
                         "at_most" => at_most = Some(n),
-                        _ => return Err(c.err(v.span(), format!("{key}: unknown bound `{tk}`: expected at_least or at_most"))),
+                        _ => {
+                            return Err(
+                                c.err(v.span(), format!("{key}: unknown bound `{tk}`: expected at_least or at_most"))
+                            )
+                        }
                     }
                 }
                 Check::Range { at_least, at_most }
