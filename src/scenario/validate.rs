@@ -803,7 +803,7 @@ expect = { "p1.faults" = 4, "p1.ws_size" = { at_most = 3 } }
         assert_eq!(s.machine.frames(), 256);
         assert_eq!(s.steps[1].expect.len(), 2);
         assert_eq!(s.expect.len(), 2);
-        assert_eq!(s.steps[1].line, 15);
+        assert_eq!(s.steps[1].line, 14, "the line of the [[step]] header");
     }
 
     #[test]
