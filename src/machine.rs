@@ -682,6 +682,12 @@ impl Machine {
             return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
         }
         let p = &self.processes[pid.0 as usize];
+        // At most every existing PTE is already committed: if even then the
+        // charge would pass the limit, fail without walking the range.
+        let headroom = self.commit_limit - self.commit_charge;
+        if pages > headroom + p.page_table.len() as u64 && !vad.mem_commit {
+            return Err(self.fail(pid, CALL, Win32Error::CommitmentLimit));
+        }
         let needed =
             (0..pages).filter(|&i| !Self::is_committed(&vad, p.page_table.get(first.offset(i)))).count() as u64;
         if self.commit_charge + needed > self.commit_limit {
@@ -748,7 +754,7 @@ impl Machine {
         let ptes: Vec<(Vpn, Pte)> =
             self.processes[pid.0 as usize].page_table.iter().filter(|(v, _)| vad.contains(*v)).collect();
         if let VadKind::Mapped { file, .. } = vad.kind {
-            self.flush_view(pid, vad, file, &ptes);
+            self.flush_view(file, &ptes);
         }
         let mut freed = 0;
         let mut committed = if vad.mem_commit { vad.pages } else { 0 };
@@ -774,7 +780,7 @@ impl Machine {
 
     /// Writes the dirty pages of a view back to its file, one I/O per
     /// contiguous run.
-    fn flush_view(&mut self, pid: ProcessId, vad: &Vad, file: FileId, ptes: &[(Vpn, Pte)]) {
+    fn flush_view(&mut self, file: FileId, ptes: &[(Vpn, Pte)]) {
         let mut run_end: Option<Vpn> = None;
         for &(v, pte) in ptes {
             let dirty = match pte.kind() {
@@ -794,7 +800,6 @@ impl Machine {
             self.counters.time_background += self.config.cost.io_per_page;
             self.files[file.0 as usize].pages_written += 1;
         }
-        let _ = (pid, vad);
     }
 
     fn map_view(

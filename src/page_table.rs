@@ -145,6 +145,16 @@ impl PageTable {
         leaf
     }
 
+    /// Number of non-zero PTEs.
+    pub fn len(&self) -> usize {
+        self.used.iter().map(|&u| u as usize).sum()
+    }
+
+    /// Whether every PTE is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Number of page-table pages (leaf tables) allocated.
     pub fn leaf_tables(&self) -> usize {
         self.leaves.len() - 1

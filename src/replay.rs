@@ -27,10 +27,16 @@ pub struct ReplayConfig {
 impl ReplayConfig {
     /// Defaults for `frames` frames.
     pub fn new(policy: PolicyKind, frames: u64) -> ReplayConfig {
-        let memory = Bytes((frames * 4 * 4096).max(64 << 20).next_multiple_of(1 << 20));
+        let memory = Bytes(frames.saturating_mul(4 * 4096).max(64 << 20).next_multiple_of(1 << 20));
+        ReplayConfig { policy, frames, machine: Self::machine_for(memory) }
+    }
+
+    /// The replay machine for `memory`: every setting scaled to it, and a
+    /// 64 GiB page file so that a trace's pages always have somewhere to go.
+    pub fn machine_for(memory: Bytes) -> MachineConfig {
         let mut machine = MachineConfig::with_memory(memory);
         machine.pagefile = Bytes(64 << 30);
-        ReplayConfig { policy, frames, machine }
+        machine
     }
 }
 

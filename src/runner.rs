@@ -80,7 +80,7 @@ impl Runner {
                     hard_max: p.hard_max,
                     policy: p.policy,
                     node: p.node,
-                    auto_commit: false,
+                    auto_commit: p.commit_on_touch,
                 })
                 .map_err(|e| e.to_string())?;
             let OpValue::Process(pid) = v else { unreachable!("CreateProcess returns a process") };

@@ -80,6 +80,9 @@ pub struct ProcessSpec {
     pub policy: Option<PolicyKind>,
     /// NUMA node.
     pub node: u8,
+    /// Every address is committed private memory (as in `pagelab replay`),
+    /// so a trace of a real program needs no reservations.
+    pub commit_on_touch: bool,
 }
 
 /// A file to create.

@@ -122,6 +122,8 @@ pub struct RawProcess {
     pub policy: Option<Sp<String>>,
     /// NUMA node.
     pub node: Option<Sp<i64>>,
+    /// Treat every address as committed private memory (for trace steps).
+    pub commit_on_touch: Option<bool>,
 }
 
 /// `[[file]]`.

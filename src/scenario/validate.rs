@@ -10,7 +10,7 @@ use super::{
     Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario, ScenarioError, Step, FILE_METRICS,
     GLOBAL_METRICS, PROCESS_METRICS,
 };
-use crate::config::{ClusterConfig, ClusterDirection, Layout, MachineConfig, WriterConfig};
+use crate::config::{ClusterDirection, Layout, MachineConfig};
 use crate::cost::CostModel;
 use crate::machine::AccessKind;
 use crate::pte::{Protection, PteKind};
@@ -41,6 +41,13 @@ impl Override {
 const MAX_STEP_REFS: u64 = 1_000_000_000;
 /// The largest file: 2^32 pages (16 TiB), the range of a PFN's file offset.
 const MAX_FILE: u64 = (1 << 32) * PAGE_SIZE;
+/// The most processes a scenario may declare.
+const MAX_PROCESSES: usize = 4096;
+/// The largest range one commit or decommit step may cover: pagelab writes
+/// a PTE per page (8 bytes of host memory each), so 64 GiB of simulated
+/// range costs 128 MiB of host memory. Reserving with `commit = true` has no
+/// such limit: its PTEs are made on first touch.
+const MAX_PTE_RANGE: u64 = 64 << 30;
 
 struct Ctx<'a> {
     file: &'a str,
@@ -153,6 +160,11 @@ pub fn load_str(
         return Err(ctx.err(span, format!("machine: {e}")));
     }
 
+    if raw.process.len() > MAX_PROCESSES {
+        return Err(
+            ctx.err(raw.process[MAX_PROCESSES].span(), format!("at most {MAX_PROCESSES} processes per scenario"))
+        );
+    }
     let mut processes: Vec<ProcessSpec> = Vec::new();
     for p in &raw.process {
         let rp = p.get_ref();
@@ -183,7 +195,15 @@ pub fn load_str(
         let node =
             rp.node.as_ref().map(|v| ctx.count(v, 0, machine.numa_nodes as u64 - 1, "node")).transpose()?.unwrap_or(0)
                 as u8;
-        processes.push(ProcessSpec { name: pname.clone(), ws_min, ws_max, hard_max: rp.hard_max, policy, node });
+        processes.push(ProcessSpec {
+            name: pname.clone(),
+            ws_min,
+            ws_max,
+            hard_max: rp.hard_max,
+            policy,
+            node,
+            commit_on_touch: rp.commit_on_touch.unwrap_or(false),
+        });
     }
 
     let mut files: Vec<FileSpec> = Vec::new();
@@ -352,7 +372,6 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
         };
         slot.0 = v;
     }
-    let _ = (ClusterConfig::for_memory, WriterConfig::for_frames);
     Ok(cfg)
 }
 
@@ -397,6 +416,21 @@ impl ScenarioCtx<'_> {
                 ),
             )
         })
+    }
+
+    fn pte_range(&self, v: &Sp<toml::Value>) -> Result<u64, ScenarioError> {
+        let size = self.ctx.size(v, "size")?;
+        if size > MAX_PTE_RANGE {
+            return Err(self.ctx.err(
+                v.span(),
+                format!(
+                    "size {}: one commit or decommit step covers at most {} (pagelab writes a PTE per page); split it, or reserve with commit = true",
+                    Bytes(size),
+                    Bytes(MAX_PTE_RANGE)
+                ),
+            ));
+        }
+        Ok(size)
     }
 
     fn need<'v, T>(&self, s: &Sp<RawStep>, v: &'v Option<T>, key: &str) -> Result<&'v T, ScenarioError> {
@@ -477,13 +511,13 @@ impl ScenarioCtx<'_> {
             "commit" => Action::Commit {
                 process: self.process(s)?,
                 address: addr(self.need(s, &r.address, "address")?, "address")?,
-                size: c.size(self.need(s, &r.size, "size")?, "size")?,
+                size: self.pte_range(self.need(s, &r.size, "size")?)?,
                 protection: self.protection(&r.protection, Protection::ReadWrite)?,
             },
             "decommit" => Action::Decommit {
                 process: self.process(s)?,
                 address: addr(self.need(s, &r.address, "address")?, "address")?,
-                size: c.size(self.need(s, &r.size, "size")?, "size")?,
+                size: self.pte_range(self.need(s, &r.size, "size")?)?,
             },
             "release" => Action::Release {
                 process: self.process(s)?,
