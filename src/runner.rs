@@ -354,6 +354,10 @@ impl Runner {
                 let pte = m.pte(self.pids[*i], Vpn::containing(*addr)).map_or(PteKind::Zero, |p| p.kind());
                 MetricValue::Kind(pte.name())
             }
+            Metric::Node(i, addr) => match m.frame_of(self.pids[*i], Vpn::containing(*addr)) {
+                Some(pfn) => MetricValue::Count(m.pfn_db().node_of(pfn) as u64),
+                None => MetricValue::Kind("not in memory"),
+            },
             Metric::File(i, name) => {
                 let f = &m.snapshot().files[self.files[*i].0 as usize];
                 MetricValue::Count(if *name == "pages_read" { f.pages_read } else { f.pages_written })

@@ -275,6 +275,8 @@ pub enum Metric {
     Process(usize, &'static str),
     /// The kind of the PTE of a process's page.
     Pte(usize, u64),
+    /// The NUMA node of the frame holding a process's page.
+    Node(usize, u64),
     /// A per-file counter (see [`FILE_METRICS`]).
     File(usize, &'static str),
 }

@@ -9,6 +9,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("soft-hard", include_str!("../../scenarios/soft-hard.toml")),
     ("mapped-file", include_str!("../../scenarios/mapped-file.toml")),
     ("nt31-2gb", include_str!("../../scenarios/nt31-2gb.toml")),
+    ("numa", include_str!("../../scenarios/numa.toml")),
 ];
 
 /// The text of a built-in scenario.

@@ -108,7 +108,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 fn toml_error(file: &str, text: &str, e: toml::de::Error) -> ScenarioError {
     let (line, col) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-    ScenarioError { file: file.to_string(), line, col, message: e.message().trim().to_string() }
+    let message = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
+    ScenarioError { file: file.to_string(), line, col, message }
 }
 
 /// Loads and validates a scenario file.
@@ -156,6 +157,9 @@ pub fn load_str(
         }
     })?;
     if let Err(e) = machine.validate() {
+        if !overrides.is_empty() {
+            return Err(over_ctx.err(0..0, format!("machine, with these overrides: {e}")));
+        }
         let span = raw.machine.as_ref().map_or(raw.scenario.span(), |m| m.span());
         return Err(ctx.err(span, format!("machine: {e}")));
     }
@@ -726,7 +730,7 @@ impl ScenarioCtx<'_> {
             c.err(
                 k.span(),
                 format!(
-                    "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, or files.FILE.METRIC ({})",
+                    "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, PROCESS.node.ADDRESS, or files.FILE.METRIC ({})",
                     GLOBAL_METRICS.join(", "),
                     PROCESS_METRICS.join(", "),
                     FILE_METRICS.join(", ")
@@ -745,6 +749,9 @@ impl ScenarioCtx<'_> {
             if let Some(a) = rest.strip_prefix("pte.") {
                 let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
                 Metric::Pte(p, addr)
+            } else if let Some(a) = rest.strip_prefix("node.") {
+                let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
+                Metric::Node(p, addr)
             } else {
                 Metric::Process(p, PROCESS_METRICS.iter().find(|m| **m == rest).ok_or_else(bad_key)?)
             }
