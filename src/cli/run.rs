@@ -71,34 +71,48 @@ pub fn run(a: RunArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
+    let explain = |m: &crate::machine::Machine, e: &crate::event::Event| e.explain(&|p| m.name_of(p));
     let mut log = String::new();
+    let mut steps_json = Vec::new();
     if a.events {
         let m = runner.machine().clone();
+        let setup: Vec<_> = runner.setup_events().iter().map(|e| event_json(e, explain(&m, e))).collect();
         for e in runner.setup_events() {
-            log.push_str(&format!("  setup: {}\n", e.explain(&|p| m.name_of(p))));
+            log.push_str(&format!("  setup: {}\n", explain(&m, e)));
         }
+        steps_json.push(serde_json::json!({ "number": 0, "op": "setup", "events": setup }));
     }
     while let Some(o) = runner.step() {
-        if a.events {
-            let m = runner.machine();
-            let step = &runner.scenario().steps[o.number - 1];
-            log.push_str(&format!("step {} (line {}): {}\n", o.number, o.line, o.op));
-            if let Some(n) = &step.note {
-                log.push_str(&format!("  # {n}\n"));
-            }
-            for e in &o.events {
-                log.push_str(&format!("  {}\n", e.explain(&|p| m.name_of(p))));
-            }
-            if let Some(err) = &o.error {
-                log.push_str(&format!("  -> {err}\n"));
-            }
+        if !a.events {
+            continue;
         }
+        let m = runner.machine();
+        let step = &runner.scenario().steps[o.number - 1];
+        log.push_str(&format!("step {} (line {}): {}\n", o.number, o.line, o.op));
+        if let Some(n) = &step.note {
+            log.push_str(&format!("  # {n}\n"));
+        }
+        for e in &o.events {
+            log.push_str(&format!("  {}\n", explain(m, e)));
+        }
+        if let Some(err) = &o.error {
+            log.push_str(&format!("  -> {err}\n"));
+        }
+        steps_json.push(serde_json::json!({
+            "number": o.number,
+            "line": o.line,
+            "op": o.op,
+            "label": o.label,
+            "note": step.note,
+            "events": o.events.iter().map(|e| event_json(e, explain(m, e))).collect::<Vec<_>>(),
+            "error": o.error,
+        }));
     }
     let report = Report::of(&runner);
     let text = if a.json {
         let mut v = serde_json::to_value(&report).expect("report serialises");
         if a.events {
-            v["events_log"] = serde_json::Value::String(log);
+            v["steps_log"] = serde_json::Value::Array(steps_json);
         }
         serde_json::to_string_pretty(&v).expect("json") + "\n"
     } else if a.events {
@@ -114,4 +128,11 @@ pub fn run(a: RunArgs) -> i32 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// An event as JSON: its fields, its kind and its explanation.
+fn event_json(e: &crate::event::Event, explanation: String) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).expect("events serialise");
+    v["explanation"] = serde_json::Value::String(explanation);
+    v
 }
