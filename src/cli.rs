@@ -89,13 +89,25 @@ pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     result
 }
 
+/// Writes to standard output. A reader that went away (`pagelab ... | head`)
+/// is not an error; any other failure is reported.
+pub fn print_out(text: &str) -> Result<(), i32> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            eprintln!("pagelab: cannot write to standard output: {e}");
+            Err(EXIT_BAD_INPUT)
+        }
+    }
+}
+
 /// Prints to stdout or writes to `--output`; returns an exit code on failure.
 pub fn emit(output: Option<&Path>, text: &str) -> Result<(), i32> {
     match output {
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => print_out(text),
         Some(p) => write_atomically(p, text).map_err(|e| {
             eprintln!("pagelab: cannot write {}: {e}", p.display());
             EXIT_BAD_INPUT

@@ -50,6 +50,15 @@ impl Layout {
         }
     }
 
+    /// First address of system space: 2 GB on NT 3.1, the 128 TB line on
+    /// x64 (beyond it, non-canonical and kernel addresses).
+    pub fn system_start(self) -> u64 {
+        match self {
+            Layout::Nt31 => 0x8000_0000,
+            Layout::X64 => 0x8000_0000_0000,
+        }
+    }
+
     /// Total virtual space per process (user plus system).
     pub fn total(self) -> Bytes {
         match self {

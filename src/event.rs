@@ -221,6 +221,21 @@ pub enum Event {
         /// New maximum.
         max: u64,
     },
+    /// A view was unmapped: dirty pages written back, frames freed.
+    ViewUnmapped {
+        /// The process.
+        pid: ProcessId,
+        /// The file.
+        file: FileId,
+        /// First page of the view.
+        start: Vpn,
+        /// Dirty pages written back to the file.
+        written: u64,
+        /// Write I/Os.
+        writes: u64,
+        /// Frames freed.
+        freed: u64,
+    },
     /// A process exited; its private pages went to the free list.
     ProcessExited {
         /// The process.
@@ -266,9 +281,28 @@ pub enum WriteTarget {
     },
 }
 
+/// Names of processes and files, for explanations.
+pub trait Names {
+    /// A process's name.
+    fn process_name(&self, pid: ProcessId) -> String;
+    /// A file's name.
+    fn file_name(&self, file: FileId) -> String;
+}
+
+/// "1 page", "2 pages".
+fn pages(n: u64) -> String {
+    if n == 1 {
+        "1 page".into()
+    } else {
+        format!("{n} pages")
+    }
+}
+
 impl Event {
-    /// One sentence explaining the event; `name` gives process names.
-    pub fn explain(&self, name: &dyn Fn(ProcessId) -> String) -> String {
+    /// One sentence explaining the event.
+    pub fn explain(&self, names: &dyn Names) -> String {
+        let name = |p: ProcessId| names.process_name(p);
+        let file_name = |f: FileId| names.file_name(f);
         match self {
             Event::ProcessCreated { pid, ws_min, ws_max } => {
                 format!("process {} created, working set min {ws_min} max {ws_max} pages", name(*pid))
@@ -289,8 +323,15 @@ impl Event {
                 format!("{} released the reservation at {start}; {freed} frames freed", name(*pid))
             }
             Event::FileMapped { pid, file, start, size } => {
-                format!("{} mapped a {size} view of file {} at {start}", name(*pid), file.0)
+                format!("{} mapped {size} of file {} at {start}: no commit charged, nothing read yet", name(*pid), file_name(*file))
             }
+            Event::ViewUnmapped { pid, file, start, written, writes, freed } => format!(
+                "{} unmapped its view of file {} at {start}: {} written back to the file in {writes} I/O{}, {freed} frames freed",
+                name(*pid),
+                file_name(*file),
+                pages(*written),
+                if *writes == 1 { "" } else { "s" }
+            ),
             Event::DemandZeroFault { pid, vpn, pfn, from } => format!(
                 "page {vpn} of {} demand-zero fault: got {pfn} {}",
                 name(*pid),
@@ -306,13 +347,13 @@ impl Event {
                 from.name()
             ),
             Event::HardFault { pid, vpn, pfn, source, pages_read, time } => format!(
-                "page {vpn} of {} hard fault: read from {} into {pfn}, {pages_read} page{} in one I/O, {time}",
+                "page {vpn} of {} hard fault: read from {} into {pfn}, {} in one I/O, {time}",
                 name(*pid),
                 match source {
                     ReadSource::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
-                    ReadSource::File { file, page } => format!("file {} page {page}", file.0),
+                    ReadSource::File { file, page } => format!("file {} page {page}", file_name(*file)),
                 },
-                if *pages_read == 1 { "" } else { "s" }
+                pages(*pages_read)
             ),
             Event::ClusterPage { pid, vpn, pfn } => format!(
                 "page {vpn} of {} read ahead by the cluster into {pfn}, placed on standby with a transition PTE",
@@ -331,20 +372,20 @@ impl Event {
             Event::Repurposed { pfn, pid, vpn, now } => {
                 format!("{pfn} taken from standby; page {vpn} of {} now {now}", name(*pid))
             }
-            Event::ModifiedWrite { pid, vpn, pages, to } => format!(
-                "modified page writer wrote {pages} page{} of {} from {vpn} to {} in one I/O; now on standby",
-                if *pages == 1 { "" } else { "s" },
+            Event::ModifiedWrite { pid, vpn, pages: n, to } => format!(
+                "modified page writer wrote {} of {} from {vpn} to {} in one I/O; now on standby",
+                pages(*n),
                 name(*pid),
                 match to {
                     WriteTarget::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
-                    WriteTarget::File { file, page } => format!("file {} page {page}", file.0),
+                    WriteTarget::File { file, page } => format!("file {} page {page}", file_name(*file)),
                 }
             ),
             Event::PageFileFull { modified } => {
-                format!("page file full: {modified} modified pages cannot be written")
+                format!("page file full: {} on the modified list cannot be written", pages(*modified))
             }
-            Event::PagesZeroed { pages } => {
-                format!("zero page thread zeroed {pages} free pages (free -> zeroed)")
+            Event::PagesZeroed { pages: n } => {
+                format!("zero page thread zeroed {} (free -> zeroed)", pages(*n))
             }
             Event::WorkingSetLimits { pid, min, max } => {
                 format!("{} working-set limits set to min {min} max {max}", name(*pid))
@@ -368,6 +409,7 @@ impl Event {
             Event::Decommitted { .. } => "decommitted",
             Event::Released { .. } => "released",
             Event::FileMapped { .. } => "file_mapped",
+            Event::ViewUnmapped { .. } => "view_unmapped",
             Event::DemandZeroFault { .. } => "demand_zero_fault",
             Event::SoftFault { .. } => "soft_fault",
             Event::HardFault { .. } => "hard_fault",
@@ -385,13 +427,14 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 19] = [
+    pub const KINDS: [&'static str; 20] = [
         "process_created",
         "reserved",
         "committed",
         "decommitted",
         "released",
         "file_mapped",
+        "view_unmapped",
         "demand_zero_fault",
         "soft_fault",
         "hard_fault",

@@ -138,8 +138,11 @@ impl Machine {
         next_use: u64,
     ) -> Result<Resolution, OpError> {
         let layout = self.config.layout;
-        if address >= layout.user_end() {
+        if address >= layout.system_start() {
             return Err(self.violation(pid, address, "address is in system space, not user space"));
+        }
+        if address >= layout.user_end() {
+            return Err(self.violation(pid, address, "address is in the no-access 64 KB just below system space"));
         }
         let p = &self.processes[pid.0 as usize];
         match p.vad_at(vpn).copied() {
@@ -155,6 +158,11 @@ impl Machine {
                 }
             },
             None if p.auto_commit => self.demand_zero_fault(pid, vpn, Protection::ReadWrite, write, node, next_use),
+            None if address < layout.user_start() => Err(self.violation(
+                pid,
+                address,
+                "address is in the first 64 KB, never valid (it catches NULL pointers)",
+            )),
             None => Err(self.violation(pid, address, "address is free: no VAD describes it")),
         }
     }
@@ -189,11 +197,16 @@ impl Machine {
         }
     }
 
-    fn finish_fault(&mut self, pid: ProcessId, time: SimNanos) {
+    /// Accounts a fault's service time: the given work plus the trap and
+    /// the hold times of the working-set and PFN locks it took once each.
+    fn finish_fault(&mut self, pid: ProcessId, work: SimNanos) -> SimNanos {
+        let c = &self.config.cost;
+        let time = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;
         self.counters.time_foreground += time;
         self.latency.record(time);
         let p = &mut self.processes[pid.0 as usize];
         p.counters.peak_ws = p.counters.peak_ws.max(p.ws.len());
+        time
     }
 
     fn soft_fault(
@@ -211,12 +224,12 @@ impl Machine {
         if write {
             self.capture_dirty(pfn);
         }
-        let dirty = self.pfn.entry(pfn).modified();
-        self.add_to_working_set(pid, vpn, pfn, protection, dirty, next_use);
+        // The PTE's dirty bit records writes through this mapping only; a
+        // page that comes back modified keeps that state in its PFN entry.
+        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
         self.counters.soft += 1;
         self.processes[pid.0 as usize].counters.soft += 1;
-        let t = self.config.cost.fault_trap + self.config.cost.soft_fault;
-        self.finish_fault(pid, t);
+        self.finish_fault(pid, self.config.cost.soft_fault);
         self.emit(|| Event::SoftFault { pid, vpn, pfn, from });
         Ok(Resolution::Soft)
     }
@@ -233,7 +246,7 @@ impl Machine {
         let (pfn, from) = self.obtain_frame(FramePurpose::ZeroFill, node, pid)?;
         // Taking a page off a list and building the PTE costs what a soft
         // fault costs; zeroing comes on top when no zeroed page was ready.
-        let mut t = self.config.cost.fault_trap + self.config.cost.soft_fault;
+        let mut t = self.config.cost.soft_fault;
         if from != ZeroSource::Zeroed {
             t += self.config.cost.zero_page;
             self.counters.zeroed_in_fault += 1;
@@ -334,8 +347,7 @@ impl Machine {
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
         self.counters.hard_pagefile += 1;
         self.processes[pid.0 as usize].counters.hard_pagefile += 1;
-        let t = self.config.cost.fault_trap + self.config.cost.io(pages);
-        self.finish_fault(pid, t);
+        let t = self.finish_fault(pid, self.config.cost.io(pages));
         self.emit(|| Event::HardFault {
             pid,
             vpn,
@@ -383,8 +395,7 @@ impl Machine {
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
         self.counters.hard_file += 1;
         self.processes[pid.0 as usize].counters.hard_file += 1;
-        let t = self.config.cost.fault_trap + self.config.cost.io(pages);
-        self.finish_fault(pid, t);
+        let t = self.finish_fault(pid, self.config.cost.io(pages));
         self.emit(|| Event::HardFault {
             pid,
             vpn,

@@ -441,6 +441,11 @@ impl Machine {
         self.process(pid).map_or_else(|| format!("process {}", pid.0), |p| p.name.clone())
     }
 
+    /// One event explained in a sentence, with this machine's names.
+    pub fn explain(&self, event: &Event) -> String {
+        event.explain(self)
+    }
+
     /// Counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -739,12 +744,21 @@ impl Machine {
     fn release(&mut self, pid: ProcessId, address: u64) -> Result<OpValue, OpError> {
         let start = Vpn::containing(address);
         let Some(vad) = self.processes[pid.0 as usize].vads.get(&start.0).copied() else {
-            // VirtualFree(MEM_RELEASE) needs the base of the reservation.
+            // VirtualFree(MEM_RELEASE) and UnmapViewOfFile need the base of
+            // the reservation or view.
             return Err(self.fail(pid, "VirtualFree(MEM_RELEASE)", Win32Error::InvalidParameter));
         };
+        let before = self.counters;
         let freed = self.release_vad(pid, &vad);
         self.processes[pid.0 as usize].vads.remove(&start.0);
-        self.emit(|| Event::Released { pid, start, freed });
+        match vad.kind {
+            VadKind::Mapped { file, .. } => {
+                let written = self.counters.pages_written_file - before.pages_written_file;
+                let writes = self.counters.io_writes - before.io_writes;
+                self.emit(|| Event::ViewUnmapped { pid, file, start, written, writes, freed });
+            }
+            VadKind::Private => self.emit(|| Event::Released { pid, start, freed }),
+        }
         Ok(OpValue::None)
     }
 
@@ -1064,6 +1078,16 @@ impl Machine {
             PteKind::Valid { pfn, .. } | PteKind::Transition { pfn, .. } => Some(pfn),
             _ => None,
         }
+    }
+}
+
+impl crate::event::Names for Machine {
+    fn process_name(&self, pid: ProcessId) -> String {
+        self.name_of(pid)
+    }
+
+    fn file_name(&self, file: FileId) -> String {
+        self.files.get(file.0 as usize).map_or_else(|| format!("{}", file.0), |f| f.name.clone())
     }
 }
 

@@ -142,6 +142,7 @@ impl Machine {
     pub(crate) fn trim(&mut self, pid: ProcessId, pages: u64, reason: EvictReason) -> u64 {
         self.counters.ws_lock += 1;
         self.counters.pfn_lock += 1;
+        self.counters.time_foreground += self.config.cost.ws_lock_hold + self.config.cost.pfn_lock_hold;
         let mut n = 0;
         while n < pages && self.evict_victim(pid, reason) {
             n += 1;
@@ -219,7 +220,7 @@ impl Machine {
             written += pages;
             self.counters.io_writes += 1;
             self.counters.pfn_lock += 1;
-            let t = self.config.cost.io(pages);
+            let t = self.config.cost.io(pages) + self.config.cost.pfn_lock_hold;
             if foreground {
                 self.counters.time_foreground += t;
             } else {
@@ -245,7 +246,7 @@ impl Machine {
         }
         self.counters.zeroed_by_thread += n;
         self.counters.pfn_lock += 1;
-        self.counters.time_background += self.config.cost.zero_page * n;
+        self.counters.time_background += self.config.cost.zero_page * n + self.config.cost.pfn_lock_hold;
         self.emit(|| Event::PagesZeroed { pages: n });
         n
     }

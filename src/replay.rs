@@ -51,7 +51,7 @@ pub struct ReplayResult {
     pub references: u64,
     /// References that missed the working set: demand zero + soft + hard.
     pub faults: u64,
-    /// faults / references.
+    /// faults / references that reached a valid address.
     pub fault_rate: f64,
     /// Breakdown of the faults.
     pub breakdown: Breakdown,
@@ -165,7 +165,7 @@ fn result(m: &Machine, cfg: &ReplayConfig) -> ReplayResult {
         frames: cfg.frames,
         references: c.references,
         faults: c.faults(),
-        fault_rate: if refs == 0 { 0.0 } else { c.faults() as f64 / c.references as f64 },
+        fault_rate: if refs == 0 { 0.0 } else { c.faults() as f64 / refs as f64 },
         breakdown: Breakdown { demand_zero: c.demand_zero, soft: c.soft, hard: c.hard() },
         access_violations: c.access_violations,
         counters: c,

@@ -71,7 +71,7 @@ pub fn run(a: RunArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let explain = |m: &crate::machine::Machine, e: &crate::event::Event| e.explain(&|p| m.name_of(p));
+    let explain = |m: &crate::machine::Machine, e: &crate::event::Event| m.explain(e);
     let mut log = String::new();
     let mut steps_json = Vec::new();
     if a.events {

@@ -1,6 +1,6 @@
 //! `pagelab scenarios`.
 
-use super::EXIT_OK;
+use super::{print_out, EXIT_OK};
 use crate::scenario::builtin::BUILTINS;
 use crate::scenario::load_str;
 
@@ -13,14 +13,16 @@ pub fn list(json: bool) -> i32 {
             (name.to_string(), s.title)
         })
         .collect();
-    if json {
+    let text = if json {
         let v: Vec<_> = all.iter().map(|(n, t)| serde_json::json!({ "name": n, "title": t })).collect();
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        serde_json::to_string_pretty(&v).expect("json") + "\n"
     } else {
-        for (n, t) in all {
-            println!("{n:<14} {t}");
-        }
-        println!("\nRun one with `pagelab run NAME`, step through it with `pagelab tui NAME`.");
+        let mut o: String = all.iter().map(|(n, t)| format!("{n:<14} {t}\n")).collect();
+        o.push_str("\nRun one with `pagelab run NAME`, step through it with `pagelab tui NAME`.\n");
+        o
+    };
+    match print_out(&text) {
+        Ok(()) => EXIT_OK,
+        Err(c) => c,
     }
-    EXIT_OK
 }

@@ -69,15 +69,15 @@ pub struct RawMachine {
     /// Cost profile name.
     pub cost: Option<Sp<String>>,
     /// Per-action cost overrides in nanoseconds.
-    pub costs: Option<Sp<BTreeMap<Sp<String>, Sp<i64>>>>,
+    pub costs: Option<BTreeMap<Sp<String>, Sp<i64>>>,
     /// Seed.
     pub seed: Option<Sp<i64>>,
     /// Bad frames.
     pub bad_frames: Option<Sp<Vec<Sp<i64>>>>,
     /// `[machine.cluster]`.
-    pub cluster: Option<Sp<RawCluster>>,
+    pub cluster: Option<RawCluster>,
     /// `[machine.writer]`.
-    pub writer: Option<Sp<RawWriter>>,
+    pub writer: Option<RawWriter>,
 }
 
 /// `[machine.cluster]`.

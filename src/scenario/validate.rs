@@ -146,12 +146,13 @@ pub fn load_str(
         .map(|o| format!("{} = {}\n", o.key.trim_start_matches("machine."), toml_value(&o.value)))
         .collect();
     let over_ctx = Ctx { file: "--set", text: &over_text };
-    let over: RawMachine = toml::from_str(&over_text).map_err(|e| toml_error("--set", &over_text, e))?;
+    let remap = |e: ScenarioError| remap_override(e, overrides);
+    let over: RawMachine = toml::from_str(&over_text).map_err(|e| remap(toml_error("--set", &over_text, e)))?;
     let empty = RawMachine::default();
     let file_machine = raw.machine.as_ref().map_or(&empty, |m| m.get_ref());
     let machine = build_machine(&[(file_machine, &ctx), (&over, &over_ctx)]).map_err(|(e, span, in_override)| {
         if in_override {
-            over_ctx.err(span, e)
+            remap(over_ctx.err(span, e))
         } else {
             ctx.err(span, e)
         }
@@ -244,6 +245,23 @@ pub fn load_str(
     })
 }
 
+/// Points an error in the synthesized override text at what the user typed:
+/// the file becomes `--set KEY=VALUE`, the column a position in it.
+fn remap_override(e: ScenarioError, overrides: &[Override]) -> ScenarioError {
+    let Some(o) = overrides.get(e.line.wrapping_sub(1)) else { return e };
+    let key = o.key.trim_start_matches("machine.");
+    let value = toml_value(&o.value);
+    let quoted = usize::from(value.len() != o.value.len());
+    let prefix = o.key.len() - key.len();
+    let col = if e.col <= key.len() {
+        e.col + prefix
+    } else {
+        // Past "KEY = " (and an added quote) in the synthesized line.
+        (e.col.saturating_sub(key.len() + 3 + quoted)).max(1) + o.key.len() + 1
+    };
+    ScenarioError { file: format!("--set {}={}", o.key, o.value), line: 1, col, message: e.message }
+}
+
 /// A bare word on the command line becomes a TOML string.
 fn toml_value(v: &str) -> String {
     let probe = format!("x = {v}");
@@ -295,7 +313,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             cfg.cost = c.word(v, "cost", CostModel::profile, &CostModel::PROFILES).map_err(e(v.span()))?;
         }
         if let Some(v) = &m.costs {
-            for (k, val) in v.get_ref() {
+            for (k, val) in v {
                 cost_overrides.push((
                     k.get_ref().clone(),
                     k.span(),
@@ -314,8 +332,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
                 .map(|f| c.count(f, 0, u32::MAX as u64, "bad frame").map(|x| x as u32).map_err(e(f.span())))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(v) = &m.cluster {
-            let r = v.get_ref();
+        if let Some(r) = &m.cluster {
             if let Some(x) = &r.pagefile {
                 cfg.cluster.pagefile = c.count(x, 0, 64, "cluster.pagefile").map_err(e(x.span()))? as u32;
             }
@@ -337,8 +354,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
                     .map_err(e(x.span()))?;
             }
         }
-        if let Some(v) = &m.writer {
-            let r = v.get_ref();
+        if let Some(r) = &m.writer {
             let frames = cfg.frames();
             if let Some(x) = &r.free_below {
                 cfg.writer.free_below = c.count(x, 0, frames, "writer.free_below").map_err(e(x.span()))?;
@@ -363,11 +379,10 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             "io_per_page" => &mut cfg.cost.io_per_page,
             "ws_lock_hold" => &mut cfg.cost.ws_lock_hold,
             "pfn_lock_hold" => &mut cfg.cost.pfn_lock_hold,
-            "page_copy" => &mut cfg.cost.page_copy,
             other => {
                 return Err((
                     format!(
-                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, io_latency, io_per_page, ws_lock_hold, pfn_lock_hold or page_copy (nanoseconds)"
+                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, io_latency, io_per_page, ws_lock_hold or pfn_lock_hold (nanoseconds)"
                     ),
                     span,
                     i == 1,
@@ -870,12 +885,25 @@ expect = { "p1.faults" = 4, "p1.ws_size" = { at_most = 3 } }
     }
 
     #[test]
+    fn nested_settings_work_as_tables_dotted_keys_and_overrides() {
+        let dotted =
+            OK.replace("memory = \"1 MiB\"", "memory = \"1 MiB\"\nwriter.zero_wake = 32\ncluster.pagefile = 5");
+        let s = load_str(&dotted, "t.toml", None, &[]).unwrap();
+        assert_eq!((s.machine.writer.zero_wake, s.machine.cluster.pagefile), (32, 5));
+        let o = [Override::parse("writer.zero_wake=16").unwrap(), Override::parse("machine.cluster.file=1").unwrap()];
+        let s = load_str(OK, "t.toml", None, &o).unwrap();
+        assert_eq!((s.machine.writer.zero_wake, s.machine.cluster.file), (16, 1));
+        let e = load_str(OK, "t.toml", None, &[Override::parse("cluster.pagefile=999").unwrap()]).unwrap_err();
+        assert!(e.message.contains("from 0 to 64"), "{e}");
+    }
+
+    #[test]
     fn overrides_apply_and_report_their_own_errors() {
         let o = [Override::parse("memory=2MiB").unwrap(), Override::parse("machine.policy=lru").unwrap()];
         let s = load_str(OK, "t.toml", None, &o).unwrap();
         assert_eq!((s.machine.frames(), s.machine.policy), (512, PolicyKind::Lru));
         let e = load_str(OK, "t.toml", None, &[Override::parse("policy=best").unwrap()]).unwrap_err();
-        assert_eq!(e.file, "--set");
+        assert_eq!((e.file.as_str(), e.line, e.col), ("--set policy=best", 1, 8), "{e}");
         assert!(e.message.contains("expected one of fifo"), "{e}");
         let e = load_str(OK, "t.toml", None, &[Override::parse("colour=red").unwrap()]).unwrap_err();
         assert!(e.message.contains("unknown field"), "{e}");
