@@ -1214,6 +1214,21 @@ mod tests {
     }
 
     #[test]
+    fn a_read_only_page_stays_read_only_after_a_soft_fault() {
+        // Regression: a demand-zero page is born modified; taken back from the
+        // modified list, its PTE must not claim a write happened.
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        m.apply(&Op::Reserve { pid: p, address: Some(0x10000), size: 4096, protection: Protection::ReadOnly, commit: true })
+            .unwrap();
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::DemandZero));
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        assert!(matches!(m.access(p, 0x10000, AccessKind::Write, None, NEVER), Err(OpError::AccessViolation { .. })));
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
     fn commit_limit_is_ram_plus_pagefile() {
         let mut m = small(32, 16);
         let p = process(&mut m, 8);
