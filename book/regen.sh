@@ -183,6 +183,14 @@ rust_item() {
     fi
 }
 
+# lines FILE PATTERN OUT: the lines of a work file (see raw) that match an
+# extended regular expression.
+lines() {
+    local src=$work/$1 pattern=$2 file=$out/$3
+    mkdir -p "$(dirname "$file")"
+    grep -E "$pattern" "$src" >"$file"
+}
+
 # ---------------------------------------------------------------- commands
 run 0 help.txt --help
 run 0 scenarios.txt scenarios
@@ -200,6 +208,8 @@ run 0 pte-life/run.txt run book/src/scenarios/pte-life.toml
 step_blocks book/src/scenarios/pte-life.toml pte-life
 raw pte-life.events run book/src/scenarios/pte-life.toml --events
 step_events pte-life.events pte-life
+raw pte-life.txt run book/src/scenarios/pte-life.toml
+lines pte-life.txt '^page lists' pte-life/lists.txt
 
 # Address spaces: the same reservation on x64.
 run 1 nt31-2gb/x64.txt run nt31-2gb --set layout=x64
