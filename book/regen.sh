@@ -191,6 +191,21 @@ lines() {
     grep -E "$pattern" "$src" >"$file"
 }
 
+# brief FILE PATTERN ARGS...
+# Appends to FILE the command line `pagelab ARGS` and those lines of its
+# output that match PATTERN (an extended regular expression); fails on a
+# non-zero exit. For tables of one line per run.
+brief() {
+    local file=$out/$1 pattern=$2
+    shift 2
+    mkdir -p "$(dirname "$file")"
+    "$bin" "$@" >"$work/brief.txt"
+    {
+        echo "\$ pagelab $*"
+        grep -E "$pattern" "$work/brief.txt"
+    } >>"$file"
+}
+
 # ---------------------------------------------------------------- commands
 run 0 help.txt --help
 run 0 scenarios.txt scenarios
@@ -217,30 +232,27 @@ run 1 nt31-2gb/x64.txt run nt31-2gb --set layout=x64
 # Working sets: Belady's anomaly, other policies, textbook strings.
 run 1 belady/lru.txt run belady --set policy=lru
 for p in fifo lru clock opt random; do
-    run 0 "replay/silberschatz-$p.txt" replay book/src/traces/silberschatz.refs --policy "$p" --frames 3
+    brief replay/silberschatz.txt '^faults' replay book/src/traces/silberschatz.refs --policy "$p" --frames 3
 done
-for f in 3 4; do
-    for p in fifo lru; do
-        run 0 "replay/belady-$p-$f.txt" replay book/src/traces/belady.refs --policy "$p" --frames "$f"
+for p in fifo lru; do
+    for f in 3 4; do
+        brief replay/belady.txt '^faults' replay book/src/traces/belady.refs --policy "$p" --frames "$f"
     done
 done
-run 0 replay/silberschatz-fifo.json replay book/src/traces/silberschatz.refs --policy fifo --frames 3 --json
+run 0 replay/silberschatz-fifo.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3
+run 0 replay/silberschatz-fifo-json.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3 --json
 
 # Demand zero: the zero page thread asleep.
 run 1 demand-zero/zero-wake.txt run demand-zero --set 'writer={zero_wake=32}'
 
 # Soft and hard faults under the three cost profiles.
 for c in disk-1993 server-2008 nvme; do
-    raw "soft-hard-$c.txt" run soft-hard --set "cost=$c"
-    {
-        echo "\$ pagelab run soft-hard --set cost=$c"
-        grep -E '^(simulated time|fault service)' "$work/soft-hard-$c.txt"
-    } >"$out/soft-hard/cost-$c.txt"
+    brief soft-hard/costs.txt '^(simulated time|fault service)' run soft-hard --set "cost=$c"
 done
 
 # Replaying traces.
 run 0 replay/sample-lackey.txt replay book/src/traces/sample.lackey --format lackey --frames 4
-run 0 replay/sample-lackey.json replay book/src/traces/sample.lackey --format lackey --frames 4 --json
+run 0 replay/sample-lackey-json.txt replay book/src/traces/sample.lackey --format lackey --frames 4 --json
 run 0 replay/sample-lackey-small.txt replay book/src/traces/sample.lackey --format lackey --frames 4 \
     --memory 64KiB --cost nvme
 run 2 replay/bad-trace.txt replay book/src/broken/bad.refs --frames 3
@@ -258,7 +270,7 @@ run 2 errors/set-value.txt run belady --set memory=12parsecs
 run 2 errors/no-such.txt run no-such-scenario
 run 0 errors/seed-1.txt run book/src/scenarios/random-touch.toml --seed 1
 run 0 errors/seed-2.txt run book/src/scenarios/random-touch.toml --seed 2
-run 0 belady/run.json run belady --json
+run 0 belady/run-json.txt run belady --json
 
 # Architecture: a few items of the code, cut out by name.
 rust_item src/machine.rs 'pub enum Op {' code/op.rs
