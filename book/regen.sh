@@ -242,8 +242,6 @@ done
 run 0 replay/silberschatz-fifo.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3
 run 0 replay/silberschatz-fifo-json.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3 --json
 
-# Demand zero: the zero page thread asleep.
-run 1 demand-zero/zero-wake.txt run demand-zero --set 'writer={zero_wake=32}'
 
 # Soft and hard faults under the three cost profiles.
 for c in disk-1993 server-2008 nvme; do
