@@ -226,6 +226,11 @@ step_events pte-life.events pte-life
 raw pte-life.txt run book/src/scenarios/pte-life.toml
 lines pte-life.txt '^page lists' pte-life/lists.txt
 
+# Mapped files: two views of one file.
+run 0 two-views/run.txt run book/src/scenarios/two-views.toml
+raw two-views.events run book/src/scenarios/two-views.toml --events
+step_events two-views.events two-views
+
 # Address spaces: the same reservation on x64.
 run 1 nt31-2gb/x64.txt run nt31-2gb --set layout=x64
 
@@ -275,6 +280,7 @@ rust_item src/machine.rs 'pub enum Op {' code/op.rs
 rust_item src/fault.rs 'pub fn access(' code/access.rs
 rust_item src/pfn_db.rs 'pub struct PfnEntry {' code/pfn-entry.rs
 rust_item src/event.rs 'pub enum EvictReason {' code/evict-reason.rs
+rust_item src/cost.rs 'pub fn profile(' code/cost-profile.rs
 
 # ---------------------------------------------------------------- compare
 if ((check)); then
