@@ -256,8 +256,14 @@ done
 # Replaying traces.
 run 0 replay/sample-lackey.txt replay book/src/traces/sample.lackey --format lackey --frames 4
 run 0 replay/sample-lackey-json.txt replay book/src/traces/sample.lackey --format lackey --frames 4 --json
-run 0 replay/sample-lackey-small.txt replay book/src/traces/sample.lackey --format lackey --frames 4 \
-    --memory 64KiB --cost nvme
+for p in fifo lru clock opt random; do
+    brief replay/loop.txt '^faults' replay book/src/traces/loop.refs --policy "$p" --frames 8
+done
+run 0 replay/loop-small.txt replay book/src/traces/loop.refs --frames 8 --memory 64KiB
+{
+    echo '$ seq 0 31 | pagelab replay - --frames 8'
+    seq 0 31 | "$bin" replay - --frames 8
+} >"$out/replay/stdin.txt"
 run 2 replay/bad-trace.txt replay book/src/broken/bad.refs --frames 3
 run 2 replay/bad-lackey.txt replay book/src/broken/bad.lackey --format lackey --frames 3
 run 2 replay/bad-policy.txt replay book/src/traces/silberschatz.refs --frames 3 --policy best
