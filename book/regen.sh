@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# Regenerates every file under book/src/output/ from real pagelab commands,
+# so that no output in the book is ever typed by hand.
+#
+#   book/regen.sh          rewrite book/src/output/
+#   book/regen.sh --check  regenerate into a temporary directory and fail,
+#                          naming the stale files, if anything differs
+#                          (CI runs this)
+#
+# Every command runs from the repository root with relative paths, and
+# nothing host-dependent (timings, absolute paths) reaches the output, so
+# the files are the same on every machine.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+check=0
+case "${1:-}" in
+    --check) check=1 ;;
+    "") ;;
+    *)
+        echo "usage: book/regen.sh [--check]" >&2
+        exit 2
+        ;;
+esac
+
+cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/pagelab"
+committed=book/src/output
+
+out=$(mktemp -d)
+work=$(mktemp -d)
+trap 'rm -rf "$out" "$work"' EXIT
+
+# run EXPECTED_EXIT FILE ARGS...
+# Runs `pagelab ARGS`, writes the command line and everything it printed
+# (standard output and standard error, in order) to FILE under the output
+# directory, and fails unless pagelab exited with EXPECTED_EXIT. A non-zero
+# exit code is written at the end of the file, as the reader would see it.
+run() {
+    local want=$1 file=$2
+    shift 2
+    mkdir -p "$(dirname "$out/$file")"
+    local code=0
+    {
+        echo "\$ pagelab $*"
+        "$bin" "$@" 2>&1 || code=$?
+        if [ "$code" -ne 0 ]; then
+            echo "[exit code $code]"
+        fi
+    } >"$out/$file"
+    if [ "$code" -ne "$want" ]; then
+        echo "book/regen.sh: \`pagelab $*\` exited with $code, expected $want" >&2
+        exit 1
+    fi
+}
+
+# raw FILE ARGS...: pagelab's standard output alone, into the work directory
+# (for cutting into pieces), failing on a non-zero exit.
+raw() {
+    local file=$1
+    shift
+    "$bin" "$@" >"$work/$file"
+}
+
+# step_blocks SCENARIO_FILE DIR
+# Writes DIR/setup.toml (everything from [machine] up to the first step)
+# and DIR/step-NN.toml (the NN-th [[step]] table) for one scenario file.
+step_blocks() {
+    local src=$1 dir=$out/$2
+    mkdir -p "$dir"
+    awk -v dir="$dir" '
+        function flush() {
+            if (name != "") {
+                # drop trailing blank lines
+                while (n > 0 && buf[n] ~ /^[ \t]*$/) n--
+                for (i = 1; i <= n; i++) print buf[i] > name
+                close(name)
+            }
+            n = 0
+        }
+        /^\[\[step\]\]/ {
+            flush(); steps++
+            name = sprintf("%s/step-%02d.toml", dir, steps)
+        }
+        /^\[expect\]/ { flush(); name = "" }
+        /^\[machine\]/ && steps == 0 && name == "" {
+            name = dir "/setup.toml"; n = 0
+        }
+        name != "" { buf[++n] = $0 }
+        END { flush() }
+    ' "$src"
+}
+
+# step_events LOG DIR
+# Cuts an events log (`pagelab run NAME --events`) into DIR/events-00.txt
+# (the setup) and DIR/events-NN.txt (step NN). Long runs of events of the
+# same shape (the same sentence with other numbers, or a repeating pair of
+# sentences) keep their first two rounds and their last, with a marker
+# saying how many lines were cut; a step still longer than 40 lines keeps
+# its first 30 and last 6.
+step_events() {
+    local log=$work/$1 dir=$out/$2
+    mkdir -p "$dir"
+    awk -v dir="$dir" '
+        function shape(s,   t) {
+            t = s
+            gsub(/0x[0-9a-f]+/, "#", t)
+            gsub(/[0-9]+/, "#", t)
+            return t
+        }
+        # length of the run of period p starting at line i
+        function run_len(i, p,   m) {
+            m = i + p
+            while (m <= n && sh[m] == sh[m - p]) m++
+            return m - i
+        }
+        function cut(k) {
+            out[++o] = sprintf("  [... %d similar lines cut by book/regen.sh ...]", k)
+        }
+        function flush(   i, j, p, len, done) {
+            if (name == "") return
+            o = 0
+            for (i = 1; i <= n; i++) sh[i] = shape(buf[i])
+            i = 1
+            while (i <= n) {
+                done = 0
+                for (p = 1; p <= 2 && !done; p++) {
+                    len = run_len(i, p)
+                    len -= len % p
+                    if (len - 3 * p >= 3) {
+                        for (j = i; j < i + 2 * p; j++) out[++o] = buf[j]
+                        cut(len - 3 * p)
+                        for (j = i + len - p; j < i + len; j++) out[++o] = buf[j]
+                        i += len
+                        done = 1
+                    }
+                }
+                if (!done) out[++o] = buf[i++]
+            }
+            if (o > 40) {
+                for (i = 1; i <= 30; i++) print out[i] > name
+                printf "  [... %d more lines cut by book/regen.sh ...]\n", o - 36 > name
+                for (i = o - 5; i <= o; i++) print out[i] > name
+            } else {
+                for (i = 1; i <= o; i++) print out[i] > name
+            }
+            close(name)
+            n = 0
+        }
+        BEGIN { name = dir "/events-00.txt" }
+        /^step [0-9]+ / {
+            flush()
+            name = sprintf("%s/events-%02d.txt", dir, $2)
+        }
+        /^$/ { flush(); name = ""; exit }
+        name != "" { buf[++n] = $0 }
+        END { flush() }
+    ' "$log"
+}
+
+# rust_item FILE PATTERN OUT
+# Copies one Rust item from a source file: from the first line matching
+# PATTERN (with the doc comments just above it) to the closing brace at the
+# same indentation.
+rust_item() {
+    local src=$1 pattern=$2 file=$out/$3
+    mkdir -p "$(dirname "$file")"
+    awk -v pat="$pattern" '
+        !found && /^[ \t]*(\/\/\/|#\[)/ { doc[++d] = $0; next }
+        !found && index($0, pat) {
+            found = 1
+            match($0, /^[ \t]*/); indent = substr($0, 1, RLENGTH)
+            for (i = 1; i <= d; i++) print doc[i]
+            print; next
+        }
+        !found { d = 0; next }
+        found { print; if ($0 == indent "}") exit }
+    ' "$src" >"$file"
+    if [ ! -s "$file" ]; then
+        echo "book/regen.sh: no item matching \"$pattern\" in $src" >&2
+        exit 1
+    fi
+}
+
+# lines FILE PATTERN OUT: the lines of a work file (see raw) that match an
+# extended regular expression.
+lines() {
+    local src=$work/$1 pattern=$2 file=$out/$3
+    mkdir -p "$(dirname "$file")"
+    grep -E "$pattern" "$src" >"$file"
+}
+
+# brief FILE PATTERN ARGS...
+# Appends to FILE the command line `pagelab ARGS` and those lines of its
+# output that match PATTERN (an extended regular expression); fails on a
+# non-zero exit. For tables of one line per run.
+brief() {
+    local file=$out/$1 pattern=$2
+    shift 2
+    mkdir -p "$(dirname "$file")"
+    "$bin" "$@" >"$work/brief.txt"
+    {
+        echo "\$ pagelab $*"
+        grep -E "$pattern" "$work/brief.txt"
+    } >>"$file"
+}
+
+# ---------------------------------------------------------------- commands
+run 0 help.txt --help
+run 0 scenarios.txt scenarios
+
+# Every built-in scenario: its report, its steps, and its events per step.
+for s in tour nt31-2gb belady demand-zero soft-hard mapped-file; do
+    run 0 "$s/run.txt" run "$s"
+    step_blocks "scenarios/$s.toml" "$s"
+    raw "$s.events" run "$s" --events
+    step_events "$s.events" "$s"
+done
+
+# The book's own scenario: one page through every kind of PTE.
+run 0 pte-life/run.txt run book/src/scenarios/pte-life.toml
+step_blocks book/src/scenarios/pte-life.toml pte-life
+raw pte-life.events run book/src/scenarios/pte-life.toml --events
+step_events pte-life.events pte-life
+raw pte-life.txt run book/src/scenarios/pte-life.toml
+lines pte-life.txt '^page lists' pte-life/lists.txt
+
+# Mapped files: two views of one file.
+run 0 two-views/run.txt run book/src/scenarios/two-views.toml
+raw two-views.events run book/src/scenarios/two-views.toml --events
+step_events two-views.events two-views
+
+# Address spaces: the same reservation on x64.
+run 1 nt31-2gb/x64.txt run nt31-2gb --set layout=x64
+
+# Working sets: Belady's anomaly, other policies, textbook strings.
+run 1 belady/lru.txt run belady --set policy=lru
+for p in fifo lru clock opt random; do
+    brief replay/silberschatz.txt '^faults' replay book/src/traces/silberschatz.refs --policy "$p" --frames 3
+done
+for p in fifo lru; do
+    for f in 3 4; do
+        brief replay/belady.txt '^faults' replay book/src/traces/belady.refs --policy "$p" --frames "$f"
+    done
+done
+run 0 replay/silberschatz-fifo.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3
+run 0 replay/silberschatz-fifo-json.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3 --json
+
+
+# Soft and hard faults under the three cost profiles.
+for c in disk-1993 server-2008 nvme; do
+    brief soft-hard/costs.txt '^(simulated time|fault service)' run soft-hard --set "cost=$c"
+done
+
+# Replaying traces.
+run 0 replay/sample-lackey.txt replay book/src/traces/sample.lackey --format lackey --frames 4
+run 0 replay/sample-lackey-json.txt replay book/src/traces/sample.lackey --format lackey --frames 4 --json
+for p in fifo lru clock opt random; do
+    brief replay/loop.txt '^faults' replay book/src/traces/loop.refs --policy "$p" --frames 8
+done
+run 0 replay/loop-small.txt replay book/src/traces/loop.refs --frames 8 --memory 64KiB
+{
+    echo '$ seq 0 31 | pagelab replay - --frames 8'
+    seq 0 31 | "$bin" replay - --frames 8
+} >"$out/replay/stdin.txt"
+run 2 replay/bad-trace.txt replay book/src/broken/bad.refs --frames 3
+run 2 replay/bad-lackey.txt replay book/src/broken/bad.lackey --format lackey --frames 3
+run 2 replay/bad-policy.txt replay book/src/traces/silberschatz.refs --frames 3 --policy best
+
+# Writing scenarios: errors and exit codes.
+for b in unknown-key wrong-op-key unknown-metric bad-size unknown-process; do
+    run 2 "errors/$b.txt" check "book/src/broken/$b.toml"
+done
+run 0 errors/check-ok.txt check belady book/src/scenarios/pte-life.toml
+run 1 errors/wrong-expectation.txt run book/src/broken/wrong-expectation.toml
+run 2 errors/set-typo.txt run belady --set memroy=1MiB
+run 2 errors/set-value.txt run belady --set memory=12parsecs
+run 2 errors/no-such.txt run no-such-scenario
+run 0 errors/seed-1.txt run book/src/scenarios/random-touch.toml --seed 1
+run 0 errors/seed-2.txt run book/src/scenarios/random-touch.toml --seed 2
+run 1 errors/wrong-expectation-json.txt run book/src/broken/wrong-expectation.toml --json
+
+# Architecture: a few items of the code, cut out by name.
+rust_item src/machine.rs 'pub enum Op {' code/op.rs
+rust_item src/fault.rs 'pub fn access(' code/access.rs
+rust_item src/pfn_db.rs 'pub struct PfnEntry {' code/pfn-entry.rs
+rust_item src/event.rs 'pub enum EvictReason {' code/evict-reason.rs
+rust_item src/cost.rs 'pub fn profile(' code/cost-profile.rs
+
+# ---------------------------------------------------------------- compare
+if ((check)); then
+    stale=$(diff -rq "$committed" "$out" 2>&1 || true)
+    if [ -n "$stale" ]; then
+        echo "book/regen.sh --check: the book's output files are stale:" >&2
+        diff -rq "$committed" "$out" 2>&1 |
+            sed -e "s|$out|(regenerated)|g" -e 's/^/  /' >&2 || true
+        echo "Run book/regen.sh and commit book/src/output/." >&2
+        exit 1
+    fi
+    echo "book/regen.sh --check: every file in $committed is up to date."
+else
+    rm -rf "$committed"
+    mkdir -p "$(dirname "$committed")"
+    cp -R "$out" "$committed"
+    echo "book/regen.sh: regenerated $(find "$committed" -type f | wc -l) files in $committed."
+fi

@@ -1,0 +1,32 @@
+    /// One memory reference by a thread of `pid` running on `node` (the
+    /// process's node if `None`). `next_use` is the time of the next
+    /// reference to the same page, for the OPT policy ([`NEVER`] if
+    /// unknown or none).
+    #[inline]
+    pub fn access(
+        &mut self,
+        pid: ProcessId,
+        address: u64,
+        kind: AccessKind,
+        node: Option<u8>,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let vpn = Vpn::containing(address);
+        let write = kind == AccessKind::Write;
+        let p = &mut self.processes[pid.0 as usize];
+        if let Some(pte) = p.page_table.get_mut(vpn) {
+            if pte.is_valid() && (!write || pte.is_dirty()) {
+                // The hit path: set the accessed bit, tell the policy.
+                pte.touch(write);
+                let pfn = pte.pfn();
+                p.counters.references += 1;
+                self.counters.references += 1;
+                if p.ws.tracks_references() {
+                    let slot = self.pfn.entry(pfn).ws_index();
+                    p.ws.referenced(slot, next_use);
+                }
+                return Ok(Resolution::Hit);
+            }
+        }
+        self.access_slow(pid, vpn, address, kind, node, next_use)
+    }

@@ -1,0 +1,116 @@
+/// An operation a caller can ask of the machine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Create a process.
+    CreateProcess {
+        /// Name.
+        name: String,
+        /// Working-set minimum (pages); the machine default if `None`.
+        ws_min: Option<u64>,
+        /// Working-set maximum (pages); the machine default if `None`.
+        ws_max: Option<u64>,
+        /// Hard maximum; the machine default if `None`.
+        hard_max: Option<bool>,
+        /// Replacement policy; the machine default if `None`.
+        policy: Option<PolicyKind>,
+        /// NUMA node of its threads.
+        node: u8,
+        /// Treat every address as committed (trace replay).
+        auto_commit: bool,
+    },
+    /// VirtualAlloc(MEM_RESERVE [| MEM_COMMIT]).
+    Reserve {
+        /// Process.
+        pid: ProcessId,
+        /// Base address, or `None` to let the system choose (bottom-up).
+        address: Option<u64>,
+        /// Size in bytes.
+        size: u64,
+        /// Protection.
+        protection: Protection,
+        /// Also commit.
+        commit: bool,
+    },
+    /// VirtualAlloc(MEM_COMMIT) inside a reservation.
+    Commit {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Size in bytes.
+        size: u64,
+        /// Protection.
+        protection: Protection,
+    },
+    /// VirtualFree(MEM_DECOMMIT).
+    Decommit {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// VirtualFree(MEM_RELEASE), or UnmapViewOfFile for a view.
+    Release {
+        /// Process.
+        pid: ProcessId,
+        /// Base address of the reservation.
+        address: u64,
+    },
+    /// Create a file (on disk, no memory used).
+    CreateFile {
+        /// Name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// MapViewOfFile.
+    MapView {
+        /// Process.
+        pid: ProcessId,
+        /// File.
+        file: FileId,
+        /// Offset in the file (bytes, a multiple of 64 KiB).
+        offset: u64,
+        /// View size in bytes (0: to the end of the file).
+        size: u64,
+        /// Base address or `None`.
+        address: Option<u64>,
+        /// Protection of the view.
+        protection: Protection,
+    },
+    /// SetProcessWorkingSetSize(min, max); `None` for both is (-1, -1):
+    /// empty the working set.
+    SetWorkingSetSize {
+        /// Process.
+        pid: ProcessId,
+        /// Limits in pages, or `None` to empty the working set.
+        limits: Option<(u64, u64)>,
+    },
+    /// Trim pages from a working set, the policy choosing which (`None`: all).
+    Trim {
+        /// Process.
+        pid: ProcessId,
+        /// Pages to remove.
+        pages: Option<u64>,
+    },
+    /// Run the modified page writer now, writing up to this many pages
+    /// (`None`: the whole modified list).
+    WriteModified {
+        /// Page limit.
+        pages: Option<u64>,
+    },
+    /// Let background work run for `ticks` rounds: in each, the modified
+    /// writer runs if its thresholds say so and the zero page thread
+    /// zeroes free pages.
+    Advance {
+        /// Rounds.
+        ticks: u32,
+    },
+    /// Exit a process.
+    Exit {
+        /// Process.
+        pid: ProcessId,
+    },
+}
