@@ -289,6 +289,15 @@ pub trait Names {
     fn file_name(&self, file: FileId) -> String;
 }
 
+/// "1 frame", "2 frames".
+fn frames(n: u64) -> String {
+    if n == 1 {
+        "1 frame".into()
+    } else {
+        format!("{n} frames")
+    }
+}
+
 /// "1 page", "2 pages".
 fn pages(n: u64) -> String {
     if n == 1 {
@@ -312,25 +321,31 @@ impl Event {
                 name(*pid),
                 if *committed { " and committed it (no physical page taken yet)" } else { " (address space only)" }
             ),
-            Event::Committed { pid, start, pages } => format!(
-                "{} committed {pages} pages at {start}: commit charged, no physical page taken until first touch",
-                name(*pid)
+            Event::Committed { pid, start, pages: n } => format!(
+                "{} committed {} at {start}: commit charged, no physical page taken until first touch",
+                name(*pid),
+                pages(*n)
             ),
-            Event::Decommitted { pid, start, pages, freed } => {
-                format!("{} decommitted {pages} pages at {start}; {freed} frames went to the free list", name(*pid))
+            Event::Decommitted { pid, start, pages: n, freed } => {
+                format!("{} decommitted {} at {start}; {} went to the free list", name(*pid), pages(*n), frames(*freed))
             }
             Event::Released { pid, start, freed } => {
-                format!("{} released the reservation at {start}; {freed} frames freed", name(*pid))
+                format!("{} released the reservation at {start}; {} freed", name(*pid), frames(*freed))
             }
             Event::FileMapped { pid, file, start, size } => {
-                format!("{} mapped {size} of file {} at {start}: no commit charged, nothing read yet", name(*pid), file_name(*file))
+                format!(
+                    "{} mapped {size} of file {} at {start}: no commit charged, nothing read yet",
+                    name(*pid),
+                    file_name(*file)
+                )
             }
             Event::ViewUnmapped { pid, file, start, written, writes, freed } => format!(
-                "{} unmapped its view of file {} at {start}: {} written back to the file in {writes} I/O{}, {freed} frames freed",
+                "{} unmapped its view of file {} at {start}: {} written back to the file in {writes} I/O{}, {} freed",
                 name(*pid),
                 file_name(*file),
                 pages(*written),
-                if *writes == 1 { "" } else { "s" }
+                if *writes == 1 { "" } else { "s" },
+                frames(*freed)
             ),
             Event::DemandZeroFault { pid, vpn, pfn, from } => format!(
                 "page {vpn} of {} demand-zero fault: got {pfn} {}",
@@ -391,7 +406,7 @@ impl Event {
                 format!("{} working-set limits set to min {min} max {max}", name(*pid))
             }
             Event::ProcessExited { pid, freed } => {
-                format!("{} exited; {freed} frames went to the free list", name(*pid))
+                format!("{} exited; {} went to the free list", name(*pid), frames(*freed))
             }
             Event::AccessViolation { pid, address, reason } => {
                 format!("{} access violation at 0x{address:x}: {reason}", name(*pid))

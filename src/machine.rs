@@ -1219,8 +1219,14 @@ mod tests {
         // modified list, its PTE must not claim a write happened.
         let mut m = small(32, 32);
         let p = process(&mut m, 4);
-        m.apply(&Op::Reserve { pid: p, address: Some(0x10000), size: 4096, protection: Protection::ReadOnly, commit: true })
-            .unwrap();
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 4096,
+            protection: Protection::ReadOnly,
+            commit: true,
+        })
+        .unwrap();
         assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::DemandZero));
         m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
         assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));

@@ -12,7 +12,6 @@
                 io_per_page: ns(2_000_000),
                 ws_lock_hold: ns(5_000),
                 pfn_lock_hold: ns(5_000),
-                page_copy: ns(200_000),
             },
             // A 2008 server: ~8 ms per random disk I/O, ~100 MB/s transfer.
             "server-2008" => CostModel {
@@ -24,7 +23,6 @@
                 io_per_page: ns(40_000),
                 ws_lock_hold: ns(200),
                 pfn_lock_hold: ns(200),
-                page_copy: ns(2_000),
             },
             // A current machine with an NVMe drive: ~80 us latency, ~2 GB/s.
             "nvme" => CostModel {
@@ -36,7 +34,6 @@
                 io_per_page: ns(2_000),
                 ws_lock_hold: ns(100),
                 pfn_lock_hold: ns(100),
-                page_copy: ns(500),
             },
             _ => return None,
         })
