@@ -41,6 +41,8 @@ impl Override {
 const MAX_STEP_REFS: u64 = 1_000_000_000;
 /// The largest file: 2^32 pages (16 TiB), the range of a PFN's file offset.
 const MAX_FILE: u64 = (1 << 32) * PAGE_SIZE;
+/// One past the highest address any layout has (2^48).
+const MAX_ADDRESS: u64 = 1 << 48;
 /// The most processes a scenario may declare.
 const MAX_PROCESSES: usize = 4096;
 /// The largest range one commit or decommit step may cover: pagelab writes
@@ -75,6 +77,15 @@ impl Ctx<'_> {
                 format!("{what}: expected a size such as \"64 MiB\" or a byte count, found {}", other.type_str()),
             )),
         }
+    }
+
+    /// An address: like a size, and inside the 48-bit x64 address space.
+    fn address(&self, v: &Sp<toml::Value>, what: &str) -> Result<u64, ScenarioError> {
+        let a = self.size(v, what)?;
+        if a >= MAX_ADDRESS {
+            return Err(self.err(v.span(), format!("{what}: 0x{a:x} is beyond the 48-bit virtual address space")));
+        }
+        Ok(a)
     }
 
     fn count(&self, v: &Sp<i64>, lo: u64, hi: u64, what: &str) -> Result<u64, ScenarioError> {
@@ -518,7 +529,7 @@ impl ScenarioCtx<'_> {
                 );
             }
         }
-        let addr = |v: &Sp<toml::Value>, what: &str| -> Result<u64, ScenarioError> { c.size(v, what) };
+        let addr = |v: &Sp<toml::Value>, what: &str| c.address(v, what);
         let action = match op {
             "reserve" => Action::Reserve {
                 process: self.process(s)?,
@@ -616,7 +627,7 @@ impl ScenarioCtx<'_> {
         let c = self.ctx;
         let r = s.get_ref();
         let process = self.process(s)?;
-        let address = c.size(self.need(s, &r.address, "address")?, "address")?;
+        let address = c.address(self.need(s, &r.address, "address")?, "address")?;
         let pages = match (&r.pages, &r.size) {
             (Some(p), None) => c.count(p, 1, MAX_STEP_REFS, "pages")?,
             (None, Some(sz)) => {
@@ -628,6 +639,9 @@ impl ScenarioCtx<'_> {
             (None, None) => 1,
             (Some(_), Some(sz)) => return Err(c.err(sz.span(), "touch: give `pages` or `size`, not both")),
         };
+        if address.saturating_add(pages.saturating_mul(PAGE_SIZE)) > MAX_ADDRESS {
+            return Err(c.err(s.span(), "touch: the range runs past the 48-bit virtual address space"));
+        }
         let repeat = r.repeat.as_ref().map(|v| c.count(v, 1, MAX_STEP_REFS, "repeat")).transpose()?.unwrap_or(1);
         let pattern = match r.pattern.as_ref().map(|p| p.get_ref().as_str()) {
             None | Some("sequential") => Pattern::Sequential,
@@ -675,7 +689,7 @@ impl ScenarioCtx<'_> {
         let c = self.ctx;
         let r = s.get_ref();
         let process = self.process(s)?;
-        let base = r.base.as_ref().map(|b| c.size(b, "base")).transpose()?.unwrap_or(0);
+        let base = r.base.as_ref().map(|b| c.address(b, "base")).transpose()?.unwrap_or(0);
         let access = self.access(&r.access)?;
         let (pages, writes): (Vec<u64>, Vec<bool>) = match (&r.refs, &r.trace) {
             (Some(list), None) => {
