@@ -113,6 +113,9 @@ fn run_app(app: &mut App) -> io::Result<()> {
     let mut last = Instant::now();
     loop {
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+        if !event::poll(Duration::ZERO)? {
+            app.idle();
+        }
         let wait = if app.run_state() == Run::Paused { Duration::from_millis(500) } else { Duration::from_millis(15) };
         if event::poll(wait)? {
             loop {

@@ -298,8 +298,14 @@ impl App {
 
     // ----- moving through the scenario -------------------------------------
 
-    /// Runs the next step; false at the end.
+    /// Runs the next step; false at the end. A checkpoint due for the
+    /// state before the step is taken first; one due after it waits for
+    /// [`App::idle`] or the next step, so the step is drawn at once.
     pub fn step_forward(&mut self) -> bool {
+        if self.runner.finished() {
+            return false;
+        }
+        self.history.record(&self.runner);
         let Some(outcome) = self.runner.step() else { return false };
         let s = self.runner.steps_done();
         let counts = self.runner.machine().pfn_db().counts();
@@ -308,9 +314,13 @@ impl App {
         } else {
             self.lists.push(counts);
         }
-        self.history.record(&self.runner);
         self.last = Some(outcome);
         true
+    }
+
+    /// Work to do while waiting for input: takes a due checkpoint.
+    pub fn idle(&mut self) {
+        self.history.record(&self.runner);
     }
 
     /// Goes to step `target` (clamped to the scenario): forward by running,
@@ -698,15 +708,20 @@ impl App {
             }
             Focus::Events => {
                 let items = events::items(self);
-                let heights = events::heights(&items, inner.width);
-                let top = events::top(&heights, self.log.top, self.log.pos, inner.height as usize);
+                let height = |i: usize| events::height(self, &items[i], inner.width);
+                let top = events::top(items.len(), height, self.log.top, self.log.pos, inner.height as usize);
                 let mut y = 0;
-                for (i, h) in heights.iter().enumerate().skip(top) {
+                let mut hit = None;
+                for i in top..items.len() {
+                    let h = height(i);
                     if row < y + h {
-                        self.log.pos = i;
+                        hit = Some(i);
                         break;
                     }
                     y += h;
+                }
+                if let Some(i) = hit {
+                    self.log.pos = i;
                 }
                 self.log.top = top;
             }
@@ -770,9 +785,10 @@ impl App {
         let a = ui::areas(self.screen());
         let inner = ui::inner(a.events);
         let items = events::items(self);
-        let heights = events::heights(&items, inner.width);
-        self.log.pos = pos.min(items.len().saturating_sub(1));
-        self.log.top = events::top(&heights, self.log.top, self.log.pos, inner.height as usize);
+        let pos = pos.min(items.len().saturating_sub(1));
+        let height = |i: usize| events::height(self, &items[i], inner.width);
+        let top = events::top(items.len(), height, self.log.top, pos, inner.height as usize);
+        self.log = Cursor { pos, top };
     }
 
     /// What Enter would inspect in the focused pane.
@@ -1091,5 +1107,34 @@ mod tests {
         a.goto(150);
         assert_eq!(a.machine().snapshot(), mid);
         assert!(a.history().len() > 10);
+    }
+
+    #[test]
+    fn mouse_clicks_focus_panes_and_select() {
+        use crossterm::event::MouseEvent;
+        let mut a = app("tour", (80, 24));
+        a.goto(4);
+        let click = |a: &mut App, column: u16, row: u16| {
+            a.on_mouse(MouseEvent {
+                kind: MouseEventKind::Down(MouseButton::Left),
+                column,
+                row,
+                modifiers: KeyModifiers::NONE,
+            })
+        };
+        // The map's first row starts after the 4-column label: pfn 2 is at x = 1 + 5 + 2.
+        click(&mut a, 8, 2);
+        assert_eq!((a.focus, a.frame()), (Focus::Frames, Pfn(2)));
+        // Third row of the page table: page 0x11000.
+        click(&mut a, 50, 4);
+        assert_eq!(a.focus, Focus::PageTable);
+        assert_eq!(a.selection_target(), Some(Target::Page(ProcessId(0), Vpn(0x11))));
+        // The wheel moves the selection in the pane under the pointer.
+        a.on_mouse(MouseEvent { kind: MouseEventKind::ScrollDown, column: 50, row: 4, modifiers: KeyModifiers::NONE });
+        assert_eq!(a.selection_target(), Some(Target::Page(ProcessId(0), Vpn(0x12))));
+        // An event line in the log.
+        click(&mut a, 10, 21);
+        assert_eq!(a.focus, Focus::Events);
+        assert!(matches!(a.selection_target(), Some(Target::Page(ProcessId(0), _))));
     }
 }

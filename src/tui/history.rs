@@ -7,10 +7,12 @@
 //! replayed state is the state the student saw, bit for bit.
 //!
 //! Copies of a large machine are large (24 bytes per frame, plus page
-//! tables), so the copies share a byte budget: when it is exceeded, every
-//! other copy is dropped and the interval doubles. A 64-frame scenario of
-//! 10,000 steps keeps a copy every 16 steps; a 4 GiB machine keeps a
-//! handful.
+//! tables and working sets), so the copies share a byte budget: when it is
+//! exceeded, every other copy is dropped and the interval doubles. A
+//! 64-frame scenario of 10,000 steps keeps a copy every 16 steps; a 4 GiB
+//! machine keeps a handful. Copying a 4 GiB machine takes tens of
+//! milliseconds, so the app takes a due copy while it is idle, after the
+//! step has been drawn, or just before the next step.
 
 use crate::machine::Machine;
 use crate::runner::Runner;
@@ -40,21 +42,27 @@ impl History {
         }
     }
 
-    /// Takes a checkpoint if `runner` has just reached a multiple of the
-    /// interval beyond the last checkpoint; thins the copies when they
-    /// exceed the budget.
-    pub fn record(&mut self, runner: &Runner) {
-        let s = runner.steps_done();
+    /// Whether `runner` is at least an interval beyond the last checkpoint.
+    pub fn due(&self, runner: &Runner) -> bool {
         let last = self.copies.last().map_or(0, Runner::steps_done);
-        if s % self.interval != 0 || s <= last {
+        runner.steps_done() >= last + self.interval
+    }
+
+    /// Takes a checkpoint if one is due; thins the copies when they exceed
+    /// the budget (keeping the first).
+    pub fn record(&mut self, runner: &Runner) {
+        if !self.due(runner) {
             return;
         }
         self.bytes_each = self.bytes_each.max(estimate_bytes(runner.machine()));
         self.copies.push(runner.clone());
         while self.copies.len() > 2 && self.copies.len() * self.bytes_each > self.budget {
             self.interval *= 2;
-            let keep = self.interval;
-            self.copies.retain(|r| r.steps_done() % keep == 0);
+            let mut i = 0;
+            self.copies.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
         }
     }
 
@@ -137,6 +145,23 @@ mod tests {
         assert!(h.len() * h.bytes_each <= each * 3 || h.len() <= 2, "{:?}", h.steps());
         assert!(h.interval() > 2);
         assert_eq!(h.steps()[0], 0);
-        assert!(h.steps().iter().all(|s| s % h.interval() == 0));
+        assert!(h.steps().windows(2).all(|w| w[1] - w[0] >= 2));
+    }
+
+    #[test]
+    fn a_late_copy_is_taken_where_the_runner_is() {
+        let mut r = tour();
+        let mut h = History::new(&r, DEFAULT_BUDGET);
+        h.interval = 4;
+        for _ in 0..6 {
+            r.step();
+        }
+        assert!(h.due(&r));
+        h.record(&r);
+        assert!(!h.due(&r));
+        assert_eq!(h.steps(), vec![0, 6]);
+        r.step();
+        h.record(&r);
+        assert_eq!(h.steps(), vec![0, 6], "not due until step 10");
     }
 }
