@@ -1,6 +1,11 @@
 //! The event log: the current step's source in the scenario, its note,
 //! then every event it caused with its one-line explanation, its error and
 //! the expectations it checked. Long lines wrap.
+//!
+//! A step can cause thousands of events; their sentences are made only for
+//! the lines on screen.
+
+use std::borrow::Cow;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -34,9 +39,9 @@ pub enum ItemKind {
 pub struct Item {
     /// What it is.
     pub kind: ItemKind,
-    /// Its text.
-    pub text: String,
-    /// Index of the event in the step's events, for events.
+    /// Its text (empty for events: see [`Item::text`]).
+    text: String,
+    /// Index of the event in the step's events (or the setup events).
     pub event: Option<usize>,
     /// What Enter inspects.
     pub target: Option<Target>,
@@ -46,6 +51,26 @@ impl Item {
     fn new(kind: ItemKind, text: String) -> Item {
         Item { kind, text, event: None, target: None }
     }
+
+    fn event(i: usize, e: &Event) -> Item {
+        Item { kind: ItemKind::Event, text: String::new(), event: Some(i), target: event_target(e) }
+    }
+
+    /// The item's line: an event's explanation is made here, on demand.
+    pub fn text<'a>(&'a self, app: &App) -> Cow<'a, str> {
+        match self.event.and_then(|i| step_events(app).get(i)) {
+            Some(e) => {
+                let m = app.machine();
+                Cow::Owned(e.explain(&|pid| m.name_of(pid)))
+            }
+            None => Cow::Borrowed(&self.text),
+        }
+    }
+}
+
+/// The events shown: the current step's, or the setup's before step 1.
+pub fn step_events(app: &App) -> &[Event] {
+    app.last_outcome().map_or(app.runner().setup_events(), |o| &o.events[..])
 }
 
 /// The page or frame an event is about.
@@ -100,9 +125,7 @@ pub fn step_source(s: &Scenario, line: usize) -> String {
 
 /// The log's items for the app's current step.
 pub fn items(app: &App) -> Vec<Item> {
-    let m = app.machine();
     let s = app.scenario();
-    let name = |pid| m.name_of(pid);
     let mut out = Vec::new();
     let Some(o) = app.last_outcome() else {
         out.push(Item::new(
@@ -113,8 +136,8 @@ pub fn items(app: &App) -> Vec<Item> {
         if !desc.is_empty() {
             out.push(Item::new(ItemKind::Note, desc));
         }
-        for e in app.runner().setup_events() {
-            out.push(Item { target: event_target(e), ..Item::new(ItemKind::Event, e.explain(&name)) });
+        for (i, e) in app.runner().setup_events().iter().enumerate() {
+            out.push(Item::event(i, e));
         }
         return out;
     };
@@ -128,7 +151,7 @@ pub fn items(app: &App) -> Vec<Item> {
         out.push(Item::new(ItemKind::Note, n.split_whitespace().collect::<Vec<_>>().join(" ")));
     }
     for (i, e) in o.events.iter().enumerate() {
-        out.push(Item { event: Some(i), target: event_target(e), ..Item::new(ItemKind::Event, e.explain(&name)) });
+        out.push(Item::event(i, e));
     }
     if o.events.is_empty() {
         out.push(Item::new(ItemKind::Note, "(no events)".into()));
@@ -184,36 +207,40 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines.into_iter().enumerate().map(|(i, l)| if i == 0 { l } else { format!("  {l}") }).collect()
 }
 
-/// Wrapped height of every item at `width`.
-pub fn heights(items: &[Item], width: u16) -> Vec<usize> {
-    items.iter().map(|it| wrap(&it.text, width as usize).len()).collect()
+/// Wrapped height of an item at `width`.
+pub fn height(app: &App, item: &Item, width: u16) -> usize {
+    wrap(&item.text(app), width as usize).len()
 }
 
 /// The first item to show so that item `pos` is fully visible in
-/// `visible` lines, moving `top` as little as possible.
-pub fn top(heights: &[usize], top: usize, pos: usize, visible: usize) -> usize {
-    if heights.is_empty() {
+/// `visible` lines, moving `top` as little as possible; `height(i)` is
+/// item i's height. Only items from `top` to `pos` are measured.
+pub fn top(len: usize, height: impl Fn(usize) -> usize, top: usize, pos: usize, visible: usize) -> usize {
+    if len == 0 {
         return 0;
     }
-    let pos = pos.min(heights.len() - 1);
+    let pos = pos.min(len - 1);
     let mut top = top.min(pos);
-    while top < pos && heights[top..=pos].iter().sum::<usize>() > visible {
+    let mut sum: usize = (top..=pos).map(&height).sum();
+    while top < pos && sum > visible {
+        sum -= height(top);
         top += 1;
     }
     top
 }
 
-fn style_of(kind: ItemKind, text: &str) -> Style {
-    match kind {
+fn style_of(app: &App, item: &Item) -> Style {
+    match item.kind {
         ItemKind::Source => Style::new().add_modifier(Modifier::BOLD),
         ItemKind::Note => Style::new().fg(Color::Cyan),
         ItemKind::Error | ItemKind::Failed => Style::new().fg(Color::Red),
         ItemKind::Passed => Style::new().fg(Color::Green),
-        ItemKind::Event if text.contains("hard fault") => Style::new().fg(Color::LightRed),
-        ItemKind::Event if text.contains("evicted") || text.contains("taken from standby") => {
-            Style::new().fg(Color::Yellow)
-        }
-        ItemKind::Event => Style::new(),
+        ItemKind::Event => match item.event.and_then(|i| step_events(app).get(i)).map(Event::kind) {
+            Some("hard_fault") => Style::new().fg(Color::LightRed),
+            Some("evicted" | "repurposed") => Style::new().fg(Color::Yellow),
+            Some("access_violation" | "call_failed") => Style::new().fg(Color::Red),
+            _ => Style::new(),
+        },
     }
 }
 
@@ -231,18 +258,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         return;
     }
     let items = items(app);
-    let hs = heights(&items, inner.width);
     let cur = app.log_cursor();
     let pos = cur.pos.min(items.len().saturating_sub(1));
-    let first = top(&hs, cur.top, pos, inner.height as usize);
+    let first = top(items.len(), |i| height(app, &items[i], inner.width), cur.top, pos, inner.height as usize);
     let mut y = inner.y;
     let bottom = inner.y + inner.height;
     for (i, it) in items.iter().enumerate().skip(first) {
-        let mut style = style_of(it.kind, &it.text);
+        if y >= bottom {
+            return;
+        }
+        let mut style = style_of(app, it);
         if i == pos && focused {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        for l in wrap(&it.text, inner.width as usize) {
+        for l in wrap(&it.text(app), inner.width as usize) {
             if y >= bottom {
                 return;
             }
@@ -270,10 +299,12 @@ mod tests {
     #[test]
     fn top_keeps_the_selection_in_view() {
         let h = [1, 2, 3, 1];
-        assert_eq!(top(&h, 0, 0, 3), 0);
-        assert_eq!(top(&h, 0, 2, 3), 2);
-        assert_eq!(top(&h, 0, 1, 3), 0);
-        assert_eq!(top(&h, 3, 1, 3), 1);
+        let f = |i: usize| h[i];
+        assert_eq!(top(4, f, 0, 0, 3), 0);
+        assert_eq!(top(4, f, 0, 2, 3), 2);
+        assert_eq!(top(4, f, 0, 1, 3), 0);
+        assert_eq!(top(4, f, 3, 1, 3), 1);
+        assert_eq!(top(0, f, 3, 1, 3), 0);
     }
 
     #[test]

@@ -592,11 +592,11 @@ fn detail(m: &Machine, geo: &Geometry, selected: u32, tally: &mut Tally) -> Line
     let mut mix: Vec<(usize, u32)> = tally.counts.iter().copied().enumerate().filter(|&(_, c)| c > 0).collect();
     mix.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut spans = vec![Span::raw(format!("pfn 0x{start:x}-0x{:x}:", end - 1))];
-    for (i, c) in mix {
+    for (k, (i, c)) in mix.into_iter().enumerate() {
         let cat = Cat::from_index(i);
-        spans.push(Span::raw(" "));
+        spans.push(Span::raw(if k == 0 { " " } else { ", " }));
         spans.push(Span::styled(cat.glyph().to_string(), cat.style()));
-        spans.push(Span::raw(format!("{:.0}%", c as f64 * 100.0 / total)));
+        spans.push(Span::raw(format!("={} {:.0}%", cat.short_name(m), c as f64 * 100.0 / total)));
     }
     Line::from(spans)
 }

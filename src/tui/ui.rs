@@ -133,7 +133,11 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, style);
     let s = app.scenario();
     let right = format!(" step {}/{} │ {} ", app.step(), app.total_steps(), run_words(app));
-    let left = format!(" pagelab │ {}: {}", s.name, s.title);
+    let left = if s.title.is_empty() {
+        format!(" pagelab │ {}", s.name)
+    } else {
+        format!(" pagelab │ {}: {}", s.name, s.title)
+    };
     let rw = right.chars().count() as u16;
     let lw = area.width.saturating_sub(rw + 1);
     buf.set_stringn(area.x, area.y, left, lw as usize, style.add_modifier(Modifier::BOLD));

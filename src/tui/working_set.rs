@@ -17,7 +17,7 @@ pub const HEADER_ROWS: usize = 1;
 
 /// The entry at position `i` in policy order.
 pub fn entry_at(p: &Process, i: usize) -> Option<WsEntry> {
-    p.ws.entries().get(i).copied()
+    p.ws.entries_iter().nth(i)
 }
 
 /// What the order means, in a few words.
@@ -52,8 +52,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     }
     buf.set_stringn(inner.x, inner.y, head, inner.width as usize, Style::new().fg(Color::DarkGray));
     let visible = (inner.height as usize).saturating_sub(HEADER_ROWS);
-    let entries = p.ws.entries();
-    if entries.is_empty() {
+    let len = p.ws.len() as usize;
+    if len == 0 {
         if visible > 0 {
             let text = if p.exited { "exited" } else { "empty" };
             buf.set_stringn(inner.x, inner.y + 1, text, inner.width as usize, Style::new().fg(Color::DarkGray));
@@ -62,11 +62,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     }
     let victim = p.ws.peek_victim();
     let cur = app.ws_cursor();
-    let pos = cur.pos.min(entries.len() - 1);
+    let pos = cur.pos.min(len - 1);
     let top = scrolled(cur.top.min(pos), pos, visible);
     let wide = inner.width >= 24;
-    let last = entries.len() - 1;
-    for (k, e) in entries.iter().enumerate().skip(top).take(visible) {
+    let last = len - 1;
+    for (k, e) in p.ws.entries_iter().enumerate().skip(top).take(visible) {
         let y = inner.y + (HEADER_ROWS + k - top) as u16;
         let is_victim = Some(e.slot) == victim;
         let mark = if is_victim { Span::styled("►", Style::new().fg(Color::Red)) } else { Span::raw(" ") };
