@@ -5,7 +5,8 @@
 # sends keys (n n n n, p, ?, q), captures the pane after each, and checks
 # that the panes are drawn, that nothing panicked, that q ends the session
 # with exit code 0 and the terminal back in cooked mode. It also checks that
-# a scenario that fails to load prints the `pagelab check` error and exits 2.
+# a scenario that fails to load prints the `pagelab check` error and exits 2,
+# and that a panic inside the UI still restores the terminal.
 #
 # Uses $PAGELAB if set, else builds target/debug/pagelab. Without tmux it
 # prints SKIP and exits 0.
@@ -116,6 +117,18 @@ else
     fail "no stty output after pagelab tui returned"
 fi
 
+# A panic inside the UI: the terminal is restored before the message.
+tm new-session -d -s panic -x 80 -y 24 \
+    "PAGELAB_TUI_TEST_PANIC=1 '$BIN' tui tour 2>'$WORK/panic-stderr'; echo \$? >'$WORK/panic-rc'; stty -a >'$WORK/panic-stty' 2>&1"
+for _ in $(seq 50); do
+    [ -s "$WORK/panic-stty" ] && break
+    sleep 0.1
+done
+panic_rc=$(cat "$WORK/panic-rc" 2>/dev/null || echo missing)
+[ "$panic_rc" = 101 ] || fail "the test panic exited with $panic_rc, expected 101"
+grep -q "panicked" "$WORK/panic-stderr" 2>/dev/null || fail "the test panic printed no panic message"
+tr ' ' '\n' <"$WORK/panic-stty" 2>/dev/null | grep -qx "icanon" || fail "a panic left the terminal in raw mode"
+
 # A scenario that does not load: the same error as `pagelab check`, exit 2,
 # and the terminal untouched.
 printf '[scenario]\nname = "broken"\n[machine]\nmemory = "lots"\n' >"$WORK/broken.toml"
@@ -124,7 +137,7 @@ check_err=$("$BIN" check "$WORK/broken.toml" 2>&1 >/dev/null)
 tm new-session -d -s bad -x 80 -y 24 \
     "'$BIN' tui '$WORK/broken.toml' 2>'$WORK/bad-stderr'; echo \$? >'$WORK/bad-rc'; stty -a >'$WORK/bad-stty' 2>&1"
 for _ in $(seq 50); do
-    [ -f "$WORK/bad-stty" ] && break
+    [ -s "$WORK/bad-stty" ] && break
     sleep 0.1
 done
 set -e
@@ -139,4 +152,5 @@ if [ "$failures" -gt 0 ]; then
     echo "tui-smoke: $failures failure(s)"
     exit 1
 fi
-echo "tui-smoke: ok (panes drawn, stepped forward and back, help shown, quit cleanly, bad scenario exits 2)"
+echo "tui-smoke: ok (panes drawn, stepped forward and back, help shown, quit cleanly," \
+    "terminal restored after a panic, bad scenario exits 2)"

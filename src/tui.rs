@@ -20,6 +20,7 @@ pub mod ui;
 pub mod working_set;
 
 use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,11 @@ use app::{App, Run};
 
 /// Longest the app may spend stepping between two redraws.
 const STEP_BUDGET: Duration = Duration::from_millis(30);
+
+/// When this environment variable is set, the UI panics right after its
+/// first frame: the smoke test uses it to check that a panic restores the
+/// terminal.
+pub const TEST_PANIC_VAR: &str = "PAGELAB_TUI_TEST_PANIC";
 
 /// Opens the terminal UI on a scenario file or built-in name. Returns the
 /// exit code: 0 on quit; 2 when the scenario does not load (the error is
@@ -68,11 +74,18 @@ pub fn run_named(name: &str) -> i32 {
     }
 }
 
+/// Whether the terminal is in raw mode on the alternate screen.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
 /// Puts the terminal back: cooked mode, main screen, no mouse capture,
-/// cursor shown. Safe to call twice.
+/// cursor shown. Only the first call after entering does anything: leaving
+/// the alternate screen twice would move the cursor back over a panic
+/// message printed in between.
 fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+    if ENTERED.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+    }
 }
 
 /// Raw mode and the alternate screen for as long as it lives.
@@ -81,6 +94,7 @@ struct TerminalGuard;
 impl TerminalGuard {
     fn enter() -> io::Result<TerminalGuard> {
         enable_raw_mode()?;
+        ENTERED.store(true, Ordering::SeqCst);
         let guard = TerminalGuard;
         execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
         Ok(guard)
@@ -111,8 +125,12 @@ fn run_app(app: &mut App) -> io::Result<()> {
     let area = terminal.size()?;
     app.resize(area.width, area.height);
     let mut last = Instant::now();
+    let test_panic = std::env::var_os(TEST_PANIC_VAR).is_some();
     loop {
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+        if test_panic {
+            panic!("{TEST_PANIC_VAR} is set: panicking to test that the terminal is restored");
+        }
         if !event::poll(Duration::ZERO)? {
             app.idle();
         }
