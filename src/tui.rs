@@ -8,6 +8,8 @@
 //! module owns the terminal, restoring it on every exit, panics included.
 
 pub mod app;
+#[cfg(test)]
+mod captures;
 pub mod counters;
 pub mod events;
 pub mod frames;

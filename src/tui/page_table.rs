@@ -132,9 +132,9 @@ pub fn describe_page(pte: Pte, vad: &Vad, vpn: Vpn) -> (char, String) {
         PteKind::NoAccess => ('N', "no access".into()),
         PteKind::Decommitted => ('x', "decommitted".into()),
         PteKind::Zero => match vad.kind {
-            VadKind::Mapped { .. } => ('F', format!("zero PTE: mapped file{} (VAD)", file_page(vad, vpn))),
-            VadKind::Private if vad.mem_commit => ('D', "zero PTE: demand zero (VAD committed)".into()),
-            VadKind::Private => ('·', "reserved, not committed (zero PTE)".into()),
+            VadKind::Mapped { .. } => ('F', format!("mapped file{} (zero PTE)", file_page(vad, vpn))),
+            VadKind::Private if vad.mem_commit => ('D', "demand zero (zero PTE)".into()),
+            VadKind::Private => ('·', "reserved (zero PTE)".into()),
         },
     }
 }

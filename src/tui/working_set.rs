@@ -66,7 +66,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let top = scrolled(cur.top.min(pos), pos, visible);
     let wide = inner.width >= 24;
     let last = len - 1;
-    for (k, e) in p.ws.entries_iter().enumerate().skip(top).take(visible) {
+    let shown: Vec<WsEntry> = p.ws.entries_iter().skip(top).take(visible).collect();
+    let vw = shown.iter().map(|e| e.vpn.to_string().len()).max().unwrap_or(0);
+    for (k, e) in shown.iter().enumerate().map(|(i, e)| (top + i, e)) {
         let y = inner.y + (HEADER_ROWS + k - top) as u16;
         let is_victim = Some(e.slot) == victim;
         let mark = if is_victim { Span::styled("►", Style::new().fg(Color::Red)) } else { Span::raw(" ") };
@@ -89,7 +91,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             parts.push("next victim".into());
         }
         let extra = parts.join(" ");
-        let line = Line::from(vec![mark, Span::raw(format!("{index}{:<9} {extra}", e.vpn.to_string()))]);
+        let line = Line::from(vec![mark, Span::raw(format!("{index}{:<vw$} {extra}", e.vpn.to_string()))]);
         buf.set_line(inner.x, y, &line, inner.width);
         let mut style = Style::new();
         if is_victim {
