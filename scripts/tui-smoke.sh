@@ -46,12 +46,19 @@ capture() {
     tm capture-pane -p -t "$SESSION" >"$WORK/$1.txt" 2>/dev/null || true
 }
 
-# Waits up to 10 s for $2 to appear in the pane; saves the capture as $1.
+# Waits up to 10 s for $2 to appear in the pane, then for the pane to stop
+# changing (a frame reaches the terminal in pieces); saves the capture as $1.
 wait_for() {
     local name=$1 text=$2
     for _ in $(seq 100); do
         capture "$name"
         if grep -qF -- "$text" "$WORK/$name.txt"; then
+            for _ in $(seq 20); do
+                sleep 0.1
+                cp "$WORK/$name.txt" "$WORK/$name.prev"
+                capture "$name"
+                cmp -s "$WORK/$name.txt" "$WORK/$name.prev" && break
+            done
             return 0
         fi
         sleep 0.1

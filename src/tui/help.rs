@@ -19,7 +19,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("b", "breakpoint: pick an event kind, run to the next one"),
     ("", "Looking around"),
     ("Tab  Shift-Tab", "next / previous process"),
-    ("f", "cycle focus: frames, page table, working set, events"),
+    ("f  F", "cycle focus: frames, page table, working set, events"),
     ("arrows  h j k l", "move the selection in the focused pane"),
     ("PgUp  PgDn", "scroll the focused pane a page"),
     ("Enter", "inspect: a frame's PFN entry (!pfn), a page's PTE (!pte)"),
