@@ -1,15 +1,160 @@
-//! The terminal UI (in progress).
+//! The terminal UI: step through a scenario and watch the memory manager
+//! work.
+//!
+//! The UI only reads the engine: it steps a [`crate::runner::Runner`] and
+//! draws the machine's read-only views and the events of each step. The
+//! shape is the Elm one: [`app::App`] is plain data changed only by its
+//! key, mouse and tick handlers; [`ui`] draws it without changing it; this
+//! module owns the terminal, restoring it on every exit, panics included.
 
-/// Opens the terminal UI on a scenario file or built-in name.
+pub mod app;
+#[cfg(test)]
+mod captures;
+pub mod counters;
+pub mod events;
+pub mod frames;
+pub mod help;
+pub mod history;
+pub mod inspect;
+pub mod lists;
+pub mod page_table;
+pub mod ui;
+pub mod working_set;
+
+use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent};
+use crossterm::execute;
+use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use crate::cli::{EXIT_BAD_INPUT, EXIT_OK};
+use app::{App, Run};
+
+/// Longest the app may spend stepping between two redraws.
+const STEP_BUDGET: Duration = Duration::from_millis(30);
+
+/// When this environment variable is set, the UI panics right after its
+/// first frame: the smoke test uses it to check that a panic restores the
+/// terminal.
+pub const TEST_PANIC_VAR: &str = "PAGELAB_TUI_TEST_PANIC";
+
+/// Opens the terminal UI on a scenario file or built-in name. Returns the
+/// exit code: 0 on quit; 2 when the scenario does not load (the error is
+/// printed as `pagelab check` prints it, before the terminal is touched)
+/// or there is no terminal.
 pub fn run_named(name: &str) -> i32 {
-    match crate::cli::resolve(name, &[]) {
-        Ok(_) => {
-            eprintln!("pagelab: the terminal UI is not built yet; try `pagelab run {name} --events`");
-            crate::cli::EXIT_BAD_INPUT
-        }
+    let scenario = match crate::cli::resolve(name, &[]) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("pagelab: {e}");
-            crate::cli::EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT;
         }
+    };
+    let size = crossterm::terminal::size().unwrap_or((80, 24));
+    let mut app = match App::new(Arc::new(scenario), size) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pagelab: {name}: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        eprintln!("pagelab: the terminal UI needs a terminal; try `pagelab run {name} --events`");
+        return EXIT_BAD_INPUT;
+    }
+    match run_app(&mut app) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("pagelab: terminal error: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+/// Whether the terminal is in raw mode on the alternate screen.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back: cooked mode, main screen, no mouse capture,
+/// cursor shown. Only the first call after entering does anything: leaving
+/// the alternate screen twice would move the cursor back over a panic
+/// message printed in between.
+fn restore() {
+    if ENTERED.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+    }
+}
+
+/// Raw mode and the alternate screen for as long as it lives.
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        enable_raw_mode()?;
+        ENTERED.store(true, Ordering::SeqCst);
+        let guard = TerminalGuard;
+        execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Restores the terminal before a panic message is printed, so the
+/// message is readable and the shell usable.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
+
+fn run_app(app: &mut App) -> io::Result<()> {
+    install_panic_hook();
+    let _guard = TerminalGuard::enter()?;
+    let mut terminal: Terminal<CrosstermBackend<Stdout>> = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let area = terminal.size()?;
+    app.resize(area.width, area.height);
+    let mut last = Instant::now();
+    let test_panic = std::env::var_os(TEST_PANIC_VAR).is_some();
+    loop {
+        terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+        if test_panic {
+            panic!("{TEST_PANIC_VAR} is set: panicking to test that the terminal is restored");
+        }
+        if !event::poll(Duration::ZERO)? {
+            app.idle();
+        }
+        let wait = if app.run_state() == Run::Paused { Duration::from_millis(500) } else { Duration::from_millis(15) };
+        if event::poll(wait)? {
+            loop {
+                match event::read()? {
+                    TermEvent::Key(k) => app.on_key(k),
+                    TermEvent::Mouse(m) => app.on_mouse(m),
+                    TermEvent::Resize(w, h) => app.resize(w, h),
+                    _ => {}
+                }
+                if app.should_quit() || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        if app.should_quit() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        app.tick(now - last, STEP_BUDGET);
+        last = now;
     }
 }

@@ -402,6 +402,36 @@ impl WorkingSet {
         }
     }
 
+    /// The same entries as [`WorkingSet::entries`], in the same order, but
+    /// produced lazily: a display that shows the first few entries of a
+    /// large working set does not walk or copy all of it.
+    pub fn entries_iter(&self) -> Box<dyn Iterator<Item = WsEntry> + '_> {
+        let mk = move |s: u32| WsEntry {
+            slot: s,
+            vpn: Vpn(self.vpn[s as usize]),
+            use_bit: self.policy == PolicyKind::Clock && self.use_bit[s as usize],
+            next_use: if self.policy == PolicyKind::Opt { self.next_use[s as usize] } else { NEVER },
+        };
+        match self.policy {
+            PolicyKind::Opt => Box::new(self.by_next_use.iter().rev().map(move |&(_, s)| mk(s))),
+            PolicyKind::Clock => {
+                let mut h = self.hand;
+                Box::new((0..self.len).map(move |_| {
+                    let s = h;
+                    h = self.next_circular(h);
+                    mk(s)
+                }))
+            }
+            _ => Box::new(
+                std::iter::successors((self.head != NIL).then_some(self.head), move |&s| {
+                    let n = self.next[s as usize];
+                    (n != NIL).then_some(n)
+                })
+                .map(mk),
+            ),
+        }
+    }
+
     /// Every occupied slot with its page, in slot order.
     pub fn slots(&self) -> impl Iterator<Item = (u32, Vpn)> + '_ {
         self.vpn.iter().enumerate().filter(|(_, &v)| v != FREE_SLOT).map(|(s, &v)| (s as u32, Vpn(v)))
@@ -501,5 +531,28 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let v = ws.choose_victim(&mut rng).unwrap();
         assert!([slots[1], slots[3], slots[4]].contains(&v));
+    }
+
+    #[test]
+    fn lazy_entries_match_entries_for_every_policy() {
+        for policy in PolicyKind::ALL {
+            let mut ws = WorkingSet::new(policy, 1, 4, true);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+            let mut slot_of = std::collections::BTreeMap::new();
+            assert_eq!(ws.entries_iter().count(), 0);
+            for (t, &r) in SILBERSCHATZ.iter().enumerate() {
+                let next = SILBERSCHATZ[t + 1..].iter().position(|&x| x == r).map_or(NEVER, |d| (t + 1 + d) as u64);
+                if let Some(&s) = slot_of.get(&r) {
+                    ws.referenced(s, next);
+                } else {
+                    if ws.len() == 4 {
+                        let v = ws.choose_victim(&mut rng).unwrap();
+                        slot_of.remove(&ws.remove(v).0);
+                    }
+                    slot_of.insert(r, ws.insert(Vpn(r), next));
+                }
+                assert_eq!(ws.entries_iter().collect::<Vec<_>>(), ws.entries(), "{policy:?} after {t}");
+            }
+        }
     }
 }

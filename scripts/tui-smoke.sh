@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Smoke test of `pagelab tui` in a real terminal.
+#
+# tmux runs `pagelab tui tour` in a detached 100x30 session; the script
+# sends keys (n n n n, p, ?, q), captures the pane after each, and checks
+# that the panes are drawn, that nothing panicked, that q ends the session
+# with exit code 0 and the terminal back in cooked mode. It also checks that
+# a scenario that fails to load prints the `pagelab check` error and exits 2,
+# and that a panic inside the UI still restores the terminal.
+#
+# Uses $PAGELAB if set, else builds target/debug/pagelab. Without tmux it
+# prints SKIP and exits 0.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "SKIP: tmux is not installed; the TUI smoke test needs a terminal multiplexer"
+    exit 0
+fi
+
+if [ -n "${PAGELAB:-}" ]; then
+    BIN=$PAGELAB
+else
+    cargo build --quiet
+    BIN=$PWD/target/debug/pagelab
+fi
+
+WORK=$(mktemp -d)
+SOCKET="pagelab-smoke-$$"
+SESSION=smoke
+tm() { tmux -L "$SOCKET" "$@"; }
+cleanup() {
+    tm kill-server 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+failures=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+capture() {
+    tm capture-pane -p -t "$SESSION" >"$WORK/$1.txt" 2>/dev/null || true
+}
+
+# Waits up to 10 s for $2 to appear in the pane, then for the pane to stop
+# changing (a frame reaches the terminal in pieces); saves the capture as $1.
+wait_for() {
+    local name=$1 text=$2
+    for _ in $(seq 100); do
+        capture "$name"
+        if grep -qF -- "$text" "$WORK/$name.txt"; then
+            for _ in $(seq 20); do
+                sleep 0.1
+                cp "$WORK/$name.txt" "$WORK/$name.prev"
+                capture "$name"
+                cmp -s "$WORK/$name.txt" "$WORK/$name.prev" && break
+            done
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "'$text' never appeared (capture $name):"
+    cat "$WORK/$name.txt"
+    return 1
+}
+
+expect_in() {
+    local name=$1
+    shift
+    for text in "$@"; do
+        grep -qF -- "$text" "$WORK/$name.txt" || fail "'$text' missing from capture $name"
+    done
+}
+
+# The TUI runs under sh, which records its exit code and the terminal
+# modes after it returns, then exits: the session ends with it.
+tm new-session -d -s "$SESSION" -x 100 -y 30 \
+    "'$BIN' tui tour 2>'$WORK/stderr'; echo \$? >'$WORK/rc'; stty -a >'$WORK/stty' 2>&1"
+
+wait_for start "Physical memory" || true
+expect_in start "step 0/14" "Page table: app" "Working set" "Page lists" "Counters" "Setup"
+
+tm send-keys -t "$SESSION" n n n n
+wait_for step4 "step 4/14" || true
+expect_in step4 "Events of step 4: touch" "demand-zero fault" "Physical memory" "Page table: app" \
+    "Working set" "Page lists" "Counters" "next victim"
+
+tm send-keys -t "$SESSION" p
+wait_for back "step 3/14" || true
+expect_in back "Events of step 3: commit" "committed 16 pages"
+
+tm send-keys -t "$SESSION" '?'
+wait_for help "Keys" || true
+expect_in help "next step" "previous step" "breakpoint" "quit"
+
+tm send-keys -t "$SESSION" q
+ended=no
+for _ in $(seq 50); do
+    if ! tm has-session -t "$SESSION" 2>/dev/null; then
+        ended=yes
+        break
+    fi
+    sleep 0.1
+done
+[ "$ended" = yes ] || fail "the session did not end after q"
+
+for f in "$WORK"/*.txt "$WORK/stderr"; do
+    if [ -f "$f" ] && grep -qi "panicked" "$f"; then
+        fail "panic text in $(basename "$f"):"
+        cat "$f"
+    fi
+done
+rc=$(cat "$WORK/rc" 2>/dev/null || echo missing)
+[ "$rc" = 0 ] || fail "pagelab tui exited with $rc, expected 0"
+if [ -f "$WORK/stty" ]; then
+    # Raw mode clears icanon and echo; a restored terminal has both.
+    tr ' ' '\n' <"$WORK/stty" | grep -qx "icanon" || fail "terminal left without icanon (raw mode): $(cat "$WORK/stty")"
+    tr ' ' '\n' <"$WORK/stty" | grep -qx "echo" || fail "terminal left without echo (raw mode)"
+else
+    fail "no stty output after pagelab tui returned"
+fi
+
+# A panic inside the UI: the terminal is restored before the message.
+tm new-session -d -s panic -x 80 -y 24 \
+    "PAGELAB_TUI_TEST_PANIC=1 '$BIN' tui tour 2>'$WORK/panic-stderr'; echo \$? >'$WORK/panic-rc'; stty -a >'$WORK/panic-stty' 2>&1"
+for _ in $(seq 50); do
+    [ -s "$WORK/panic-stty" ] && break
+    sleep 0.1
+done
+panic_rc=$(cat "$WORK/panic-rc" 2>/dev/null || echo missing)
+[ "$panic_rc" = 101 ] || fail "the test panic exited with $panic_rc, expected 101"
+grep -q "panicked" "$WORK/panic-stderr" 2>/dev/null || fail "the test panic printed no panic message"
+tr ' ' '\n' <"$WORK/panic-stty" 2>/dev/null | grep -qx "icanon" || fail "a panic left the terminal in raw mode"
+
+# A scenario that does not load: the same error as `pagelab check`, exit 2,
+# and the terminal untouched.
+printf '[scenario]\nname = "broken"\n[machine]\nmemory = "lots"\n' >"$WORK/broken.toml"
+set +e
+check_err=$("$BIN" check "$WORK/broken.toml" 2>&1 >/dev/null)
+tm new-session -d -s bad -x 80 -y 24 \
+    "'$BIN' tui '$WORK/broken.toml' 2>'$WORK/bad-stderr'; echo \$? >'$WORK/bad-rc'; stty -a >'$WORK/bad-stty' 2>&1"
+for _ in $(seq 50); do
+    [ -s "$WORK/bad-stty" ] && break
+    sleep 0.1
+done
+set -e
+bad_rc=$(cat "$WORK/bad-rc" 2>/dev/null || echo missing)
+[ "$bad_rc" = 2 ] || fail "a broken scenario exited with $bad_rc, expected 2"
+[ -n "$check_err" ] || fail "pagelab check printed nothing for the broken scenario"
+[ "$(cat "$WORK/bad-stderr" 2>/dev/null)" = "$check_err" ] ||
+    fail "tui error '$(cat "$WORK/bad-stderr" 2>/dev/null)' differs from check's '$check_err'"
+tr ' ' '\n' <"$WORK/bad-stty" 2>/dev/null | grep -qx "icanon" || fail "broken scenario left the terminal in raw mode"
+
+if [ "$failures" -gt 0 ]; then
+    echo "tui-smoke: $failures failure(s)"
+    exit 1
+fi
+echo "tui-smoke: ok (panes drawn, stepped forward and back, help shown, quit cleanly," \
+    "terminal restored after a panic, bad scenario exits 2)"

@@ -1,0 +1,152 @@
+//! The text captures of the TUI that the book's "Using the TUI" chapter
+//! includes (book/src/tui/*.txt). Each is drawn into a TestBackend after a
+//! script of keys; the test fails when a file is stale, and rewrites them
+//! all when PAGELAB_BLESS is set:
+//!
+//! ```sh
+//! PAGELAB_BLESS=1 cargo test --lib tui::captures
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::app::App;
+
+/// (file, scenario, columns x rows, keys). Keys are characters, or names
+/// in angle brackets: `<Enter>`, `<Esc>`, `<Tab>`, `<Down>`, `<Up>`,
+/// `<Left>`, `<Right>`, `<Home>`, `<End>`, `<PgDn>`, `<PgUp>`, `<BackTab>`.
+const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
+    ("tour-start", "tour", (80, 24), ""),
+    ("tour-step4", "tour", (80, 24), "nnnn"),
+    ("tour-step4-pfn", "tour", (80, 24), "nnnn<Enter>"),
+    ("tour-step4-pte", "tour", (80, 24), "nnnn<Enter>x"),
+    ("tour-step5-ws", "tour", (80, 24), "nnnnnff"),
+    ("tour-breakpoint", "tour", (80, 24), "b"),
+    (
+        "tour-step8-repurposed",
+        "tour",
+        (80, 24),
+        "b<Home><Down><Down><Down><Down><Down><Down><Down><Down><Down><Down><Down><Enter>",
+    ),
+    ("tour-step8-page-file-pte", "tour", (80, 24), "g8<Enter>f<Down><Down><Enter>"),
+    ("tour-step10-hard-fault", "tour", (80, 24), "g10<Enter>fff"),
+    ("tour-step10-big", "tour", (120, 40), "g10<Enter>"),
+    ("tour-help", "tour", (80, 24), "?"),
+    ("tour-goto", "tour", (80, 24), "g12"),
+    ("belady-four", "belady", (80, 24), "nnnn<Tab>ff"),
+    ("numa-grouped", "builtin-free:numa", (100, 30), "nn<Down><Down><Down><Down><Down><Down><Down><Down><Down><Down>"),
+];
+
+/// A two-node machine too big for one frame a cell.
+const NUMA: &str = r#"[scenario]
+name = "numa"
+title = "Two NUMA nodes, 16384 frames"
+[machine]
+memory = "64 MiB"
+numa_nodes = 2
+[[process]]
+name = "db"
+ws_max = 4000
+node = 1
+[[step]]
+op = "reserve"
+process = "db"
+size = "32 MiB"
+commit = true
+[[step]]
+op = "touch"
+note = "6000 pages touched by a thread on node 1: they come from node 1's zeroed list."
+process = "db"
+address = 0x10000
+pages = 6000
+access = "write"
+"#;
+
+fn key(name: &str) -> KeyCode {
+    match name {
+        "Enter" => KeyCode::Enter,
+        "Esc" => KeyCode::Esc,
+        "Tab" => KeyCode::Tab,
+        "BackTab" => KeyCode::BackTab,
+        "Down" => KeyCode::Down,
+        "Up" => KeyCode::Up,
+        "Left" => KeyCode::Left,
+        "Right" => KeyCode::Right,
+        "Home" => KeyCode::Home,
+        "End" => KeyCode::End,
+        "PgDn" => KeyCode::PageDown,
+        "PgUp" => KeyCode::PageUp,
+        other => panic!("unknown key <{other}>"),
+    }
+}
+
+/// Presses the keys of a script; returns them as the reader would type
+/// them, separated by spaces.
+fn press(app: &mut App, script: &str) -> String {
+    let mut typed = Vec::new();
+    let mut chars = script.chars();
+    while let Some(c) = chars.next() {
+        let code = if c == '<' {
+            let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
+            typed.push(name.clone());
+            key(&name)
+        } else {
+            typed.push(c.to_string());
+            KeyCode::Char(c)
+        };
+        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+        app.run_until_paused();
+    }
+    typed.join(" ")
+}
+
+fn capture(scenario: &str, size: (u16, u16), script: &str) -> String {
+    let s = match scenario.strip_prefix("builtin-free:") {
+        Some("numa") => crate::scenario::load_str(NUMA, "numa.toml", None, &[]).unwrap(),
+        Some(other) => panic!("no capture scenario {other}"),
+        None => crate::cli::resolve(scenario, &[]).unwrap(),
+    };
+    let name = if scenario.starts_with("builtin-free:") { "numa.toml" } else { scenario };
+    let mut app = App::new(Arc::new(s), size).unwrap();
+    let typed = press(&mut app, script);
+    let mut t = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+    t.draw(|f| f.render_widget(&app, f.area())).unwrap();
+    let buf = t.backend().buffer();
+    let w = buf.area.width as usize;
+    let cells: Vec<&str> = buf.content().iter().map(|c| c.symbol()).collect();
+    let mut out = format!("$ pagelab tui {name}");
+    if !typed.is_empty() {
+        out += &format!("      keys: {typed}");
+    }
+    out.push('\n');
+    for row in cells.chunks(w) {
+        out += row.concat().trim_end();
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn book_captures_are_current() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/tui");
+    let bless = std::env::var_os("PAGELAB_BLESS").is_some();
+    let mut stale = Vec::new();
+    for (file, scenario, size, script) in CAPTURES {
+        let text = capture(scenario, *size, script);
+        let path = dir.join(format!("{file}.txt"));
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale book captures (rewrite with PAGELAB_BLESS=1 cargo test --lib tui::captures): {stale:#?}"
+    );
+}

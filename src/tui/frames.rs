@@ -1,0 +1,658 @@
+//! The physical memory map: every frame as one cell, or on large machines
+//! a group of frames (a power of two) per cell showing the group's
+//! majority. Each NUMA node starts on a new row under its own heading.
+//! Cells carry a glyph as well as a colour, so the map reads in monochrome.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::app::App;
+use crate::event::Event;
+use crate::machine::Machine;
+use crate::pfn_db::{PageLocation, PfnDatabase, PfnEntry};
+use crate::units::Pfn;
+
+/// What a frame is doing, as the map shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cat {
+    /// On the zeroed list.
+    Zeroed,
+    /// On the free list.
+    Free,
+    /// On a standby list.
+    Standby,
+    /// On the modified list.
+    Modified,
+    /// On the modified-no-write list.
+    ModifiedNoWrite,
+    /// Bad.
+    Bad,
+    /// I/O in progress.
+    Transition,
+    /// Locked in memory.
+    Locked,
+    /// Allocated by AllocateUserPhysicalPages.
+    Awe,
+    /// Part of a large page.
+    Large,
+    /// In the working set of the process with this id.
+    Active(u16),
+}
+
+const FIXED: usize = 10;
+
+/// Colours of active frames, by process id.
+const PROCESS_COLOURS: [Color; 6] =
+    [Color::Green, Color::Cyan, Color::LightMagenta, Color::LightGreen, Color::LightCyan, Color::LightBlue];
+
+impl Cat {
+    /// The category of a frame.
+    #[inline]
+    pub fn of(e: &PfnEntry) -> Cat {
+        if e.large() {
+            return Cat::Large;
+        }
+        if e.awe() {
+            return Cat::Awe;
+        }
+        if e.locked() {
+            return Cat::Locked;
+        }
+        match e.location() {
+            PageLocation::Zeroed => Cat::Zeroed,
+            PageLocation::Free => Cat::Free,
+            PageLocation::Standby => Cat::Standby,
+            PageLocation::Modified => Cat::Modified,
+            PageLocation::ModifiedNoWrite => Cat::ModifiedNoWrite,
+            PageLocation::Bad => Cat::Bad,
+            PageLocation::Transition => Cat::Transition,
+            PageLocation::Active => Cat::Active(e.owner().map_or(0, |(p, _)| p.0)),
+        }
+    }
+
+    #[inline]
+    fn index(self) -> usize {
+        match self {
+            Cat::Zeroed => 0,
+            Cat::Free => 1,
+            Cat::Standby => 2,
+            Cat::Modified => 3,
+            Cat::ModifiedNoWrite => 4,
+            Cat::Bad => 5,
+            Cat::Transition => 6,
+            Cat::Locked => 7,
+            Cat::Awe => 8,
+            Cat::Large => 9,
+            Cat::Active(p) => FIXED + p as usize,
+        }
+    }
+
+    fn from_index(i: usize) -> Cat {
+        match i {
+            0 => Cat::Zeroed,
+            1 => Cat::Free,
+            2 => Cat::Standby,
+            3 => Cat::Modified,
+            4 => Cat::ModifiedNoWrite,
+            5 => Cat::Bad,
+            6 => Cat::Transition,
+            7 => Cat::Locked,
+            8 => Cat::Awe,
+            9 => Cat::Large,
+            p => Cat::Active((p - FIXED) as u16),
+        }
+    }
+
+    /// The cell's glyph: a mark for each list, the process number (1-9,
+    /// then `*`) for active frames.
+    pub fn glyph(self) -> char {
+        match self {
+            Cat::Zeroed => '·',
+            Cat::Free => '-',
+            Cat::Standby => 's',
+            Cat::Modified => 'm',
+            Cat::ModifiedNoWrite => 'n',
+            Cat::Bad => 'X',
+            Cat::Transition => 't',
+            Cat::Locked => 'L',
+            Cat::Awe => 'W',
+            Cat::Large => 'H',
+            Cat::Active(p) => char::from_digit(p as u32 + 1, 10).filter(|_| p < 9).unwrap_or('*'),
+        }
+    }
+
+    /// The cell's colour.
+    pub fn style(self) -> Style {
+        let fg = match self {
+            Cat::Zeroed => Color::DarkGray,
+            Cat::Free => Color::Gray,
+            Cat::Standby => Color::Blue,
+            Cat::Modified => Color::Yellow,
+            Cat::ModifiedNoWrite => Color::LightYellow,
+            Cat::Bad => Color::Red,
+            Cat::Transition => Color::Magenta,
+            Cat::Locked => Color::LightRed,
+            Cat::Awe => Color::White,
+            Cat::Large => Color::LightBlue,
+            Cat::Active(p) => PROCESS_COLOURS[p as usize % PROCESS_COLOURS.len()],
+        };
+        Style::new().fg(fg)
+    }
+
+    /// A short name for the legend.
+    pub fn short_name(self, m: &Machine) -> String {
+        match self {
+            Cat::Zeroed => "zero".into(),
+            Cat::Free => "free".into(),
+            Cat::Standby => "stby".into(),
+            Cat::Modified => "mod".into(),
+            Cat::ModifiedNoWrite => "nowr".into(),
+            Cat::Bad => "bad".into(),
+            Cat::Transition => "I/O".into(),
+            Cat::Locked => "lock".into(),
+            Cat::Awe => "AWE".into(),
+            Cat::Large => "large".into(),
+            Cat::Active(p) => m.name_of(crate::units::ProcessId(p)),
+        }
+    }
+
+    /// The name in full.
+    pub fn name(self, m: &Machine) -> String {
+        match self {
+            Cat::Zeroed => "zeroed".into(),
+            Cat::Free => "free".into(),
+            Cat::Standby => "standby".into(),
+            Cat::Modified => "modified".into(),
+            Cat::ModifiedNoWrite => "modified-no-write".into(),
+            Cat::Bad => "bad".into(),
+            Cat::Transition => "I/O in progress".into(),
+            Cat::Locked => "locked".into(),
+            Cat::Awe => "AWE".into(),
+            Cat::Large => "large page".into(),
+            Cat::Active(p) => format!("active in {}", m.name_of(crate::units::ProcessId(p))),
+        }
+    }
+}
+
+/// Counts categories over a range of frames.
+struct Tally {
+    counts: Vec<u32>,
+}
+
+impl Tally {
+    fn new(processes: usize) -> Tally {
+        Tally { counts: vec![0; FIXED + processes.max(1) + 1] }
+    }
+
+    /// Counts frames `start..end`; returns the majority (lowest category on
+    /// a tie) and whether the range is mixed.
+    fn count(&mut self, db: &PfnDatabase, start: u32, end: u32) -> (Cat, bool) {
+        self.counts.iter_mut().for_each(|c| *c = 0);
+        let last = self.counts.len() - 1;
+        for f in start..end {
+            let i = Cat::of(db.entry(Pfn(f))).index().min(last);
+            self.counts[i] += 1;
+        }
+        let mut best = 0;
+        let mut kinds = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > 0 {
+                kinds += 1;
+            }
+            if c > self.counts[best] {
+                best = i;
+            }
+        }
+        (Cat::from_index(best), kinds > 1)
+    }
+}
+
+/// One NUMA node's part of the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// The node.
+    pub node: u8,
+    /// First frame.
+    pub start: u32,
+    /// One past the last frame.
+    pub end: u32,
+    /// Map row of the node's heading (when the machine has several nodes).
+    pub header: Option<u16>,
+    /// Map row of the first cells.
+    pub first_row: u16,
+    /// Cells.
+    pub cells: u32,
+}
+
+impl Section {
+    fn rows(&self, width: u32) -> u32 {
+        self.cells.div_ceil(width)
+    }
+}
+
+/// How frames are laid out in the map: frames per cell, cells per row
+/// (a power of two when there is room, so rows start at round frame
+/// numbers), the width of the row labels, and where each node's cells are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Frames per cell (a power of two).
+    pub group: u32,
+    /// Cells per row.
+    pub width: u16,
+    /// Columns of the row labels (the first frame of the row), 0 for none.
+    pub label: u16,
+    /// The nodes' sections, in frame order.
+    pub sections: Vec<Section>,
+}
+
+/// First frame of `node`.
+fn node_start(db: &PfnDatabase, node: u8) -> u32 {
+    let (mut lo, mut hi) = (0u32, db.frames());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if db.node_of(Pfn(mid)) < node {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+impl Geometry {
+    /// The layout of `db` in a map of `width` x `height` cells: the
+    /// smallest power-of-two group that fits.
+    pub fn new(db: &PfnDatabase, width: u16, height: u16) -> Geometry {
+        let frames = db.frames();
+        let nodes = db.nodes().max(1);
+        let mut bounds: Vec<u32> = (0..nodes).map(|n| node_start(db, n)).collect();
+        bounds.push(frames);
+        let headers = if nodes > 1 { nodes as u32 } else { 0 };
+        let label_width = format!("{:x}", frames.saturating_sub(1)).len() as u16 + 3;
+        let pow2 = |n: u16| 1u16 << (15 - n.leading_zeros());
+        let (label, w) = if width >= label_width + 16 {
+            (label_width, pow2(width - label_width))
+        } else if width >= 16 {
+            (0, pow2(width))
+        } else {
+            (0, width.max(1))
+        };
+        let rows_avail = (height as u32).saturating_sub(headers).max(1);
+        let rows_for =
+            |g: u32, w: u32| -> u32 { bounds.windows(2).map(|b| (b[1] - b[0]).div_ceil(g).div_ceil(w)).sum() };
+        // A small machine gets the narrowest round rows that fit, so the map
+        // is a block rather than one long line.
+        let mut w = w as u32;
+        if w.is_power_of_two() {
+            while w > 16 && rows_for(1, w / 2) <= rows_avail {
+                w /= 2;
+            }
+        }
+        let mut group = 1u32;
+        while rows_for(group, w) > rows_avail && group < (1 << 31) {
+            group *= 2;
+        }
+        let mut sections = Vec::new();
+        let mut row = 0u16;
+        for (n, b) in bounds.windows(2).enumerate() {
+            let header = (nodes > 1).then(|| {
+                row += 1;
+                row - 1
+            });
+            let s = Section {
+                node: n as u8,
+                start: b[0],
+                end: b[1],
+                header,
+                first_row: row,
+                cells: (b[1] - b[0]).div_ceil(group),
+            };
+            row = row.saturating_add(s.rows(w) as u16);
+            sections.push(s);
+        }
+        Geometry { group, width: w as u16, label, sections }
+    }
+
+    fn section_of(&self, pfn: u32) -> Option<usize> {
+        self.sections.iter().position(|s| pfn >= s.start && pfn < s.end)
+    }
+
+    /// The first frame of the cell holding `pfn`.
+    pub fn group_start(&self, pfn: u32) -> u32 {
+        match self.section_of(pfn) {
+            Some(i) => {
+                let s = &self.sections[i];
+                s.start + (pfn - s.start) / self.group * self.group
+            }
+            None => pfn,
+        }
+    }
+
+    /// The frames of the cell holding `pfn`.
+    pub fn cell_range(&self, pfn: u32) -> (u32, u32) {
+        let start = self.group_start(pfn);
+        let end = self.section_of(pfn).map_or(start + 1, |i| self.sections[i].end);
+        (start, (start + self.group).min(end))
+    }
+
+    /// Column and row of the cell holding `pfn`.
+    pub fn cell_of(&self, pfn: u32) -> Option<(u16, u16)> {
+        let s = &self.sections[self.section_of(pfn)?];
+        let i = (pfn - s.start) / self.group;
+        let w = self.width as u32;
+        Some((self.label + (i % w) as u16, s.first_row + (i / w) as u16))
+    }
+
+    /// The first frame of the cell at a column and row, if there is one.
+    pub fn pfn_at(&self, col: u16, row: u16) -> Option<u32> {
+        let col = col.checked_sub(self.label)?;
+        if col >= self.width {
+            return None;
+        }
+        let w = self.width as u32;
+        self.sections.iter().find_map(|s| {
+            let r = row.checked_sub(s.first_row)? as u32;
+            let i = r * w + col as u32;
+            (r < s.rows(w) && i < s.cells).then(|| s.start + i * self.group)
+        })
+    }
+
+    /// Rows the map takes.
+    pub fn rows(&self) -> u16 {
+        self.sections.last().map_or(0, |s| s.first_row + s.rows(self.width as u32) as u16)
+    }
+
+    /// The frame `dx` cells across and `dy` rows down from `pfn` (first
+    /// frame of its cell), staying on the map.
+    pub fn moved(&self, pfn: u32, dx: isize, dy: isize) -> u32 {
+        let Some(si) = self.section_of(pfn) else { return pfn };
+        if dx != 0 {
+            let mut si = si;
+            let mut i = ((pfn - self.sections[si].start) / self.group) as i64 + dx as i64;
+            while i < 0 && si > 0 {
+                si -= 1;
+                i += self.sections[si].cells as i64;
+            }
+            while i >= self.sections[si].cells as i64 && si + 1 < self.sections.len() {
+                i -= self.sections[si].cells as i64;
+                si += 1;
+            }
+            let s = &self.sections[si];
+            let i = i.clamp(0, s.cells as i64 - 1) as u32;
+            return s.start + i * self.group;
+        }
+        let Some((col, row)) = self.cell_of(pfn) else { return pfn };
+        let is_cells = |r: u16| {
+            self.sections.iter().any(|s| r >= s.first_row && (r - s.first_row) < s.rows(self.width as u32) as u16)
+        };
+        let rows = self.rows() as isize;
+        let mut r = row as isize;
+        for _ in 0..dy.unsigned_abs() {
+            let mut next = r + dy.signum();
+            while next >= 0 && next < rows && !is_cells(next as u16) {
+                next += dy.signum();
+            }
+            if next < 0 || next >= rows {
+                break;
+            }
+            r = next;
+        }
+        let r = r as u16;
+        self.pfn_at(col, r).unwrap_or_else(|| {
+            // Past the end of a short last row: the section's last cell.
+            let s = self.sections.iter().rev().find(|s| r >= s.first_row).copied().unwrap_or(self.sections[0]);
+            s.start + (s.cells - 1) * self.group
+        })
+    }
+}
+
+/// The part of the pane's inner area the cells use: the last two rows
+/// hold the legend and the selected cell's details.
+pub fn map_area(inner: Rect) -> Rect {
+    let reserved = match inner.height {
+        0..=1 => 0,
+        2..=3 => 1,
+        _ => 2,
+    };
+    Rect { height: inner.height - reserved, ..inner }
+}
+
+/// Frames the current step's events name (to mark them on the map).
+fn touched(app: &App) -> Vec<u32> {
+    let mut v: Vec<u32> = app
+        .last_outcome()
+        .map(|o| {
+            o.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::DemandZeroFault { pfn, .. }
+                    | Event::SoftFault { pfn, .. }
+                    | Event::HardFault { pfn, .. }
+                    | Event::ClusterPage { pfn, .. }
+                    | Event::Evicted { pfn, .. }
+                    | Event::Repurposed { pfn, .. } => Some(pfn.0),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Draws the pane.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
+    let m = app.machine();
+    let db = m.pfn_db();
+    let inner = super::ui::inner(area);
+    let map = map_area(inner);
+    let geo = Geometry::new(db, map.width, map.height);
+    let n = db.frames();
+    let candidates = if geo.group == 1 {
+        [format!("Physical memory: {n} frames"), format!("Memory: {n} frames"), "Memory".to_string()]
+    } else {
+        [
+            format!("Physical memory: {n} frames, {} a cell", geo.group),
+            format!("Memory: {n} frames, {}/cell", geo.group),
+            format!("Memory, {}/cell", geo.group),
+        ]
+    };
+    let fits = |t: &String| t.chars().count() + 4 <= area.width as usize;
+    let title = candidates.iter().find(|t| fits(t)).unwrap_or(&candidates[2]);
+    super::ui::pane_block(title, focused).render(area, buf);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+
+    let touched = touched(app);
+    let selected = geo.group_start(app.frame().0.min(db.frames().saturating_sub(1)));
+    let mut tally = Tally::new(m.processes().len());
+    let mut present = vec![false; FIXED + m.processes().len() + 1];
+    let w = geo.width as u32;
+    let dim = Style::new().fg(Color::DarkGray);
+    for s in &geo.sections {
+        if let Some(h) = s.header {
+            if h < map.height {
+                let text = format!("node {}: pfn 0x{:x}-0x{:x} ", s.node, s.start, s.end.saturating_sub(1));
+                buf.set_stringn(
+                    map.x,
+                    map.y + h,
+                    format!("{text:─<w$}", w = map.width as usize),
+                    map.width as usize,
+                    dim,
+                );
+            }
+        }
+        if geo.label > 0 {
+            for r in 0..s.rows(w) {
+                let y = s.first_row as u32 + r;
+                if y >= map.height as u32 {
+                    break;
+                }
+                let text = format!("{:#x}", s.start + r * w * geo.group);
+                let lw = geo.label as usize - 1;
+                buf.set_stringn(map.x, map.y + y as u16, format!("{text:>lw$}"), lw, dim);
+            }
+        }
+        for i in 0..s.cells {
+            let row = s.first_row as u32 + i / w;
+            if row >= map.height as u32 {
+                break;
+            }
+            let start = s.start + i * geo.group;
+            let end = (start + geo.group).min(s.end);
+            let (cat, mixed) = tally.count(db, start, end);
+            for (p, &c) in present.iter_mut().zip(&tally.counts) {
+                *p |= c > 0;
+            }
+            let mut style = cat.style();
+            if mixed {
+                style = style.add_modifier(Modifier::UNDERLINED);
+            }
+            let lo = touched.partition_point(|&t| t < start);
+            if lo < touched.len() && touched[lo] < end {
+                style = style.add_modifier(Modifier::BOLD);
+            }
+            if start == selected {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            let cell = &mut buf[(map.x + geo.label + (i % w) as u16, map.y + row as u16)];
+            cell.set_char(cat.glyph()).set_style(style);
+        }
+    }
+
+    // Legend, then the selected cell.
+    let mut y = map.y + map.height;
+    if inner.height >= 4 {
+        legend(m, &present, Rect { x: inner.x, y, width: inner.width, height: 1 }, buf);
+        y += 1;
+    }
+    if inner.height >= 2 {
+        let line = detail(m, &geo, selected, &mut tally);
+        buf.set_line(inner.x, y, &line, inner.width);
+    }
+}
+
+/// The legend: every list, plus whatever else is on the map.
+fn legend(m: &Machine, present: &[bool], area: Rect, buf: &mut Buffer) {
+    let mut cats: Vec<Cat> = vec![Cat::Zeroed, Cat::Free, Cat::Standby, Cat::Modified];
+    for (i, &here) in present.iter().enumerate().skip(4) {
+        let c = Cat::from_index(i);
+        let always = matches!(c, Cat::Active(p) if (p as usize) < m.processes().len());
+        if (here || always) && !cats.contains(&c) {
+            cats.push(c);
+        }
+    }
+    let long: usize = cats.iter().map(|c| c.name(m).len() + 4).sum();
+    let spans: Vec<Span> = cats
+        .iter()
+        .flat_map(|&c| {
+            let name = if long <= area.width as usize {
+                match c {
+                    Cat::Active(_) => c.short_name(m),
+                    _ => c.name(m),
+                }
+            } else {
+                c.short_name(m)
+            };
+            [Span::styled(c.glyph().to_string(), c.style()), Span::raw(format!("={name} "))]
+        })
+        .collect();
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+/// One line about the selected cell: the frame, or the group's mix.
+fn detail(m: &Machine, geo: &Geometry, selected: u32, tally: &mut Tally) -> Line<'static> {
+    let db = m.pfn_db();
+    if db.frames() == 0 {
+        return Line::raw("no frames");
+    }
+    let (start, end) = geo.cell_range(selected);
+    if end - start == 1 {
+        let e = db.entry(Pfn(start));
+        let cat = Cat::of(e);
+        let mut text = format!("pfn 0x{start:x} {}", e.location().name());
+        if let Some((pid, vpn)) = e.owner() {
+            text += &format!(": {} {vpn}", m.name_of(pid));
+        }
+        if e.modified() {
+            text += " dirty";
+        }
+        if db.nodes() > 1 {
+            text += &format!(", node {}", db.node_of(Pfn(start)));
+        }
+        return Line::from(vec![Span::styled(format!("{} ", cat.glyph()), cat.style()), Span::raw(text)]);
+    }
+    tally.count(db, start, end);
+    let total = (end - start) as f64;
+    let mut mix: Vec<(usize, u32)> = tally.counts.iter().copied().enumerate().filter(|&(_, c)| c > 0).collect();
+    mix.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut spans = vec![Span::raw(format!("pfn 0x{start:x}-0x{:x}:", end - 1))];
+    for (k, (i, c)) in mix.into_iter().enumerate() {
+        let cat = Cat::from_index(i);
+        spans.push(Span::raw(if k == 0 { " " } else { ", " }));
+        spans.push(Span::styled(cat.glyph().to_string(), cat.style()));
+        spans.push(Span::raw(format!("={} {:.0}%", cat.short_name(m), c as f64 * 100.0 / total)));
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_frame_a_cell_when_it_fits_with_round_rows_and_labels() {
+        let db = PfnDatabase::new(60, 1, &[]);
+        let g = Geometry::new(&db, 38, 2);
+        assert_eq!((g.group, g.width, g.label), (1, 32, 5));
+        assert_eq!(g.rows(), 2);
+        assert_eq!(g.cell_of(40), Some((13, 1)));
+        assert_eq!(g.pfn_at(13, 1), Some(40));
+        assert_eq!(g.pfn_at(2, 1), None, "the label has no cells");
+        assert_eq!(g.pfn_at(35, 1), None, "past the last frame");
+        assert_eq!(g.moved(40, 0, -1), 8);
+        assert_eq!(g.moved(8, 0, 1), 40);
+        assert_eq!(g.moved(30, 0, 1), 59, "down into a short last row lands on its last cell");
+        assert_eq!(g.moved(0, -1, 0), 0);
+        assert_eq!(g.moved(59, 1, 0), 59);
+    }
+
+    #[test]
+    fn narrow_maps_drop_the_labels() {
+        let db = PfnDatabase::new(60, 1, &[]);
+        assert_eq!(Geometry::new(&db, 18, 4).label, 0);
+        assert_eq!(Geometry::new(&db, 18, 4).width, 16);
+        assert_eq!(Geometry::new(&db, 10, 8).width, 10);
+    }
+
+    #[test]
+    fn large_machines_group_frames_by_powers_of_two() {
+        let db = PfnDatabase::new(1 << 20, 1, &[]);
+        let g = Geometry::new(&db, 78, 15);
+        assert_eq!((g.group, g.width, g.label), (2048, 64, 8));
+        assert!(g.rows() <= 15);
+        assert_eq!(g.group_start(5000), 4096);
+        assert_eq!(g.cell_range(5000), (4096, 6144));
+        assert_eq!(g.moved(4096, 1, 0), 6144);
+    }
+
+    #[test]
+    fn numa_nodes_start_new_rows_under_headings() {
+        let db = PfnDatabase::new(100, 2, &[]);
+        let g = Geometry::new(&db, 30, 10);
+        assert_eq!((g.group, g.width, g.label), (1, 16, 5));
+        assert_eq!(g.sections.len(), 2);
+        assert_eq!((g.sections[0].header, g.sections[0].first_row), (Some(0), 1));
+        assert_eq!((g.sections[1].start, g.sections[1].header, g.sections[1].first_row), (50, Some(5), 6));
+        assert_eq!(g.pfn_at(5, 6), Some(50));
+        assert_eq!(g.pfn_at(5, 5), None, "the heading row has no cells");
+        assert_eq!(g.moved(45, 0, 1), 49, "column 13 of node 0's short last row is past its end");
+        assert_eq!(g.moved(49, 0, 1), 51, "down past the heading into node 1");
+        assert_eq!(g.moved(49, 1, 0), 50, "right across the boundary");
+    }
+}
