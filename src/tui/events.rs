@@ -61,7 +61,7 @@ impl Item {
         match self.event.and_then(|i| step_events(app).get(i)) {
             Some(e) => {
                 let m = app.machine();
-                Cow::Owned(e.explain(&|pid| m.name_of(pid)))
+                Cow::Owned(m.explain(e))
             }
             None => Cow::Borrowed(&self.text),
         }
