@@ -13,3 +13,4 @@ mod util;
 
 mod bad_input;
 mod cli;
+mod oracles;

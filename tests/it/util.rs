@@ -247,7 +247,6 @@ pub fn clock_misses(refs: &[u64], frames: usize) -> u64 {
 }
 
 /// The number of proptest cases: `PROPTEST_CASES` if set, else `default`.
-#[allow(dead_code)]
 pub fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
