@@ -14,3 +14,4 @@ mod util;
 mod bad_input;
 mod cli;
 mod oracles;
+mod properties;

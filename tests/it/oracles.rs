@@ -34,7 +34,7 @@ use proptest::prelude::*;
 use pagelab::replay::{replay_pages, ReplayConfig};
 use pagelab::working_set::PolicyKind;
 
-use crate::util::{cases, clock_misses, fifo_misses, lru_misses, opt_misses, pagelab, s, uint, TempDir};
+use crate::util::{clock_misses, fifo_misses, lru_misses, opt_misses, pagelab, proptest_config, s, uint, TempDir};
 
 const BELADY: &str = "1,2,3,4,1,2,5,1,2,3,4,5";
 const SILBERSCHATZ: &str = "7,0,1,2,0,3,0,4,2,3,0,3,2,1,2,0,1,7,0,1";
@@ -108,7 +108,7 @@ fn faults(policy: PolicyKind, pages: &[u64], frames: u64, seed: u64) -> u64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+    #![proptest_config(proptest_config(128))]
 
     /// OPT never faults more than any other policy, and FIFO, LRU, CLOCK and
     /// OPT agree exactly with the reference models.
