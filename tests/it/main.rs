@@ -13,5 +13,6 @@ mod util;
 
 mod bad_input;
 mod cli;
+mod determinism;
 mod oracles;
 mod properties;
