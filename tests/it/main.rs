@@ -14,5 +14,6 @@ mod util;
 mod bad_input;
 mod cli;
 mod determinism;
+mod lackey;
 mod oracles;
 mod properties;
