@@ -379,3 +379,14 @@ fn output_to_an_impossible_path_exits_2_and_leaves_nothing() {
     o.code(2).stderr_has(&["cannot write"]);
     assert_eq!(dir.names(), vec!["sub".to_string(), "t.refs".to_string()]);
 }
+
+#[test]
+fn timing_goes_to_stderr_and_leaves_the_report_alone() {
+    let dir = TempDir::new("timing");
+    let t = dir.write("t.refs", "1 2 3 4 1 2 5 1 2 3 4 5");
+    let plain = pagelab(&["replay", s(&t), "--frames", "3", "--json"]);
+    let timed = pagelab(&["replay", s(&t), "--frames", "3", "--json", "--timing"]);
+    timed.code(0);
+    assert_eq!(plain.stdout, timed.stdout);
+    assert!(timed.stderr.contains("12 references in") && timed.stderr.contains("references/s"), "{}", timed.stderr);
+}

@@ -34,7 +34,7 @@ enum Raw {
     Decommit { p: u8, slot: u8, off: u8, pages: u8 },
     Release { p: u8, slot: u8 },
     Map { p: u8, slot: u8, second_chunk: bool, pages: u8, writable: bool },
-    Touch { p: u8, slot: u8, off: u8, count: u8, write: bool },
+    Touch { p: u8, slot: u8, off: u8, count: u8, write: bool, node: Option<u8> },
     Trim { p: u8, pages: Option<u8> },
     SetWs { p: u8, limits: Option<(u8, u8)> },
     WriteModified { pages: Option<u8> },
@@ -46,7 +46,7 @@ enum Raw {
 #[derive(Clone, Debug)]
 enum Step {
     Apply(Op),
-    Touch { pid: ProcessId, address: u64, pages: u64, kind: AccessKind },
+    Touch { pid: ProcessId, address: u64, pages: u64, kind: AccessKind, node: Option<u8> },
 }
 
 fn raw_strategy() -> impl Strategy<Value = Raw> {
@@ -62,8 +62,8 @@ fn raw_strategy() -> impl Strategy<Value = Raw> {
         3 => (p.clone(), slot.clone()).prop_map(|(p, slot)| Raw::Release { p, slot }),
         5 => (p.clone(), slot.clone(), any::<bool>(), 0u8..24, any::<bool>())
             .prop_map(|(p, slot, second_chunk, pages, writable)| Raw::Map { p, slot, second_chunk, pages, writable }),
-        40 => (p.clone(), slot.clone(), 0u8..26, 1u8..10, prop::bool::weighted(0.6))
-            .prop_map(|(p, slot, off, count, write)| Raw::Touch { p, slot, off, count, write }),
+        40 => (p.clone(), slot.clone(), 0u8..26, 1u8..10, prop::bool::weighted(0.6), prop::option::weighted(0.2, 0u8..2))
+            .prop_map(|(p, slot, off, count, write, node)| Raw::Touch { p, slot, off, count, write, node }),
         5 => (p.clone(), prop::option::of(1u8..16)).prop_map(|(p, pages)| Raw::Trim { p, pages }),
         4 => (p.clone(), prop::option::weighted(0.8, (0u8..40, 0u8..60)))
             .prop_map(|(p, limits)| Raw::SetWs { p, limits }),
@@ -107,11 +107,12 @@ fn concrete(r: &Raw, procs: usize) -> Step {
             address: Some(slot_base(slot)),
             protection: if writable { Protection::ReadWrite } else { Protection::ReadOnly },
         }),
-        Raw::Touch { p, slot, off, count, write } => Step::Touch {
+        Raw::Touch { p, slot, off, count, write, node } => Step::Touch {
             pid: pid(p),
             address: slot_base(slot) + off as u64 * PAGE,
             pages: count as u64,
             kind: if write { AccessKind::Write } else { AccessKind::Read },
+            node,
         },
         Raw::Trim { p, pages } => Step::Apply(Op::Trim { pid: pid(p), pages: pages.map(u64::from) }),
         Raw::SetWs { p, limits } => {
@@ -123,7 +124,8 @@ fn concrete(r: &Raw, procs: usize) -> Step {
     }
 }
 
-/// A small machine and its processes.
+/// A small machine (one or two NUMA nodes, a few bad frames) and its
+/// processes.
 #[derive(Clone, Debug)]
 struct Setup {
     frames: u64,
@@ -132,7 +134,10 @@ struct Setup {
     policy: PolicyKind,
     seed: u64,
     file_pages: u64,
-    procs: Vec<(u64, u64, bool, Option<PolicyKind>)>,
+    numa_nodes: u8,
+    bad_frames: Vec<u32>,
+    /// (ws_min, ws_max, hard maximum, policy, node) of each process.
+    procs: Vec<(u64, u64, bool, Option<PolicyKind>, u8)>,
 }
 
 fn policy_strategy() -> impl Strategy<Value = PolicyKind> {
@@ -147,17 +152,22 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
         policy_strategy(),
         any::<u64>(),
         1u64..64,
-        prop::collection::vec((1u64..6, 2u64..24, any::<bool>(), prop::option::of(policy_strategy())), 1..=3),
+        (1u8..=2, prop::collection::vec(0u32..32, 0..3)),
+        prop::collection::vec((1u64..6, 2u64..24, any::<bool>(), prop::option::of(policy_strategy()), 0u8..2), 1..=3),
     )
-        .prop_map(|(frames, pagefile_pages, cluster, policy, seed, file_pages, procs)| Setup {
-            frames,
-            pagefile_pages,
-            cluster,
-            policy,
-            seed,
-            file_pages,
-            procs,
-        })
+        .prop_map(
+            |(frames, pagefile_pages, cluster, policy, seed, file_pages, (numa_nodes, bad_frames), procs)| Setup {
+                frames,
+                pagefile_pages,
+                cluster,
+                policy,
+                seed,
+                file_pages,
+                numa_nodes,
+                bad_frames,
+                procs,
+            },
+        )
 }
 
 fn build(s: &Setup) -> Machine {
@@ -167,9 +177,11 @@ fn build(s: &Setup) -> Machine {
     c.cluster.file = s.cluster.1;
     c.policy = s.policy;
     c.seed = s.seed;
+    c.numa_nodes = s.numa_nodes;
+    c.bad_frames = s.bad_frames.clone();
     let mut m = Machine::new(c).expect("a valid small machine");
     m.set_recording(true);
-    for (i, &(min, max, hard, policy)) in s.procs.iter().enumerate() {
+    for (i, &(min, max, hard, policy, node)) in s.procs.iter().enumerate() {
         let v = m
             .apply(&Op::CreateProcess {
                 name: format!("p{i}"),
@@ -177,7 +189,7 @@ fn build(s: &Setup) -> Machine {
                 ws_max: Some(max),
                 hard_max: Some(hard),
                 policy,
-                node: 0,
+                node,
                 auto_commit: false,
             })
             .expect("create process");
@@ -253,9 +265,9 @@ fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
                 audit(&m, &before).map_err(|e| fail(i, "the operation", e))?;
                 before = *m.counters();
             }
-            Step::Touch { pid, address, pages, kind } => {
+            Step::Touch { pid, address, pages, kind, node } => {
                 for k in 0..*pages {
-                    let r = m.access(*pid, address + k * PAGE, *kind, None, NEVER);
+                    let r = m.access(*pid, address + k * PAGE, *kind, *node, NEVER);
                     if let Err(e) = &r {
                         if !matches!(e, OpError::AccessViolation { .. } | OpError::NoMemory | OpError::NoSuchProcess(_))
                         {
@@ -289,8 +301,14 @@ proptest! {
         setup in setup_strategy(),
         raw in prop::collection::vec(raw_strategy(), 1..40),
     ) {
-        let steps: Vec<Step> = raw.iter().map(|r| concrete(r, setup.procs.len())).collect();
-        run_steps(&setup, &steps)?;
+        let mut steps: Vec<Step> = raw.iter().map(|r| concrete(r, setup.procs.len())).collect();
+        // Then every process exits: everything it held comes back.
+        steps.extend((0..setup.procs.len()).map(|p| Step::Apply(Op::Exit { pid: ProcessId(p as u16) })));
+        let m = run_steps(&setup, &steps)?;
+        let s = m.snapshot();
+        prop_assert_eq!(s.lists.zeroed + s.lists.free + s.lists.bad, s.frames, "{:?}", s.lists);
+        prop_assert_eq!(s.lists.bad, setup.bad_frames.iter().collect::<BTreeSet<_>>().len() as u64);
+        prop_assert_eq!((s.commit_charge, s.pagefile_used), (0, 0));
     }
 }
 
@@ -305,7 +323,13 @@ fn invariants_hold_under_heavy_pressure() {
         policy: PolicyKind::Clock,
         seed: 3,
         file_pages: 16,
-        procs: vec![(1, 40, false, None), (1, 20, true, Some(PolicyKind::Lru)), (2, 8, true, Some(PolicyKind::Fifo))],
+        numa_nodes: 2,
+        bad_frames: vec![5],
+        procs: vec![
+            (1, 40, false, None, 0),
+            (1, 20, true, Some(PolicyKind::Lru), 1),
+            (2, 8, true, Some(PolicyKind::Fifo), 0),
+        ],
     };
     let mut steps = Vec::new();
     for p in 0..3u16 {
@@ -329,13 +353,13 @@ fn invariants_hold_under_heavy_pressure() {
     for round in 0..2u64 {
         for p in 0..3u16 {
             let kind = if (round + p as u64) % 2 == 0 { AccessKind::Write } else { AccessKind::Read };
-            steps.push(Step::Touch { pid: ProcessId(p), address: slot_base(0), pages: 12, kind });
-            steps.push(Step::Touch { pid: ProcessId(p), address: slot_base(1), pages: 16, kind });
+            steps.push(Step::Touch { pid: ProcessId(p), address: slot_base(0), pages: 12, kind, node: None });
+            steps.push(Step::Touch { pid: ProcessId(p), address: slot_base(1), pages: 16, kind, node: Some(1) });
         }
         steps.push(Step::Apply(Op::Advance { ticks: 1 }));
     }
     steps.push(Step::Apply(Op::Exit { pid: ProcessId(1) }));
-    steps.push(Step::Touch { pid: ProcessId(0), address: slot_base(0), pages: 12, kind: AccessKind::Read });
+    steps.push(Step::Touch { pid: ProcessId(0), address: slot_base(0), pages: 12, kind: AccessKind::Read, node: None });
     let m = run_steps(&setup, &steps).unwrap();
     // The workload did what it is for.
     let c = m.counters();
