@@ -531,6 +531,55 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(proptest_config(64))]
+
+    /// Local replacement (NT 3.1, KB Q99707): with hard working-set maxima
+    /// and memory to spare, a process only ever evicts its own pages, so
+    /// each of two interleaved processes faults exactly as its own
+    /// reference model predicts, whatever the other does.
+    #[test]
+    fn processes_replace_only_their_own_pages(
+        policies in (prop::sample::select(vec![PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock]),
+                     prop::sample::select(vec![PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock])),
+        maxima in (1usize..10, 1usize..10),
+        refs in prop::collection::vec((any::<bool>(), 0u64..24, any::<bool>()), 1..300),
+    ) {
+        const BASE: u64 = 0x10000;
+        let mut c = MachineConfig::with_memory(Bytes(1 << 20));
+        c.pagefile = Bytes(1 << 20);
+        let mut m = Machine::new(c).unwrap();
+        let mut models = Vec::new();
+        let mut pids = Vec::new();
+        for (policy, max) in [(policies.0, maxima.0), (policies.1, maxima.1)] {
+            let OpValue::Process(pid) = m.apply(&Op::CreateProcess {
+                name: format!("p{}", pids.len()), ws_min: Some(1), ws_max: Some(max as u64), hard_max: Some(true),
+                policy: Some(policy), node: 0, auto_commit: false,
+            }).unwrap() else { unreachable!() };
+            m.apply(&Op::Reserve {
+                pid, address: Some(BASE), size: 24 * PAGE, protection: Protection::ReadWrite, commit: true,
+            }).unwrap();
+            pids.push(pid);
+            models.push((ModelWs { policy, max, order: VecDeque::new() }, 0u64));
+        }
+        for &(second, page, write) in &refs {
+            let i = second as usize;
+            let kind = if write { AccessKind::Write } else { AccessKind::Read };
+            let r = m.access(pids[i], BASE + page * PAGE, kind, None, NEVER).unwrap();
+            let missed = models[i].0.reference(page);
+            models[i].1 += missed as u64;
+            prop_assert_eq!(r != Resolution::Hit, missed, "process {} page {}", i, page);
+        }
+        let s = m.snapshot();
+        for (p, (model, faults)) in s.processes.iter().zip(&models) {
+            prop_assert_eq!(p.counters.faults(), *faults);
+            prop_assert_eq!(p.ws_size, model.order.len() as u64);
+            prop_assert_eq!(p.counters.hard_pagefile, 0);
+        }
+        m.check_invariants().map_err(TestCaseError::fail)?;
+    }
+}
+
 fn mutate(text: &str, at: usize, cut: usize, insert: &str) -> String {
     let b = text.as_bytes();
     let at = at % (b.len() + 1);
