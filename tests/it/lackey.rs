@@ -2,10 +2,10 @@
 //! lackey tool, replayed with `pagelab replay --format lackey`, and checked
 //! against figures computed here independently from the trace file.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::process::Command;
 
-use crate::util::{pagelab, s, uint, TempDir};
+use crate::util::{fifo_misses, pagelab, s, uint, TempDir};
 
 const PROGRAM: &str = r#"
 static unsigned char src[65536];
@@ -43,23 +43,6 @@ fn pages_of(trace: &str) -> Vec<u64> {
         pages.extend(addr >> 12..=(addr + size - 1) >> 12);
     }
     pages
-}
-
-/// FIFO replacement over `frames` frames: the number of misses.
-fn fifo_misses(pages: &[u64], frames: usize) -> u64 {
-    let mut queue = VecDeque::new();
-    let mut resident = HashSet::new();
-    let mut misses = 0;
-    for &p in pages {
-        if resident.insert(p) {
-            misses += 1;
-            queue.push_back(p);
-            if queue.len() > frames {
-                resident.remove(&queue.pop_front().unwrap());
-            }
-        }
-    }
-    misses
 }
 
 #[test]

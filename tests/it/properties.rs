@@ -1,7 +1,8 @@
 //! Properties (proptest) of the library API: the machine's invariants hold
-//! after every operation of random sequences; one process agrees with a
-//! reference model of its working set; the scenario loader and the trace
-//! readers never panic on arbitrary input.
+//! after every operation of random sequences (and after every reference
+//! that faults or fails); one process agrees with a textbook model of its
+//! working set, and two processes replace only their own pages; the
+//! scenario loader and the trace readers never panic on arbitrary input.
 //!
 //! `PROPTEST_CASES` sets the number of cases of every property.
 
