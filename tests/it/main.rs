@@ -1,0 +1,19 @@
+//! pagelab's integration tests, all in one binary.
+//!
+//! - `cli`: the command-line contract of DESIGN.md;
+//! - `bad_input`: every kind of bad input exits 2 with file:line:col and
+//!   what was expected, never a panic;
+//! - `oracles`: textbook fault counts through `pagelab replay`;
+//! - `properties`: the machine's invariants under random operations, and
+//!   agreement with simple reference models;
+//! - `determinism`: the same inputs give the same output, bit for bit;
+//! - `lackey`: a real valgrind trace, replayed and checked independently.
+
+mod util;
+
+mod bad_input;
+mod cli;
+mod determinism;
+mod lackey;
+mod oracles;
+mod properties;

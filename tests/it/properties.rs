@@ -1,0 +1,714 @@
+//! Properties (proptest) of the library API: the machine's invariants hold
+//! after every operation of random sequences (and after every reference
+//! that faults or fails); one process agrees with a textbook model of its
+//! working set, and two processes replace only their own pages; the
+//! scenario loader and the trace readers never panic on arbitrary input.
+//!
+//! `PROPTEST_CASES` sets the number of cases of every property.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use proptest::prelude::*;
+
+use pagelab::config::MachineConfig;
+use pagelab::pte::Protection;
+use pagelab::scenario::{builtin::BUILTINS, load_str, Override};
+use pagelab::trace::{read_all, write_oracle_general, TraceFormat, TraceReader};
+use pagelab::units::{Bytes, FileId, ProcessId};
+use pagelab::working_set::{PolicyKind, NEVER};
+use pagelab::{AccessKind, Machine, Op, OpError, OpValue, Resolution};
+
+use crate::util::proptest_config;
+
+const PAGE: u64 = 4096;
+
+/// Where reservation slot `k` starts: 1 MiB apart, so no two overlap.
+fn slot_base(k: u8) -> u64 {
+    0x100_0000 + k as u64 * 0x10_0000
+}
+
+/// One generated action, before process numbers are resolved.
+#[derive(Clone, Debug)]
+enum Raw {
+    Reserve { p: u8, slot: u8, pages: u8, commit: bool, fixed: bool, prot: u8 },
+    Commit { p: u8, slot: u8, off: u8, pages: u8 },
+    Decommit { p: u8, slot: u8, off: u8, pages: u8 },
+    Release { p: u8, slot: u8 },
+    Map { p: u8, slot: u8, second_chunk: bool, pages: u8, writable: bool },
+    Touch { p: u8, slot: u8, off: u8, count: u8, write: bool, node: Option<u8> },
+    Trim { p: u8, pages: Option<u8> },
+    SetWs { p: u8, limits: Option<(u8, u8)> },
+    WriteModified { pages: Option<u8> },
+    Advance { ticks: u8 },
+    Exit { p: u8 },
+}
+
+/// A concrete step: an operation, or a run of memory references.
+#[derive(Clone, Debug)]
+enum Step {
+    Apply(Op),
+    Touch { pid: ProcessId, address: u64, pages: u64, kind: AccessKind, node: Option<u8> },
+}
+
+fn raw_strategy() -> impl Strategy<Value = Raw> {
+    let p = 0u8..3;
+    let slot = 0u8..3;
+    prop_oneof![
+        12 => (p.clone(), slot.clone(), 1u8..24, prop::bool::weighted(0.7), prop::bool::weighted(0.9), 0u8..4)
+            .prop_map(|(p, slot, pages, commit, fixed, prot)| Raw::Reserve { p, slot, pages, commit, fixed, prot }),
+        8 => (p.clone(), slot.clone(), 0u8..12, 1u8..12)
+            .prop_map(|(p, slot, off, pages)| Raw::Commit { p, slot, off, pages }),
+        6 => (p.clone(), slot.clone(), 0u8..12, 1u8..12)
+            .prop_map(|(p, slot, off, pages)| Raw::Decommit { p, slot, off, pages }),
+        3 => (p.clone(), slot.clone()).prop_map(|(p, slot)| Raw::Release { p, slot }),
+        5 => (p.clone(), slot.clone(), any::<bool>(), 0u8..24, any::<bool>())
+            .prop_map(|(p, slot, second_chunk, pages, writable)| Raw::Map { p, slot, second_chunk, pages, writable }),
+        40 => (p.clone(), slot.clone(), 0u8..26, 1u8..10, prop::bool::weighted(0.6), prop::option::weighted(0.2, 0u8..2))
+            .prop_map(|(p, slot, off, count, write, node)| Raw::Touch { p, slot, off, count, write, node }),
+        5 => (p.clone(), prop::option::of(1u8..16)).prop_map(|(p, pages)| Raw::Trim { p, pages }),
+        4 => (p.clone(), prop::option::weighted(0.8, (0u8..40, 0u8..60)))
+            .prop_map(|(p, limits)| Raw::SetWs { p, limits }),
+        5 => prop::option::of(1u8..32).prop_map(|pages| Raw::WriteModified { pages }),
+        4 => (1u8..4).prop_map(|ticks| Raw::Advance { ticks }),
+        2 => p.prop_map(|p| Raw::Exit { p }),
+    ]
+}
+
+fn protection(code: u8) -> Protection {
+    [Protection::ReadWrite, Protection::ReadOnly, Protection::NoAccess, Protection::ExecuteReadWrite][code as usize % 4]
+}
+
+fn concrete(r: &Raw, procs: usize) -> Step {
+    let pid = |p: u8| ProcessId((p as usize % procs) as u16);
+    match *r {
+        Raw::Reserve { p, slot, pages, commit, fixed, prot } => Step::Apply(Op::Reserve {
+            pid: pid(p),
+            address: fixed.then(|| slot_base(slot)),
+            size: pages as u64 * PAGE,
+            protection: protection(prot),
+            commit,
+        }),
+        Raw::Commit { p, slot, off, pages } => Step::Apply(Op::Commit {
+            pid: pid(p),
+            address: slot_base(slot) + off as u64 * PAGE,
+            size: pages as u64 * PAGE,
+            protection: Protection::ReadWrite,
+        }),
+        Raw::Decommit { p, slot, off, pages } => Step::Apply(Op::Decommit {
+            pid: pid(p),
+            address: slot_base(slot) + off as u64 * PAGE,
+            size: pages as u64 * PAGE,
+        }),
+        Raw::Release { p, slot } => Step::Apply(Op::Release { pid: pid(p), address: slot_base(slot) }),
+        Raw::Map { p, slot, second_chunk, pages, writable } => Step::Apply(Op::MapView {
+            pid: pid(p),
+            file: FileId(0),
+            offset: if second_chunk { 64 * 1024 } else { 0 },
+            size: pages as u64 * PAGE,
+            address: Some(slot_base(slot)),
+            protection: if writable { Protection::ReadWrite } else { Protection::ReadOnly },
+        }),
+        Raw::Touch { p, slot, off, count, write, node } => Step::Touch {
+            pid: pid(p),
+            address: slot_base(slot) + off as u64 * PAGE,
+            pages: count as u64,
+            kind: if write { AccessKind::Write } else { AccessKind::Read },
+            node,
+        },
+        Raw::Trim { p, pages } => Step::Apply(Op::Trim { pid: pid(p), pages: pages.map(u64::from) }),
+        Raw::SetWs { p, limits } => {
+            Step::Apply(Op::SetWorkingSetSize { pid: pid(p), limits: limits.map(|(a, b)| (a as u64, b as u64)) })
+        }
+        Raw::WriteModified { pages } => Step::Apply(Op::WriteModified { pages: pages.map(u64::from) }),
+        Raw::Advance { ticks } => Step::Apply(Op::Advance { ticks: ticks as u32 }),
+        Raw::Exit { p } => Step::Apply(Op::Exit { pid: pid(p) }),
+    }
+}
+
+/// A small machine (one or two NUMA nodes, a few bad frames) and its
+/// processes.
+#[derive(Clone, Debug)]
+struct Setup {
+    frames: u64,
+    pagefile_pages: u64,
+    cluster: (u32, u32),
+    policy: PolicyKind,
+    seed: u64,
+    file_pages: u64,
+    numa_nodes: u8,
+    bad_frames: Vec<u32>,
+    /// (ws_min, ws_max, hard maximum, policy, node) of each process.
+    procs: Vec<(u64, u64, bool, Option<PolicyKind>, u8)>,
+}
+
+fn policy_strategy() -> impl Strategy<Value = PolicyKind> {
+    prop::sample::select(PolicyKind::ALL.to_vec())
+}
+
+fn setup_strategy() -> impl Strategy<Value = Setup> {
+    (
+        32u64..=128,
+        16u64..=128,
+        (0u32..8, 0u32..8),
+        policy_strategy(),
+        any::<u64>(),
+        1u64..64,
+        (1u8..=2, prop::collection::vec(0u32..32, 0..3)),
+        prop::collection::vec((1u64..6, 2u64..24, any::<bool>(), prop::option::of(policy_strategy()), 0u8..2), 1..=3),
+    )
+        .prop_map(
+            |(frames, pagefile_pages, cluster, policy, seed, file_pages, (numa_nodes, bad_frames), procs)| Setup {
+                frames,
+                pagefile_pages,
+                cluster,
+                policy,
+                seed,
+                file_pages,
+                numa_nodes,
+                bad_frames,
+                procs,
+            },
+        )
+}
+
+fn build(s: &Setup) -> Machine {
+    let mut c = MachineConfig::with_memory(Bytes(s.frames * PAGE));
+    c.pagefile = Bytes(s.pagefile_pages * PAGE);
+    c.cluster.pagefile = s.cluster.0;
+    c.cluster.file = s.cluster.1;
+    c.policy = s.policy;
+    c.seed = s.seed;
+    c.numa_nodes = s.numa_nodes;
+    c.bad_frames = s.bad_frames.clone();
+    let mut m = Machine::new(c).expect("a valid small machine");
+    m.set_recording(true);
+    for (i, &(min, max, hard, policy, node)) in s.procs.iter().enumerate() {
+        let v = m
+            .apply(&Op::CreateProcess {
+                name: format!("p{i}"),
+                ws_min: Some(min),
+                ws_max: Some(max),
+                hard_max: Some(hard),
+                policy,
+                node,
+                auto_commit: false,
+            })
+            .expect("create process");
+        assert_eq!(v, OpValue::Process(ProcessId(i as u16)));
+    }
+    let v = m.apply(&Op::CreateFile { name: "f".into(), size: s.file_pages * PAGE - 100 }).expect("create file");
+    assert_eq!(v, OpValue::File(FileId(0)));
+    m
+}
+
+/// Checks the model's invariants plus what can be seen from outside:
+/// counters only grow, per-process references add up, commit stays within
+/// its limit, available = zeroed + free + standby.
+fn audit(m: &Machine, before: &pagelab::machine::Counters) -> Result<(), String> {
+    m.check_invariants()?;
+    let s = m.snapshot();
+    let c = s.counters;
+    let grew = [
+        (c.references, before.references, "references"),
+        (c.demand_zero, before.demand_zero, "demand_zero"),
+        (c.soft, before.soft, "soft"),
+        (c.hard_pagefile, before.hard_pagefile, "hard_pagefile"),
+        (c.hard_file, before.hard_file, "hard_file"),
+        (c.access_violations, before.access_violations, "access_violations"),
+        (c.evictions, before.evictions, "evictions"),
+        (c.io_reads, before.io_reads, "io_reads"),
+        (c.io_writes, before.io_writes, "io_writes"),
+    ];
+    for (now, was, name) in grew {
+        if now < was {
+            return Err(format!("counter {name} went down from {was} to {now}"));
+        }
+    }
+    let per_process: u64 = s.processes.iter().map(|p| p.counters.references).sum();
+    if per_process != c.references {
+        return Err(format!("processes made {per_process} references, the machine counts {}", c.references));
+    }
+    if c.faults() + c.access_violations > c.references {
+        return Err(format!(
+            "{} faults and {} violations in {} references",
+            c.faults(),
+            c.access_violations,
+            c.references
+        ));
+    }
+    if s.commit_charge > s.commit_limit {
+        return Err(format!("commit charge {} above the limit {}", s.commit_charge, s.commit_limit));
+    }
+    if s.available != s.lists.zeroed + s.lists.free + s.lists.standby {
+        return Err(format!("available {} is not zeroed + free + standby ({:?})", s.available, s.lists));
+    }
+    if s.pagefile_used > s.pagefile_capacity {
+        return Err(format!("page file {} of {} slots", s.pagefile_used, s.pagefile_capacity));
+    }
+    Ok(())
+}
+
+/// Runs the steps, auditing after every operation and every reference.
+fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
+    let mut m = build(setup);
+    let mut before = *m.counters();
+    audit(&m, &before).map_err(|e| TestCaseError::fail(format!("after setup {setup:?}: {e}")))?;
+    let fail = |i: usize, what: &str, e: String| {
+        TestCaseError::fail(format!(
+            "{what} of step {i} broke an invariant: {e}\nsetup: {setup:?}\nsteps: {:#?}",
+            &steps[..=i]
+        ))
+    };
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Apply(op) => {
+                let _ = m.apply(op);
+                audit(&m, &before).map_err(|e| fail(i, "the operation", e))?;
+                before = *m.counters();
+            }
+            Step::Touch { pid, address, pages, kind, node } => {
+                for k in 0..*pages {
+                    let r = m.access(*pid, address + k * PAGE, *kind, *node, NEVER);
+                    if let Err(e) = &r {
+                        if !matches!(e, OpError::AccessViolation { .. } | OpError::NoMemory | OpError::NoSuchProcess(_))
+                        {
+                            return Err(fail(i, "a reference", format!("unexpected error {e:?}")));
+                        }
+                    }
+                    // A hit changes only the PTE's accessed and dirty bits
+                    // and the policy's order; the check after the step
+                    // covers it. (A full check costs milliseconds in a
+                    // debug build.)
+                    if r != Ok(Resolution::Hit) || k + 1 == *pages {
+                        audit(&m, &before).map_err(|e| fail(i, &format!("reference {k} ({r:?})"), e))?;
+                        before = *m.counters();
+                    }
+                }
+            }
+        }
+        let _ = m.drain_events();
+    }
+    Ok(m)
+}
+
+proptest! {
+    #![proptest_config(proptest_config(24))]
+
+    /// Random operations on a small machine (32-128 frames, 1-3 processes, a
+    /// page file of 16-128 pages, one mapped file): after every operation
+    /// and every reference that faults or fails, every invariant holds.
+    #[test]
+    fn invariants_hold_after_every_operation(
+        setup in setup_strategy(),
+        raw in prop::collection::vec(raw_strategy(), 1..40),
+    ) {
+        let mut steps: Vec<Step> = raw.iter().map(|r| concrete(r, setup.procs.len())).collect();
+        // Then every process exits: everything it held comes back.
+        steps.extend((0..setup.procs.len()).map(|p| Step::Apply(Op::Exit { pid: ProcessId(p as u16) })));
+        let m = run_steps(&setup, &steps)?;
+        let s = m.snapshot();
+        prop_assert_eq!(s.lists.zeroed + s.lists.free + s.lists.bad, s.frames, "{:?}", s.lists);
+        prop_assert_eq!(s.lists.bad, setup.bad_frames.iter().collect::<BTreeSet<_>>().len() as u64);
+        prop_assert_eq!((s.commit_charge, s.pagefile_used), (0, 0));
+    }
+}
+
+/// A memory-pressure workload: small memory, several busy processes with
+/// soft limits, a small page file; every frame gets reused.
+#[test]
+fn invariants_hold_under_heavy_pressure() {
+    let setup = Setup {
+        frames: 32,
+        pagefile_pages: 24,
+        cluster: (7, 7),
+        policy: PolicyKind::Clock,
+        seed: 3,
+        file_pages: 16,
+        numa_nodes: 2,
+        bad_frames: vec![5],
+        procs: vec![
+            (1, 40, false, None, 0),
+            (1, 20, true, Some(PolicyKind::Lru), 1),
+            (2, 8, true, Some(PolicyKind::Fifo), 0),
+        ],
+    };
+    let mut steps = Vec::new();
+    for p in 0..3u16 {
+        let pid = ProcessId(p);
+        steps.push(Step::Apply(Op::Reserve {
+            pid,
+            address: Some(slot_base(0)),
+            size: 12 * PAGE,
+            protection: Protection::ReadWrite,
+            commit: true,
+        }));
+        steps.push(Step::Apply(Op::MapView {
+            pid,
+            file: FileId(0),
+            offset: 0,
+            size: 0,
+            address: Some(slot_base(1)),
+            protection: Protection::ReadWrite,
+        }));
+    }
+    for round in 0..2u64 {
+        for p in 0..3u16 {
+            let kind = if (round + p as u64) % 2 == 0 { AccessKind::Write } else { AccessKind::Read };
+            steps.push(Step::Touch { pid: ProcessId(p), address: slot_base(0), pages: 12, kind, node: None });
+            steps.push(Step::Touch { pid: ProcessId(p), address: slot_base(1), pages: 16, kind, node: Some(1) });
+        }
+        steps.push(Step::Apply(Op::Advance { ticks: 1 }));
+    }
+    steps.push(Step::Apply(Op::Exit { pid: ProcessId(1) }));
+    steps.push(Step::Touch { pid: ProcessId(0), address: slot_base(0), pages: 12, kind: AccessKind::Read, node: None });
+    let m = run_steps(&setup, &steps).unwrap();
+    // The workload did what it is for.
+    let c = m.counters();
+    assert!(c.repurposed > 0 && c.hard_pagefile > 0 && c.hard_file > 0, "{c:?}");
+    assert!(c.pages_written_pagefile > 0 && c.pages_written_file > 0, "{c:?}");
+    assert_eq!(c.access_violations, 0, "{c:?}");
+}
+
+/// One action of the reference-model comparison.
+#[derive(Clone, Debug)]
+enum ModelAct {
+    Touch { page: u64, write: bool },
+    Commit { first: u64, pages: u64 },
+    Decommit { first: u64, pages: u64 },
+}
+
+/// A working set as the textbook describes it.
+struct ModelWs {
+    policy: PolicyKind,
+    max: usize,
+    /// FIFO: load order; LRU: recency order; CLOCK: the circle from the hand.
+    order: VecDeque<(u64, bool)>,
+}
+
+impl ModelWs {
+    /// References `page`; true if it missed.
+    fn reference(&mut self, page: u64) -> bool {
+        if let Some(i) = self.order.iter().position(|(p, _)| *p == page) {
+            match self.policy {
+                PolicyKind::Lru => {
+                    let e = self.order.remove(i).expect("present");
+                    self.order.push_back(e);
+                }
+                PolicyKind::Clock => self.order[i].1 = true,
+                _ => {}
+            }
+            return false;
+        }
+        if self.order.len() == self.max {
+            loop {
+                let (p, used) = self.order.pop_front().expect("full");
+                if self.policy == PolicyKind::Clock && used {
+                    self.order.push_back((p, false));
+                } else {
+                    break;
+                }
+            }
+        }
+        self.order.push_back((page, true));
+        true
+    }
+
+    fn remove(&mut self, page: u64) {
+        self.order.retain(|(p, _)| *p != page);
+    }
+}
+
+fn model_act() -> impl Strategy<Value = ModelAct> {
+    prop_oneof![
+        20 => (0u64..40, any::<bool>()).prop_map(|(page, write)| ModelAct::Touch { page, write }),
+        1 => (0u64..32, 1u64..8).prop_map(|(first, pages)| ModelAct::Commit { first, pages }),
+        1 => (0u64..32, 1u64..8).prop_map(|(first, pages)| ModelAct::Decommit { first, pages }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(proptest_config(128))]
+
+    /// One process on a machine with plenty of memory (so nothing is ever
+    /// repurposed or trimmed for pressure): every fault is what a textbook
+    /// FIFO, LRU or CLOCK working set of `max` pages predicts; first touches
+    /// of committed pages are demand zero, other misses soft; touching
+    /// reserved-but-uncommitted or free pages is an access violation.
+    #[test]
+    fn one_process_matches_a_reference_working_set(
+        policy in prop::sample::select(vec![PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock]),
+        max in 1usize..12,
+        committed_at_reserve in any::<bool>(),
+        first_commit in (0u64..32, 0u64..32),
+        acts in prop::collection::vec(model_act(), 1..200),
+    ) {
+        // A 32-page reservation at 0x10000; pages 32..40 are free space.
+        const BASE: u64 = 0x10000;
+        const RESERVED: u64 = 32;
+        let mut c = MachineConfig::with_memory(Bytes(1 << 20));
+        c.pagefile = Bytes(1 << 20);
+        let mut m = Machine::new(c).unwrap();
+        let OpValue::Process(pid) = m.apply(&Op::CreateProcess {
+            name: "p".into(), ws_min: Some(1), ws_max: Some(max as u64), hard_max: Some(true),
+            policy: Some(policy), node: 0, auto_commit: false,
+        }).unwrap() else { unreachable!() };
+        m.apply(&Op::Reserve {
+            pid, address: Some(BASE), size: RESERVED * PAGE, protection: Protection::ReadWrite,
+            commit: committed_at_reserve,
+        }).unwrap();
+        let mut committed: BTreeSet<u64> = BTreeSet::new();
+        if committed_at_reserve {
+            committed.extend(0..RESERVED);
+        }
+        let (a, b) = (first_commit.0.min(first_commit.1), first_commit.0.max(first_commit.1) + 1);
+        m.apply(&Op::Commit { pid, address: BASE + a * PAGE, size: (b - a) * PAGE, protection: Protection::ReadWrite })
+            .unwrap();
+        committed.extend(a..b);
+
+        let mut ws = ModelWs { policy, max, order: VecDeque::new() };
+        let mut seen: BTreeSet<u64> = BTreeSet::new();
+        let (mut refs, mut dz, mut soft, mut av) = (0u64, 0u64, 0u64, 0u64);
+        for (i, act) in acts.iter().enumerate() {
+            match *act {
+                ModelAct::Touch { page, write } => {
+                    refs += 1;
+                    let kind = if write { AccessKind::Write } else { AccessKind::Read };
+                    let got = m.access(pid, BASE + page * PAGE, kind, None, NEVER);
+                    let want = if !committed.contains(&page) {
+                        av += 1;
+                        None
+                    } else if !ws.reference(page) {
+                        Some(Resolution::Hit)
+                    } else if seen.insert(page) {
+                        dz += 1;
+                        Some(Resolution::DemandZero)
+                    } else {
+                        soft += 1;
+                        Some(Resolution::Soft)
+                    };
+                    match (want, &got) {
+                        (None, Err(OpError::AccessViolation { .. })) => {}
+                        (Some(w), Ok(g)) if w == *g => {}
+                        _ => prop_assert!(false, "act {} {:?}: model says {:?}, machine {:?}\nacts: {:?}",
+                            i, act, want, got, &acts[..=i]),
+                    }
+                }
+                ModelAct::Commit { first, pages } => {
+                    let r = m.apply(&Op::Commit {
+                        pid, address: BASE + first * PAGE, size: pages * PAGE, protection: Protection::ReadWrite,
+                    });
+                    if first + pages <= RESERVED {
+                        prop_assert!(r.is_ok(), "commit inside the reservation failed: {:?}", r);
+                        committed.extend(first..first + pages);
+                    } else {
+                        prop_assert!(r.is_err(), "commit past the reservation succeeded");
+                    }
+                }
+                ModelAct::Decommit { first, pages } => {
+                    let r = m.apply(&Op::Decommit { pid, address: BASE + first * PAGE, size: pages * PAGE });
+                    if first + pages <= RESERVED {
+                        prop_assert!(r.is_ok(), "decommit inside the reservation failed: {:?}", r);
+                        for p in first..first + pages {
+                            committed.remove(&p);
+                            seen.remove(&p);
+                            ws.remove(p);
+                        }
+                    } else {
+                        prop_assert!(r.is_err(), "decommit past the reservation succeeded");
+                    }
+                }
+            }
+            if i == acts.len() / 2 {
+                m.check_invariants().map_err(|e| TestCaseError::fail(format!("act {i} {act:?}: {e}")))?;
+            }
+        }
+        m.check_invariants().map_err(|e| TestCaseError::fail(format!("at the end: {e}")))?;
+        let c = m.counters();
+        prop_assert_eq!(c.references, refs);
+        prop_assert_eq!((c.demand_zero, c.soft, c.hard()), (dz, soft, 0));
+        prop_assert_eq!(c.access_violations, av);
+        prop_assert_eq!(m.snapshot().processes[0].ws_size, ws.order.len() as u64);
+        prop_assert_eq!(m.snapshot().commit_charge, committed.len() as u64);
+    }
+}
+
+proptest! {
+    #![proptest_config(proptest_config(64))]
+
+    /// Local replacement (NT 3.1, KB Q99707): with hard working-set maxima
+    /// and memory to spare, a process only ever evicts its own pages, so
+    /// each of two interleaved processes faults exactly as its own
+    /// reference model predicts, whatever the other does.
+    #[test]
+    fn processes_replace_only_their_own_pages(
+        policies in (prop::sample::select(vec![PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock]),
+                     prop::sample::select(vec![PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock])),
+        maxima in (1usize..10, 1usize..10),
+        refs in prop::collection::vec((any::<bool>(), 0u64..24, any::<bool>()), 1..300),
+    ) {
+        const BASE: u64 = 0x10000;
+        let mut c = MachineConfig::with_memory(Bytes(1 << 20));
+        c.pagefile = Bytes(1 << 20);
+        let mut m = Machine::new(c).unwrap();
+        let mut models = Vec::new();
+        let mut pids = Vec::new();
+        for (policy, max) in [(policies.0, maxima.0), (policies.1, maxima.1)] {
+            let OpValue::Process(pid) = m.apply(&Op::CreateProcess {
+                name: format!("p{}", pids.len()), ws_min: Some(1), ws_max: Some(max as u64), hard_max: Some(true),
+                policy: Some(policy), node: 0, auto_commit: false,
+            }).unwrap() else { unreachable!() };
+            m.apply(&Op::Reserve {
+                pid, address: Some(BASE), size: 24 * PAGE, protection: Protection::ReadWrite, commit: true,
+            }).unwrap();
+            pids.push(pid);
+            models.push((ModelWs { policy, max, order: VecDeque::new() }, 0u64));
+        }
+        for &(second, page, write) in &refs {
+            let i = second as usize;
+            let kind = if write { AccessKind::Write } else { AccessKind::Read };
+            let r = m.access(pids[i], BASE + page * PAGE, kind, None, NEVER).unwrap();
+            let missed = models[i].0.reference(page);
+            models[i].1 += missed as u64;
+            prop_assert_eq!(r != Resolution::Hit, missed, "process {} page {}", i, page);
+        }
+        let s = m.snapshot();
+        for (p, (model, faults)) in s.processes.iter().zip(&models) {
+            prop_assert_eq!(p.counters.faults(), *faults);
+            prop_assert_eq!(p.ws_size, model.order.len() as u64);
+            prop_assert_eq!(p.counters.hard_pagefile, 0);
+        }
+        m.check_invariants().map_err(TestCaseError::fail)?;
+    }
+}
+
+fn mutate(text: &str, at: usize, cut: usize, insert: &str) -> String {
+    let b = text.as_bytes();
+    let at = at % (b.len() + 1);
+    let end = (at + cut).min(b.len());
+    let mut v = b[..at].to_vec();
+    v.extend_from_slice(insert.as_bytes());
+    v.extend_from_slice(&b[end..]);
+    String::from_utf8_lossy(&v).into_owned()
+}
+
+/// The position of an error in `text` is inside the text.
+fn position_is_inside(text: &str, line: usize, col: usize) -> bool {
+    let lines: Vec<&str> = text.split('\n').collect();
+    line >= 1 && col >= 1 && line <= lines.len() && col <= lines[line - 1].len() + 1
+}
+
+proptest! {
+    #![proptest_config(proptest_config(256))]
+
+    #[test]
+    fn load_str_never_panics_on_arbitrary_text(text in any::<String>()) {
+        if let Err(e) = load_str(&text, "x.toml", None, &[]) {
+            prop_assert_eq!(&e.file, "x.toml");
+            prop_assert!(position_is_inside(&text, e.line, e.col), "{} outside the text", e);
+            prop_assert!(!e.message.trim().is_empty() || text.trim_end().ends_with('='), "empty message: {}", e);
+        }
+    }
+
+    /// Built-in scenarios with a piece cut out and something pasted in:
+    /// never a panic, and an error always points inside the text.
+    #[test]
+    fn load_str_never_panics_on_mutated_scenarios(
+        which in 0..BUILTINS.len(),
+        at in any::<usize>(),
+        cut in 0usize..40,
+        insert in prop_oneof![
+            Just(String::new()),
+            "[a-z_.=\"\\[\\] 0-9\n-]{0,12}",
+            Just("\n[[step]]\nop = \"touch\"\n".to_string()),
+            Just("= -1".to_string()),
+            Just("\"4 TiB\"".to_string()),
+            Just("0x".to_string()),
+            any::<String>(),
+        ],
+    ) {
+        let text = mutate(BUILTINS[which].1, at, cut, &insert);
+        if let Err(e) = load_str(&text, "m.toml", None, &[]) {
+            prop_assert_eq!(&e.file, "m.toml");
+            prop_assert!(position_is_inside(&text, e.line, e.col), "{} outside the text:\n{}", e, text);
+        }
+    }
+
+    #[test]
+    fn overrides_never_panic(set in "[a-z_.]{0,16}=?[ -~]{0,16}") {
+        match Override::parse(&set) {
+            Err(msg) => prop_assert!(msg.contains("--set")),
+            Ok(o) => {
+                if let Err(e) = load_str(BUILTINS[0].1, "tour", None, &[o]) {
+                    prop_assert!(e.file == "--set" || e.file == "tour", "{}", e);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trace_readers_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        for f in [TraceFormat::Refs, TraceFormat::Lackey, TraceFormat::OracleGeneral] {
+            for r in TraceReader::new(&bytes[..], f) {
+                match r {
+                    Ok(t) => prop_assert!(t.page < 1 << 36),
+                    Err(e) => {
+                        prop_assert!(e.line >= 1 && e.col >= 1, "{:?}", e);
+                        if f != TraceFormat::OracleGeneral {
+                            let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+                            prop_assert!(e.line <= lines, "line {} of {}", e.line, lines);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lackey-looking lines, some broken: never a panic.
+    #[test]
+    fn lackey_reader_never_panics_on_near_misses(
+        text in "((==[0-9]{1,3}== [ -~]{0,10})|([ ]{0,2}[ILSMX][ ]{1,2}[0-9a-fA-Fx]{0,20},?[0-9]{0,5}[ ]?))(\n((==[0-9]{1,3}== [ -~]{0,10})|([ ]{0,2}[ILSMX][ ]{1,2}[0-9a-fA-Fx]{0,20},?[0-9]{0,5}[ ]?))){0,12}"
+    ) {
+        let _ = read_all(text.as_bytes(), TraceFormat::Lackey);
+    }
+
+    /// Well-formed lackey records touch pages a>>12 ..= (a+s-1)>>12 in
+    /// order; S and M write, I and L read.
+    #[test]
+    fn lackey_records_touch_the_pages_they_span(
+        recs in prop::collection::vec((0usize..4, 0u64..(1 << 40), 1u64..20_000), 0..40),
+    ) {
+        let mut text = String::from("==1== Lackey\n");
+        let mut want = Vec::new();
+        for &(k, a, s) in &recs {
+            let kind = ["I ", " L", " S", " M"][k];
+            text.push_str(&format!("{kind} {a:08x},{s}\n"));
+            for page in a >> 12..=(a + s - 1) >> 12 {
+                want.push((page, k >= 2));
+            }
+        }
+        let got: Vec<(u64, bool)> =
+            read_all(text.as_bytes(), TraceFormat::Lackey).unwrap().into_iter().map(|r| (r.page, r.write)).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    /// Reference strings with any mix of separators and comments read back
+    /// exactly; oracleGeneral round-trips.
+    #[test]
+    fn refs_and_oracle_general_read_back_what_was_written(
+        pages in prop::collection::vec((0u64..(1 << 36), any::<bool>(), 0usize..5), 0..60),
+    ) {
+        let mut text = String::new();
+        for &(p, hex, sep) in &pages {
+            text.push_str(&if hex { format!("{p:#x}") } else { p.to_string() });
+            text.push_str([",", " ", "\n", ", ", " # note 12 x\n"][sep]);
+        }
+        let want: Vec<u64> = pages.iter().map(|t| t.0).collect();
+        let got: Vec<u64> = read_all(text.as_bytes(), TraceFormat::Refs).unwrap().into_iter().map(|r| r.page).collect();
+        prop_assert_eq!(&got, &want);
+        let mut bin = Vec::new();
+        write_oracle_general(&want, &mut bin).unwrap();
+        prop_assert_eq!(bin.len(), 24 * want.len());
+        let got: Vec<u64> = read_all(&bin[..], TraceFormat::OracleGeneral).unwrap().into_iter().map(|r| r.page).collect();
+        prop_assert_eq!(got, want);
+    }
+}
