@@ -174,6 +174,15 @@ pub struct MachineConfig {
     pub bad_frames: Vec<u32>,
 }
 
+/// A machine setting that cannot be used, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting at fault, as scenarios name it.
+    pub setting: &'static str,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
 /// The largest simulated memory: 256 GiB is 64M frames, a 1.5 GiB PFN
 /// database on the host.
 pub const MAX_MEMORY: Bytes = Bytes(256 << 30);
@@ -208,40 +217,57 @@ impl MachineConfig {
     /// Checks that the machine can be built on this host; the error says
     /// which setting is wrong and what was expected.
     pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|e| e.message)
+    }
+
+    /// Like [`MachineConfig::validate`], naming the setting at fault
+    /// ("memory", "pagefile", "numa_nodes", "ws_max", "writer.cluster",
+    /// "bad_frames").
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let err = |setting: &'static str, message: String| Err(ConfigError { setting, message });
         if self.memory.0 < 16 * PAGE_SIZE {
-            return Err(format!("memory {} is too small: at least 16 pages (64 KiB)", self.memory));
+            return err("memory", format!("memory {} is too small: at least 16 pages (64 KiB)", self.memory));
         }
         if self.memory > MAX_MEMORY {
-            return Err(format!(
+            return err(
+                "memory",
+                format!(
                 "memory {} is larger than pagelab simulates ({}): its PFN database alone would need {} of host memory",
                 self.memory,
                 MAX_MEMORY,
                 Bytes(self.frames() * 24)
-            ));
+            ),
+            );
         }
         if self.memory.0 % PAGE_SIZE != 0 {
-            return Err(format!("memory {} is not a whole number of 4 KiB pages", self.memory));
+            return err("memory", format!("memory {} is not a whole number of 4 KiB pages", self.memory));
         }
         if self.pagefile > MAX_PAGEFILE {
-            return Err(format!("pagefile {} is larger than the 1 TiB pagelab supports", self.pagefile));
+            return err("pagefile", format!("pagefile {} is larger than the 1 TiB pagelab supports", self.pagefile));
         }
         if self.numa_nodes == 0 || self.numa_nodes > 64 {
-            return Err(format!("numa_nodes {} must be between 1 and 64", self.numa_nodes));
+            return err("numa_nodes", format!("numa_nodes {} must be between 1 and 64", self.numa_nodes));
         }
         if self.frames() < self.numa_nodes as u64 * 16 {
-            return Err(format!("memory {} is too small for {} NUMA nodes", self.memory, self.numa_nodes));
+            return err(
+                "numa_nodes",
+                format!(
+                    "memory {} is too small for {} NUMA nodes (16 pages each at least)",
+                    self.memory, self.numa_nodes
+                ),
+            );
         }
         if self.ws_max == 0 || self.ws_min > self.ws_max {
-            return Err(format!(
-                "working-set limits min {} max {}: expected 1 <= max and min <= max",
-                self.ws_min, self.ws_max
-            ));
+            return err(
+                "ws_max",
+                format!("working-set limits min {} max {}: expected 1 <= max and min <= max", self.ws_min, self.ws_max),
+            );
         }
         if self.writer.cluster == 0 {
-            return Err("writer.cluster must be at least 1 page".into());
+            return err("writer.cluster", "writer.cluster must be at least 1 page".into());
         }
         if let Some(&b) = self.bad_frames.iter().find(|&&b| b as u64 >= self.frames()) {
-            return Err(format!("bad frame {b} is beyond the last frame {}", self.frames() - 1));
+            return err("bad_frames", format!("bad frame {b} is beyond the last frame {}", self.frames() - 1));
         }
         Ok(())
     }

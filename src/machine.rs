@@ -619,7 +619,7 @@ impl Machine {
                 // The base is rounded down to the allocation granularity and
                 // the end up to a page (WI7 p. 365).
                 let base = a & !(ALLOCATION_GRANULARITY - 1);
-                let end = a.checked_add(size).map(|e| e.div_ceil(4096) * 4096);
+                let end = a.checked_add(size).and_then(|e| e.div_ceil(4096).checked_mul(4096));
                 match end {
                     Some(end) if base >= self.config.layout.user_start() && end <= self.config.layout.user_end() => {
                         let pages = (end - base) / 4096;
@@ -834,7 +834,7 @@ impl Machine {
             return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
         }
         let size = if size == 0 { file_bytes - offset } else { size };
-        if offset + size > file_bytes {
+        if offset.checked_add(size).is_none_or(|end| end > file_bytes) {
             return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
         }
         // Reserve the view's range like a reservation, then make it a view.

@@ -6,7 +6,7 @@ use std::io::BufRead;
 
 use serde::Serialize;
 
-use crate::config::MachineConfig;
+use crate::config::{MachineConfig, MAX_MEMORY};
 use crate::cost::LatencySummary;
 use crate::machine::{AccessKind, Counters, Machine, Op, OpError, OpValue, Resolution};
 use crate::trace::{TraceError, TraceFormat, TraceReader};
@@ -27,7 +27,7 @@ pub struct ReplayConfig {
 impl ReplayConfig {
     /// Defaults for `frames` frames.
     pub fn new(policy: PolicyKind, frames: u64) -> ReplayConfig {
-        let memory = Bytes(frames.saturating_mul(4 * 4096).max(64 << 20).next_multiple_of(1 << 20));
+        let memory = Bytes(frames.saturating_mul(4 * 4096).clamp(64 << 20, MAX_MEMORY.0).next_multiple_of(1 << 20));
         ReplayConfig { policy, frames, machine: Self::machine_for(memory) }
     }
 

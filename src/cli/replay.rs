@@ -74,6 +74,9 @@ pub fn replay(a: ReplayArgs) -> i32 {
         }
     }
     cfg.machine.seed = a.seed;
+    if let Err(e) = cfg.machine.validate() {
+        return bad(format!("--memory {}: {e}", a.memory.as_deref().unwrap_or("(default)")));
+    }
     let start = Instant::now();
     let result = if a.trace == "-" {
         do_replay(std::io::stdin().lock(), format, &cfg)

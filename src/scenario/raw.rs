@@ -14,10 +14,10 @@ pub type Sp<T> = Spanned<T>;
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     /// `[scenario]`: name, title, description.
-    pub scenario: Sp<RawHeader>,
+    pub scenario: RawHeader,
     /// `[machine]`.
     #[serde(default)]
-    pub machine: Option<Sp<RawMachine>>,
+    pub machine: Option<RawMachine>,
     /// `[[process]]`.
     #[serde(default)]
     pub process: Vec<Sp<RawProcess>>,

@@ -119,7 +119,10 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 fn toml_error(file: &str, text: &str, e: toml::de::Error) -> ScenarioError {
     let (line, col) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-    let message = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
+    let mut message = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
+    if message.is_empty() {
+        message = "invalid TOML here: expected a value".into();
+    }
     ScenarioError { file: file.to_string(), line, col, message }
 }
 
@@ -145,7 +148,7 @@ pub fn load_str(
 ) -> Result<Scenario, ScenarioError> {
     let raw: RawScenario = toml::from_str(text).map_err(|e| toml_error(file, text, e))?;
     let ctx = Ctx { file, text };
-    let header = raw.scenario.get_ref();
+    let header = &raw.scenario;
     let name = header.name.get_ref().clone();
     if name.is_empty() {
         return Err(ctx.err(header.name.span(), "scenario name: expected a non-empty name"));
@@ -160,7 +163,7 @@ pub fn load_str(
     let remap = |e: ScenarioError| remap_override(e, overrides);
     let over: RawMachine = toml::from_str(&over_text).map_err(|e| remap(toml_error("--set", &over_text, e)))?;
     let empty = RawMachine::default();
-    let file_machine = raw.machine.as_ref().map_or(&empty, |m| m.get_ref());
+    let file_machine = raw.machine.as_ref().unwrap_or(&empty);
     let machine = build_machine(&[(file_machine, &ctx), (&over, &over_ctx)]).map_err(|(e, span, in_override)| {
         if in_override {
             remap(over_ctx.err(span, e))
@@ -168,12 +171,24 @@ pub fn load_str(
             ctx.err(span, e)
         }
     })?;
-    if let Err(e) = machine.validate() {
-        if !overrides.is_empty() {
-            return Err(over_ctx.err(0..0, format!("machine, with these overrides: {e}")));
+    if let Err(e) = machine.check() {
+        // Blame the override that set the setting, else the file's line.
+        let set_by = |o: &&Override| o.key.trim_start_matches("machine.") == e.setting;
+        if let Some(o) = overrides.iter().rev().find(set_by) {
+            let file = format!("--set {}={}", o.key, o.value);
+            return Err(ScenarioError { file, line: 1, col: 1, message: e.message });
         }
-        let span = raw.machine.as_ref().map_or(raw.scenario.span(), |m| m.span());
-        return Err(ctx.err(span, format!("machine: {e}")));
+        let m = file_machine;
+        let span = match e.setting {
+            "memory" => m.memory.as_ref().map(|v| v.span()),
+            "pagefile" => m.pagefile.as_ref().map(|v| v.span()),
+            "numa_nodes" => m.numa_nodes.as_ref().map(|v| v.span()),
+            "ws_max" => m.ws_max.as_ref().or(m.ws_min.as_ref()).map(|v| v.span()),
+            "bad_frames" => m.bad_frames.as_ref().map(|v| v.span()),
+            "writer.cluster" => m.writer.as_ref().and_then(|w| w.cluster.as_ref()).map(|v| v.span()),
+            _ => None,
+        };
+        return Err(ctx.err(span.unwrap_or_else(|| header.name.span()), format!("machine: {}", e.message)));
     }
 
     if raw.process.len() > MAX_PROCESSES {
@@ -334,7 +349,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             }
         }
         if let Some(v) = &m.seed {
-            cfg.seed = *v.get_ref() as u64;
+            cfg.seed = c.count(v, 0, i64::MAX as u64, "seed").map_err(e(v.span()))?;
         }
         if let Some(v) = &m.bad_frames {
             cfg.bad_frames = v
