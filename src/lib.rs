@@ -28,7 +28,8 @@
 //! [`cost::CostModel`]. The same seed gives the same events, bit for bit.
 //!
 //! Scenarios ([`scenario`]) drive the machine from TOML; traces
-//! ([`trace`]) drive it from reference strings or valgrind's lackey output.
+//! ([`trace`]) drive it from reference strings or valgrind's lackey output,
+//! or from synthetic Zipf streams ([`tracegen`]).
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -48,6 +49,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod trace;
+pub mod tracegen;
 pub mod tui;
 pub mod units;
 pub mod win32;

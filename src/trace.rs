@@ -305,13 +305,25 @@ pub fn read_all(input: impl BufRead, format: TraceFormat) -> Result<Vec<TraceRef
 /// For each position, the position of the next reference to the same page
 /// ([`crate::working_set::NEVER`] if none): what the OPT policy needs.
 pub fn next_uses(pages: &[u64]) -> Vec<u64> {
-    let mut next = vec![crate::working_set::NEVER; pages.len()];
-    let mut last: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
-    for i in (0..pages.len()).rev() {
-        if let Some(&j) = last.get(&pages[i]) {
-            next[i] = j;
+    use crate::working_set::NEVER;
+    let mut next = vec![NEVER; pages.len()];
+    let max = pages.iter().copied().max().unwrap_or(0);
+    if max < (pages.len() as u64).max(1 << 20) * 4 {
+        // Page numbers are dense enough for a table indexed by page.
+        let mut last = vec![NEVER; max as usize + 1];
+        for i in (0..pages.len()).rev() {
+            let l = &mut last[pages[i] as usize];
+            next[i] = *l;
+            *l = i as u64;
         }
-        last.insert(pages[i], i as u64);
+    } else {
+        let mut last: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+        for i in (0..pages.len()).rev() {
+            if let Some(&j) = last.get(&pages[i]) {
+                next[i] = j;
+            }
+            last.insert(pages[i], i as u64);
+        }
     }
     next
 }
@@ -387,6 +399,10 @@ mod tests {
 
     #[test]
     fn next_uses_point_forward() {
-        assert_eq!(next_uses(&[1, 2, 1, 1]), vec![2, crate::working_set::NEVER, 3, crate::working_set::NEVER]);
+        use crate::working_set::NEVER;
+        assert_eq!(next_uses(&[1, 2, 1, 1]), vec![2, NEVER, 3, NEVER]);
+        // Sparse page numbers take the map, with the same answer.
+        let far = 1 << 40;
+        assert_eq!(next_uses(&[far, 2, far, far]), vec![2, NEVER, 3, NEVER]);
     }
 }
