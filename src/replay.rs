@@ -32,6 +32,13 @@ impl ReplayConfig {
         machine.pagefile = Bytes(64 << 30);
         ReplayConfig { policy, frames, machine }
     }
+
+    /// Sets the simulated memory (what `replay --memory` does): the writer
+    /// thresholds follow the new size; every other setting stays.
+    pub fn set_memory(&mut self, memory: Bytes) {
+        self.machine.memory = memory;
+        self.machine.writer = crate::config::WriterConfig::for_frames(self.machine.frames());
+    }
 }
 
 /// What a replay measured. Deterministic: no host timings in here.

@@ -63,10 +63,9 @@ pub fn replay(a: ReplayArgs) -> i32 {
     let mut cfg = ReplayConfig::new(policy, a.frames);
     if let Some(m) = &a.memory {
         match Bytes::parse(m) {
-            Ok(b) => cfg.machine = crate::config::MachineConfig { memory: b, ..cfg.machine },
+            Ok(b) => cfg.set_memory(b),
             Err(e) => return bad(format!("--memory: {e}")),
         }
-        cfg.machine.writer = crate::config::WriterConfig::for_frames(cfg.machine.frames());
     }
     if let Some(c) = &a.cost {
         match CostModel::profile(c) {
