@@ -14,7 +14,9 @@ if [[ -z "$bin" ]]; then
     cargo build --release --quiet
     bin=target/release/pagelab
 fi
+bin=$(realpath "$bin")
 mkdir -p "$out"
+out=$(realpath "$out")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -38,5 +40,5 @@ for policy in fifo lru clock opt random; do
 done
 "$bin" replay "$tmp/z.og" --format oracle-general --policy fifo --frames 4096 --memory 1GiB \
     --json >"$out/replay-fifo-1gib.json"
-"$bin" replay "$tmp/z.refs" --policy clock --frames 700 >"$out/replay-clock-text.txt"
+(cd "$tmp" && "$bin" replay z.refs --policy clock --frames 700 >"$out/replay-clock-text.txt")
 echo "fidelity snapshot written to $out ($(ls "$out" | wc -l) files)"
