@@ -98,6 +98,24 @@ impl<R: BufRead> TraceReader<R> {
         TraceError { line: self.line + 1, col: 1, message: format!("cannot read the trace: {e}") }
     }
 
+    /// The next oracleGeneral record straight from the input's buffer, when
+    /// a whole record is there: the common case, with no copy and no queue.
+    /// `None` sends the caller to [`Self::fill`], which handles records
+    /// split across buffer refills, the end of the input and read errors.
+    #[inline]
+    fn next_buffered_record(&mut self) -> Option<Result<TraceRef, TraceError>> {
+        let buf = self.input.fill_buf().ok()?;
+        let rec: &[u8; 24] = buf.get(..24)?.try_into().expect("24 bytes");
+        let id = u64::from_le_bytes(rec[4..12].try_into().expect("8 bytes"));
+        self.input.consume(24);
+        self.line += 1;
+        if id > MAX_PAGE {
+            self.done = true;
+            return Some(Err(self.err(4, format!("object id {id} is beyond the 48-bit address space"))));
+        }
+        Some(Ok(TraceRef { page: id, write: false }))
+    }
+
     fn fill(&mut self) -> Result<bool, TraceError> {
         match self.format {
             TraceFormat::OracleGeneral => {
@@ -238,6 +256,11 @@ impl<R: BufRead> Iterator for TraceReader<R> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if self.format == TraceFormat::OracleGeneral && !self.done && self.pending.is_empty() {
+            if let Some(r) = self.next_buffered_record() {
+                return Some(r);
+            }
+        }
         loop {
             if let Some(r) = self.pending.pop_front() {
                 return Some(Ok(r));
@@ -395,6 +418,24 @@ mod tests {
         let e = read_all(&bytes[..70], TraceFormat::OracleGeneral).unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.message.contains("truncated"));
+    }
+
+    #[test]
+    fn oracle_general_records_split_across_buffer_refills_read_whole() {
+        let pages: Vec<u64> = (0..50).map(|i| i * 7 % 13).collect();
+        let mut bytes = Vec::new();
+        write_oracle_general(&pages, &mut bytes).unwrap();
+        for cap in [1, 5, 24, 25, 100] {
+            let r = std::io::BufReader::with_capacity(cap, &bytes[..]);
+            let got: Vec<u64> = read_all(r, TraceFormat::OracleGeneral).unwrap().iter().map(|r| r.page).collect();
+            assert_eq!(got, pages, "buffer of {cap} bytes");
+        }
+        let mut bad = bytes.clone();
+        bad[24 * 3 + 4..24 * 3 + 12].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let e = read_all(&bad[..], TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!((e.line, e.col), (4, 5));
+        let e = read_all(std::io::BufReader::with_capacity(7, &bad[..]), TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!((e.line, e.col), (4, 5));
     }
 
     #[test]
