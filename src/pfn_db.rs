@@ -256,6 +256,23 @@ enum ListId {
     Bad,
 }
 
+impl ListId {
+    /// Where the list's head is kept: zeroed per node, free per node,
+    /// standby by priority, modified, modified-no-write, bad.
+    #[inline]
+    fn index(self, nodes: u8) -> usize {
+        let n = nodes as usize;
+        match self {
+            ListId::Zeroed(node) => node as usize,
+            ListId::Free(node) => n + node as usize,
+            ListId::Standby(p) => 2 * n + p as usize,
+            ListId::Modified => 2 * n + 8,
+            ListId::ModifiedNoWrite => 2 * n + 9,
+            ListId::Bad => 2 * n + 10,
+        }
+    }
+}
+
 /// The default page priority (normal priority, 5, as on Vista and later).
 pub const DEFAULT_PRIORITY: u8 = 5;
 
@@ -291,13 +308,11 @@ pub struct PfnDatabase {
     entries: Vec<PfnEntry>,
     nodes: u8,
     frames_per_node: u32,
-    zeroed: Vec<ListHead>,
-    free: Vec<ListHead>,
-    standby: [ListHead; 8],
-    modified: ListHead,
-    modified_no_write: ListHead,
-    bad: ListHead,
-    active: u64,
+    /// Every list head, in [`ListId::index`] order.
+    heads: Vec<ListHead>,
+    /// Frames in each location but transition (indexed by `PageLocation as
+    /// usize`), kept as frames move so that counting walks nothing.
+    totals: [u64; 8],
 }
 
 impl PfnDatabase {
@@ -311,44 +326,55 @@ impl PfnDatabase {
             entries: Vec::new(),
             nodes,
             frames_per_node: (frames / nodes as u32).max(1),
-            zeroed: vec![empty; nodes as usize],
-            free: vec![empty; nodes as usize],
-            standby: [empty; 8],
-            modified: empty,
-            modified_no_write: empty,
-            bad: empty,
-            active: 0,
+            heads: vec![empty; ListId::Bad.index(nodes) + 1],
+            totals: [0; 8],
         };
         let mut bad: Vec<u32> = bad.iter().copied().filter(|&b| b < frames).collect();
         bad.sort_unstable();
         bad.dedup();
-        let mut bad = bad.into_iter().peekable();
         // Frame by frame in ascending order, each onto the tail of its list
         // (its node's zeroed list, or the bad list), with the links written
         // as the entries are made: a 64 GiB machine boots in one pass over
         // its 16M entries.
         let mut entries = Vec::with_capacity(frames as usize);
         let flags = (DEFAULT_PRIORITY as u16) << PRIORITY_SHIFT;
-        let (mut node, mut node_end) = (0u8, db.frames_per_node);
-        for f in 0..frames {
-            if f == node_end && node + 1 < nodes {
-                node += 1;
-                node_end = node_end.saturating_add(db.frames_per_node);
-            }
-            let is_bad = bad.next_if_eq(&f).is_some();
-            let (loc, list) = if is_bad {
-                (PageLocation::Bad, &mut db.bad)
+        let zeroed = flags | PageLocation::Zeroed as u16;
+        let mut start = 0;
+        for node in 0..nodes {
+            let end = if node + 1 == nodes { frames } else { (start + db.frames_per_node).min(frames) };
+            if bad.is_empty() {
+                // No bad frames: each node's zeroed list is its frames in order.
+                entries.extend((start..end).map(|f| PfnEntry {
+                    flink: if f + 1 < end { f + 1 } else { NIL },
+                    blink: if f > start { f - 1 } else { NIL },
+                    flags: zeroed,
+                    ..PfnEntry::new()
+                }));
+                if end > start {
+                    db.heads[ListId::Zeroed(node).index(nodes)] =
+                        ListHead { head: start, tail: end - 1, count: (end - start) as u64 };
+                    db.totals[PageLocation::Zeroed as usize] += (end - start) as u64;
+                }
             } else {
-                (PageLocation::Zeroed, &mut db.zeroed[node as usize])
-            };
-            entries.push(PfnEntry { blink: list.tail, flags: flags | loc as u16, ..PfnEntry::new() });
-            if list.tail == NIL {
-                list.head = f;
-            } else {
-                entries[list.tail as usize].flink = f;
+                for f in start..end {
+                    let (loc, id) = if bad.binary_search(&f).is_ok() {
+                        (PageLocation::Bad, ListId::Bad)
+                    } else {
+                        (PageLocation::Zeroed, ListId::Zeroed(node))
+                    };
+                    db.totals[loc as usize] += 1;
+                    let list = &mut db.heads[id.index(nodes)];
+                    entries.push(PfnEntry { blink: list.tail, flags: flags | loc as u16, ..PfnEntry::new() });
+                    if list.tail == NIL {
+                        list.head = f;
+                    } else {
+                        entries[list.tail as usize].flink = f;
+                    }
+                    list.tail = f;
+                    list.count += 1;
+                }
             }
-            list.tail = f;
-            list.count += 1;
+            start = end;
         }
         db.entries = entries;
         db
@@ -367,6 +393,9 @@ impl PfnDatabase {
     /// The NUMA node a frame belongs to.
     #[inline]
     pub fn node_of(&self, pfn: Pfn) -> u8 {
+        if self.nodes == 1 {
+            return 0;
+        }
         ((pfn.0 / self.frames_per_node) as u8).min(self.nodes - 1)
     }
 
@@ -382,6 +411,7 @@ impl PfnDatabase {
         &mut self.entries[pfn.index()]
     }
 
+    #[inline]
     fn list_id(&self, pfn: Pfn, loc: PageLocation) -> Option<ListId> {
         let node = self.node_of(pfn);
         Some(match loc {
@@ -395,38 +425,24 @@ impl PfnDatabase {
         })
     }
 
+    #[inline]
     fn head_mut(&mut self, id: ListId) -> &mut ListHead {
-        match id {
-            ListId::Zeroed(n) => &mut self.zeroed[n as usize],
-            ListId::Free(n) => &mut self.free[n as usize],
-            ListId::Standby(p) => &mut self.standby[p as usize],
-            ListId::Modified => &mut self.modified,
-            ListId::ModifiedNoWrite => &mut self.modified_no_write,
-            ListId::Bad => &mut self.bad,
-        }
+        &mut self.heads[id.index(self.nodes)]
     }
 
+    #[inline]
     fn head(&self, id: ListId) -> &ListHead {
-        match id {
-            ListId::Zeroed(n) => &self.zeroed[n as usize],
-            ListId::Free(n) => &self.free[n as usize],
-            ListId::Standby(p) => &self.standby[p as usize],
-            ListId::Modified => &self.modified,
-            ListId::ModifiedNoWrite => &self.modified_no_write,
-            ListId::Bad => &self.bad,
-        }
+        &self.heads[id.index(self.nodes)]
     }
 
     /// Puts a frame that is on no list at the tail of the list for `loc`
     /// (or marks it active / in transition).
     pub fn push_tail(&mut self, pfn: Pfn, loc: PageLocation) {
         self.entries[pfn.index()].set_location(loc);
-        let Some(id) = self.list_id(pfn, loc) else {
-            if loc == PageLocation::Active {
-                self.active += 1;
-            }
-            return;
-        };
+        if loc != PageLocation::Transition {
+            self.totals[loc as usize] += 1;
+        }
+        let Some(id) = self.list_id(pfn, loc) else { return };
         let tail = self.head(id).tail;
         {
             let e = &mut self.entries[pfn.index()];
@@ -447,12 +463,11 @@ impl PfnDatabase {
     /// state), leaving it in transition, on no list.
     pub fn unlink(&mut self, pfn: Pfn) {
         let loc = self.entries[pfn.index()].location();
+        if loc != PageLocation::Transition {
+            self.totals[loc as usize] -= 1;
+        }
         match self.list_id(pfn, loc) {
-            None => {
-                if loc == PageLocation::Active {
-                    self.active -= 1;
-                }
-            }
+            None => {}
             Some(id) => {
                 let PfnEntry { flink, blink, .. } = self.entries[pfn.index()];
                 if blink == NIL {
@@ -495,12 +510,14 @@ impl PfnDatabase {
 
     /// The oldest standby page, lowest priority first.
     pub fn oldest_standby(&self) -> Option<Pfn> {
-        self.standby.iter().find(|h| h.head != NIL).map(|h| Pfn(h.head))
+        let first = ListId::Standby(0).index(self.nodes);
+        self.heads[first..first + 8].iter().find(|h| h.head != NIL).map(|h| Pfn(h.head))
     }
 
     /// The oldest modified page.
     pub fn oldest_modified(&self) -> Option<Pfn> {
-        (self.modified.head != NIL).then_some(Pfn(self.modified.head))
+        let h = self.head(ListId::Modified).head;
+        (h != NIL).then_some(Pfn(h))
     }
 
     /// The next frame on the same list (walking from head to tail).
@@ -510,21 +527,23 @@ impl PfnDatabase {
     }
 
     /// Counts of every list.
+    #[inline]
     pub fn counts(&self) -> ListCounts {
+        let t = &self.totals;
         ListCounts {
-            zeroed: self.zeroed.iter().map(|h| h.count).sum(),
-            free: self.free.iter().map(|h| h.count).sum(),
-            standby: self.standby.iter().map(|h| h.count).sum(),
-            modified: self.modified.count,
-            modified_no_write: self.modified_no_write.count,
-            bad: self.bad.count,
-            active: self.active,
+            zeroed: t[PageLocation::Zeroed as usize],
+            free: t[PageLocation::Free as usize],
+            standby: t[PageLocation::Standby as usize],
+            modified: t[PageLocation::Modified as usize],
+            modified_no_write: t[PageLocation::ModifiedNoWrite as usize],
+            bad: t[PageLocation::Bad as usize],
+            active: t[PageLocation::Active as usize],
         }
     }
 
     /// Zeroed and free counts of one node.
     pub fn node_counts(&self, node: u8) -> (u64, u64) {
-        (self.zeroed[node as usize].count, self.free[node as usize].count)
+        (self.head(ListId::Zeroed(node)).count, self.head(ListId::Free(node)).count)
     }
 
     /// Available pages = zeroed + free + standby.
@@ -580,18 +599,24 @@ impl PfnDatabase {
                 return Err(format!("{id:?} counts {} but holds {n}", h.count));
             }
         }
-        let mut active = 0;
+        let mut found = [0u64; 8];
         for (i, e) in self.entries.iter().enumerate() {
             let loc = e.location();
             if loc.is_listed() && !seen[i] {
                 return Err(format!("pfn 0x{i:x} says {loc:?} but is on no list"));
             }
-            if loc == PageLocation::Active {
-                active += 1;
-            }
+            found[loc as usize] += 1;
         }
-        if active != self.active {
-            return Err(format!("active count {} but {active} frames are active", self.active));
+        let active = found[PageLocation::Active as usize];
+        if active != self.totals[PageLocation::Active as usize] {
+            return Err(format!(
+                "active count {} but {active} frames are active",
+                self.totals[PageLocation::Active as usize]
+            ));
+        }
+        found[PageLocation::Transition as usize] = 0;
+        if found != self.totals {
+            return Err(format!("running list totals {:?} but the frames say {found:?}", self.totals));
         }
         Ok(())
     }
@@ -637,14 +662,16 @@ mod tests {
             (10, 1, vec![]),
             (10, 2, vec![3]),
             (37, 3, vec![0, 36, 12, 12, 99]),
+            (37, 3, vec![]),
             (64, 4, vec![15, 16, 17]),
             (5, 8, vec![]),
         ] {
             let db = PfnDatabase::new(frames, nodes, &bad);
             let mut slow = PfnDatabase { entries: vec![PfnEntry::new(); frames as usize], ..db.clone() };
-            for h in slow.zeroed.iter_mut().chain(slow.free.iter_mut()).chain([&mut slow.bad]) {
+            for h in &mut slow.heads {
                 *h = ListHead { head: NIL, tail: NIL, count: 0 };
             }
+            slow.totals = [0; 8];
             for f in 0..frames {
                 slow.entries[f as usize].flags = (DEFAULT_PRIORITY as u16) << PRIORITY_SHIFT;
                 let loc = if bad.contains(&f) { PageLocation::Bad } else { PageLocation::Zeroed };
@@ -658,9 +685,10 @@ mod tests {
                 );
             }
             let heads = |d: &PfnDatabase| -> Vec<(u32, u32, u64)> {
-                d.zeroed.iter().chain(&d.free).chain([&d.bad]).map(|h| (h.head, h.tail, h.count)).collect()
+                d.heads.iter().map(|h| (h.head, h.tail, h.count)).collect()
             };
             assert_eq!(heads(&db), heads(&slow));
+            assert_eq!(db.totals, slow.totals);
             db.audit_lists().unwrap();
         }
     }
