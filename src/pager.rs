@@ -170,13 +170,15 @@ impl Machine {
     /// faulting thread waits for it. Returns pages written.
     pub(crate) fn write_modified(&mut self, max_pages: u64, foreground: bool) -> u64 {
         let mut written = 0;
+        let mut run = Vec::new();
         while written < max_pages {
             let Some(first) = self.pfn.oldest_modified() else { break };
             let (pid, vpn) = self.pfn.entry(first).owner().expect("a modified page has an owner");
             let limit = (self.config.writer.cluster as u64).min(max_pages - written);
             let p = &self.processes[pid.0 as usize];
             let vad = p.vad_at(vpn).copied();
-            let mut run = vec![(vpn, first)];
+            run.clear();
+            run.push((vpn, first));
             while (run.len() as u64) < limit {
                 let v = run.last().expect("run starts non-empty").0.offset(1);
                 if !vad.map_or(p.auto_commit, |vad| vad.contains(v)) {
