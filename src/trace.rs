@@ -102,7 +102,7 @@ impl<R: BufRead> TraceReader<R> {
     /// a whole record is there: the common case, with no copy and no queue.
     /// `None` sends the caller to [`Self::fill`], which handles records
     /// split across buffer refills, the end of the input and read errors.
-    #[inline]
+    #[inline(always)]
     fn next_buffered_record(&mut self) -> Option<Result<TraceRef, TraceError>> {
         let buf = self.input.fill_buf().ok()?;
         let rec: &[u8; 24] = buf.get(..24)?.try_into().expect("24 bytes");
@@ -261,6 +261,15 @@ impl<R: BufRead> Iterator for TraceReader<R> {
                 return Some(r);
             }
         }
+        self.next_queued()
+    }
+}
+
+impl<R: BufRead> TraceReader<R> {
+    /// The next reference through the queue of the current line, reading
+    /// and parsing more input when it is empty.
+    #[inline(never)]
+    fn next_queued(&mut self) -> Option<Result<TraceRef, TraceError>> {
         loop {
             if let Some(r) = self.pending.pop_front() {
                 return Some(Ok(r));
