@@ -23,6 +23,20 @@ use crate::process::VadKind;
 use crate::pte::{Protection, Pte, PteKind};
 use crate::units::{FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 
+/// What to bring into the host's caches ahead of a reference (see
+/// [`Machine::prefetch`]); a replay issues the stages at decreasing
+/// distances ahead, so that each finds the previous one's line arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefetch {
+    /// The page's PTE.
+    Pte,
+    /// The PFN entry of the frame a valid or transition PTE names.
+    Frame,
+    /// The PFN entries before and after that frame on its page list,
+    /// which a soft fault unlinks it from.
+    ListNeighbours,
+}
+
 /// What a frame is wanted for: a demand-zero fault prefers zeroed pages, a
 /// read prefers free ones, whose contents the I/O overwrites (WI7 p. 428).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +77,54 @@ impl Machine {
             }
         }
         self.access_slow(pid, vpn, address, kind, node, next_use)
+    }
+
+    /// Tells the host that `pid` will soon reference `address`, so that
+    /// the entries the reference reads are fetched into the host's caches
+    /// while other work goes on. Changes no simulated state and counts
+    /// nothing: replaying with or without it gives the same results.
+    #[inline]
+    pub fn prefetch(&self, pid: ProcessId, address: u64, what: Prefetch) {
+        let Some(p) = self.processes.get(pid.0 as usize) else { return };
+        let Some(pte) = p.page_table.peek(Vpn::containing(address)) else { return };
+        if what == Prefetch::Pte {
+            crate::host::prefetch(pte);
+            return;
+        }
+        let Some(pfn) = pte.frame() else { return };
+        if pte.is_valid() && !p.ws.tracks_references() {
+            return;
+        }
+        let Some(e) = self.pfn.get(pfn) else { return };
+        match what {
+            Prefetch::Frame => crate::host::prefetch(e),
+            _ => {
+                for n in self.pfn.list_neighbours(pfn).into_iter().flatten() {
+                    if let Some(e) = self.pfn.get(n) {
+                        crate::host::prefetch(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fetches the entries of the working set's next victims (FIFO and LRU
+    /// evict from the head of their order): the PTE of the one after next,
+    /// and the PFN entry of the next, whose PTE the previous call fetched.
+    #[inline]
+    pub(crate) fn prefetch_victims(&self, pid: ProcessId) {
+        let p = &self.processes[pid.0 as usize];
+        let Some((next, after)) = p.ws.next_victims() else { return };
+        if let Some(s) = after {
+            if let Some(pte) = p.page_table.peek(p.ws.vpn_of(s)) {
+                crate::host::prefetch(pte);
+            }
+        }
+        if let Some(pfn) = p.page_table.peek(p.ws.vpn_of(next)).and_then(|pte| pte.frame()) {
+            if let Some(e) = self.pfn.get(pfn) {
+                crate::host::prefetch(e);
+            }
+        }
     }
 
     fn access_slow(

@@ -37,6 +37,7 @@ pub mod config;
 pub mod cost;
 pub mod event;
 pub mod fault;
+pub mod host;
 pub mod machine;
 pub mod page_table;
 pub mod pagefile;

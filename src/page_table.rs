@@ -103,6 +103,33 @@ impl PageTable {
         self.leaves[leaf as usize][(vpn.0 & MASK) as usize]
     }
 
+    /// The PTE for `vpn` in place, if a table covers it, found without
+    /// disturbing the last-leaf cache (for prefetching ahead of use).
+    #[inline]
+    pub fn peek(&self, vpn: Vpn) -> Option<&Pte> {
+        let key = vpn.0 >> BITS;
+        let leaf = if key < DIRECT_LEAVES {
+            self.direct.get(key as usize).copied().unwrap_or(NONE)
+        } else {
+            let (ck, ci) = self.cache.get();
+            if ck == key {
+                ci
+            } else {
+                let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
+                let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
+                let i2 = ((vpn.0 >> BITS) & MASK) as usize;
+                let pdpt = self.pml4[i4];
+                let pd = if pdpt == NONE { NONE } else { self.pdpts[pdpt as usize][i3] };
+                if pd == NONE {
+                    NONE
+                } else {
+                    self.pds[pd as usize][i2]
+                }
+            }
+        };
+        (leaf != NONE).then(|| &self.leaves[leaf as usize][(vpn.0 & MASK) as usize])
+    }
+
     /// A mutable reference to an existing PTE, or `None` when no table covers
     /// `vpn` (so the PTE is zero).
     #[inline]
@@ -236,6 +263,7 @@ mod tests {
             }
             assert_eq!(pt.get(v), model.get(&v).copied().unwrap_or(Pte::ZERO), "{v}");
             assert_eq!(pt.get_mut(v).map(|p| *p).unwrap_or(Pte::ZERO), pt.get(v));
+            assert_eq!(pt.peek(v).copied().unwrap_or(Pte::ZERO), pt.get(v));
         }
         let all: Vec<_> = pt.iter().collect();
         let want: Vec<_> = model.into_iter().collect();

@@ -136,6 +136,7 @@ impl Machine {
         self.pfn.push_tail(pfn, to);
         self.counters.evictions += 1;
         self.emit(|| Event::Evicted { pid, vpn, pfn, to, reason, policy, ws_max });
+        self.prefetch_victims(pid);
     }
 
     /// Trims up to `pages` pages from a working set, policy order.

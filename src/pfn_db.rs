@@ -405,6 +405,22 @@ impl PfnDatabase {
         &self.entries[pfn.index()]
     }
 
+    /// The entry of a frame, if there is such a frame.
+    #[inline]
+    pub fn get(&self, pfn: Pfn) -> Option<&PfnEntry> {
+        self.entries.get(pfn.index())
+    }
+
+    /// The frames before and after `pfn` on its page list (none for a frame
+    /// on no list).
+    #[inline]
+    pub fn list_neighbours(&self, pfn: Pfn) -> [Option<Pfn>; 2] {
+        match self.entries.get(pfn.index()) {
+            Some(e) if e.location().is_listed() => [e.blink, e.flink].map(|f| (f != NIL).then_some(Pfn(f))),
+            _ => [None, None],
+        }
+    }
+
     /// The entry of a frame, for the memory manager to update.
     #[inline]
     pub fn entry_mut(&mut self, pfn: Pfn) -> &mut PfnEntry {

@@ -313,6 +313,19 @@ impl WorkingSet {
         })
     }
 
+    /// For FIFO and LRU, whose victims come from the head of their order:
+    /// the next victim and the one after it (for prefetching; references
+    /// may reorder an LRU list before then). `None` for other policies or
+    /// an empty working set.
+    #[inline]
+    pub fn next_victims(&self) -> Option<(u32, Option<u32>)> {
+        if !matches!(self.policy, PolicyKind::Fifo | PolicyKind::Lru) || self.head == NIL {
+            return None;
+        }
+        let after = self.next[self.head as usize];
+        Some((self.head, (after != NIL).then_some(after)))
+    }
+
     /// The victim the policy would choose now, without moving anything
     /// (for display; the clock's answer is where the hand would stop).
     pub fn peek_victim(&self) -> Option<u32> {
