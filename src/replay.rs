@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use crate::config::MachineConfig;
 use crate::cost::LatencySummary;
+use crate::fault::Prefetch;
 use crate::machine::{AccessKind, Counters, Machine, Op, OpError, OpValue, Resolution};
-use crate::trace::{TraceError, TraceFormat, TraceReader};
+use crate::trace::{TraceError, TraceFormat, TraceReader, TraceRef};
 use crate::units::{Bytes, ProcessId, PAGE_SHIFT};
 use crate::working_set::{PolicyKind, NEVER};
 
@@ -130,12 +131,69 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
             one(&mut m, pid, r.page, r.write, n)?;
         }
     } else {
-        for r in reader {
-            let r = r.map_err(ReplayError::Trace)?;
-            one(&mut m, pid, r.page, r.write, NEVER)?;
-        }
+        replay_stream(&mut m, pid, reader)?;
     }
     Ok(result(&m, cfg))
+}
+
+/// How far ahead of the reference being replayed the host is asked for
+/// the entries the coming references will read (see [`Machine::prefetch`]):
+/// PTEs this many references ahead, their frames' PFN entries
+/// [`FRAME_AHEAD`] ahead, and those frames' list neighbours
+/// [`NEIGHBOURS_AHEAD`] ahead. A power of two.
+const PTE_AHEAD: usize = 32;
+const FRAME_AHEAD: usize = 12;
+const NEIGHBOURS_AHEAD: usize = 4;
+
+#[inline]
+fn prefetch_ahead(m: &Machine, pid: ProcessId, pages: [Option<u64>; 3]) {
+    let stages = [Prefetch::Pte, Prefetch::Frame, Prefetch::ListNeighbours];
+    for (page, what) in pages.into_iter().zip(stages) {
+        if let Some(page) = page {
+            m.prefetch(pid, page << PAGE_SHIFT, what);
+        }
+    }
+}
+
+/// Replays a stream of references in order, reading [`PTE_AHEAD`] of them
+/// ahead so their entries can be prefetched. A malformed reference stops
+/// the replay where it stands in the trace, after every reference before it.
+fn replay_stream(
+    m: &mut Machine,
+    pid: ProcessId,
+    mut refs: impl Iterator<Item = Result<TraceRef, TraceError>>,
+) -> Result<(), ReplayError> {
+    let mut ring = [TraceRef { page: 0, write: false }; PTE_AHEAD];
+    let (mut next, mut read) = (0usize, 0usize);
+    let mut stop: Option<TraceError> = None;
+    let mut ended = false;
+    loop {
+        while !ended && read - next < PTE_AHEAD {
+            match refs.next() {
+                Some(Ok(r)) => {
+                    ring[read % PTE_AHEAD] = r;
+                    read += 1;
+                }
+                Some(Err(e)) => {
+                    stop = Some(e);
+                    ended = true;
+                }
+                None => ended = true,
+            }
+        }
+        if next == read {
+            break;
+        }
+        let at = |d: usize| (next + d < read).then(|| ring[(next + d) % PTE_AHEAD].page);
+        prefetch_ahead(m, pid, [at(PTE_AHEAD - 1), at(FRAME_AHEAD), at(NEIGHBOURS_AHEAD)]);
+        let r = ring[next % PTE_AHEAD];
+        next += 1;
+        one(m, pid, r.page, r.write, NEVER)?;
+    }
+    match stop {
+        Some(e) => Err(ReplayError::Trace(e)),
+        None => Ok(()),
+    }
 }
 
 #[inline]
@@ -153,6 +211,8 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
     let (mut m, pid) = replay_machine(cfg)?;
     let next = if cfg.policy == PolicyKind::Opt { crate::trace::next_uses(pages) } else { Vec::new() };
     for (i, &p) in pages.iter().enumerate() {
+        let at = |d: usize| pages.get(i + d).copied();
+        prefetch_ahead(&m, pid, [at(PTE_AHEAD - 1), at(FRAME_AHEAD), at(NEIGHBOURS_AHEAD)]);
         one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
     }
     Ok(result(&m, cfg))
@@ -193,6 +253,40 @@ mod tests {
         let b = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
         assert_eq!(faults(PolicyKind::Fifo, &b, 3), 9);
         assert_eq!(faults(PolicyKind::Fifo, &b, 4), 10);
+    }
+
+    #[test]
+    fn a_bad_record_stops_the_replay_where_it_stands() {
+        let pages: Vec<u64> = (0..100).map(|i| i % 7).collect();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        let cfg = ReplayConfig::new(PolicyKind::Fifo, 3);
+        let whole = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+        assert_eq!(whole.references, 100);
+        for bad in [0, 1, 40, 99] {
+            let mut b = bytes.clone();
+            b[24 * bad + 4..24 * bad + 12].copy_from_slice(&u64::MAX.to_le_bytes());
+            match replay(&b[..], TraceFormat::OracleGeneral, &cfg) {
+                Err(ReplayError::Trace(e)) => assert_eq!(e.line, bad as u64 + 1),
+                other => panic!("record {bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_and_in_memory_replays_agree() {
+        let pages =
+            crate::tracegen::zipf_pages(crate::tracegen::ZipfSpec { pages: 500, refs: 20_000, alpha: 0.8, seed: 2 })
+                .unwrap();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        for policy in [PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock, PolicyKind::Random] {
+            let mut cfg = ReplayConfig::new(policy, 100);
+            cfg.set_memory(Bytes(1 << 20));
+            let a = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            let b = replay_pages(&pages, &cfg).unwrap();
+            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "{policy:?}");
+        }
     }
 
     #[test]
