@@ -108,22 +108,21 @@ impl Machine {
         }
     }
 
-    /// Fetches the entries of the working set's next victims (FIFO and LRU
-    /// evict from the head of their order): the PTE of the one after next,
-    /// and the PFN entry of the next, whose PTE the previous call fetched.
+    /// Fetches the entries of the working set's coming victims (FIFO and
+    /// LRU evict from the head of their order), a pipeline run at each
+    /// eviction: the PTE of the fourth victim to come, and the PFN entry of
+    /// the second, whose PTE an eviction two earlier fetched. By the time a
+    /// page is evicted both its entries have had two faults' time to arrive.
     #[inline]
     pub(crate) fn prefetch_victims(&self, pid: ProcessId) {
         let p = &self.processes[pid.0 as usize];
-        let Some((next, after)) = p.ws.next_victims() else { return };
-        if let Some(s) = after {
-            if let Some(pte) = p.page_table.peek(p.ws.vpn_of(s)) {
-                crate::host::prefetch(pte);
-            }
+        let [_, second, _, fourth] = p.ws.next_victims::<4>();
+        if let Some(pte) = fourth.and_then(|s| p.page_table.peek(p.ws.vpn_of(s))) {
+            crate::host::prefetch(pte);
         }
-        if let Some(pfn) = p.page_table.peek(p.ws.vpn_of(next)).and_then(|pte| pte.frame()) {
-            if let Some(e) = self.pfn.get(pfn) {
-                crate::host::prefetch(e);
-            }
+        let frame = second.and_then(|s| p.page_table.peek(p.ws.vpn_of(s))).and_then(|pte| pte.frame());
+        if let Some(e) = frame.and_then(|pfn| self.pfn.get(pfn)) {
+            crate::host::prefetch(e);
         }
     }
 

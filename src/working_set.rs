@@ -314,16 +314,23 @@ impl WorkingSet {
     }
 
     /// For FIFO and LRU, whose victims come from the head of their order:
-    /// the next victim and the one after it (for prefetching; references
-    /// may reorder an LRU list before then). `None` for other policies or
-    /// an empty working set.
+    /// the next `N` victims in order, as far as there are pages (for
+    /// prefetching; references may reorder an LRU list before then). All
+    /// `None` for other policies.
     #[inline]
-    pub fn next_victims(&self) -> Option<(u32, Option<u32>)> {
-        if !matches!(self.policy, PolicyKind::Fifo | PolicyKind::Lru) || self.head == NIL {
-            return None;
+    pub fn next_victims<const N: usize>(&self) -> [Option<u32>; N] {
+        let mut out = [None; N];
+        if matches!(self.policy, PolicyKind::Fifo | PolicyKind::Lru) {
+            let mut s = self.head;
+            for o in &mut out {
+                if s == NIL {
+                    break;
+                }
+                *o = Some(s);
+                s = self.next[s as usize];
+            }
         }
-        let after = self.next[self.head as usize];
-        Some((self.head, (after != NIL).then_some(after)))
+        out
     }
 
     /// The victim the policy would choose now, without moving anything
