@@ -50,7 +50,7 @@ impl Machine {
     /// process's node if `None`). `next_use` is the time of the next
     /// reference to the same page, for the OPT policy ([`NEVER`] if
     /// unknown or none).
-    #[inline]
+    #[inline(always)]
     pub fn access(
         &mut self,
         pid: ProcessId,
@@ -83,7 +83,7 @@ impl Machine {
     /// the entries the reference reads are fetched into the host's caches
     /// while other work goes on. Changes no simulated state and counts
     /// nothing: replaying with or without it gives the same results.
-    #[inline]
+    #[inline(always)]
     pub fn prefetch(&self, pid: ProcessId, address: u64, what: Prefetch) {
         let Some(p) = self.processes.get(pid.0 as usize) else { return };
         let Some(pte) = p.page_table.peek(Vpn::containing(address)) else { return };
@@ -126,6 +126,7 @@ impl Machine {
         }
     }
 
+    #[inline(never)]
     fn access_slow(
         &mut self,
         pid: ProcessId,

@@ -145,16 +145,6 @@ const PTE_AHEAD: usize = 32;
 const FRAME_AHEAD: usize = 12;
 const NEIGHBOURS_AHEAD: usize = 4;
 
-#[inline]
-fn prefetch_ahead(m: &Machine, pid: ProcessId, pages: [Option<u64>; 3]) {
-    let stages = [Prefetch::Pte, Prefetch::Frame, Prefetch::ListNeighbours];
-    for (page, what) in pages.into_iter().zip(stages) {
-        if let Some(page) = page {
-            m.prefetch(pid, page << PAGE_SHIFT, what);
-        }
-    }
-}
-
 /// Replays a stream of references in order, reading [`PTE_AHEAD`] of them
 /// ahead so their entries can be prefetched. A malformed reference stops
 /// the replay where it stands in the trace, after every reference before it.
@@ -163,33 +153,43 @@ fn replay_stream(
     pid: ProcessId,
     mut refs: impl Iterator<Item = Result<TraceRef, TraceError>>,
 ) -> Result<(), ReplayError> {
-    let mut ring = [TraceRef { page: 0, write: false }; PTE_AHEAD];
-    let (mut next, mut read) = (0usize, 0usize);
+    const N: usize = PTE_AHEAD;
+    let mut ring = [TraceRef { page: 0, write: false }; N];
+    let mut read = 0usize;
     let mut stop: Option<TraceError> = None;
     let mut ended = false;
-    loop {
-        while !ended && read - next < PTE_AHEAD {
-            match refs.next() {
-                Some(Ok(r)) => {
-                    ring[read % PTE_AHEAD] = r;
-                    read += 1;
-                }
-                Some(Err(e)) => {
-                    stop = Some(e);
-                    ended = true;
-                }
-                None => ended = true,
-            }
+    let mut pull = |m: &Machine, ring: &mut [TraceRef; N], read: &mut usize| match refs.next() {
+        Some(Ok(r)) => {
+            m.prefetch(pid, r.page << PAGE_SHIFT, Prefetch::Pte);
+            ring[*read % N] = r;
+            *read += 1;
+            false
         }
-        if next == read {
-            break;
+        Some(Err(e)) => {
+            stop = Some(e);
+            true
         }
-        let at = |d: usize| (next + d < read).then(|| ring[(next + d) % PTE_AHEAD].page);
-        prefetch_ahead(m, pid, [at(PTE_AHEAD - 1), at(FRAME_AHEAD), at(NEIGHBOURS_AHEAD)]);
-        let r = ring[next % PTE_AHEAD];
+        None => true,
+    };
+    while !ended && read < N {
+        ended = pull(m, &mut ring, &mut read);
+    }
+    let mut next = 0usize;
+    while next < read {
+        if next + FRAME_AHEAD < read {
+            m.prefetch(pid, ring[(next + FRAME_AHEAD) % N].page << PAGE_SHIFT, Prefetch::Frame);
+        }
+        if next + NEIGHBOURS_AHEAD < read {
+            m.prefetch(pid, ring[(next + NEIGHBOURS_AHEAD) % N].page << PAGE_SHIFT, Prefetch::ListNeighbours);
+        }
+        let r = ring[next % N];
         next += 1;
         one(m, pid, r.page, r.write, NEVER)?;
+        if !ended {
+            ended = pull(m, &mut ring, &mut read);
+        }
     }
+    drop(pull);
     match stop {
         Some(e) => Err(ReplayError::Trace(e)),
         None => Ok(()),
@@ -211,8 +211,15 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
     let (mut m, pid) = replay_machine(cfg)?;
     let next = if cfg.policy == PolicyKind::Opt { crate::trace::next_uses(pages) } else { Vec::new() };
     for (i, &p) in pages.iter().enumerate() {
-        let at = |d: usize| pages.get(i + d).copied();
-        prefetch_ahead(&m, pid, [at(PTE_AHEAD - 1), at(FRAME_AHEAD), at(NEIGHBOURS_AHEAD)]);
+        if let Some(&a) = pages.get(i + PTE_AHEAD) {
+            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Pte);
+        }
+        if let Some(&a) = pages.get(i + FRAME_AHEAD) {
+            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Frame);
+        }
+        if let Some(&a) = pages.get(i + NEIGHBOURS_AHEAD) {
+            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::ListNeighbours);
+        }
         one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
     }
     Ok(result(&m, cfg))
