@@ -145,51 +145,43 @@ const PTE_AHEAD: usize = 32;
 const FRAME_AHEAD: usize = 12;
 const NEIGHBOURS_AHEAD: usize = 4;
 
-/// Replays a stream of references in order, reading [`PTE_AHEAD`] of them
-/// ahead so their entries can be prefetched. A malformed reference stops
-/// the replay where it stands in the trace, after every reference before it.
-fn replay_stream(
-    m: &mut Machine,
-    pid: ProcessId,
-    mut refs: impl Iterator<Item = Result<TraceRef, TraceError>>,
-) -> Result<(), ReplayError> {
-    const N: usize = PTE_AHEAD;
-    let mut ring = [TraceRef { page: 0, write: false }; N];
-    let mut read = 0usize;
-    let mut stop: Option<TraceError> = None;
+/// Replays a trace in order, reading it in batches so that the entries of
+/// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
+/// reference stops the replay where it stands in the trace, after every
+/// reference before it.
+fn replay_stream<R: BufRead>(m: &mut Machine, pid: ProcessId, mut reader: TraceReader<R>) -> Result<(), ReplayError> {
+    const BATCH: usize = 4096;
+    let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH + PTE_AHEAD);
+    let mut next = 0;
+    let mut stop = None;
     let mut ended = false;
-    let mut pull = |m: &Machine, ring: &mut [TraceRef; N], read: &mut usize| match refs.next() {
-        Some(Ok(r)) => {
-            m.prefetch(pid, r.page << PAGE_SHIFT, Prefetch::Pte);
-            ring[*read % N] = r;
-            *read += 1;
-            false
+    loop {
+        if !ended && refs.len() - next < PTE_AHEAD {
+            refs.drain(..next);
+            next = 0;
+            let before = refs.len();
+            stop = reader.read_batch(&mut refs, BATCH);
+            ended = stop.is_some() || refs.len() - before < BATCH;
+            if before == 0 {
+                // The start: the loop below fetches PTE_AHEAD references on.
+                for r in refs.iter().take(PTE_AHEAD) {
+                    m.prefetch(pid, r.page << PAGE_SHIFT, Prefetch::Pte);
+                }
+            }
         }
-        Some(Err(e)) => {
-            stop = Some(e);
-            true
+        let Some(&r) = refs.get(next) else { break };
+        if let Some(a) = refs.get(next + PTE_AHEAD) {
+            m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::Pte);
         }
-        None => true,
-    };
-    while !ended && read < N {
-        ended = pull(m, &mut ring, &mut read);
-    }
-    let mut next = 0usize;
-    while next < read {
-        if next + FRAME_AHEAD < read {
-            m.prefetch(pid, ring[(next + FRAME_AHEAD) % N].page << PAGE_SHIFT, Prefetch::Frame);
+        if let Some(a) = refs.get(next + FRAME_AHEAD) {
+            m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::Frame);
         }
-        if next + NEIGHBOURS_AHEAD < read {
-            m.prefetch(pid, ring[(next + NEIGHBOURS_AHEAD) % N].page << PAGE_SHIFT, Prefetch::ListNeighbours);
+        if let Some(a) = refs.get(next + NEIGHBOURS_AHEAD) {
+            m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::ListNeighbours);
         }
-        let r = ring[next % N];
         next += 1;
         one(m, pid, r.page, r.write, NEVER)?;
-        if !ended {
-            ended = pull(m, &mut ring, &mut read);
-        }
     }
-    drop(pull);
     match stop {
         Some(e) => Err(ReplayError::Trace(e)),
         None => Ok(()),

@@ -251,6 +251,45 @@ impl<R: BufRead> TraceReader<R> {
     }
 }
 
+impl<R: BufRead> TraceReader<R> {
+    /// Appends up to `max` references to `out`: fewer only at the end of
+    /// the trace, or at a malformed record, whose error is returned after
+    /// the references before it have been appended. Whole oracleGeneral
+    /// records are parsed straight out of the input's buffer, many at once.
+    pub fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
+        let goal = out.len() + max;
+        while out.len() < goal {
+            if self.format == TraceFormat::OracleGeneral && !self.done && self.pending.is_empty() {
+                if let Ok(buf) = self.input.fill_buf() {
+                    let n = (buf.len() / 24).min(goal - out.len());
+                    let mut taken = 0;
+                    for rec in buf[..n * 24].chunks_exact(24) {
+                        let id = u64::from_le_bytes(rec[4..12].try_into().expect("8 bytes"));
+                        if id > MAX_PAGE {
+                            break;
+                        }
+                        out.push(TraceRef { page: id, write: false });
+                        taken += 1;
+                    }
+                    self.input.consume(taken * 24);
+                    self.line += taken as u64;
+                    if taken > 0 && taken == n {
+                        continue;
+                    }
+                }
+            }
+            // A record split across refills, a malformed one, the end, or
+            // another format: one at a time.
+            match self.next() {
+                Some(Ok(r)) => out.push(r),
+                Some(Err(e)) => return Some(e),
+                None => return None,
+            }
+        }
+        None
+    }
+}
+
 impl<R: BufRead> Iterator for TraceReader<R> {
     type Item = Result<TraceRef, TraceError>;
 
@@ -445,6 +484,47 @@ mod tests {
         assert_eq!((e.line, e.col), (4, 5));
         let e = read_all(std::io::BufReader::with_capacity(7, &bad[..]), TraceFormat::OracleGeneral).unwrap_err();
         assert_eq!((e.line, e.col), (4, 5));
+    }
+
+    #[test]
+    fn batches_read_what_the_iterator_reads() {
+        let pages: Vec<u64> = (0..1000).map(|i| i * 31 % 97).collect();
+        let mut og = Vec::new();
+        write_oracle_general(&pages, &mut og).unwrap();
+        let refs: String = pages.iter().map(|p| format!("{p}\n")).collect();
+        let mut bad = og.clone();
+        bad[24 * 700 + 4..24 * 700 + 12].copy_from_slice(&u64::MAX.to_le_bytes());
+        let inputs: [(&[u8], TraceFormat); 4] = [
+            (&og, TraceFormat::OracleGeneral),
+            (&og[..og.len() - 5], TraceFormat::OracleGeneral),
+            (&bad, TraceFormat::OracleGeneral),
+            (refs.as_bytes(), TraceFormat::Refs),
+        ];
+        for (bytes, format) in inputs {
+            for (cap, max) in [(64, 7), (1 << 16, 4096), (24 * 10, 10), (25, 3)] {
+                let mut want: Vec<TraceRef> = Vec::new();
+                let mut want_err = None;
+                for r in TraceReader::new(std::io::BufReader::with_capacity(cap, bytes), format) {
+                    match r {
+                        Ok(r) => want.push(r),
+                        Err(e) => want_err = Some(e),
+                    }
+                }
+                let mut reader = TraceReader::new(std::io::BufReader::with_capacity(cap, bytes), format);
+                let mut got = Vec::new();
+                let got_err = loop {
+                    let before = got.len();
+                    if let Some(e) = reader.read_batch(&mut got, max) {
+                        break Some(e);
+                    }
+                    if got.len() - before < max {
+                        break None;
+                    }
+                };
+                assert_eq!(got, want, "{format:?}, buffer {cap}, batches of {max}");
+                assert_eq!(got_err, want_err, "{format:?}, buffer {cap}, batches of {max}");
+            }
+        }
     }
 
     #[test]
