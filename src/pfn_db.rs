@@ -442,11 +442,15 @@ impl PfnDatabase {
     pub fn entry(&self, pfn: Pfn) -> &PfnEntry {
         match self.entries.get(pfn.index()) {
             Some(e) => e,
-            None => {
-                assert!(pfn.0 < self.frames, "{pfn} is beyond the last frame");
-                &BOOT_ENTRY
-            }
+            None => self.untouched(pfn),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn untouched(&self, pfn: Pfn) -> &'static PfnEntry {
+        assert!(pfn.0 < self.frames, "{pfn} is beyond the last frame");
+        &BOOT_ENTRY
     }
 
     /// The entry of a frame, if there is such a frame.
@@ -460,12 +464,18 @@ impl PfnDatabase {
 
     /// Stores entries up to `pfn`'s (frames not yet touched get
     /// [`BOOT_ENTRY`], which they already read as).
-    #[inline]
+    #[inline(always)]
     fn touch(&mut self, pfn: Pfn) {
         if pfn.index() >= self.entries.len() {
-            assert!(pfn.0 < self.frames, "{pfn} is beyond the last frame");
-            self.entries.resize(pfn.index() + 1, BOOT_ENTRY);
+            self.store_up_to(pfn);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn store_up_to(&mut self, pfn: Pfn) {
+        assert!(pfn.0 < self.frames, "{pfn} is beyond the last frame");
+        self.entries.resize(pfn.index() + 1, BOOT_ENTRY);
     }
 
     /// Whether `pfn` is in its node's boot run (so its links are implicit).
@@ -779,6 +789,7 @@ impl PfnDatabase {
     }
 
     /// Sets the share and reference counts of a page.
+    #[inline]
     pub fn set_counts(&mut self, pfn: Pfn, share: u8, reference: u8) {
         let e = self.entry_mut(pfn);
         e.share_count = share;
