@@ -508,7 +508,12 @@ impl Machine {
         let dirty = e.modified() && dirty;
         self.pfn.set_counts(pfn, 1, 1);
         self.pfn.push_tail(pfn, PageLocation::Active);
-        p.page_table.set(vpn, Pte::valid(pfn, protection, dirty));
+        let pte = Pte::valid(pfn, protection, dirty);
+        match p.page_table.get_mut(vpn) {
+            // Where the page had a PTE (transition, page file...), in place.
+            Some(e) if *e != Pte::ZERO => *e = pte,
+            _ => p.page_table.set(vpn, pte),
+        }
     }
 }
 

@@ -65,7 +65,7 @@ impl PageTable {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn leaf_index(&self, vpn: Vpn) -> u32 {
         let key = vpn.0 >> BITS;
         if key < DIRECT_LEAVES {
@@ -94,7 +94,7 @@ impl PageTable {
     }
 
     /// The PTE for `vpn` (the zero PTE where no table exists).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, vpn: Vpn) -> Pte {
         let leaf = self.leaf_index(vpn);
         if leaf == NONE {
@@ -105,7 +105,7 @@ impl PageTable {
 
     /// The PTE for `vpn` in place, if a table covers it, found without
     /// disturbing the last-leaf cache (for prefetching ahead of use).
-    #[inline]
+    #[inline(always)]
     pub fn peek(&self, vpn: Vpn) -> Option<&Pte> {
         let key = vpn.0 >> BITS;
         let leaf = if key < DIRECT_LEAVES {
@@ -132,7 +132,7 @@ impl PageTable {
 
     /// A mutable reference to an existing PTE, or `None` when no table covers
     /// `vpn` (so the PTE is zero).
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, vpn: Vpn) -> Option<&mut Pte> {
         let leaf = self.leaf_index(vpn);
         if leaf == NONE {
@@ -142,6 +142,7 @@ impl PageTable {
     }
 
     /// Writes a PTE, allocating the tables on the way.
+    #[inline]
     pub fn set(&mut self, vpn: Vpn, pte: Pte) {
         let mut leaf = self.leaf_index(vpn);
         if leaf == NONE {
@@ -161,6 +162,8 @@ impl PageTable {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn allocate_path(&mut self, vpn: Vpn) -> u32 {
         let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
         let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;

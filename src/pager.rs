@@ -121,10 +121,11 @@ impl Machine {
     fn evict_slot(&mut self, pid: ProcessId, slot: u32, reason: EvictReason) {
         let p = &mut self.processes[pid.0 as usize];
         let vpn = p.ws.remove(slot);
-        let pte = p.page_table.get(vpn);
+        let entry = p.page_table.get_mut(vpn).expect("a working-set page has a valid PTE");
+        let pte = *entry;
         let pfn = pte.pfn();
         let prot = pte.protection().unwrap_or(Protection::ReadWrite);
-        p.page_table.set(vpn, Pte::transition(pfn, prot));
+        *entry = Pte::transition(pfn, prot);
         p.counters.evictions += 1;
         let (policy, ws_max) = (p.ws.policy(), p.ws.max);
         if pte.is_dirty() {

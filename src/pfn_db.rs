@@ -572,6 +572,10 @@ impl PfnDatabase {
     pub fn push_tail(&mut self, pfn: Pfn, loc: PageLocation) {
         self.touch(pfn);
         self.entries[pfn.index()].set_location(loc);
+        if loc == PageLocation::Active {
+            self.totals[PageLocation::Active as usize] += 1;
+            return;
+        }
         if loc != PageLocation::Transition {
             self.totals[loc as usize] += 1;
         }
@@ -597,6 +601,12 @@ impl PfnDatabase {
     pub fn unlink(&mut self, pfn: Pfn) {
         self.touch(pfn);
         let loc = self.entries[pfn.index()].location();
+        if loc == PageLocation::Active {
+            // On no list: only the count moves.
+            self.totals[PageLocation::Active as usize] -= 1;
+            self.leave_lists(pfn);
+            return;
+        }
         if loc != PageLocation::Transition {
             self.totals[loc as usize] -= 1;
         }
@@ -630,6 +640,7 @@ impl PfnDatabase {
         self.leave_lists(pfn);
     }
 
+    #[inline(always)]
     fn leave_lists(&mut self, pfn: Pfn) {
         let e = &mut self.entries[pfn.index()];
         e.flink = NIL;
