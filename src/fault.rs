@@ -85,16 +85,36 @@ impl Machine {
     /// nothing: replaying with or without it gives the same results.
     #[inline(always)]
     pub fn prefetch(&self, pid: ProcessId, address: u64, what: Prefetch) {
-        let Some(p) = self.processes.get(pid.0 as usize) else { return };
+        if let Some(p) = self.processes.get(pid.0 as usize) {
+            self.prefetch_for(p, address, what);
+        }
+    }
+
+    /// The three stages of [`Machine::prefetch`] at once, for a replay loop
+    /// that is `pte`, `frame` and `neighbours` addresses ahead.
+    #[inline(always)]
+    pub fn prefetch_stages(&self, pid: ProcessId, pte: u64, frame: u64, neighbours: u64) {
+        if let Some(p) = self.processes.get(pid.0 as usize) {
+            self.prefetch_for(p, pte, Prefetch::Pte);
+            self.prefetch_for(p, frame, Prefetch::Frame);
+            self.prefetch_for(p, neighbours, Prefetch::ListNeighbours);
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch_for(&self, p: &crate::process::Process, address: u64, what: Prefetch) {
         let Some(pte) = p.page_table.peek(Vpn::containing(address)) else { return };
         if what == Prefetch::Pte {
             crate::host::prefetch(pte);
             return;
         }
-        let Some(pfn) = pte.frame() else { return };
-        if pte.is_valid() && !p.ws.tracks_references() {
+        let pte = *pte;
+        // A resident page's frame is read only by a policy that tracks
+        // references, and is on no list.
+        if pte.is_valid() && (what == Prefetch::ListNeighbours || !p.ws.tracks_references()) {
             return;
         }
+        let Some(pfn) = pte.frame() else { return };
         let Some(e) = self.pfn.get(pfn) else { return };
         match what {
             Prefetch::Frame => crate::host::prefetch(e),

@@ -169,10 +169,24 @@ fn replay_stream<R: BufRead>(m: &mut Machine, pid: ProcessId, mut reader: TraceR
                 }
             }
         }
-        let Some(&r) = refs.get(next) else { break };
-        if let Some(a) = refs.get(next + PTE_AHEAD) {
-            m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::Pte);
+        // The references with a full lookahead behind them, then the tail.
+        let steady = refs.len().saturating_sub(PTE_AHEAD);
+        while next < steady {
+            let w = &refs[next..next + PTE_AHEAD + 1];
+            m.prefetch_stages(
+                pid,
+                w[PTE_AHEAD].page << PAGE_SHIFT,
+                w[FRAME_AHEAD].page << PAGE_SHIFT,
+                w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
+            );
+            let r = w[0];
+            next += 1;
+            one(m, pid, r.page, r.write, NEVER)?;
         }
+        if !ended && refs.len() - next < PTE_AHEAD {
+            continue;
+        }
+        let Some(&r) = refs.get(next) else { break };
         if let Some(a) = refs.get(next + FRAME_AHEAD) {
             m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::Frame);
         }
