@@ -519,6 +519,23 @@ impl PfnDatabase {
         })
     }
 
+    /// Where the head of the list for `loc` is, for a frame of that list
+    /// (`None` for active and transition frames, which are on no list):
+    /// [`Self::list_id`] and [`ListId::index`] in one step.
+    #[inline(always)]
+    fn list_index(&self, pfn: Pfn, loc: PageLocation) -> Option<usize> {
+        let n = self.nodes as usize;
+        Some(match loc {
+            PageLocation::Zeroed => self.node_of(pfn) as usize,
+            PageLocation::Free => n + self.node_of(pfn) as usize,
+            PageLocation::Standby => 2 * n + self.entry(pfn).priority() as usize,
+            PageLocation::Modified => 2 * n + 8,
+            PageLocation::ModifiedNoWrite => 2 * n + 9,
+            PageLocation::Bad => 2 * n + 10,
+            PageLocation::Active | PageLocation::Transition => return None,
+        })
+    }
+
     #[inline]
     fn head_mut(&mut self, id: ListId) -> &mut ListHead {
         &mut self.heads[id.index(self.nodes)]
@@ -579,19 +596,19 @@ impl PfnDatabase {
         if loc != PageLocation::Transition {
             self.totals[loc as usize] += 1;
         }
-        let Some(id) = self.list_id(pfn, loc) else { return };
-        let tail = self.head(id).tail;
+        let Some(list) = self.list_index(pfn, loc) else { return };
+        let tail = self.heads[list].tail;
         {
             let e = &mut self.entries[pfn.index()];
             e.flink = NIL;
             e.blink = tail;
         }
         if tail == NIL {
-            self.head_mut(id).head = pfn.0;
+            self.heads[list].head = pfn.0;
         } else {
             self.entries[tail as usize].flink = pfn.0;
         }
-        let h = self.head_mut(id);
+        let h = &mut self.heads[list];
         h.tail = pfn.0;
         h.count += 1;
     }
@@ -620,22 +637,19 @@ impl PfnDatabase {
             }
             self.write_out_boot_run(node as u8);
         }
-        match self.list_id(pfn, loc) {
-            None => {}
-            Some(id) => {
-                let PfnEntry { flink, blink, .. } = self.entries[pfn.index()];
-                if blink == NIL {
-                    self.head_mut(id).head = flink;
-                } else {
-                    self.entries[blink as usize].flink = flink;
-                }
-                if flink == NIL {
-                    self.head_mut(id).tail = blink;
-                } else {
-                    self.entries[flink as usize].blink = blink;
-                }
-                self.head_mut(id).count -= 1;
+        if let Some(list) = self.list_index(pfn, loc) {
+            let PfnEntry { flink, blink, .. } = self.entries[pfn.index()];
+            if blink == NIL {
+                self.heads[list].head = flink;
+            } else {
+                self.entries[blink as usize].flink = flink;
             }
+            if flink == NIL {
+                self.heads[list].tail = blink;
+            } else {
+                self.entries[flink as usize].blink = blink;
+            }
+            self.heads[list].count -= 1;
         }
         self.leave_lists(pfn);
     }

@@ -171,10 +171,12 @@ impl WorkingSet {
     }
 
     /// The page held by a slot.
+    #[inline]
     pub fn vpn_of(&self, slot: u32) -> Vpn {
         Vpn(self.vpn[slot as usize])
     }
 
+    #[inline]
     fn unlink(&mut self, s: u32) {
         let (p, n) = (self.prev[s as usize], self.next[s as usize]);
         if p == NIL {
@@ -189,6 +191,7 @@ impl WorkingSet {
         }
     }
 
+    #[inline]
     fn link_tail(&mut self, s: u32) {
         self.prev[s as usize] = self.tail;
         self.next[s as usize] = NIL;
@@ -200,6 +203,7 @@ impl WorkingSet {
         self.tail = s;
     }
 
+    #[inline]
     fn link_before(&mut self, s: u32, at: u32) {
         let p = self.prev[at as usize];
         self.prev[s as usize] = p;
@@ -213,6 +217,7 @@ impl WorkingSet {
     }
 
     /// The slot after `s` in circular order.
+    #[inline]
     fn next_circular(&self, s: u32) -> u32 {
         let n = self.next[s as usize];
         if n == NIL {
