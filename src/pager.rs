@@ -175,6 +175,7 @@ impl Machine {
         let mut run = Vec::new();
         while written < max_pages {
             let Some(first) = self.pfn.oldest_modified() else { break };
+            self.prefetch_modified_list(first);
             let (pid, vpn) = self.pfn.entry(first).owner().expect("a modified page has an owner");
             let limit = (self.config.writer.cluster as u64).min(max_pages - written);
             let p = &self.processes[pid.0 as usize];
@@ -232,6 +233,22 @@ impl Machine {
             self.emit(|| Event::ModifiedWrite { pid, vpn, pages, to: target });
         }
         written
+    }
+
+    /// Fetches what the writer reads next while it writes `first`: the PFN
+    /// entry two pages on along the modified list, and the PTE after the
+    /// next page's, which extending its write cluster looks at.
+    #[inline]
+    fn prefetch_modified_list(&self, first: Pfn) {
+        let Some(next) = self.pfn.next_on_list(first) else { return };
+        if let Some((pid, vpn)) = self.pfn.entry(next).owner() {
+            if let Some(pte) = self.processes.get(pid.0 as usize).and_then(|p| p.page_table.peek(vpn.offset(1))) {
+                crate::host::prefetch(pte);
+            }
+        }
+        if let Some(after) = self.pfn.next_on_list(next) {
+            crate::host::prefetch(self.pfn.entry(after));
+        }
     }
 
     /// The zero page thread: when at least `zero_wake` pages are free, it
