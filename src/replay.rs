@@ -142,8 +142,8 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
 /// [`FRAME_AHEAD`] ahead, and those frames' list neighbours
 /// [`NEIGHBOURS_AHEAD`] ahead. A power of two.
 const PTE_AHEAD: usize = 32;
-const FRAME_AHEAD: usize = 12;
-const NEIGHBOURS_AHEAD: usize = 4;
+const FRAME_AHEAD: usize = 16;
+const NEIGHBOURS_AHEAD: usize = 6;
 
 /// Replays a trace in order, reading it in batches so that the entries of
 /// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
