@@ -5,10 +5,10 @@
 //! --alpha 0.99 --seed 1` writes), replayed with FIFO into a 131072-frame
 //! working set on a 64 GiB simulated machine, from an in-memory
 //! oracleGeneral buffer, so record parsing is timed as libCacheSim's
-//! reading is. Every run builds its machine (a 16M-frame PFN database) inside
-//! the timed region. Smaller variants follow: the same replay from pages
-//! already in memory (no parsing), and LRU and CLOCK on the first 10M
-//! references.
+//! reading is. Every run builds its machine (16M frames) inside the timed
+//! region. Smaller variants follow: the same replay from pages already in
+//! memory (no parsing), and LRU and CLOCK on the first 10M references.
+//! Results and how they compare with libCacheSim: `benches/README.md`.
 //!
 //! `cargo bench --bench replay`; `PAGELAB_BENCH_REFS` (default 50000000) and
 //! `PAGELAB_BENCH_RUNS` (default 3) change the size; the best run counts.
