@@ -90,11 +90,11 @@ pub struct WorkingSet {
     /// plentiful.
     pub hard_max: bool,
     policy: PolicyKind,
-    /// The page of each WSLE, or FREE_SLOT.
-    vpn: Vec<u64>,
-    /// Load (or recency) order: a doubly linked list through the slots.
-    prev: Vec<u32>,
-    next: Vec<u32>,
+    /// The WSLEs: each slot's page (or FREE_SLOT) and its links in load
+    /// (or recency) order, a doubly linked list through the slots. One
+    /// 16-byte record per slot, so that evicting from the head and adding
+    /// at the tail touch one cache line per slot.
+    slots: Vec<Wsle>,
     head: u32,
     tail: u32,
     free_slots: Vec<u32>,
@@ -108,6 +108,14 @@ pub struct WorkingSet {
     /// Random: a dense array of occupied slots and each slot's position in it.
     dense: Vec<u32>,
     dense_pos: Vec<u32>,
+}
+
+/// A working-set list entry: the page and its place in the order.
+#[derive(Clone, Copy, Debug)]
+struct Wsle {
+    vpn: u64,
+    prev: u32,
+    next: u32,
 }
 
 /// One entry of a working set in its policy's order, for display.
@@ -131,9 +139,7 @@ impl WorkingSet {
             max,
             hard_max,
             policy,
-            vpn: Vec::new(),
-            prev: Vec::new(),
-            next: Vec::new(),
+            slots: Vec::new(),
             head: NIL,
             tail: NIL,
             free_slots: Vec::new(),
@@ -173,53 +179,53 @@ impl WorkingSet {
     /// The page held by a slot.
     #[inline]
     pub fn vpn_of(&self, slot: u32) -> Vpn {
-        Vpn(self.vpn[slot as usize])
+        Vpn(self.slots[slot as usize].vpn)
     }
 
     #[inline]
     fn unlink(&mut self, s: u32) {
-        let (p, n) = (self.prev[s as usize], self.next[s as usize]);
+        let Wsle { prev: p, next: n, .. } = self.slots[s as usize];
         if p == NIL {
             self.head = n
         } else {
-            self.next[p as usize] = n
+            self.slots[p as usize].next = n
         }
         if n == NIL {
             self.tail = p
         } else {
-            self.prev[n as usize] = p
+            self.slots[n as usize].prev = p
         }
     }
 
     #[inline]
     fn link_tail(&mut self, s: u32) {
-        self.prev[s as usize] = self.tail;
-        self.next[s as usize] = NIL;
+        self.slots[s as usize].prev = self.tail;
+        self.slots[s as usize].next = NIL;
         if self.tail == NIL {
             self.head = s
         } else {
-            self.next[self.tail as usize] = s
+            self.slots[self.tail as usize].next = s
         }
         self.tail = s;
     }
 
     #[inline]
     fn link_before(&mut self, s: u32, at: u32) {
-        let p = self.prev[at as usize];
-        self.prev[s as usize] = p;
-        self.next[s as usize] = at;
-        self.prev[at as usize] = s;
+        let p = self.slots[at as usize].prev;
+        self.slots[s as usize].prev = p;
+        self.slots[s as usize].next = at;
+        self.slots[at as usize].prev = s;
         if p == NIL {
             self.head = s
         } else {
-            self.next[p as usize] = s
+            self.slots[p as usize].next = s
         }
     }
 
     /// The slot after `s` in circular order.
     #[inline]
     fn next_circular(&self, s: u32) -> u32 {
-        let n = self.next[s as usize];
+        let n = self.slots[s as usize].next;
         if n == NIL {
             self.head
         } else {
@@ -232,14 +238,12 @@ impl WorkingSet {
     pub fn insert(&mut self, vpn: Vpn, next_use: u64) -> u32 {
         let s = match self.free_slots.pop() {
             Some(s) => {
-                self.vpn[s as usize] = vpn.0;
+                self.slots[s as usize].vpn = vpn.0;
                 s
             }
             None => {
-                let s = self.vpn.len() as u32;
-                self.vpn.push(vpn.0);
-                self.prev.push(NIL);
-                self.next.push(NIL);
+                let s = self.slots.len() as u32;
+                self.slots.push(Wsle { vpn: vpn.0, prev: NIL, next: NIL });
                 self.use_bit.push(false);
                 self.next_use.push(NEVER);
                 self.dense_pos.push(NIL);
@@ -332,7 +336,7 @@ impl WorkingSet {
                     break;
                 }
                 *o = Some(s);
-                s = self.next[s as usize];
+                s = self.slots[s as usize].next;
             }
         }
         out
@@ -364,8 +368,8 @@ impl WorkingSet {
     /// Removes the page in `slot`; returns it.
     pub fn remove(&mut self, slot: u32) -> Vpn {
         let s = slot as usize;
-        debug_assert_ne!(self.vpn[s], FREE_SLOT, "removing a free WSLE");
-        let vpn = Vpn(self.vpn[s]);
+        debug_assert_ne!(self.slots[s].vpn, FREE_SLOT, "removing a free WSLE");
+        let vpn = Vpn(self.slots[s].vpn);
         match self.policy {
             PolicyKind::Clock => {
                 if self.hand == slot {
@@ -388,7 +392,7 @@ impl WorkingSet {
             PolicyKind::Fifo | PolicyKind::Lru => {}
         }
         self.unlink(slot);
-        self.vpn[s] = FREE_SLOT;
+        self.slots[s].vpn = FREE_SLOT;
         self.free_slots.push(slot);
         self.len -= 1;
         vpn
@@ -400,7 +404,7 @@ impl WorkingSet {
     pub fn entries(&self) -> Vec<WsEntry> {
         let mk = |s: u32| WsEntry {
             slot: s,
-            vpn: Vpn(self.vpn[s as usize]),
+            vpn: Vpn(self.slots[s as usize].vpn),
             use_bit: self.policy == PolicyKind::Clock && self.use_bit[s as usize],
             next_use: if self.policy == PolicyKind::Opt { self.next_use[s as usize] } else { NEVER },
         };
@@ -420,7 +424,7 @@ impl WorkingSet {
                 let mut s = self.head;
                 while s != NIL {
                     out.push(mk(s));
-                    s = self.next[s as usize];
+                    s = self.slots[s as usize].next;
                 }
                 out
             }
@@ -429,7 +433,7 @@ impl WorkingSet {
 
     /// Every occupied slot with its page, in slot order.
     pub fn slots(&self) -> impl Iterator<Item = (u32, Vpn)> + '_ {
-        self.vpn.iter().enumerate().filter(|(_, &v)| v != FREE_SLOT).map(|(s, &v)| (s as u32, Vpn(v)))
+        self.slots.iter().enumerate().filter(|(_, w)| w.vpn != FREE_SLOT).map(|(s, w)| (s as u32, Vpn(w.vpn)))
     }
 
     /// Checks the policy's own structures against the slot table.
@@ -442,14 +446,14 @@ impl WorkingSet {
         let mut s = self.head;
         let mut prev = NIL;
         while s != NIL {
-            if self.vpn[s as usize] == FREE_SLOT {
+            if self.slots[s as usize].vpn == FREE_SLOT {
                 return Err(format!("free WSLE {s} is linked into the order list"));
             }
-            if self.prev[s as usize] != prev {
+            if self.slots[s as usize].prev != prev {
                 return Err(format!("WSLE {s} has a broken back link"));
             }
             prev = s;
-            s = self.next[s as usize];
+            s = self.slots[s as usize].next;
             n += 1;
             if n > self.len {
                 return Err("working-set order list has a cycle".into());
