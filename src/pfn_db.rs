@@ -323,7 +323,7 @@ static BOOT_ENTRY: PfnEntry = PfnEntry {
 /// of the list, in order: the database keeps that run as a range per node
 /// (`boot`) instead of writing 24 bytes of links for each of its frames.
 /// Entries are stored for the frames below the highest one ever touched;
-/// every frame above reads as [`BOOT_ENTRY`]. A 64 GiB machine that uses a
+/// every frame above reads as `BOOT_ENTRY`. A 64 GiB machine that uses a
 /// million frames thus holds 24 MB of entries, not 384 MB, and boots at
 /// once. The lists are exactly those of a database written out in full:
 /// a zeroed list is its node's boot run followed by the frames pushed onto
