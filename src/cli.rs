@@ -3,6 +3,7 @@
 //! 1 an expectation failed, 2 bad input or usage.
 
 pub mod check;
+pub mod gen;
 pub mod replay;
 pub mod run;
 pub mod scenarios;
@@ -51,6 +52,8 @@ pub enum Command {
     },
     /// Replay a trace into one process with an N-frame working set.
     Replay(replay::ReplayArgs),
+    /// Generate a synthetic trace: Zipf-popular pages, seeded.
+    GenTrace(gen::GenTraceArgs),
     /// Step through a scenario in the terminal UI.
     Tui {
         /// Scenario file or built-in name (default: tour).
@@ -130,6 +133,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Check { scenarios }) => check::check(&scenarios),
         Some(Command::Scenarios { json }) => scenarios::list(json),
         Some(Command::Replay(a)) => replay::replay(a),
+        Some(Command::GenTrace(a)) => gen::gen_trace(a),
         Some(Command::Tui { scenario }) => crate::tui::run_named(scenario.as_deref().unwrap_or("tour")),
     }
 }

@@ -23,6 +23,20 @@ use crate::process::VadKind;
 use crate::pte::{Protection, Pte, PteKind};
 use crate::units::{FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 
+/// What to bring into the host's caches ahead of a reference (see
+/// [`Machine::prefetch`]); a replay issues the stages at decreasing
+/// distances ahead, so that each finds the previous one's line arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefetch {
+    /// The page's PTE.
+    Pte,
+    /// The PFN entry of the frame a valid or transition PTE names.
+    Frame,
+    /// The PFN entries before and after that frame on its page list,
+    /// which a soft fault unlinks it from.
+    ListNeighbours,
+}
+
 /// What a frame is wanted for: a demand-zero fault prefers zeroed pages, a
 /// read prefers free ones, whose contents the I/O overwrites (WI7 p. 428).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +50,7 @@ impl Machine {
     /// process's node if `None`). `next_use` is the time of the next
     /// reference to the same page, for the OPT policy ([`NEVER`] if
     /// unknown or none).
-    #[inline]
+    #[inline(always)]
     pub fn access(
         &mut self,
         pid: ProcessId,
@@ -65,6 +79,74 @@ impl Machine {
         self.access_slow(pid, vpn, address, kind, node, next_use)
     }
 
+    /// Tells the host that `pid` will soon reference `address`, so that
+    /// the entries the reference reads are fetched into the host's caches
+    /// while other work goes on. Changes no simulated state and counts
+    /// nothing: replaying with or without it gives the same results.
+    #[inline(always)]
+    pub fn prefetch(&self, pid: ProcessId, address: u64, what: Prefetch) {
+        if let Some(p) = self.processes.get(pid.0 as usize) {
+            self.prefetch_for(p, address, what);
+        }
+    }
+
+    /// The three stages of [`Machine::prefetch`] at once, for a replay loop
+    /// that is `pte`, `frame` and `neighbours` addresses ahead.
+    #[inline(always)]
+    pub fn prefetch_stages(&self, pid: ProcessId, pte: u64, frame: u64, neighbours: u64) {
+        if let Some(p) = self.processes.get(pid.0 as usize) {
+            self.prefetch_for(p, pte, Prefetch::Pte);
+            self.prefetch_for(p, frame, Prefetch::Frame);
+            self.prefetch_for(p, neighbours, Prefetch::ListNeighbours);
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch_for(&self, p: &crate::process::Process, address: u64, what: Prefetch) {
+        let Some(pte) = p.page_table.peek(Vpn::containing(address)) else { return };
+        if what == Prefetch::Pte {
+            crate::host::prefetch(pte);
+            return;
+        }
+        let pte = *pte;
+        // A resident page's frame is read only by a policy that tracks
+        // references, and is on no list.
+        if pte.is_valid() && (what == Prefetch::ListNeighbours || !p.ws.tracks_references()) {
+            return;
+        }
+        let Some(pfn) = pte.frame() else { return };
+        let Some(e) = self.pfn.get(pfn) else { return };
+        match what {
+            Prefetch::Frame => crate::host::prefetch(e),
+            _ => {
+                for n in self.pfn.list_neighbours(pfn).into_iter().flatten() {
+                    if let Some(e) = self.pfn.get(n) {
+                        crate::host::prefetch(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fetches the entries of the working set's coming victims (FIFO and
+    /// LRU evict from the head of their order), a pipeline run at each
+    /// eviction: the PTE of the fourth victim to come, and the PFN entry of
+    /// the second, whose PTE an eviction two earlier fetched. By the time a
+    /// page is evicted both its entries have had two faults' time to arrive.
+    #[inline]
+    pub(crate) fn prefetch_victims(&self, pid: ProcessId) {
+        let p = &self.processes[pid.0 as usize];
+        let [_, second, _, fourth] = p.ws.next_victims::<4>();
+        if let Some(pte) = fourth.and_then(|s| p.page_table.peek(p.ws.vpn_of(s))) {
+            crate::host::prefetch(pte);
+        }
+        let frame = second.and_then(|s| p.page_table.peek(p.ws.vpn_of(s))).and_then(|pte| pte.frame());
+        if let Some(e) = frame.and_then(|pfn| self.pfn.get(pfn)) {
+            crate::host::prefetch(e);
+        }
+    }
+
+    #[inline(never)]
     fn access_slow(
         &mut self,
         pid: ProcessId,
@@ -457,7 +539,12 @@ impl Machine {
         let dirty = e.modified() && dirty;
         self.pfn.set_counts(pfn, 1, 1);
         self.pfn.push_tail(pfn, PageLocation::Active);
-        p.page_table.set(vpn, Pte::valid(pfn, protection, dirty));
+        let pte = Pte::valid(pfn, protection, dirty);
+        match p.page_table.get_mut(vpn) {
+            // Where the page had a PTE (transition, page file...), in place.
+            Some(e) if *e != Pte::ZERO => *e = pte,
+            _ => p.page_table.set(vpn, pte),
+        }
     }
 }
 

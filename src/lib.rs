@@ -28,7 +28,8 @@
 //! [`cost::CostModel`]. The same seed gives the same events, bit for bit.
 //!
 //! Scenarios ([`scenario`]) drive the machine from TOML; traces
-//! ([`trace`]) drive it from reference strings or valgrind's lackey output.
+//! ([`trace`]) drive it from reference strings or valgrind's lackey output,
+//! or from synthetic Zipf streams ([`tracegen`]).
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod config;
 pub mod cost;
 pub mod event;
 pub mod fault;
+pub mod host;
 pub mod machine;
 pub mod page_table;
 pub mod pagefile;
@@ -48,6 +50,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod trace;
+pub mod tracegen;
 pub mod tui;
 pub mod units;
 pub mod win32;

@@ -2,7 +2,9 @@
 //! tables, shaped like x64 paging (PML4, PDPT, PD, PT; WI7 pp. 375-380).
 //!
 //! Tables are allocated on first write. Translating a resident page is four
-//! array lookups, or one when the last-used leaf is hit again. Unlike NT, the
+//! array lookups, or one when the last-used leaf is hit again; in the low
+//! 64 GiB of the address space (where traces and scenarios mostly live) a
+//! flat index of the 2 MiB regions' leaf tables makes it two. Unlike NT, the
 //! page-table pages here occupy no simulated physical frames (the book says
 //! so in its PTE chapter).
 
@@ -15,20 +17,27 @@ const MASK: u64 = (FANOUT as u64) - 1;
 /// Index 0 of every arena is a sentinel meaning "no table here".
 const NONE: u32 = 0;
 
-type Dir = Box<[u32; FANOUT]>;
-type Leaf = Box<[Pte; FANOUT]>;
+/// The 2 MiB regions the flat index covers: the first 64 GiB of virtual
+/// space, an index of at most 128 KiB.
+const DIRECT_LEAVES: u64 = 1 << 15;
+
+type Dir = [u32; FANOUT];
+type Leaf = [Pte; FANOUT];
 
 /// The page table of one address space.
 #[derive(Clone)]
 pub struct PageTable {
-    pml4: Dir,
+    pml4: Box<Dir>,
     pdpts: Vec<Dir>,
     pds: Vec<Dir>,
     leaves: Vec<Leaf>,
     /// Count of non-zero PTEs per leaf (what NT keeps in the PFN of the page
     /// table page as its "used entries" count).
     used: Vec<u16>,
-    /// The last leaf translated: (vpn >> 9, leaf index).
+    /// The leaf of each 2 MiB region below [`DIRECT_LEAVES`], as far as
+    /// the highest one allocated: a cache of the walk, kept on allocation.
+    direct: Vec<u32>,
+    /// The last leaf translated above the direct range: (vpn >> 9, leaf).
     cache: std::cell::Cell<(u64, u32)>,
 }
 
@@ -39,25 +48,29 @@ impl Default for PageTable {
 }
 
 fn empty_dir() -> Dir {
-    Box::new([NONE; FANOUT])
+    [NONE; FANOUT]
 }
 
 impl PageTable {
     /// An empty page table.
     pub fn new() -> PageTable {
         PageTable {
-            pml4: empty_dir(),
+            pml4: Box::new(empty_dir()),
             pdpts: vec![empty_dir()],
             pds: vec![empty_dir()],
-            leaves: vec![Box::new([Pte::ZERO; FANOUT])],
+            leaves: vec![[Pte::ZERO; FANOUT]],
             used: vec![0],
+            direct: Vec::new(),
             cache: std::cell::Cell::new((u64::MAX, NONE)),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn leaf_index(&self, vpn: Vpn) -> u32 {
         let key = vpn.0 >> BITS;
+        if key < DIRECT_LEAVES {
+            return self.direct.get(key as usize).copied().unwrap_or(NONE);
+        }
         let (ck, ci) = self.cache.get();
         if ck == key {
             return ci;
@@ -81,7 +94,7 @@ impl PageTable {
     }
 
     /// The PTE for `vpn` (the zero PTE where no table exists).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, vpn: Vpn) -> Pte {
         let leaf = self.leaf_index(vpn);
         if leaf == NONE {
@@ -90,9 +103,36 @@ impl PageTable {
         self.leaves[leaf as usize][(vpn.0 & MASK) as usize]
     }
 
+    /// The PTE for `vpn` in place, if a table covers it, found without
+    /// disturbing the last-leaf cache (for prefetching ahead of use).
+    #[inline(always)]
+    pub fn peek(&self, vpn: Vpn) -> Option<&Pte> {
+        let key = vpn.0 >> BITS;
+        let leaf = if key < DIRECT_LEAVES {
+            self.direct.get(key as usize).copied().unwrap_or(NONE)
+        } else {
+            let (ck, ci) = self.cache.get();
+            if ck == key {
+                ci
+            } else {
+                let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
+                let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
+                let i2 = ((vpn.0 >> BITS) & MASK) as usize;
+                let pdpt = self.pml4[i4];
+                let pd = if pdpt == NONE { NONE } else { self.pdpts[pdpt as usize][i3] };
+                if pd == NONE {
+                    NONE
+                } else {
+                    self.pds[pd as usize][i2]
+                }
+            }
+        };
+        (leaf != NONE).then(|| &self.leaves[leaf as usize][(vpn.0 & MASK) as usize])
+    }
+
     /// A mutable reference to an existing PTE, or `None` when no table covers
     /// `vpn` (so the PTE is zero).
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, vpn: Vpn) -> Option<&mut Pte> {
         let leaf = self.leaf_index(vpn);
         if leaf == NONE {
@@ -102,6 +142,7 @@ impl PageTable {
     }
 
     /// Writes a PTE, allocating the tables on the way.
+    #[inline]
     pub fn set(&mut self, vpn: Vpn, pte: Pte) {
         let mut leaf = self.leaf_index(vpn);
         if leaf == NONE {
@@ -121,6 +162,8 @@ impl PageTable {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn allocate_path(&mut self, vpn: Vpn) -> u32 {
         let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
         let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
@@ -136,12 +179,20 @@ impl PageTable {
         }
         let pd = self.pdpts[pdpt][i3] as usize;
         if self.pds[pd][i2] == NONE {
-            self.leaves.push(Box::new([Pte::ZERO; FANOUT]));
+            self.leaves.push([Pte::ZERO; FANOUT]);
             self.used.push(0);
             self.pds[pd][i2] = (self.leaves.len() - 1) as u32;
         }
         let leaf = self.pds[pd][i2];
-        self.cache.set((vpn.0 >> BITS, leaf));
+        let key = vpn.0 >> BITS;
+        if key < DIRECT_LEAVES {
+            if self.direct.len() <= key as usize {
+                self.direct.resize(key as usize + 1, NONE);
+            }
+            self.direct[key as usize] = leaf;
+        } else {
+            self.cache.set((key, leaf));
+        }
         leaf
     }
 
@@ -183,6 +234,7 @@ impl PageTable {
 mod tests {
     use super::*;
     use crate::pte::Protection;
+    use crate::units::Pfn;
 
     #[test]
     fn sparse_writes_read_back_and_iterate_in_order() {
@@ -200,5 +252,34 @@ mod tests {
         assert_eq!(all, vec![a, b]);
         pt.set(a, Pte::ZERO);
         assert_eq!(pt.iter().count(), 1);
+    }
+
+    #[test]
+    fn agrees_with_a_map_on_both_sides_of_the_direct_range() {
+        use rand::{Rng, SeedableRng};
+        let edge = DIRECT_LEAVES << BITS;
+        let bases = [0x10, edge - 700, edge, 0x7_ffff_0000, 0xf_1234_5000];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut pt = PageTable::new();
+        let mut model = std::collections::BTreeMap::new();
+        for i in 0..20_000u64 {
+            let v = Vpn(bases[rng.gen_range(0..bases.len())] + rng.gen_range(0..1500));
+            if rng.gen_bool(0.5) {
+                let pte =
+                    if rng.gen_bool(0.1) { Pte::ZERO } else { Pte::transition(Pfn(i as u32), Protection::ReadOnly) };
+                pt.set(v, pte);
+                if pte == Pte::ZERO {
+                    model.remove(&v);
+                } else {
+                    model.insert(v, pte);
+                }
+            }
+            assert_eq!(pt.get(v), model.get(&v).copied().unwrap_or(Pte::ZERO), "{v}");
+            assert_eq!(pt.get_mut(v).map(|p| *p).unwrap_or(Pte::ZERO), pt.get(v));
+            assert_eq!(pt.peek(v).copied().unwrap_or(Pte::ZERO), pt.get(v));
+        }
+        let all: Vec<_> = pt.iter().collect();
+        let want: Vec<_> = model.into_iter().collect();
+        assert!(all == want, "iteration differs from the model");
     }
 }

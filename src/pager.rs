@@ -121,10 +121,11 @@ impl Machine {
     fn evict_slot(&mut self, pid: ProcessId, slot: u32, reason: EvictReason) {
         let p = &mut self.processes[pid.0 as usize];
         let vpn = p.ws.remove(slot);
-        let pte = p.page_table.get(vpn);
+        let entry = p.page_table.get_mut(vpn).expect("a working-set page has a valid PTE");
+        let pte = *entry;
         let pfn = pte.pfn();
         let prot = pte.protection().unwrap_or(Protection::ReadWrite);
-        p.page_table.set(vpn, Pte::transition(pfn, prot));
+        *entry = Pte::transition(pfn, prot);
         p.counters.evictions += 1;
         let (policy, ws_max) = (p.ws.policy(), p.ws.max);
         if pte.is_dirty() {
@@ -136,6 +137,7 @@ impl Machine {
         self.pfn.push_tail(pfn, to);
         self.counters.evictions += 1;
         self.emit(|| Event::Evicted { pid, vpn, pfn, to, reason, policy, ws_max });
+        self.prefetch_victims(pid);
     }
 
     /// Trims up to `pages` pages from a working set, policy order.
@@ -171,13 +173,16 @@ impl Machine {
     /// faulting thread waits for it. Returns pages written.
     pub(crate) fn write_modified(&mut self, max_pages: u64, foreground: bool) -> u64 {
         let mut written = 0;
+        let mut run = Vec::new();
         while written < max_pages {
             let Some(first) = self.pfn.oldest_modified() else { break };
+            self.prefetch_modified_list(first);
             let (pid, vpn) = self.pfn.entry(first).owner().expect("a modified page has an owner");
             let limit = (self.config.writer.cluster as u64).min(max_pages - written);
             let p = &self.processes[pid.0 as usize];
             let vad = p.vad_at(vpn).copied();
-            let mut run = vec![(vpn, first)];
+            run.clear();
+            run.push((vpn, first));
             while (run.len() as u64) < limit {
                 let v = run.last().expect("run starts non-empty").0.offset(1);
                 if !vad.map_or(p.auto_commit, |vad| vad.contains(v)) {
@@ -229,6 +234,22 @@ impl Machine {
             self.emit(|| Event::ModifiedWrite { pid, vpn, pages, to: target });
         }
         written
+    }
+
+    /// Fetches what the writer reads next while it writes `first`: the PFN
+    /// entry two pages on along the modified list, and the PTE after the
+    /// next page's, which extending its write cluster looks at.
+    #[inline]
+    fn prefetch_modified_list(&self, first: Pfn) {
+        let Some(next) = self.pfn.next_on_list(first) else { return };
+        if let Some((pid, vpn)) = self.pfn.entry(next).owner() {
+            if let Some(pte) = self.processes.get(pid.0 as usize).and_then(|p| p.page_table.peek(vpn.offset(1))) {
+                crate::host::prefetch(pte);
+            }
+        }
+        if let Some(after) = self.pfn.next_on_list(next) {
+            crate::host::prefetch(self.pfn.entry(after));
+        }
     }
 
     /// The zero page thread: when at least `zero_wake` pages are free, it

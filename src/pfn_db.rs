@@ -256,6 +256,23 @@ enum ListId {
     Bad,
 }
 
+impl ListId {
+    /// Where the list's head is kept: zeroed per node, free per node,
+    /// standby by priority, modified, modified-no-write, bad.
+    #[inline]
+    fn index(self, nodes: u8) -> usize {
+        let n = nodes as usize;
+        match self {
+            ListId::Zeroed(node) => node as usize,
+            ListId::Free(node) => n + node as usize,
+            ListId::Standby(p) => 2 * n + p as usize,
+            ListId::Modified => 2 * n + 8,
+            ListId::ModifiedNoWrite => 2 * n + 9,
+            ListId::Bad => 2 * n + 10,
+        }
+    }
+}
+
 /// The default page priority (normal priority, 5, as on Vista and later).
 pub const DEFAULT_PRIORITY: u8 = 5;
 
@@ -285,19 +302,49 @@ impl ListCounts {
     }
 }
 
+/// The entry of every frame that boot left alone: on its node's zeroed
+/// list, no owner, default priority (its links are implicit, see
+/// [`PfnDatabase`]).
+static BOOT_ENTRY: PfnEntry = PfnEntry {
+    flink: NIL,
+    blink: NIL,
+    pte: NO_OWNER,
+    original: 0,
+    share_count: 0,
+    reference_count: 0,
+    flags: ((DEFAULT_PRIORITY as u16) << PRIORITY_SHIFT) | PageLocation::Zeroed as u16,
+};
+
 /// The PFN database and its lists.
+///
+/// Boot puts every good frame on its node's zeroed list in frame order.
+/// Frames leave a zeroed list from its head, so until a frame is first
+/// taken, the frames boot put there are still a contiguous run at the head
+/// of the list, in order: the database keeps that run as a range per node
+/// (`boot`) instead of writing 24 bytes of links for each of its frames.
+/// Entries are stored for the frames below the highest one ever touched;
+/// every frame above reads as `BOOT_ENTRY`. A 64 GiB machine that uses a
+/// million frames thus holds 24 MB of entries, not 384 MB, and boots at
+/// once. The lists are exactly those of a database written out in full:
+/// a zeroed list is its node's boot run followed by the frames pushed onto
+/// it since (`heads` holds that explicit part), and a frame taken from the
+/// middle of a boot run first turns the run into explicit links.
 #[derive(Clone)]
 pub struct PfnDatabase {
+    /// Entries of frames `0..entries.len()`; the rest read as [`BOOT_ENTRY`].
     entries: Vec<PfnEntry>,
+    frames: u32,
     nodes: u8,
     frames_per_node: u32,
-    zeroed: Vec<ListHead>,
-    free: Vec<ListHead>,
-    standby: [ListHead; 8],
-    modified: ListHead,
-    modified_no_write: ListHead,
-    bad: ListHead,
-    active: u64,
+    /// Every list head, in [`ListId::index`] order; for a zeroed list, the
+    /// part after the node's boot run.
+    heads: Vec<ListHead>,
+    /// Per node, the frames `start..end` still at the head of the node's
+    /// zeroed list as boot put them.
+    boot: Vec<(u32, u32)>,
+    /// Frames in each location but transition (indexed by `PageLocation as
+    /// usize`), kept as frames move so that counting walks nothing.
+    totals: [u64; 8],
 }
 
 impl PfnDatabase {
@@ -305,40 +352,75 @@ impl PfnDatabase {
     /// (the last node takes the remainder), all on the zeroed list (the
     /// state after boot), except `bad` frames.
     pub fn new(frames: u32, nodes: u8, bad: &[u32]) -> PfnDatabase {
-        let nodes = nodes.max(1);
-        let mut db = PfnDatabase {
-            entries: vec![PfnEntry::new(); frames as usize],
-            nodes,
-            frames_per_node: (frames / nodes as u32).max(1),
-            zeroed: vec![ListHead { head: NIL, tail: NIL, count: 0 }; nodes as usize],
-            free: vec![ListHead { head: NIL, tail: NIL, count: 0 }; nodes as usize],
-            standby: [ListHead { head: NIL, tail: NIL, count: 0 }; 8],
-            modified: ListHead { head: NIL, tail: NIL, count: 0 },
-            modified_no_write: ListHead { head: NIL, tail: NIL, count: 0 },
-            bad: ListHead { head: NIL, tail: NIL, count: 0 },
-            active: 0,
-        };
-        let mut is_bad = vec![false; frames as usize];
-        for &b in bad {
-            if let Some(x) = is_bad.get_mut(b as usize) {
-                *x = true;
+        let mut bad: Vec<u32> = bad.iter().copied().filter(|&b| b < frames).collect();
+        bad.sort_unstable();
+        bad.dedup();
+        let mut db = PfnDatabase::empty(frames, nodes);
+        if bad.is_empty() {
+            for node in 0..db.nodes {
+                let (start, end) = db.node_range(node);
+                db.boot[node as usize] = (start, end);
+                db.totals[PageLocation::Zeroed as usize] += (end - start) as u64;
             }
-        }
-        for f in 0..frames {
-            let e = &mut db.entries[f as usize];
-            e.flags = (DEFAULT_PRIORITY as u16) << PRIORITY_SHIFT;
-            if is_bad[f as usize] {
-                db.push_tail(Pfn(f), PageLocation::Bad);
-            } else {
-                db.push_tail(Pfn(f), PageLocation::Zeroed);
-            }
+        } else {
+            db.boot_written_out(&bad);
         }
         db
     }
 
+    fn empty(frames: u32, nodes: u8) -> PfnDatabase {
+        let nodes = nodes.max(1);
+        let empty = ListHead { head: NIL, tail: NIL, count: 0 };
+        PfnDatabase {
+            entries: Vec::new(),
+            frames,
+            nodes,
+            frames_per_node: (frames / nodes as u32).max(1),
+            heads: vec![empty; ListId::Bad.index(nodes) + 1],
+            boot: vec![(0, 0); nodes as usize],
+            totals: [0; 8],
+        }
+    }
+
+    /// The frames of a node: the nodes split the frames evenly, the last
+    /// taking the remainder.
+    fn node_range(&self, node: u8) -> (u32, u32) {
+        let start = (node as u32).saturating_mul(self.frames_per_node).min(self.frames);
+        let end = if node + 1 == self.nodes { self.frames } else { (start + self.frames_per_node).min(self.frames) };
+        (start, end)
+    }
+
+    /// Boot with every entry written: each frame in ascending order onto
+    /// the tail of its node's zeroed list, or of the bad list.
+    fn boot_written_out(&mut self, bad: &[u32]) {
+        let mut entries = Vec::with_capacity(self.frames as usize);
+        let flags = (DEFAULT_PRIORITY as u16) << PRIORITY_SHIFT;
+        for node in 0..self.nodes {
+            let (start, end) = self.node_range(node);
+            for f in start..end {
+                let (loc, id) = if bad.binary_search(&f).is_ok() {
+                    (PageLocation::Bad, ListId::Bad)
+                } else {
+                    (PageLocation::Zeroed, ListId::Zeroed(node))
+                };
+                self.totals[loc as usize] += 1;
+                let list = &mut self.heads[id.index(self.nodes)];
+                entries.push(PfnEntry { blink: list.tail, flags: flags | loc as u16, ..PfnEntry::new() });
+                if list.tail == NIL {
+                    list.head = f;
+                } else {
+                    entries[list.tail as usize].flink = f;
+                }
+                list.tail = f;
+                list.count += 1;
+            }
+        }
+        self.entries = entries;
+    }
+
     /// Number of frames.
     pub fn frames(&self) -> u32 {
-        self.entries.len() as u32
+        self.frames
     }
 
     /// Number of NUMA nodes.
@@ -349,27 +431,87 @@ impl PfnDatabase {
     /// The NUMA node a frame belongs to.
     #[inline]
     pub fn node_of(&self, pfn: Pfn) -> u8 {
+        if self.nodes == 1 {
+            return 0;
+        }
         ((pfn.0 / self.frames_per_node) as u8).min(self.nodes - 1)
     }
 
-    /// The entry of a frame.
+    /// The entry of a frame. Panics if there is no such frame.
     #[inline]
     pub fn entry(&self, pfn: Pfn) -> &PfnEntry {
-        &self.entries[pfn.index()]
+        match self.entries.get(pfn.index()) {
+            Some(e) => e,
+            None => self.untouched(pfn),
+        }
     }
 
-    /// The entry of a frame, for the memory manager to update.
+    #[cold]
+    #[inline(never)]
+    fn untouched(&self, pfn: Pfn) -> &'static PfnEntry {
+        assert!(pfn.0 < self.frames, "{pfn} is beyond the last frame");
+        &BOOT_ENTRY
+    }
+
+    /// The entry of a frame, if there is such a frame.
+    #[inline]
+    pub fn get(&self, pfn: Pfn) -> Option<&PfnEntry> {
+        match self.entries.get(pfn.index()) {
+            Some(e) => Some(e),
+            None => (pfn.0 < self.frames).then_some(&BOOT_ENTRY),
+        }
+    }
+
+    /// Stores entries up to `pfn`'s (frames not yet touched get
+    /// [`BOOT_ENTRY`], which they already read as).
+    #[inline(always)]
+    fn touch(&mut self, pfn: Pfn) {
+        if pfn.index() >= self.entries.len() {
+            self.store_up_to(pfn);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn store_up_to(&mut self, pfn: Pfn) {
+        assert!(pfn.0 < self.frames, "{pfn} is beyond the last frame");
+        self.entries.resize(pfn.index() + 1, BOOT_ENTRY);
+    }
+
+    /// Whether `pfn` is in its node's boot run (so its links are implicit).
+    #[inline]
+    fn in_boot_run(&self, pfn: Pfn) -> bool {
+        let (start, end) = self.boot[self.node_of(pfn) as usize];
+        pfn.0 >= start && pfn.0 < end
+    }
+
+    /// The frames before and after `pfn` on its page list (none for a frame
+    /// on no list, or still where boot put it).
+    #[inline]
+    pub fn list_neighbours(&self, pfn: Pfn) -> [Option<Pfn>; 2] {
+        match self.entries.get(pfn.index()) {
+            Some(e) if e.location().is_listed() && !self.in_boot_run(pfn) => {
+                [e.blink, e.flink].map(|f| (f != NIL).then_some(Pfn(f)))
+            }
+            _ => [None, None],
+        }
+    }
+
+    /// The entry of a frame, for the memory manager to update. Panics if
+    /// there is no such frame.
     #[inline]
     pub fn entry_mut(&mut self, pfn: Pfn) -> &mut PfnEntry {
+        self.touch(pfn);
         &mut self.entries[pfn.index()]
     }
 
+    #[inline]
     fn list_id(&self, pfn: Pfn, loc: PageLocation) -> Option<ListId> {
         let node = self.node_of(pfn);
         Some(match loc {
             PageLocation::Zeroed => ListId::Zeroed(node),
             PageLocation::Free => ListId::Free(node),
-            PageLocation::Standby => ListId::Standby(self.entries[pfn.index()].priority()),
+            PageLocation::Standby => ListId::Standby(self.entry(pfn).priority()),
             PageLocation::Modified => ListId::Modified,
             PageLocation::ModifiedNoWrite => ListId::ModifiedNoWrite,
             PageLocation::Bad => ListId::Bad,
@@ -377,50 +519,96 @@ impl PfnDatabase {
         })
     }
 
-    fn head_mut(&mut self, id: ListId) -> &mut ListHead {
-        match id {
-            ListId::Zeroed(n) => &mut self.zeroed[n as usize],
-            ListId::Free(n) => &mut self.free[n as usize],
-            ListId::Standby(p) => &mut self.standby[p as usize],
-            ListId::Modified => &mut self.modified,
-            ListId::ModifiedNoWrite => &mut self.modified_no_write,
-            ListId::Bad => &mut self.bad,
-        }
+    /// Where the head of the list for `loc` is, for a frame of that list
+    /// (`None` for active and transition frames, which are on no list):
+    /// [`Self::list_id`] and [`ListId::index`] in one step.
+    #[inline(always)]
+    fn list_index(&self, pfn: Pfn, loc: PageLocation) -> Option<usize> {
+        let n = self.nodes as usize;
+        Some(match loc {
+            PageLocation::Zeroed => self.node_of(pfn) as usize,
+            PageLocation::Free => n + self.node_of(pfn) as usize,
+            PageLocation::Standby => 2 * n + self.entry(pfn).priority() as usize,
+            PageLocation::Modified => 2 * n + 8,
+            PageLocation::ModifiedNoWrite => 2 * n + 9,
+            PageLocation::Bad => 2 * n + 10,
+            PageLocation::Active | PageLocation::Transition => return None,
+        })
     }
 
+    #[inline]
+    fn head_mut(&mut self, id: ListId) -> &mut ListHead {
+        &mut self.heads[id.index(self.nodes)]
+    }
+
+    #[inline]
     fn head(&self, id: ListId) -> &ListHead {
-        match id {
-            ListId::Zeroed(n) => &self.zeroed[n as usize],
-            ListId::Free(n) => &self.free[n as usize],
-            ListId::Standby(p) => &self.standby[p as usize],
-            ListId::Modified => &self.modified,
-            ListId::ModifiedNoWrite => &self.modified_no_write,
-            ListId::Bad => &self.bad,
+        &self.heads[id.index(self.nodes)]
+    }
+
+    /// The first frame of a list, boot run included.
+    fn first_on(&self, id: ListId) -> Option<Pfn> {
+        if let ListId::Zeroed(n) = id {
+            let (start, end) = self.boot[n as usize];
+            if start < end {
+                return Some(Pfn(start));
+            }
         }
+        let h = self.head(id).head;
+        (h != NIL).then_some(Pfn(h))
+    }
+
+    /// Writes out the links of a node's boot run, ahead of the rest of its
+    /// zeroed list, so that a frame can be taken from the middle of it.
+    fn write_out_boot_run(&mut self, node: u8) {
+        let (start, end) = self.boot[node as usize];
+        if start == end {
+            return;
+        }
+        self.touch(Pfn(end - 1));
+        let id = ListId::Zeroed(node);
+        let rest = self.head(id).head;
+        for f in start..end {
+            let e = &mut self.entries[f as usize];
+            e.blink = if f == start { NIL } else { f - 1 };
+            e.flink = if f + 1 < end { f + 1 } else { rest };
+        }
+        if rest == NIL {
+            self.head_mut(id).tail = end - 1;
+        } else {
+            self.entries[rest as usize].blink = end - 1;
+        }
+        let h = self.head_mut(id);
+        h.head = start;
+        h.count += (end - start) as u64;
+        self.boot[node as usize] = (end, end);
     }
 
     /// Puts a frame that is on no list at the tail of the list for `loc`
     /// (or marks it active / in transition).
     pub fn push_tail(&mut self, pfn: Pfn, loc: PageLocation) {
+        self.touch(pfn);
         self.entries[pfn.index()].set_location(loc);
-        let Some(id) = self.list_id(pfn, loc) else {
-            if loc == PageLocation::Active {
-                self.active += 1;
-            }
+        if loc == PageLocation::Active {
+            self.totals[PageLocation::Active as usize] += 1;
             return;
-        };
-        let tail = self.head(id).tail;
+        }
+        if loc != PageLocation::Transition {
+            self.totals[loc as usize] += 1;
+        }
+        let Some(list) = self.list_index(pfn, loc) else { return };
+        let tail = self.heads[list].tail;
         {
             let e = &mut self.entries[pfn.index()];
             e.flink = NIL;
             e.blink = tail;
         }
         if tail == NIL {
-            self.head_mut(id).head = pfn.0;
+            self.heads[list].head = pfn.0;
         } else {
             self.entries[tail as usize].flink = pfn.0;
         }
-        let h = self.head_mut(id);
+        let h = &mut self.heads[list];
         h.tail = pfn.0;
         h.count += 1;
     }
@@ -428,28 +616,46 @@ impl PfnDatabase {
     /// Takes a frame off whatever list it is on (or out of the active
     /// state), leaving it in transition, on no list.
     pub fn unlink(&mut self, pfn: Pfn) {
+        self.touch(pfn);
         let loc = self.entries[pfn.index()].location();
-        match self.list_id(pfn, loc) {
-            None => {
-                if loc == PageLocation::Active {
-                    self.active -= 1;
-                }
-            }
-            Some(id) => {
-                let PfnEntry { flink, blink, .. } = self.entries[pfn.index()];
-                if blink == NIL {
-                    self.head_mut(id).head = flink;
-                } else {
-                    self.entries[blink as usize].flink = flink;
-                }
-                if flink == NIL {
-                    self.head_mut(id).tail = blink;
-                } else {
-                    self.entries[flink as usize].blink = blink;
-                }
-                self.head_mut(id).count -= 1;
-            }
+        if loc == PageLocation::Active {
+            // On no list: only the count moves.
+            self.totals[PageLocation::Active as usize] -= 1;
+            self.leave_lists(pfn);
+            return;
         }
+        if loc != PageLocation::Transition {
+            self.totals[loc as usize] -= 1;
+        }
+        if loc == PageLocation::Zeroed && self.in_boot_run(pfn) {
+            let node = self.node_of(pfn) as usize;
+            if self.boot[node].0 == pfn.0 {
+                // The head of the boot run: the run just gets shorter.
+                self.boot[node].0 += 1;
+                self.leave_lists(pfn);
+                return;
+            }
+            self.write_out_boot_run(node as u8);
+        }
+        if let Some(list) = self.list_index(pfn, loc) {
+            let PfnEntry { flink, blink, .. } = self.entries[pfn.index()];
+            if blink == NIL {
+                self.heads[list].head = flink;
+            } else {
+                self.entries[blink as usize].flink = flink;
+            }
+            if flink == NIL {
+                self.heads[list].tail = blink;
+            } else {
+                self.entries[flink as usize].blink = blink;
+            }
+            self.heads[list].count -= 1;
+        }
+        self.leave_lists(pfn);
+    }
+
+    #[inline(always)]
+    fn leave_lists(&mut self, pfn: Pfn) {
         let e = &mut self.entries[pfn.index()];
         e.flink = NIL;
         e.blink = NIL;
@@ -457,12 +663,9 @@ impl PfnDatabase {
     }
 
     fn pop_head(&mut self, id: ListId) -> Option<Pfn> {
-        let h = self.head(id).head;
-        if h == NIL {
-            return None;
-        }
-        self.unlink(Pfn(h));
-        Some(Pfn(h))
+        let h = self.first_on(id)?;
+        self.unlink(h);
+        Some(h)
     }
 
     /// Takes the first zeroed page of `node`.
@@ -477,36 +680,52 @@ impl PfnDatabase {
 
     /// The oldest standby page, lowest priority first.
     pub fn oldest_standby(&self) -> Option<Pfn> {
-        self.standby.iter().find(|h| h.head != NIL).map(|h| Pfn(h.head))
+        let first = ListId::Standby(0).index(self.nodes);
+        self.heads[first..first + 8].iter().find(|h| h.head != NIL).map(|h| Pfn(h.head))
     }
 
     /// The oldest modified page.
     pub fn oldest_modified(&self) -> Option<Pfn> {
-        (self.modified.head != NIL).then_some(Pfn(self.modified.head))
+        let h = self.head(ListId::Modified).head;
+        (h != NIL).then_some(Pfn(h))
     }
 
     /// The next frame on the same list (walking from head to tail).
     pub fn next_on_list(&self, pfn: Pfn) -> Option<Pfn> {
-        let f = self.entries[pfn.index()].flink;
-        (self.entries[pfn.index()].location().is_listed() && f != NIL).then_some(Pfn(f))
+        let e = self.entry(pfn);
+        if !e.location().is_listed() {
+            return None;
+        }
+        if e.location() == PageLocation::Zeroed && self.in_boot_run(pfn) {
+            let node = self.node_of(pfn);
+            if pfn.0 + 1 < self.boot[node as usize].1 {
+                return Some(Pfn(pfn.0 + 1));
+            }
+            let rest = self.head(ListId::Zeroed(node)).head;
+            return (rest != NIL).then_some(Pfn(rest));
+        }
+        (e.flink != NIL).then_some(Pfn(e.flink))
     }
 
     /// Counts of every list.
+    #[inline]
     pub fn counts(&self) -> ListCounts {
+        let t = &self.totals;
         ListCounts {
-            zeroed: self.zeroed.iter().map(|h| h.count).sum(),
-            free: self.free.iter().map(|h| h.count).sum(),
-            standby: self.standby.iter().map(|h| h.count).sum(),
-            modified: self.modified.count,
-            modified_no_write: self.modified_no_write.count,
-            bad: self.bad.count,
-            active: self.active,
+            zeroed: t[PageLocation::Zeroed as usize],
+            free: t[PageLocation::Free as usize],
+            standby: t[PageLocation::Standby as usize],
+            modified: t[PageLocation::Modified as usize],
+            modified_no_write: t[PageLocation::ModifiedNoWrite as usize],
+            bad: t[PageLocation::Bad as usize],
+            active: t[PageLocation::Active as usize],
         }
     }
 
     /// Zeroed and free counts of one node.
     pub fn node_counts(&self, node: u8) -> (u64, u64) {
-        (self.zeroed[node as usize].count, self.free[node as usize].count)
+        let (start, end) = self.boot[node as usize];
+        (self.head(ListId::Zeroed(node)).count + (end - start) as u64, self.head(ListId::Free(node)).count)
     }
 
     /// Available pages = zeroed + free + standby.
@@ -519,7 +738,7 @@ impl PfnDatabase {
     /// times it was found on a list and whether its list matched its
     /// location; used by the invariant checker.
     pub fn audit_lists(&self) -> Result<(), String> {
-        let mut seen = vec![false; self.entries.len()];
+        let mut seen = vec![false; self.frames as usize];
         let mut ids = Vec::new();
         for n in 0..self.nodes {
             ids.push((ListId::Zeroed(n), PageLocation::Zeroed));
@@ -532,12 +751,7 @@ impl PfnDatabase {
         ids.push((ListId::ModifiedNoWrite, PageLocation::ModifiedNoWrite));
         ids.push((ListId::Bad, PageLocation::Bad));
         for (id, loc) in ids {
-            let h = self.head(id);
-            let mut n = 0u64;
-            let mut prev = NIL;
-            let mut cur = h.head;
-            while cur != NIL {
-                let e = &self.entries[cur as usize];
+            let mut visit = |cur: u32, e: &PfnEntry| -> Result<(), String> {
                 if seen[cur as usize] {
                     return Err(format!("pfn 0x{cur:x} is on a list twice ({id:?})"));
                 }
@@ -548,6 +762,21 @@ impl PfnDatabase {
                 if self.list_id(Pfn(cur), loc) != Some(id) {
                     return Err(format!("pfn 0x{cur:x} is on {id:?}, the wrong node or priority"));
                 }
+                Ok(())
+            };
+            if let ListId::Zeroed(node) = id {
+                let (start, end) = self.boot[node as usize];
+                for f in start..end {
+                    visit(f, self.entry(Pfn(f)))?;
+                }
+            }
+            let h = self.head(id);
+            let mut n = 0u64;
+            let mut prev = NIL;
+            let mut cur = h.head;
+            while cur != NIL {
+                let e = self.entry(Pfn(cur));
+                visit(cur, e)?;
                 if e.blink != prev {
                     return Err(format!("pfn 0x{cur:x} has a broken back link on {id:?}"));
                 }
@@ -562,32 +791,45 @@ impl PfnDatabase {
                 return Err(format!("{id:?} counts {} but holds {n}", h.count));
             }
         }
-        let mut active = 0;
-        for (i, e) in self.entries.iter().enumerate() {
+        let mut found = [0u64; 8];
+        for (pfn, e) in self.iter() {
             let loc = e.location();
-            if loc.is_listed() && !seen[i] {
-                return Err(format!("pfn 0x{i:x} says {loc:?} but is on no list"));
+            if loc.is_listed() && !seen[pfn.index()] {
+                return Err(format!("pfn 0x{:x} says {loc:?} but is on no list", pfn.0));
             }
-            if loc == PageLocation::Active {
-                active += 1;
-            }
+            found[loc as usize] += 1;
         }
-        if active != self.active {
-            return Err(format!("active count {} but {active} frames are active", self.active));
+        let active = found[PageLocation::Active as usize];
+        if active != self.totals[PageLocation::Active as usize] {
+            return Err(format!(
+                "active count {} but {active} frames are active",
+                self.totals[PageLocation::Active as usize]
+            ));
+        }
+        found[PageLocation::Transition as usize] = 0;
+        if found != self.totals {
+            return Err(format!("running list totals {:?} but the frames say {found:?}", self.totals));
         }
         Ok(())
     }
 
     /// Sets the share and reference counts of a page.
+    #[inline]
     pub fn set_counts(&mut self, pfn: Pfn, share: u8, reference: u8) {
-        let e = &mut self.entries[pfn.index()];
+        let e = self.entry_mut(pfn);
         e.share_count = share;
         e.reference_count = reference;
     }
 
     /// Iterates over every entry with its frame number.
     pub fn iter(&self) -> impl Iterator<Item = (Pfn, &PfnEntry)> {
-        self.entries.iter().enumerate().map(|(i, e)| (Pfn(i as u32), e))
+        (0..self.frames).map(|f| (Pfn(f), self.entry(Pfn(f))))
+    }
+
+    /// Frames whose entries are stored (the highest frame touched, plus
+    /// one): what the database occupies on the host, in entries.
+    pub fn stored_entries(&self) -> usize {
+        self.entries.len()
     }
 }
 
@@ -610,6 +852,139 @@ mod tests {
         assert_eq!(db.node_of(Pfn(4)), 0);
         assert_eq!(db.node_of(Pfn(5)), 1);
         db.audit_lists().unwrap();
+    }
+
+    /// Everything the database shows: every list in order, every entry's
+    /// fields, the counts.
+    type View = (Vec<Vec<u32>>, Vec<(PageLocation, u64, u16, u8, u8)>, ListCounts, Vec<(u64, u64)>);
+
+    fn view(db: &PfnDatabase) -> View {
+        let mut ids = Vec::new();
+        for n in 0..db.nodes {
+            ids.extend([ListId::Zeroed(n), ListId::Free(n)]);
+        }
+        ids.extend((0..8).map(ListId::Standby));
+        ids.extend([ListId::Modified, ListId::ModifiedNoWrite, ListId::Bad]);
+        let lists = ids
+            .into_iter()
+            .map(|id| {
+                let mut order = Vec::new();
+                let mut cur = db.first_on(id);
+                while let Some(f) = cur {
+                    order.push(f.0);
+                    cur = db.next_on_list(f);
+                }
+                order
+            })
+            .collect();
+        let entries =
+            db.iter().map(|(_, e)| (e.location(), e.pte, e.flags, e.share_count, e.reference_count)).collect();
+        let nodes = (0..db.nodes).map(|n| db.node_counts(n)).collect();
+        (lists, entries, db.counts(), nodes)
+    }
+
+    /// The database as it would be with every entry written out at boot.
+    fn written_out(frames: u32, nodes: u8) -> PfnDatabase {
+        let mut db = PfnDatabase::empty(frames, nodes);
+        db.boot_written_out(&[]);
+        db
+    }
+
+    #[test]
+    fn boot_builds_the_lists_frame_by_frame() {
+        // Boot gives what pushing each frame in turn gives.
+        for (frames, nodes, bad) in [
+            (10, 1, vec![]),
+            (10, 2, vec![3]),
+            (37, 3, vec![0, 36, 12, 12, 99]),
+            (37, 3, vec![]),
+            (64, 4, vec![15, 16, 17]),
+            (5, 8, vec![]),
+        ] {
+            let db = PfnDatabase::new(frames, nodes, &bad);
+            let mut slow = PfnDatabase::empty(frames, nodes);
+            slow.entries = vec![BOOT_ENTRY; frames as usize];
+            for f in 0..frames {
+                slow.entries[f as usize].set_location(PageLocation::Transition);
+                let loc = if bad.contains(&f) { PageLocation::Bad } else { PageLocation::Zeroed };
+                slow.push_tail(Pfn(f), loc);
+            }
+            assert!(view(&db) == view(&slow), "{frames} frames on {nodes} nodes, bad {bad:?}");
+            assert!(view(&written_out(frames, nodes)) == view(&PfnDatabase::new(frames, nodes, &[])));
+            db.audit_lists().unwrap();
+            slow.audit_lists().unwrap();
+            if bad.is_empty() {
+                assert_eq!(db.stored_entries(), 0, "boot writes no entry");
+            }
+        }
+    }
+
+    #[test]
+    fn boot_runs_behave_as_lists_written_out() {
+        use rand::{Rng, SeedableRng};
+        for (frames, nodes, seed) in [(40, 1, 1), (40, 1, 2), (50, 3, 3), (64, 2, 4), (9, 4, 5)] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut lazy = PfnDatabase::new(frames, nodes, &[]);
+            let mut full = written_out(frames, nodes);
+            let mut held: Vec<Pfn> = Vec::new();
+            let places = [
+                PageLocation::Zeroed,
+                PageLocation::Free,
+                PageLocation::Standby,
+                PageLocation::Modified,
+                PageLocation::Active,
+            ];
+            for step in 0..3000 {
+                match rng.gen_range(0..10) {
+                    0..=2 => {
+                        let n = rng.gen_range(0..nodes);
+                        let (a, b) = (lazy.take_zeroed(n), full.take_zeroed(n));
+                        assert_eq!(a, b, "step {step}");
+                        held.extend(a);
+                    }
+                    3 => {
+                        let n = rng.gen_range(0..nodes);
+                        let (a, b) = (lazy.take_free(n), full.take_free(n));
+                        assert_eq!(a, b, "step {step}");
+                        held.extend(a);
+                    }
+                    4..=7 if !held.is_empty() => {
+                        let f = held.swap_remove(rng.gen_range(0..held.len()));
+                        let loc = places[rng.gen_range(0..places.len())];
+                        lazy.push_tail(f, loc);
+                        full.push_tail(f, loc);
+                    }
+                    _ => {
+                        // Anything on a list or active, from anywhere, boot
+                        // runs included.
+                        let f = Pfn(rng.gen_range(0..frames));
+                        if lazy.entry(f).location() != PageLocation::Transition {
+                            lazy.unlink(f);
+                            full.unlink(f);
+                            held.push(f);
+                        }
+                    }
+                }
+                assert!(view(&lazy) == view(&full), "step {step} of seed {seed}");
+                assert_eq!(lazy.oldest_standby(), full.oldest_standby());
+                lazy.audit_lists().unwrap_or_else(|e| panic!("step {step} of seed {seed}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_taken_from_inside_a_boot_run_leaves_the_rest_in_order() {
+        let mut lazy = PfnDatabase::new(10, 1, &[]);
+        let mut full = written_out(10, 1);
+        for db in [&mut lazy, &mut full] {
+            let a = db.take_zeroed(0).unwrap();
+            db.take_zeroed(0).unwrap();
+            db.push_tail(a, PageLocation::Zeroed);
+            db.unlink(Pfn(5));
+        }
+        assert!(view(&lazy) == view(&full));
+        assert_eq!(view(&lazy).0[0], vec![2, 3, 4, 6, 7, 8, 9, 0]);
+        lazy.audit_lists().unwrap();
     }
 
     #[test]

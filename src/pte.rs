@@ -249,6 +249,13 @@ impl Pte {
         Pfn(((self.0 & PFN_MASK) >> PFN_SHIFT) as u32)
     }
 
+    /// The frame a valid or transition PTE names; `None` for every other
+    /// kind (the same answer as [`Pte::kind`], without decoding the rest).
+    #[inline]
+    pub fn frame(self) -> Option<Pfn> {
+        (self.0 & VALID != 0 || self.0 & (PROTOTYPE | TRANSITION) == TRANSITION).then(|| self.pfn())
+    }
+
     /// Whether a valid PTE has been written.
     #[inline]
     pub fn is_dirty(self) -> bool {
@@ -393,6 +400,28 @@ mod tests {
         let v = Pte::valid(Pfn(0xabcde), Protection::ReadOnly, false);
         assert_eq!(v.kind(), PteKind::Valid { pfn: Pfn(0xabcde), dirty: false, accessed: true, writable: false });
         assert_eq!(v.protection(), Some(Protection::ReadOnly));
+    }
+
+    #[test]
+    fn frame_is_named_by_valid_and_transition_ptes_only() {
+        let f = Pfn(0x1234);
+        let every = [
+            Pte::ZERO,
+            Pte::valid(f, Protection::ReadWrite, true),
+            Pte::transition(f, Protection::ReadOnly),
+            Pte::demand_zero(Protection::ReadWrite),
+            Pte::page_file(PageFileSlot(77), Protection::ReadWrite),
+            Pte::mapped_file(Protection::ReadOnly),
+            Pte::decommitted(),
+            Pte::demand_zero(Protection::NoAccess),
+        ];
+        for pte in every {
+            let want = match pte.kind() {
+                PteKind::Valid { pfn, .. } | PteKind::Transition { pfn, .. } => Some(pfn),
+                _ => None,
+            };
+            assert_eq!(pte.frame(), want, "{pte:?}");
+        }
     }
 
     #[test]

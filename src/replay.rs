@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use crate::config::{MachineConfig, MAX_MEMORY};
 use crate::cost::LatencySummary;
+use crate::fault::Prefetch;
 use crate::machine::{AccessKind, Counters, Machine, Op, OpError, OpValue, Resolution};
-use crate::trace::{TraceError, TraceFormat, TraceReader};
+use crate::trace::{TraceError, TraceFormat, TraceReader, TraceRef};
 use crate::units::{Bytes, ProcessId, PAGE_SHIFT};
 use crate::working_set::{PolicyKind, NEVER};
 
@@ -37,6 +38,14 @@ impl ReplayConfig {
         let mut machine = MachineConfig::with_memory(memory);
         machine.pagefile = Bytes(64 << 30);
         machine
+    }
+
+    /// Sets the simulated memory (what `replay --memory` does): the writer
+    /// thresholds follow the new size; every other setting stays.
+    pub fn set_memory(&mut self, memory: Bytes) {
+        let seed = self.machine.seed;
+        self.machine = ReplayConfig::machine_for(memory);
+        self.machine.seed = seed;
     }
 }
 
@@ -129,12 +138,75 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
             one(&mut m, pid, r.page, r.write, n)?;
         }
     } else {
-        for r in reader {
-            let r = r.map_err(ReplayError::Trace)?;
-            one(&mut m, pid, r.page, r.write, NEVER)?;
-        }
+        replay_stream(&mut m, pid, reader)?;
     }
     Ok(result(&m, cfg))
+}
+
+/// How far ahead of the reference being replayed the host is asked for
+/// the entries the coming references will read (see [`Machine::prefetch`]):
+/// PTEs this many references ahead, their frames' PFN entries
+/// [`FRAME_AHEAD`] ahead, and those frames' list neighbours
+/// [`NEIGHBOURS_AHEAD`] ahead. A power of two.
+const PTE_AHEAD: usize = 32;
+const FRAME_AHEAD: usize = 16;
+const NEIGHBOURS_AHEAD: usize = 6;
+
+/// Replays a trace in order, reading it in batches so that the entries of
+/// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
+/// reference stops the replay where it stands in the trace, after every
+/// reference before it.
+fn replay_stream<R: BufRead>(m: &mut Machine, pid: ProcessId, mut reader: TraceReader<R>) -> Result<(), ReplayError> {
+    const BATCH: usize = 4096;
+    let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH + PTE_AHEAD);
+    let mut next = 0;
+    let mut stop = None;
+    let mut ended = false;
+    loop {
+        if !ended && refs.len() - next < PTE_AHEAD {
+            refs.drain(..next);
+            next = 0;
+            let before = refs.len();
+            stop = reader.read_batch(&mut refs, BATCH);
+            ended = stop.is_some() || refs.len() - before < BATCH;
+            if before == 0 {
+                // The start: the loop below fetches PTE_AHEAD references on.
+                for r in refs.iter().take(PTE_AHEAD) {
+                    m.prefetch(pid, r.page << PAGE_SHIFT, Prefetch::Pte);
+                }
+            }
+        }
+        // The references with a full lookahead behind them, then the tail.
+        let steady = refs.len().saturating_sub(PTE_AHEAD);
+        while next < steady {
+            let w = &refs[next..next + PTE_AHEAD + 1];
+            m.prefetch_stages(
+                pid,
+                w[PTE_AHEAD].page << PAGE_SHIFT,
+                w[FRAME_AHEAD].page << PAGE_SHIFT,
+                w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
+            );
+            let r = w[0];
+            next += 1;
+            one(m, pid, r.page, r.write, NEVER)?;
+        }
+        if !ended && refs.len() - next < PTE_AHEAD {
+            continue;
+        }
+        let Some(&r) = refs.get(next) else { break };
+        if let Some(a) = refs.get(next + FRAME_AHEAD) {
+            m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::Frame);
+        }
+        if let Some(a) = refs.get(next + NEIGHBOURS_AHEAD) {
+            m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::ListNeighbours);
+        }
+        next += 1;
+        one(m, pid, r.page, r.write, NEVER)?;
+    }
+    match stop {
+        Some(e) => Err(ReplayError::Trace(e)),
+        None => Ok(()),
+    }
 }
 
 #[inline]
@@ -152,6 +224,15 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
     let (mut m, pid) = replay_machine(cfg)?;
     let next = if cfg.policy == PolicyKind::Opt { crate::trace::next_uses(pages) } else { Vec::new() };
     for (i, &p) in pages.iter().enumerate() {
+        if let Some(&a) = pages.get(i + PTE_AHEAD) {
+            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Pte);
+        }
+        if let Some(&a) = pages.get(i + FRAME_AHEAD) {
+            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Frame);
+        }
+        if let Some(&a) = pages.get(i + NEIGHBOURS_AHEAD) {
+            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::ListNeighbours);
+        }
         one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
     }
     Ok(result(&m, cfg))
@@ -192,6 +273,40 @@ mod tests {
         let b = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
         assert_eq!(faults(PolicyKind::Fifo, &b, 3), 9);
         assert_eq!(faults(PolicyKind::Fifo, &b, 4), 10);
+    }
+
+    #[test]
+    fn a_bad_record_stops_the_replay_where_it_stands() {
+        let pages: Vec<u64> = (0..100).map(|i| i % 7).collect();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        let cfg = ReplayConfig::new(PolicyKind::Fifo, 3);
+        let whole = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+        assert_eq!(whole.references, 100);
+        for bad in [0, 1, 40, 99] {
+            let mut b = bytes.clone();
+            b[24 * bad + 4..24 * bad + 12].copy_from_slice(&u64::MAX.to_le_bytes());
+            match replay(&b[..], TraceFormat::OracleGeneral, &cfg) {
+                Err(ReplayError::Trace(e)) => assert_eq!(e.line, bad as u64 + 1),
+                other => panic!("record {bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_and_in_memory_replays_agree() {
+        let pages =
+            crate::tracegen::zipf_pages(crate::tracegen::ZipfSpec { pages: 500, refs: 20_000, alpha: 0.8, seed: 2 })
+                .unwrap();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        for policy in [PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock, PolicyKind::Random] {
+            let mut cfg = ReplayConfig::new(policy, 100);
+            cfg.set_memory(Bytes(1 << 20));
+            let a = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            let b = replay_pages(&pages, &cfg).unwrap();
+            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "{policy:?}");
+        }
     }
 
     #[test]

@@ -98,6 +98,24 @@ impl<R: BufRead> TraceReader<R> {
         TraceError { line: self.line + 1, col: 1, message: format!("cannot read the trace: {e}") }
     }
 
+    /// The next oracleGeneral record straight from the input's buffer, when
+    /// a whole record is there: the common case, with no copy and no queue.
+    /// `None` sends the caller to [`Self::fill`], which handles records
+    /// split across buffer refills, the end of the input and read errors.
+    #[inline(always)]
+    fn next_buffered_record(&mut self) -> Option<Result<TraceRef, TraceError>> {
+        let buf = self.input.fill_buf().ok()?;
+        let rec: &[u8; 24] = buf.get(..24)?.try_into().expect("24 bytes");
+        let id = u64::from_le_bytes(rec[4..12].try_into().expect("8 bytes"));
+        self.input.consume(24);
+        self.line += 1;
+        if id > MAX_PAGE {
+            self.done = true;
+            return Some(Err(self.err(4, format!("object id {id} is beyond the 48-bit address space"))));
+        }
+        Some(Ok(TraceRef { page: id, write: false }))
+    }
+
     fn fill(&mut self) -> Result<bool, TraceError> {
         match self.format {
             TraceFormat::OracleGeneral => {
@@ -233,11 +251,64 @@ impl<R: BufRead> TraceReader<R> {
     }
 }
 
+impl<R: BufRead> TraceReader<R> {
+    /// Appends up to `max` references to `out`: fewer only at the end of
+    /// the trace, or at a malformed record, whose error is returned after
+    /// the references before it have been appended. Whole oracleGeneral
+    /// records are parsed straight out of the input's buffer, many at once.
+    pub fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
+        let goal = out.len() + max;
+        while out.len() < goal {
+            if self.format == TraceFormat::OracleGeneral && !self.done && self.pending.is_empty() {
+                if let Ok(buf) = self.input.fill_buf() {
+                    let n = (buf.len() / 24).min(goal - out.len());
+                    let mut taken = 0;
+                    for rec in buf[..n * 24].chunks_exact(24) {
+                        let id = u64::from_le_bytes(rec[4..12].try_into().expect("8 bytes"));
+                        if id > MAX_PAGE {
+                            break;
+                        }
+                        out.push(TraceRef { page: id, write: false });
+                        taken += 1;
+                    }
+                    self.input.consume(taken * 24);
+                    self.line += taken as u64;
+                    if taken > 0 && taken == n {
+                        continue;
+                    }
+                }
+            }
+            // A record split across refills, a malformed one, the end, or
+            // another format: one at a time.
+            match self.next() {
+                Some(Ok(r)) => out.push(r),
+                Some(Err(e)) => return Some(e),
+                None => return None,
+            }
+        }
+        None
+    }
+}
+
 impl<R: BufRead> Iterator for TraceReader<R> {
     type Item = Result<TraceRef, TraceError>;
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if self.format == TraceFormat::OracleGeneral && !self.done && self.pending.is_empty() {
+            if let Some(r) = self.next_buffered_record() {
+                return Some(r);
+            }
+        }
+        self.next_queued()
+    }
+}
+
+impl<R: BufRead> TraceReader<R> {
+    /// The next reference through the queue of the current line, reading
+    /// and parsing more input when it is empty.
+    #[inline(never)]
+    fn next_queued(&mut self) -> Option<Result<TraceRef, TraceError>> {
         loop {
             if let Some(r) = self.pending.pop_front() {
                 return Some(Ok(r));
@@ -305,13 +376,25 @@ pub fn read_all(input: impl BufRead, format: TraceFormat) -> Result<Vec<TraceRef
 /// For each position, the position of the next reference to the same page
 /// ([`crate::working_set::NEVER`] if none): what the OPT policy needs.
 pub fn next_uses(pages: &[u64]) -> Vec<u64> {
-    let mut next = vec![crate::working_set::NEVER; pages.len()];
-    let mut last: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
-    for i in (0..pages.len()).rev() {
-        if let Some(&j) = last.get(&pages[i]) {
-            next[i] = j;
+    use crate::working_set::NEVER;
+    let mut next = vec![NEVER; pages.len()];
+    let max = pages.iter().copied().max().unwrap_or(0);
+    if max < (pages.len() as u64).max(1 << 20) * 4 {
+        // Page numbers are dense enough for a table indexed by page.
+        let mut last = vec![NEVER; max as usize + 1];
+        for i in (0..pages.len()).rev() {
+            let l = &mut last[pages[i] as usize];
+            next[i] = *l;
+            *l = i as u64;
         }
-        last.insert(pages[i], i as u64);
+    } else {
+        let mut last: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+        for i in (0..pages.len()).rev() {
+            if let Some(&j) = last.get(&pages[i]) {
+                next[i] = j;
+            }
+            last.insert(pages[i], i as u64);
+        }
     }
     next
 }
@@ -386,7 +469,70 @@ mod tests {
     }
 
     #[test]
+    fn oracle_general_records_split_across_buffer_refills_read_whole() {
+        let pages: Vec<u64> = (0..50).map(|i| i * 7 % 13).collect();
+        let mut bytes = Vec::new();
+        write_oracle_general(&pages, &mut bytes).unwrap();
+        for cap in [1, 5, 24, 25, 100] {
+            let r = std::io::BufReader::with_capacity(cap, &bytes[..]);
+            let got: Vec<u64> = read_all(r, TraceFormat::OracleGeneral).unwrap().iter().map(|r| r.page).collect();
+            assert_eq!(got, pages, "buffer of {cap} bytes");
+        }
+        let mut bad = bytes.clone();
+        bad[24 * 3 + 4..24 * 3 + 12].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let e = read_all(&bad[..], TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!((e.line, e.col), (4, 5));
+        let e = read_all(std::io::BufReader::with_capacity(7, &bad[..]), TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!((e.line, e.col), (4, 5));
+    }
+
+    #[test]
+    fn batches_read_what_the_iterator_reads() {
+        let pages: Vec<u64> = (0..1000).map(|i| i * 31 % 97).collect();
+        let mut og = Vec::new();
+        write_oracle_general(&pages, &mut og).unwrap();
+        let refs: String = pages.iter().map(|p| format!("{p}\n")).collect();
+        let mut bad = og.clone();
+        bad[24 * 700 + 4..24 * 700 + 12].copy_from_slice(&u64::MAX.to_le_bytes());
+        let inputs: [(&[u8], TraceFormat); 4] = [
+            (&og, TraceFormat::OracleGeneral),
+            (&og[..og.len() - 5], TraceFormat::OracleGeneral),
+            (&bad, TraceFormat::OracleGeneral),
+            (refs.as_bytes(), TraceFormat::Refs),
+        ];
+        for (bytes, format) in inputs {
+            for (cap, max) in [(64, 7), (1 << 16, 4096), (24 * 10, 10), (25, 3)] {
+                let mut want: Vec<TraceRef> = Vec::new();
+                let mut want_err = None;
+                for r in TraceReader::new(std::io::BufReader::with_capacity(cap, bytes), format) {
+                    match r {
+                        Ok(r) => want.push(r),
+                        Err(e) => want_err = Some(e),
+                    }
+                }
+                let mut reader = TraceReader::new(std::io::BufReader::with_capacity(cap, bytes), format);
+                let mut got = Vec::new();
+                let got_err = loop {
+                    let before = got.len();
+                    if let Some(e) = reader.read_batch(&mut got, max) {
+                        break Some(e);
+                    }
+                    if got.len() - before < max {
+                        break None;
+                    }
+                };
+                assert_eq!(got, want, "{format:?}, buffer {cap}, batches of {max}");
+                assert_eq!(got_err, want_err, "{format:?}, buffer {cap}, batches of {max}");
+            }
+        }
+    }
+
+    #[test]
     fn next_uses_point_forward() {
-        assert_eq!(next_uses(&[1, 2, 1, 1]), vec![2, crate::working_set::NEVER, 3, crate::working_set::NEVER]);
+        use crate::working_set::NEVER;
+        assert_eq!(next_uses(&[1, 2, 1, 1]), vec![2, NEVER, 3, NEVER]);
+        // Sparse page numbers take the map, with the same answer.
+        let far = 1 << 40;
+        assert_eq!(next_uses(&[far, 2, far, far]), vec![2, NEVER, 3, NEVER]);
     }
 }

@@ -63,7 +63,7 @@ pub fn replay(a: ReplayArgs) -> i32 {
     let mut cfg = ReplayConfig::new(policy, a.frames);
     if let Some(m) = &a.memory {
         match Bytes::parse(m) {
-            Ok(b) => cfg.machine = ReplayConfig::machine_for(b),
+            Ok(b) => cfg.set_memory(b),
             Err(e) => return bad(format!("--memory: {e}")),
         }
     }

@@ -2,7 +2,7 @@
     /// process's node if `None`). `next_use` is the time of the next
     /// reference to the same page, for the OPT policy ([`NEVER`] if
     /// unknown or none).
-    #[inline]
+    #[inline(always)]
     pub fn access(
         &mut self,
         pid: ProcessId,

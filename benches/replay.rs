@@ -1,0 +1,99 @@
+//! Replay throughput of the full machine on a Zipf trace.
+//!
+//! The headline: 50M references over 1M distinct pages (Zipf alpha 0.99,
+//! seed 1, the trace `pagelab gen-trace --pages 1000000 --refs 50000000
+//! --alpha 0.99 --seed 1` writes), replayed with FIFO into a 131072-frame
+//! working set on a 64 GiB simulated machine, from an in-memory
+//! oracleGeneral buffer, so record parsing is timed as libCacheSim's
+//! reading is. Every run builds its machine (16M frames) inside the timed
+//! region. Smaller variants follow: the same replay from pages already in
+//! memory (no parsing), and LRU and CLOCK on the first 10M references.
+//! Results and how they compare with libCacheSim: `benches/README.md`.
+//!
+//! `cargo bench --bench replay`; `PAGELAB_BENCH_REFS` (default 50000000) and
+//! `PAGELAB_BENCH_RUNS` (default 3) change the size; the best run counts.
+//! `scripts/bench-vs-libcachesim.sh` runs the same trace through the
+//! command line and libCacheSim side by side.
+
+use std::time::{Duration, Instant};
+
+use pagelab::replay::{replay, replay_pages, ReplayConfig, ReplayResult};
+use pagelab::trace::{write_oracle_general, TraceFormat};
+use pagelab::tracegen::{zipf_pages, ZipfSpec};
+use pagelab::units::Bytes;
+use pagelab::working_set::PolicyKind;
+
+const PAGES: u64 = 1_000_000;
+const FRAMES: u64 = 131_072;
+const ALPHA: f64 = 0.99;
+const SEED: u64 = 1;
+const MEMORY: Bytes = Bytes(64 << 30);
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn config(policy: PolicyKind) -> ReplayConfig {
+    let mut cfg = ReplayConfig::new(policy, FRAMES);
+    cfg.set_memory(MEMORY);
+    cfg
+}
+
+/// Runs `f` `runs` times; returns the best time and the (identical) result.
+fn best_of(runs: u64, mut f: impl FnMut() -> ReplayResult) -> (Duration, ReplayResult) {
+    let mut best = Duration::MAX;
+    let mut result = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let r = f();
+        best = best.min(start.elapsed());
+        if let Some(prev) = &result {
+            let prev: &ReplayResult = prev;
+            assert_eq!((prev.references, prev.faults), (r.references, r.faults), "replay is deterministic");
+        }
+        result = Some(r);
+    }
+    (best, result.expect("at least one run"))
+}
+
+fn report(name: &str, (time, r): (Duration, ReplayResult)) {
+    let secs = time.as_secs_f64();
+    println!(
+        "{name:<34} {:>11} refs {:>10} faults ({:>5.2}%) {:>8.3} s {:>7.2} M refs/s",
+        r.references,
+        r.faults,
+        r.fault_rate * 100.0,
+        secs,
+        r.references as f64 / secs / 1e6
+    );
+}
+
+fn main() {
+    let refs = env("PAGELAB_BENCH_REFS", 50_000_000);
+    let runs = env("PAGELAB_BENCH_RUNS", 3).max(1);
+    let small = refs.min(10_000_000) as usize;
+    println!(
+        "trace: Zipf alpha {ALPHA}, seed {SEED}, {PAGES} pages, {refs} references; \
+         {FRAMES} frames, memory {MEMORY}; best of {runs}"
+    );
+    let t = Instant::now();
+    let pages = zipf_pages(ZipfSpec { pages: PAGES, refs, alpha: ALPHA, seed: SEED }).expect("valid trace settings");
+    let mut og = Vec::with_capacity(pages.len() * 24);
+    write_oracle_general(&pages, &mut og).expect("writing to memory");
+    println!("(trace generated in {:.1} s)", t.elapsed().as_secs_f64());
+
+    let fifo = config(PolicyKind::Fifo);
+    report(
+        "fifo, oracleGeneral in memory",
+        best_of(runs, || replay(&og[..], TraceFormat::OracleGeneral, &fifo).expect("replay")),
+    );
+    drop(og);
+    report("fifo, pages in memory", best_of(runs, || replay_pages(&pages, &fifo).expect("replay")));
+    for policy in [PolicyKind::Lru, PolicyKind::Clock] {
+        let cfg = config(policy);
+        report(
+            &format!("{}, pages in memory, first {}M", policy.name(), small / 1_000_000),
+            best_of(runs, || replay_pages(&pages[..small], &cfg).expect("replay")),
+        );
+    }
+}
