@@ -21,7 +21,7 @@ use crate::machine::{AccessKind, Machine, OpError, Resolution};
 use crate::pfn_db::{Backing, PageLocation};
 use crate::process::VadKind;
 use crate::pte::{Protection, Pte, PteKind};
-use crate::units::{FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
+use crate::units::{PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 
 /// What to bring into the host's caches ahead of a reference (see
 /// [`Machine::prefetch`]); a replay issues the stages at decreasing
@@ -402,43 +402,7 @@ impl Machine {
         node: u8,
         next_use: u64,
     ) -> Result<Resolution, OpError> {
-        let (pfn, _) = self.obtain_frame(FramePurpose::ReadIn, node, pid)?;
-        let extra = self.config.cluster.pagefile;
-        let neighbours = self.cluster_neighbours(
-            pid,
-            vpn,
-            extra,
-            |_, pte| match pte.kind() {
-                PteKind::PageFile { slot, .. } => Some(slot.0 as u64),
-                _ => None,
-            },
-            slot.0 as u64,
-        );
-        let mut read = Vec::with_capacity(neighbours.len());
-        for (v, s) in neighbours {
-            let Some((f, _)) = self.allocate_frame(FramePurpose::ReadIn, node) else { break };
-            let prot = self.processes[pid.0 as usize].page_table.get(v).protection().unwrap_or(protection);
-            read.push((v, f, Backing::PageFile(s as u32), prot));
-        }
-        self.pfn.entry_mut(pfn).set_backing(Backing::PageFile(slot.0));
-        self.pfn.entry_mut(pfn).set_modified(false);
-        let pages = self.complete_read(pid, &read);
-        if write {
-            self.capture_dirty(pfn);
-        }
-        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
-        self.counters.hard_pagefile += 1;
-        self.processes[pid.0 as usize].counters.hard_pagefile += 1;
-        let t = self.finish_fault(pid, self.config.cost.io(pages));
-        self.emit(|| Event::HardFault {
-            pid,
-            vpn,
-            pfn,
-            source: ReadSource::PageFile { slot },
-            pages_read: pages,
-            time: t,
-        });
-        Ok(Resolution::HardPageFile)
+        self.hard_fault(pid, vpn, ReadSource::PageFile { slot }, protection, write, node, next_use)
     }
 
     fn mapped_file_fault(
@@ -453,40 +417,82 @@ impl Machine {
         let vad = *self.processes[pid.0 as usize].vad_at(vpn).expect("mapped PTE lies in a view");
         let VadKind::Mapped { file, file_page } = vad.kind else { unreachable!("mapped PTE in a private VAD") };
         let page = file_page + (vpn.0 - vad.start.0);
+        self.hard_fault(pid, vpn, ReadSource::File { file, page }, protection, write, node, next_use)
+    }
+
+    /// A hard fault: one I/O reads the page from `source`, with the
+    /// neighbours whose copies continue its run on disk (page-file offsets
+    /// in a row, or the following pages of the file); the neighbours go to
+    /// standby, the faulting page into the working set.
+    #[allow(clippy::too_many_arguments)]
+    fn hard_fault(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        source: ReadSource,
+        protection: Protection,
+        write: bool,
+        node: u8,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
         let (pfn, _) = self.obtain_frame(FramePurpose::ReadIn, node, pid)?;
-        let start = vad.start.0;
+        let (backing, extra) = match source {
+            ReadSource::PageFile { slot } => (Backing::PageFile(slot.0), self.config.cluster.pagefile),
+            ReadSource::File { page, .. } => (Backing::File(page as u32), self.config.cluster.file),
+        };
+        let run_start = match backing {
+            Backing::PageFile(s) | Backing::File(s) => s as u64,
+            Backing::None => unreachable!("a read has a source"),
+        };
+        let vad_start = self.processes[pid.0 as usize].vad_at(vpn).map_or(0, |v| v.start.0);
         let neighbours = self.cluster_neighbours(
             pid,
             vpn,
-            self.config.cluster.file,
-            |v, pte| match pte.kind() {
-                PteKind::Zero | PteKind::MappedFile { .. } => Some(file_page + (v.0 - start)),
+            extra,
+            |v, pte| match (source, pte.kind()) {
+                (ReadSource::PageFile { .. }, PteKind::PageFile { slot, .. }) => Some(slot.0 as u64),
+                (ReadSource::File { page, .. }, PteKind::Zero | PteKind::MappedFile { .. }) => {
+                    Some(page - (vpn.0 - vad_start) + (v.0 - vad_start))
+                }
                 _ => None,
             },
-            page,
+            run_start,
         );
         let mut read = Vec::with_capacity(neighbours.len());
-        for (v, fp) in neighbours {
+        for (v, at) in neighbours {
             let Some((f, _)) = self.allocate_frame(FramePurpose::ReadIn, node) else { break };
-            read.push((v, f, Backing::File(fp as u32), protection));
+            let (b, prot) = match source {
+                ReadSource::PageFile { .. } => (
+                    Backing::PageFile(at as u32),
+                    self.processes[pid.0 as usize].page_table.get(v).protection().unwrap_or(protection),
+                ),
+                ReadSource::File { .. } => (Backing::File(at as u32), protection),
+            };
+            read.push((v, f, b, prot));
         }
-        self.pfn.entry_mut(pfn).set_backing(Backing::File(page as u32));
-        self.pfn.entry_mut(pfn).set_modified(write);
+        self.pfn.entry_mut(pfn).set_backing(backing);
+        self.pfn.entry_mut(pfn).set_modified(false);
         let pages = self.complete_read(pid, &read);
-        self.files[file.0 as usize].pages_read += pages;
+        if write {
+            self.capture_dirty(pfn);
+        }
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
-        self.counters.hard_file += 1;
-        self.processes[pid.0 as usize].counters.hard_file += 1;
+        let resolution = match source {
+            ReadSource::PageFile { .. } => {
+                self.counters.hard_pagefile += 1;
+                self.processes[pid.0 as usize].counters.hard_pagefile += 1;
+                Resolution::HardPageFile
+            }
+            ReadSource::File { file, .. } => {
+                self.files[file.0 as usize].pages_read += pages;
+                self.counters.hard_file += 1;
+                self.processes[pid.0 as usize].counters.hard_file += 1;
+                Resolution::HardFile
+            }
+        };
         let t = self.finish_fault(pid, self.config.cost.io(pages));
-        self.emit(|| Event::HardFault {
-            pid,
-            vpn,
-            pfn,
-            source: ReadSource::File { file: FileId(file.0), page },
-            pages_read: pages,
-            time: t,
-        });
-        Ok(Resolution::HardFile)
+        self.emit(|| Event::HardFault { pid, vpn, pfn, source, pages_read: pages, time: t });
+        Ok(resolution)
     }
 
     /// Completes a clustered read: the neighbours go to the standby list
