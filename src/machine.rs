@@ -205,6 +205,9 @@ pub enum OpError {
     /// The process does not exist or has exited.
     #[error("process {0} does not exist or has exited")]
     NoSuchProcess(u16),
+    /// More processes or files than 16-bit identifiers can name.
+    #[error("too many {0}: pagelab names at most 65536")]
+    TooMany(&'static str),
 }
 
 impl OpError {
@@ -216,6 +219,7 @@ impl OpError {
             OpError::Win32 { error, .. } => error.name().into(),
             OpError::NoMemory => "no_memory".into(),
             OpError::NoSuchProcess(_) => "no_such_process".into(),
+            OpError::TooMany(_) => "too_many".into(),
         }
     }
 }
@@ -515,7 +519,7 @@ impl Machine {
     pub fn apply(&mut self, op: &Op) -> Result<OpValue, OpError> {
         match op {
             Op::CreateProcess { name, ws_min, ws_max, hard_max, policy, node, auto_commit } => {
-                let id = ProcessId(self.processes.len() as u16);
+                let id = ProcessId(u16::try_from(self.processes.len()).map_err(|_| OpError::TooMany("processes"))?);
                 let min = ws_min.unwrap_or(self.config.ws_min);
                 let max = ws_max.unwrap_or(self.config.ws_max).max(1);
                 self.processes.push(Process {
@@ -555,7 +559,7 @@ impl Machine {
                 self.release(*pid, *address)
             }
             Op::CreateFile { name, size } => {
-                let id = FileId(self.files.len() as u16);
+                let id = FileId(u16::try_from(self.files.len()).map_err(|_| OpError::TooMany("files"))?);
                 self.files.push(MappedFile {
                     name: name.clone(),
                     pages: Bytes(*size).pages_ceil(),

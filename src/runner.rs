@@ -254,23 +254,24 @@ impl Runner {
                 let pid = self.pids[*process];
                 let first = address / PAGE_SIZE;
                 let offset = address % PAGE_SIZE;
+                let (machine, workload) = (&mut self.machine, &mut self.workload);
                 for _ in 0..*repeat {
-                    let order: Box<dyn Iterator<Item = u64>> = match *pattern {
+                    let order: Box<dyn Iterator<Item = u64> + '_> = match *pattern {
                         Pattern::Sequential => Box::new(0..*pages),
                         Pattern::Reverse => Box::new((0..*pages).rev()),
                         Pattern::Stride(k) => {
                             let n = *pages;
                             Box::new((0..k.min(n)).flat_map(move |s| (s..n).step_by(k as usize)))
                         }
+                        // Drawn one at a time: a billion picks need no host memory.
                         Pattern::Random { count } => {
-                            let n = *pages;
-                            let picks: Vec<u64> = (0..count).map(|_| self.workload.gen_range(0..n)).collect();
-                            Box::new(picks.into_iter())
+                            let (n, rng) = (*pages, &mut *workload);
+                            Box::new((0..count).map(move |_| rng.gen_range(0..n)))
                         }
                     };
                     for i in order {
                         let va = (first + i) * PAGE_SIZE + offset;
-                        self.machine.access(pid, va, *access, *node, NEVER)?;
+                        machine.access(pid, va, *access, *node, NEVER)?;
                     }
                 }
                 Ok(())

@@ -41,6 +41,12 @@ impl Override {
 const MAX_STEP_REFS: u64 = 1_000_000_000;
 /// The largest file: 2^32 pages (16 TiB), the range of a PFN's file offset.
 const MAX_FILE: u64 = (1 << 32) * PAGE_SIZE;
+/// The most references a scenario's trace step may hold: each costs 9 bytes
+/// of host memory (page and write flag), so 100M cost under 1 GiB. Longer
+/// traces stream through `pagelab replay`.
+const MAX_TRACE_REFS: usize = 100_000_000;
+/// The most files a scenario may declare (file ids are 16 bits).
+const MAX_FILES: usize = 4096;
 /// One past the highest address any layout has (2^48).
 const MAX_ADDRESS: u64 = 1 << 48;
 /// The most processes a scenario may declare.
@@ -237,6 +243,9 @@ pub fn load_str(
         });
     }
 
+    if raw.file.len() > MAX_FILES {
+        return Err(ctx.err(raw.file[MAX_FILES].span(), format!("at most {MAX_FILES} files per scenario")));
+    }
     let mut files: Vec<FileSpec> = Vec::new();
     for f in &raw.file {
         let rf = f.get_ref();
@@ -741,8 +750,11 @@ impl ScenarioCtx<'_> {
                     })?;
                     pages.push(x.page);
                     writes.push(x.write || access == AccessKind::Write);
-                    if pages.len() as u64 > MAX_STEP_REFS {
-                        return Err(c.err(t.span(), "trace has more than a billion references; use `pagelab replay`"));
+                    if pages.len() > MAX_TRACE_REFS {
+                        return Err(c.err(
+                            t.span(),
+                            format!("trace has more than {MAX_TRACE_REFS} references; replay it with `pagelab replay`, which streams"),
+                        ));
                     }
                 }
                 (pages, writes)
@@ -911,6 +923,14 @@ expect = { "p1.faults" = 4, "p1.ws_size" = { at_most = 3 } }
         assert!(e.message.contains("does not apply to op \"reserve\""), "{e}");
         let e = err(&OK.replace("memory = \"1 MiB\"", "memory = \"4 TiB\""));
         assert!(e.message.contains("host memory"), "{e}");
+    }
+
+    #[test]
+    fn more_files_than_ids_is_an_error_not_a_wrap() {
+        let files: String = (0..=MAX_FILES).map(|i| format!("[[file]]\nname = \"f{i}\"\nsize = 4096\n")).collect();
+        let e = err(&format!("[scenario]\nname = \"x\"\n{files}"));
+        assert!(e.message.contains("at most 4096 files"), "{e}");
+        assert_eq!(e.line, 3 + 3 * MAX_FILES, "{e}");
     }
 
     #[test]
