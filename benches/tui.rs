@@ -173,8 +173,8 @@ fn main() {
         m.lists.active,
         m.lists.standby,
         m.lists.modified,
-        m.counters.faults(),
-        m.counters.hard(),
+        m.counters.paging.faults(),
+        m.counters.paging.hard(),
         app.history().len(),
         app.history().interval()
     );

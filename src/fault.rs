@@ -67,8 +67,8 @@ impl Machine {
                 // The hit path: set the accessed bit, tell the policy.
                 pte.touch(write);
                 let pfn = pte.pfn();
-                p.counters.references += 1;
-                self.counters.references += 1;
+                p.counters.paging.references += 1;
+                self.counters.paging.references += 1;
                 if p.ws.tracks_references() {
                     let slot = self.pfn.entry(pfn).ws_index();
                     p.ws.referenced(slot, next_use);
@@ -158,8 +158,8 @@ impl Machine {
     ) -> Result<Resolution, OpError> {
         self.live(pid)?;
         let write = kind == AccessKind::Write;
-        self.counters.references += 1;
-        self.processes[pid.0 as usize].counters.references += 1;
+        self.counters.paging.references += 1;
+        self.processes[pid.0 as usize].counters.paging.references += 1;
         let pte = self.processes[pid.0 as usize].page_table.get(vpn);
         if pte.is_valid() {
             // A first write to a valid page: the hardware sets the dirty bit
@@ -260,8 +260,8 @@ impl Machine {
     }
 
     pub(crate) fn violation(&mut self, pid: ProcessId, address: u64, reason: &'static str) -> OpError {
-        self.counters.access_violations += 1;
-        self.processes[pid.0 as usize].counters.access_violations += 1;
+        self.counters.paging.access_violations += 1;
+        self.processes[pid.0 as usize].counters.paging.access_violations += 1;
         self.emit(|| Event::AccessViolation { pid, address, reason });
         OpError::AccessViolation { address, reason }
     }
@@ -309,8 +309,8 @@ impl Machine {
         // The PTE's dirty bit records writes through this mapping only; a
         // page that comes back modified keeps that state in its PFN entry.
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
-        self.counters.soft += 1;
-        self.processes[pid.0 as usize].counters.soft += 1;
+        self.counters.paging.soft += 1;
+        self.processes[pid.0 as usize].counters.paging.soft += 1;
         self.finish_fault(pid, self.config.cost.soft_fault);
         self.emit(|| Event::SoftFault { pid, vpn, pfn, from });
         Ok(Resolution::Soft)
@@ -340,8 +340,8 @@ impl Machine {
         e.set_backing(Backing::None);
         e.set_modified(true);
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
-        self.counters.demand_zero += 1;
-        self.processes[pid.0 as usize].counters.demand_zero += 1;
+        self.counters.paging.demand_zero += 1;
+        self.processes[pid.0 as usize].counters.paging.demand_zero += 1;
         self.finish_fault(pid, t);
         self.emit(|| Event::DemandZeroFault { pid, vpn, pfn, from });
         Ok(Resolution::DemandZero)
@@ -479,14 +479,14 @@ impl Machine {
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
         let resolution = match source {
             ReadSource::PageFile { .. } => {
-                self.counters.hard_pagefile += 1;
-                self.processes[pid.0 as usize].counters.hard_pagefile += 1;
+                self.counters.paging.hard_pagefile += 1;
+                self.processes[pid.0 as usize].counters.paging.hard_pagefile += 1;
                 Resolution::HardPageFile
             }
             ReadSource::File { file, .. } => {
                 self.files[file.0 as usize].pages_read += pages;
-                self.counters.hard_file += 1;
-                self.processes[pid.0 as usize].counters.hard_file += 1;
+                self.counters.paging.hard_file += 1;
+                self.processes[pid.0 as usize].counters.paging.hard_file += 1;
                 Resolution::HardFile
             }
         };

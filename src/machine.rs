@@ -16,7 +16,7 @@ use crate::cost::{LatencyHistogram, LatencySummary};
 use crate::event::Event;
 use crate::pagefile::PageFile;
 use crate::pfn_db::{Backing, ListCounts, PageLocation, PfnDatabase};
-use crate::process::{Process, ProcessCounters, Vad, VadKind};
+use crate::process::{PagingCounts, Process, ProcessCounters, Vad, VadKind};
 use crate::pte::{Protection, Pte, PteKind};
 use crate::units::{Bytes, FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 use crate::win32::Win32Error;
@@ -227,20 +227,9 @@ impl OpError {
 /// Machine-wide counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
-    /// Memory references.
-    pub references: u64,
-    /// Demand-zero faults.
-    pub demand_zero: u64,
-    /// Soft faults.
-    pub soft: u64,
-    /// Hard faults from the page file.
-    pub hard_pagefile: u64,
-    /// Hard faults from mapped files.
-    pub hard_file: u64,
-    /// Access violations.
-    pub access_violations: u64,
-    /// Pages evicted from working sets.
-    pub evictions: u64,
+    /// References and faults of every process together.
+    #[serde(flatten)]
+    pub paging: PagingCounts,
     /// Standby pages taken from their owners for reuse.
     pub repurposed: u64,
     /// Free pages zeroed inside a fault (no zeroed page was ready).
@@ -267,17 +256,6 @@ pub struct Counters {
     pub time_foreground: SimNanos,
     /// Simulated time spent by background work (writer, zero thread).
     pub time_background: SimNanos,
-}
-
-impl Counters {
-    /// Hard faults of both kinds.
-    pub fn hard(&self) -> u64 {
-        self.hard_pagefile + self.hard_file
-    }
-    /// Every reference that missed its working set.
-    pub fn faults(&self) -> u64 {
-        self.demand_zero + self.soft + self.hard()
-    }
 }
 
 /// A file that can be mapped.
@@ -1165,7 +1143,7 @@ mod tests {
         assert_eq!(m.access(p, a, AccessKind::Read, None, NEVER).unwrap(), Resolution::Hit);
         // Free space is a violation too.
         assert!(m.access(p, 0x7000_0000, AccessKind::Read, None, NEVER).is_err());
-        assert_eq!(m.counters().access_violations, 2);
+        assert_eq!(m.counters().paging.access_violations, 2);
         m.check_invariants().unwrap();
     }
 

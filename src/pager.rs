@@ -126,7 +126,7 @@ impl Machine {
         let pfn = pte.pfn();
         let prot = pte.protection().unwrap_or(Protection::ReadWrite);
         *entry = Pte::transition(pfn, prot);
-        p.counters.evictions += 1;
+        p.counters.paging.evictions += 1;
         let (policy, ws_max) = (p.ws.policy(), p.ws.max);
         if pte.is_dirty() {
             self.capture_dirty(pfn);
@@ -135,7 +135,7 @@ impl Machine {
         self.pfn.unlink(pfn);
         self.pfn.set_counts(pfn, 0, 0);
         self.pfn.push_tail(pfn, to);
-        self.counters.evictions += 1;
+        self.counters.paging.evictions += 1;
         self.emit(|| Event::Evicted { pid, vpn, pfn, to, reason, policy, ws_max });
         self.prefetch_victims(pid);
     }

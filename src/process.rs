@@ -58,9 +58,10 @@ impl Vad {
     }
 }
 
-/// Per-process counters.
+/// What happened to references: kept per process, and for the whole
+/// machine as the sum over processes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ProcessCounters {
+pub struct PagingCounts {
     /// Memory references made.
     pub references: u64,
     /// Demand-zero faults.
@@ -73,17 +74,60 @@ pub struct ProcessCounters {
     pub hard_file: u64,
     /// Access violations.
     pub access_violations: u64,
-    /// Pages evicted from the working set.
+    /// Pages evicted from working sets.
     pub evictions: u64,
-    /// Largest working set seen.
-    pub peak_ws: u64,
 }
 
-impl ProcessCounters {
-    /// Every reference that missed the working set.
-    pub fn faults(&self) -> u64 {
-        self.demand_zero + self.soft + self.hard_pagefile + self.hard_file
+impl PagingCounts {
+    /// The metric names scenarios use for these counts, machine-wide or
+    /// after a process name.
+    pub const METRICS: [&'static str; 9] = [
+        "references",
+        "faults",
+        "faults.demand_zero",
+        "faults.soft",
+        "faults.hard",
+        "faults.hard_pagefile",
+        "faults.hard_file",
+        "access_violations",
+        "evictions",
+    ];
+
+    /// Hard faults of both kinds.
+    pub fn hard(&self) -> u64 {
+        self.hard_pagefile + self.hard_file
     }
+
+    /// Every reference that missed its working set.
+    pub fn faults(&self) -> u64 {
+        self.demand_zero + self.soft + self.hard()
+    }
+
+    /// The value of one of [`PagingCounts::METRICS`].
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        Some(match name {
+            "references" => self.references,
+            "faults" => self.faults(),
+            "faults.demand_zero" => self.demand_zero,
+            "faults.soft" => self.soft,
+            "faults.hard" => self.hard(),
+            "faults.hard_pagefile" => self.hard_pagefile,
+            "faults.hard_file" => self.hard_file,
+            "access_violations" => self.access_violations,
+            "evictions" => self.evictions,
+            _ => return None,
+        })
+    }
+}
+
+/// Per-process counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessCounters {
+    /// References and faults of this process.
+    #[serde(flatten)]
+    pub paging: PagingCounts,
+    /// Largest working set seen.
+    pub peak_ws: u64,
 }
 
 /// One process: an address space and a working set.

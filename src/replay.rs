@@ -240,15 +240,15 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
 
 fn result(m: &Machine, cfg: &ReplayConfig) -> ReplayResult {
     let c = *m.counters();
-    let refs = c.references - c.access_violations;
+    let refs = c.paging.references - c.paging.access_violations;
     ReplayResult {
         policy: cfg.policy.name(),
         frames: cfg.frames,
-        references: c.references,
-        faults: c.faults(),
-        fault_rate: if refs == 0 { 0.0 } else { c.faults() as f64 / refs as f64 },
-        breakdown: Breakdown { demand_zero: c.demand_zero, soft: c.soft, hard: c.hard() },
-        access_violations: c.access_violations,
+        references: c.paging.references,
+        faults: c.paging.faults(),
+        fault_rate: if refs == 0 { 0.0 } else { c.paging.faults() as f64 / refs as f64 },
+        breakdown: Breakdown { demand_zero: c.paging.demand_zero, soft: c.paging.soft, hard: c.paging.hard() },
+        access_violations: c.paging.access_violations,
         counters: c,
         fault_latency: m.latency(),
         memory: cfg.machine.memory.0,

@@ -138,24 +138,24 @@ pub fn machine_line(o: &mut String, m: &MachineSummary) {
 /// The counters, lists and processes of a snapshot as text.
 pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
     let c = &s.counters;
-    let _ = writeln!(o, "references        {}", c.references);
+    let _ = writeln!(o, "references        {}", c.paging.references);
     let _ = writeln!(
         o,
         "faults            {}  (demand zero {}, soft {}, hard {}: page file {}, mapped file {})",
-        c.faults(),
-        c.demand_zero,
-        c.soft,
-        c.hard(),
-        c.hard_pagefile,
-        c.hard_file
+        c.paging.faults(),
+        c.paging.demand_zero,
+        c.paging.soft,
+        c.paging.hard(),
+        c.paging.hard_pagefile,
+        c.paging.hard_file
     );
-    if c.access_violations > 0 {
-        let _ = writeln!(o, "access violations {}", c.access_violations);
+    if c.paging.access_violations > 0 {
+        let _ = writeln!(o, "access violations {}", c.paging.access_violations);
     }
     let _ = writeln!(
         o,
         "pages             evicted {}, repurposed from standby {}, zeroed in faults {}, zeroed by the zero thread {}",
-        c.evictions, c.repurposed, c.zeroed_in_fault, c.zeroed_by_thread
+        c.paging.evictions, c.repurposed, c.zeroed_in_fault, c.zeroed_by_thread
     );
     let _ = writeln!(
         o,
@@ -205,12 +205,12 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
                 "{:<12} {:>14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
                 name,
                 format!("{} ({}/{})", p.ws_size, p.ws_min, p.ws_max),
-                p.counters.references,
-                p.counters.faults(),
-                p.counters.demand_zero,
-                p.counters.soft,
-                p.counters.hard_pagefile + p.counters.hard_file,
-                p.counters.evictions,
+                p.counters.paging.references,
+                p.counters.paging.faults(),
+                p.counters.paging.demand_zero,
+                p.counters.paging.soft,
+                p.counters.paging.hard_pagefile + p.counters.paging.hard_file,
+                p.counters.paging.evictions,
                 p.commit
             );
         }

@@ -281,7 +281,7 @@ impl Runner {
                 let opt =
                     self.machine.process(pid).is_some_and(|p| p.ws.policy() == crate::working_set::PolicyKind::Opt);
                 let next = if opt { crate::trace::next_uses(pages) } else { Vec::new() };
-                let t0 = self.machine.counters().references;
+                let t0 = self.machine.counters().paging.references;
                 for (i, (&p, &w)) in pages.iter().zip(writes).enumerate() {
                     let next_use = next.get(i).map_or(NEVER, |&n| if n == NEVER { NEVER } else { t0 + n });
                     let kind = if w { AccessKind::Write } else { AccessKind::Read };
@@ -298,16 +298,7 @@ impl Runner {
         let c = m.counters();
         let s = m.pfn_db().counts();
         match metric {
-            Metric::Global(name) => MetricValue::Count(match *name {
-                "references" => c.references,
-                "faults" => c.faults(),
-                "faults.demand_zero" => c.demand_zero,
-                "faults.soft" => c.soft,
-                "faults.hard" => c.hard(),
-                "faults.hard_pagefile" => c.hard_pagefile,
-                "faults.hard_file" => c.hard_file,
-                "access_violations" => c.access_violations,
-                "evictions" => c.evictions,
+            Metric::Global(name) => MetricValue::Count(c.paging.metric(name).unwrap_or_else(|| match *name {
                 "repurposed" => c.repurposed,
                 "zeroed_in_fault" => c.zeroed_in_fault,
                 "zeroed_by_thread" => c.zeroed_by_thread,
@@ -331,25 +322,16 @@ impl Runner {
                 "locks.pfn" => c.pfn_lock,
                 "time_us" => m.time().0 / 1000,
                 other => unreachable!("metric {other} validated"),
-            }),
+            })),
             Metric::Process(i, name) => {
                 let p = m.process(self.pids[*i]).expect("scenario process exists");
                 let pc = &p.counters;
-                MetricValue::Count(match *name {
-                    "references" => pc.references,
-                    "faults" => pc.faults(),
-                    "faults.demand_zero" => pc.demand_zero,
-                    "faults.soft" => pc.soft,
-                    "faults.hard" => pc.hard_pagefile + pc.hard_file,
-                    "faults.hard_pagefile" => pc.hard_pagefile,
-                    "faults.hard_file" => pc.hard_file,
-                    "access_violations" => pc.access_violations,
-                    "evictions" => pc.evictions,
+                MetricValue::Count(pc.paging.metric(name).unwrap_or_else(|| match *name {
                     "ws_size" => p.ws.len(),
                     "ws_peak" => pc.peak_ws,
                     "commit" => p.commit,
                     other => unreachable!("metric {other} validated"),
-                })
+                }))
             }
             Metric::Pte(i, addr) => {
                 let pte = m.pte(self.pids[*i], Vpn::containing(*addr)).map_or(PteKind::Zero, |p| p.kind());

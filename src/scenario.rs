@@ -14,6 +14,7 @@ use std::fmt;
 
 use crate::config::MachineConfig;
 use crate::machine::AccessKind;
+use crate::process::PagingCounts;
 use crate::pte::Protection;
 use crate::working_set::PolicyKind;
 
@@ -269,9 +270,9 @@ impl Action {
 /// Something to measure at a point of the run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Metric {
-    /// A machine-wide counter, by name (see [`GLOBAL_METRICS`]).
+    /// A machine-wide counter, by name (see [`machine_metrics`]).
     Global(&'static str),
-    /// A per-process counter (see [`PROCESS_METRICS`]).
+    /// A per-process counter (see [`process_metrics`]).
     Process(usize, &'static str),
     /// The kind of the PTE of a process's page.
     Pte(usize, u64),
@@ -281,17 +282,9 @@ pub enum Metric {
     File(usize, &'static str),
 }
 
-/// Machine-wide metric names.
+/// Machine-wide metric names, besides the paging counts
+/// ([`PagingCounts::METRICS`]) that every process has too.
 pub const GLOBAL_METRICS: &[&str] = &[
-    "references",
-    "faults",
-    "faults.demand_zero",
-    "faults.soft",
-    "faults.hard",
-    "faults.hard_pagefile",
-    "faults.hard_file",
-    "access_violations",
-    "evictions",
     "repurposed",
     "zeroed_in_fault",
     "zeroed_by_thread",
@@ -316,21 +309,19 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "time_us",
 ];
 
-/// Per-process metric names (written `PROCESS.NAME`).
-pub const PROCESS_METRICS: &[&str] = &[
-    "references",
-    "faults",
-    "faults.demand_zero",
-    "faults.soft",
-    "faults.hard",
-    "faults.hard_pagefile",
-    "faults.hard_file",
-    "access_violations",
-    "evictions",
-    "ws_size",
-    "ws_peak",
-    "commit",
-];
+/// Per-process metric names (written `PROCESS.NAME`), besides the paging
+/// counts ([`PagingCounts::METRICS`]).
+pub const PROCESS_METRICS: &[&str] = &["ws_size", "ws_peak", "commit"];
+
+/// Every machine-wide metric name.
+pub fn machine_metrics() -> impl Iterator<Item = &'static str> {
+    PagingCounts::METRICS.into_iter().chain(GLOBAL_METRICS.iter().copied())
+}
+
+/// Every per-process metric name.
+pub fn process_metrics() -> impl Iterator<Item = &'static str> {
+    PagingCounts::METRICS.into_iter().chain(PROCESS_METRICS.iter().copied())
+}
 
 /// Per-file metric names (written `files.FILE.NAME`).
 pub const FILE_METRICS: &[&str] = &["pages_read", "pages_written"];

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::raw::{RawMachine, RawScenario, RawStep, Sp};
 use super::{
-    Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario, ScenarioError, Step, FILE_METRICS,
-    GLOBAL_METRICS, PROCESS_METRICS,
+    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario,
+    ScenarioError, Step, FILE_METRICS,
 };
 use crate::config::{ClusterDirection, Layout, MachineConfig};
 use crate::cost::CostModel;
@@ -207,7 +207,7 @@ pub fn load_str(
         let rp = p.get_ref();
         let pname = rp.name.get_ref();
         let reserved =
-            ["files"].iter().chain(GLOBAL_METRICS.iter()).any(|m| m.split('.').next() == Some(pname.as_str()));
+            std::iter::once("files").chain(machine_metrics()).any(|m| m.split('.').next() == Some(pname.as_str()));
         if pname.is_empty() || pname.contains('.') || pname.contains(char::is_whitespace) || reserved {
             return Err(ctx.err(
                 rp.name.span(),
@@ -787,13 +787,13 @@ impl ScenarioCtx<'_> {
                 k.span(),
                 format!(
                     "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, PROCESS.node.ADDRESS, or files.FILE.METRIC ({})",
-                    GLOBAL_METRICS.join(", "),
-                    PROCESS_METRICS.join(", "),
+                    machine_metrics().collect::<Vec<_>>().join(", "),
+                    process_metrics().collect::<Vec<_>>().join(", "),
                     FILE_METRICS.join(", ")
                 ),
             )
         };
-        let metric = if let Some(g) = GLOBAL_METRICS.iter().find(|g| **g == key) {
+        let metric = if let Some(g) = machine_metrics().find(|g| *g == key) {
             Metric::Global(g)
         } else if let Some(rest) = key.strip_prefix("files.") {
             let (fname, what) = rest.rsplit_once('.').ok_or_else(bad_key)?;
@@ -809,7 +809,7 @@ impl ScenarioCtx<'_> {
                 let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
                 Metric::Node(p, addr)
             } else {
-                Metric::Process(p, PROCESS_METRICS.iter().find(|m| **m == rest).ok_or_else(bad_key)?)
+                Metric::Process(p, process_metrics().find(|m| *m == rest).ok_or_else(bad_key)?)
             }
         };
         let check = match (v.get_ref(), &metric) {

@@ -44,13 +44,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let mut lines: Vec<Line> = vec![
         Line::raw(format!(
             "faults {}: dz {} soft {} hard {}+{}",
-            c.faults(),
-            c.demand_zero,
-            c.soft,
-            c.hard_pagefile,
-            c.hard_file
+            c.paging.faults(),
+            c.paging.demand_zero,
+            c.paging.soft,
+            c.paging.hard_pagefile,
+            c.paging.hard_file
         )),
-        Line::raw(format!("AV {}  evicted {}  repurposed {}", c.access_violations, c.evictions, c.repurposed)),
+        Line::raw(format!(
+            "AV {}  evicted {}  repurposed {}",
+            c.paging.access_violations, c.paging.evictions, c.repurposed
+        )),
         Line::raw(format!("read {} I/O, {} pg ({} ahead)", c.io_reads, c.pages_read, c.pages_read_ahead)),
         Line::raw(format!(
             "write {} I/O, {} pg ({} to files)",

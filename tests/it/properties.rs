@@ -209,13 +209,13 @@ fn audit(m: &Machine, before: &pagelab::machine::Counters) -> Result<(), String>
     let s = m.snapshot();
     let c = s.counters;
     let grew = [
-        (c.references, before.references, "references"),
-        (c.demand_zero, before.demand_zero, "demand_zero"),
-        (c.soft, before.soft, "soft"),
-        (c.hard_pagefile, before.hard_pagefile, "hard_pagefile"),
-        (c.hard_file, before.hard_file, "hard_file"),
-        (c.access_violations, before.access_violations, "access_violations"),
-        (c.evictions, before.evictions, "evictions"),
+        (c.paging.references, before.paging.references, "references"),
+        (c.paging.demand_zero, before.paging.demand_zero, "demand_zero"),
+        (c.paging.soft, before.paging.soft, "soft"),
+        (c.paging.hard_pagefile, before.paging.hard_pagefile, "hard_pagefile"),
+        (c.paging.hard_file, before.paging.hard_file, "hard_file"),
+        (c.paging.access_violations, before.paging.access_violations, "access_violations"),
+        (c.paging.evictions, before.paging.evictions, "evictions"),
         (c.io_reads, before.io_reads, "io_reads"),
         (c.io_writes, before.io_writes, "io_writes"),
     ];
@@ -224,16 +224,16 @@ fn audit(m: &Machine, before: &pagelab::machine::Counters) -> Result<(), String>
             return Err(format!("counter {name} went down from {was} to {now}"));
         }
     }
-    let per_process: u64 = s.processes.iter().map(|p| p.counters.references).sum();
-    if per_process != c.references {
-        return Err(format!("processes made {per_process} references, the machine counts {}", c.references));
+    let per_process: u64 = s.processes.iter().map(|p| p.counters.paging.references).sum();
+    if per_process != c.paging.references {
+        return Err(format!("processes made {per_process} references, the machine counts {}", c.paging.references));
     }
-    if c.faults() + c.access_violations > c.references {
+    if c.paging.faults() + c.paging.access_violations > c.paging.references {
         return Err(format!(
             "{} faults and {} violations in {} references",
-            c.faults(),
-            c.access_violations,
-            c.references
+            c.paging.faults(),
+            c.paging.access_violations,
+            c.paging.references
         ));
     }
     if s.commit_charge > s.commit_limit {
@@ -364,9 +364,9 @@ fn invariants_hold_under_heavy_pressure() {
     let m = run_steps(&setup, &steps).unwrap();
     // The workload did what it is for.
     let c = m.counters();
-    assert!(c.repurposed > 0 && c.hard_pagefile > 0 && c.hard_file > 0, "{c:?}");
+    assert!(c.repurposed > 0 && c.paging.hard_pagefile > 0 && c.paging.hard_file > 0, "{c:?}");
     assert!(c.pages_written_pagefile > 0 && c.pages_written_file > 0, "{c:?}");
-    assert_eq!(c.access_violations, 0, "{c:?}");
+    assert_eq!(c.paging.access_violations, 0, "{c:?}");
 }
 
 /// One action of the reference-model comparison.
@@ -524,9 +524,9 @@ proptest! {
         }
         m.check_invariants().map_err(|e| TestCaseError::fail(format!("at the end: {e}")))?;
         let c = m.counters();
-        prop_assert_eq!(c.references, refs);
-        prop_assert_eq!((c.demand_zero, c.soft, c.hard()), (dz, soft, 0));
-        prop_assert_eq!(c.access_violations, av);
+        prop_assert_eq!(c.paging.references, refs);
+        prop_assert_eq!((c.paging.demand_zero, c.paging.soft, c.paging.hard()), (dz, soft, 0));
+        prop_assert_eq!(c.paging.access_violations, av);
         prop_assert_eq!(m.snapshot().processes[0].ws_size, ws.order.len() as u64);
         prop_assert_eq!(m.snapshot().commit_charge, committed.len() as u64);
     }
@@ -573,9 +573,9 @@ proptest! {
         }
         let s = m.snapshot();
         for (p, (model, faults)) in s.processes.iter().zip(&models) {
-            prop_assert_eq!(p.counters.faults(), *faults);
+            prop_assert_eq!(p.counters.paging.faults(), *faults);
             prop_assert_eq!(p.ws_size, model.order.len() as u64);
-            prop_assert_eq!(p.counters.hard_pagefile, 0);
+            prop_assert_eq!(p.counters.paging.hard_pagefile, 0);
         }
         m.check_invariants().map_err(TestCaseError::fail)?;
     }

@@ -19,8 +19,8 @@
                 // The hit path: set the accessed bit, tell the policy.
                 pte.touch(write);
                 let pfn = pte.pfn();
-                p.counters.references += 1;
-                self.counters.references += 1;
+                p.counters.paging.references += 1;
+                self.counters.paging.references += 1;
                 if p.ws.tracks_references() {
                     let slot = self.pfn.entry(pfn).ws_index();
                     p.ws.referenced(slot, next_use);
