@@ -668,7 +668,11 @@ proptest! {
     fn lackey_reader_never_panics_on_near_misses(
         text in "((==[0-9]{1,3}== [ -~]{0,10})|([ ]{0,2}[ILSMX][ ]{1,2}[0-9a-fA-Fx]{0,20},?[0-9]{0,5}[ ]?))(\n((==[0-9]{1,3}== [ -~]{0,10})|([ ]{0,2}[ILSMX][ ]{1,2}[0-9a-fA-Fx]{0,20},?[0-9]{0,5}[ ]?))){0,12}"
     ) {
-        let _ = read_all(text.as_bytes(), TraceFormat::Lackey);
+        if let Err(e) = read_all(text.as_bytes(), TraceFormat::Lackey) {
+            prop_assert!(e.line >= 1 && e.line as usize <= text.split('\n').count(), "line {} outside the input", e.line);
+            prop_assert!(e.col >= 1, "column {}", e.col);
+            prop_assert!(!e.message.is_empty(), "empty message at {}:{}", e.line, e.col);
+        }
     }
 
     /// Well-formed lackey records touch pages a>>12 ..= (a+s-1)>>12 in
