@@ -591,9 +591,34 @@ impl Machine {
         protection: Protection,
         commit: bool,
     ) -> Result<OpValue, OpError> {
-        const CALL: &str = "VirtualAlloc(MEM_RESERVE)";
+        let (start, pages) = self.place_range(pid, "VirtualAlloc(MEM_RESERVE)", address, size)?;
+        if commit {
+            if self.commit_charge + pages > self.commit_limit {
+                return Err(self.fail(pid, "VirtualAlloc(MEM_COMMIT)", Win32Error::CommitmentLimit));
+            }
+            self.commit_charge += pages;
+            self.processes[pid.0 as usize].commit += pages;
+        }
+        self.processes[pid.0 as usize]
+            .vads
+            .insert(start.0, Vad { start, pages, kind: VadKind::Private, protection, mem_commit: commit });
+        self.emit(|| Event::Reserved { pid, start, size: Bytes(pages * 4096), committed: commit });
+        Ok(OpValue::Address(start.address()))
+    }
+
+    /// Finds the address range a reservation or view of `size` bytes takes:
+    /// at `address` (rounded down to the allocation granularity, the end up
+    /// to a page; WI7 p. 365) or, without one, the lowest free range. A
+    /// failure is reported as a failure of `call`.
+    fn place_range(
+        &mut self,
+        pid: ProcessId,
+        call: &'static str,
+        address: Option<u64>,
+        size: u64,
+    ) -> Result<(Vpn, u64), OpError> {
         if size == 0 {
-            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+            return Err(self.fail(pid, call, Win32Error::InvalidParameter));
         }
         let (lo, hi) = self.user_range_pages();
         let start = match address {
@@ -607,13 +632,13 @@ impl Machine {
                         let pages = (end - base) / 4096;
                         if self.processes[pid.0 as usize].overlaps(Vpn::containing(base), pages) {
                             // STATUS_CONFLICTING_ADDRESSES
-                            return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+                            return Err(self.fail(pid, call, Win32Error::InvalidAddress));
                         }
                         (Vpn::containing(base), pages)
                     }
                     // Outside the user range: STATUS_INVALID_PARAMETER_2/4
                     // (WRK `allocvm.c`).
-                    _ => return Err(self.fail(pid, CALL, Win32Error::InvalidParameter)),
+                    _ => return Err(self.fail(pid, call, Win32Error::InvalidParameter)),
                 }
             }
             None => {
@@ -621,26 +646,15 @@ impl Machine {
                 match self.processes[pid.0 as usize].find_free(lo, pages, ALLOCATION_GRANULARITY / 4096, hi) {
                     Some(v) => (v, pages),
                     // No free range: STATUS_NO_MEMORY.
-                    None => return Err(self.fail(pid, CALL, Win32Error::NotEnoughMemory)),
+                    None => return Err(self.fail(pid, call, Win32Error::NotEnoughMemory)),
                 }
             }
         };
         let (start, pages) = start;
         if pages > MAX_OP_PAGES {
-            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+            return Err(self.fail(pid, call, Win32Error::InvalidParameter));
         }
-        if commit {
-            if self.commit_charge + pages > self.commit_limit {
-                return Err(self.fail(pid, "VirtualAlloc(MEM_COMMIT)", Win32Error::CommitmentLimit));
-            }
-            self.commit_charge += pages;
-            self.processes[pid.0 as usize].commit += pages;
-        }
-        self.processes[pid.0 as usize]
-            .vads
-            .insert(start.0, Vad { start, pages, kind: VadKind::Private, protection, mem_commit: commit });
-        self.emit(|| Event::Reserved { pid, start, size: Bytes(pages * 4096), committed: commit });
-        Ok(OpValue::Address(start.address()))
+        Ok((start, pages))
     }
 
     /// The VAD covering the whole of `[address, address + size)`.
@@ -819,19 +833,11 @@ impl Machine {
         if offset.checked_add(size).is_none_or(|end| end > file_bytes) {
             return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
         }
-        // Reserve the view's range like a reservation, then make it a view.
-        let base = self.reserve(pid, address, size, protection, false)?;
-        let OpValue::Address(a) = base else { unreachable!("reserve returns an address") };
-        let start = Vpn::containing(a);
-        let vad = self.processes[pid.0 as usize].vads.get_mut(&start.0).expect("just reserved");
-        vad.kind = VadKind::Mapped { file, file_page: offset / 4096 };
-        let vsize = Bytes(vad.pages * 4096);
-        if self.recording {
-            // Replace the Reserved event with the mapping.
-            self.events.pop();
-        }
-        self.emit(|| Event::FileMapped { pid, file, start, size: vsize });
-        Ok(OpValue::Address(a))
+        let (start, pages) = self.place_range(pid, CALL, address, size)?;
+        let kind = VadKind::Mapped { file, file_page: offset / 4096 };
+        self.processes[pid.0 as usize].vads.insert(start.0, Vad { start, pages, kind, protection, mem_commit: false });
+        self.emit(|| Event::FileMapped { pid, file, start, size: Bytes(pages * 4096) });
+        Ok(OpValue::Address(start.address()))
     }
 
     fn set_working_set_size(&mut self, pid: ProcessId, limits: Option<(u64, u64)>) -> Result<OpValue, OpError> {
@@ -1213,6 +1219,32 @@ mod tests {
         m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
         assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
         assert!(matches!(m.access(p, 0x10000, AccessKind::Write, None, NEVER), Err(OpError::AccessViolation { .. })));
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_view_that_cannot_be_placed_fails_as_map_view_of_file() {
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        let OpValue::File(f) = m.apply(&Op::CreateFile { name: "f".into(), size: 1 << 20 }).unwrap() else { panic!() };
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 4096,
+            protection: Protection::ReadWrite,
+            commit: false,
+        })
+        .unwrap();
+        let map =
+            |address| Op::MapView { pid: p, file: f, offset: 0, size: 0, address, protection: Protection::ReadOnly };
+        assert_eq!(
+            m.apply(&map(Some(0x10000))),
+            Err(OpError::Win32 { call: "MapViewOfFile", error: Win32Error::InvalidAddress })
+        );
+        assert_eq!(m.apply(&map(Some(0x20000))), Ok(OpValue::Address(0x20000)));
+        let events = m.drain_events();
+        assert_eq!(events.iter().filter(|e| e.kind() == "file_mapped").count(), 1);
+        assert_eq!(events.iter().filter(|e| e.kind() == "reserved").count(), 1, "the view is not also a reservation");
         m.check_invariants().unwrap();
     }
 
