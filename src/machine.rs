@@ -408,16 +408,6 @@ impl Machine {
         &self.processes
     }
 
-    /// The process named `name`.
-    pub fn process_by_name(&self, name: &str) -> Option<ProcessId> {
-        self.processes.iter().find(|p| p.name == name && !p.exited).map(|p| p.id)
-    }
-
-    /// The file named `name`.
-    pub fn file_by_name(&self, name: &str) -> Option<FileId> {
-        self.files.iter().position(|f| f.name == name).map(|i| FileId(i as u16))
-    }
-
     /// The process's name, for explanations.
     pub fn name_of(&self, pid: ProcessId) -> String {
         self.process(pid).map_or_else(|| format!("process {}", pid.0), |p| p.name.clone())

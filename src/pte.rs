@@ -268,11 +268,6 @@ impl Pte {
         self.0 |= ACCESSED | if write { DIRTY } else { 0 };
     }
 
-    /// Clears the accessed bit (what an aging scan does).
-    pub fn clear_accessed(&mut self) {
-        self.0 &= !ACCESSED;
-    }
-
     /// The protection a valid PTE was made with.
     fn valid_protection(self) -> Protection {
         Protection::from_code((self.0 >> 52) & 0x1f).unwrap_or(Protection::ReadWrite)

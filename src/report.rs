@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::config::MachineConfig;
 use crate::cost::LatencySummary;
-use crate::machine::{Machine, Snapshot};
+use crate::machine::Snapshot;
 use crate::runner::{CheckResult, Runner};
 use crate::units::{Bytes, SimNanos};
 
@@ -222,12 +222,4 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
             f.name, f.pages, f.pages_read, f.pages_written
         );
     }
-}
-
-/// A snapshot of a bare machine as text (used by replay).
-pub fn machine_text(m: &Machine) -> String {
-    let mut o = String::new();
-    machine_line(&mut o, &MachineSummary::of(m.config()));
-    state_text(&mut o, &m.snapshot(), &m.latency());
-    o
 }

@@ -99,7 +99,13 @@ impl Runner {
         // The workload generator is separate from the machine's own, so a
         // random policy does not change which pages a random touch visits.
         let workload = ChaCha8Rng::seed_from_u64(scenario.machine.seed ^ 0x9E37_79B9_7F4A_7C15);
-        Ok(Runner { scenario, machine, pids, files, next: 0, workload, checks: Vec::new(), setup_events })
+        let mut runner = Runner { scenario, machine, pids, files, next: 0, workload, checks: Vec::new(), setup_events };
+        // A scenario without steps is at its end from the start.
+        if runner.scenario.steps.is_empty() {
+            let end: Vec<_> = runner.scenario.expect.iter().map(|e| runner.check(e, None)).collect();
+            runner.checks = end;
+        }
+        Ok(runner)
     }
 
     /// The scenario.
@@ -187,19 +193,6 @@ impl Runner {
             error: error.map(|e| e.to_string()),
             checks,
         })
-    }
-
-    /// Runs every remaining step.
-    pub fn run_to_end(&mut self) -> Vec<StepOutcome> {
-        let mut out = Vec::new();
-        while let Some(o) = self.step() {
-            out.push(o);
-        }
-        if self.scenario.steps.is_empty() && self.checks.is_empty() {
-            let end: Vec<_> = self.scenario.expect.iter().map(|e| self.check(e, None)).collect();
-            self.checks.extend(end);
-        }
-        out
     }
 
     /// Whether every expectation checked so far held.

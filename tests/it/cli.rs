@@ -383,3 +383,14 @@ fn timing_goes_to_stderr_and_leaves_the_report_alone() {
     assert_eq!(plain.stdout, timed.stdout);
     assert!(timed.stderr.contains("12 references in") && timed.stderr.contains("references/s"), "{}", timed.stderr);
 }
+
+#[test]
+fn a_scenario_without_steps_still_checks_its_expectations() {
+    let dir = TempDir::new("nosteps");
+    let f = dir
+        .write("s.toml", "[scenario]\nname = \"s\"\n[machine]\nmemory = \"1 MiB\"\n[expect]\n\"lists.zeroed\" = 7\n");
+    pagelab(&["run", s(&f)]).code(1).stdout_has(&["lists.zeroed expected = 7, got 256"]);
+    let ok = dir
+        .write("t.toml", "[scenario]\nname = \"t\"\n[machine]\nmemory = \"1 MiB\"\n[expect]\n\"lists.zeroed\" = 256\n");
+    pagelab(&["run", s(&ok)]).code(0).stdout_has(&["1 passed, 0 failed"]);
+}

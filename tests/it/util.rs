@@ -56,6 +56,15 @@ impl Out {
             .unwrap_or_else(|e| panic!("`{}` printed invalid JSON ({e}):\n{}", self.cmd, self.stdout))
     }
 
+    /// Asserts that standard output contains every fragment.
+    #[track_caller]
+    pub fn stdout_has(&self, fragments: &[&str]) -> &Out {
+        for f in fragments {
+            assert!(self.stdout.contains(f), "`{}`: stdout lacks {f:?}:\n{}", self.cmd, self.stdout);
+        }
+        self
+    }
+
     /// Asserts that standard error contains every fragment.
     #[track_caller]
     pub fn stderr_has(&self, fragments: &[&str]) -> &Out {
