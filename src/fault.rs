@@ -68,7 +68,6 @@ impl Machine {
                 pte.touch(write);
                 let pfn = pte.pfn();
                 p.counters.paging.references += 1;
-                self.counters.paging.references += 1;
                 if p.ws.tracks_references() {
                     let slot = self.pfn.entry(pfn).ws_index();
                     p.ws.referenced(slot, next_use);
@@ -158,7 +157,6 @@ impl Machine {
     ) -> Result<Resolution, OpError> {
         self.live(pid)?;
         let write = kind == AccessKind::Write;
-        self.counters.paging.references += 1;
         self.processes[pid.0 as usize].counters.paging.references += 1;
         let pte = self.processes[pid.0 as usize].page_table.get(vpn);
         if pte.is_valid() {
@@ -180,8 +178,8 @@ impl Machine {
         }
         let node = node.unwrap_or(self.processes[pid.0 as usize].node).min(self.pfn.nodes() - 1);
         // Every fault takes the working-set lock and the PFN lock once.
-        self.counters.ws_lock += 1;
-        self.counters.pfn_lock += 1;
+        self.activity.ws_lock += 1;
+        self.activity.pfn_lock += 1;
         let result = match pte.kind() {
             PteKind::Valid { .. } => unreachable!("handled above"),
             PteKind::Transition { pfn, protection } => {
@@ -260,7 +258,6 @@ impl Machine {
     }
 
     pub(crate) fn violation(&mut self, pid: ProcessId, address: u64, reason: &'static str) -> OpError {
-        self.counters.paging.access_violations += 1;
         self.processes[pid.0 as usize].counters.paging.access_violations += 1;
         self.emit(|| Event::AccessViolation { pid, address, reason });
         OpError::AccessViolation { address, reason }
@@ -284,7 +281,7 @@ impl Machine {
     fn finish_fault(&mut self, pid: ProcessId, work: SimNanos) -> SimNanos {
         let c = &self.config.cost;
         let time = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;
-        self.counters.time_foreground += time;
+        self.activity.time_foreground += time;
         self.latency.record(time);
         let p = &mut self.processes[pid.0 as usize];
         p.counters.peak_ws = p.counters.peak_ws.max(p.ws.len());
@@ -309,7 +306,6 @@ impl Machine {
         // The PTE's dirty bit records writes through this mapping only; a
         // page that comes back modified keeps that state in its PFN entry.
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
-        self.counters.paging.soft += 1;
         self.processes[pid.0 as usize].counters.paging.soft += 1;
         self.finish_fault(pid, self.config.cost.soft_fault);
         self.emit(|| Event::SoftFault { pid, vpn, pfn, from });
@@ -331,7 +327,7 @@ impl Machine {
         let mut t = self.config.cost.soft_fault;
         if from != ZeroSource::Zeroed {
             t += self.config.cost.zero_page;
-            self.counters.zeroed_in_fault += 1;
+            self.activity.zeroed_in_fault += 1;
         }
         // A demand-zero page has no copy anywhere, so it starts modified
         // (WRK `pagfault.c` MiResolveDemandZeroFault: MiInitializePfn with
@@ -340,7 +336,6 @@ impl Machine {
         e.set_backing(Backing::None);
         e.set_modified(true);
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
-        self.counters.paging.demand_zero += 1;
         self.processes[pid.0 as usize].counters.paging.demand_zero += 1;
         self.finish_fault(pid, t);
         self.emit(|| Event::DemandZeroFault { pid, vpn, pfn, from });
@@ -479,13 +474,11 @@ impl Machine {
         self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
         let resolution = match source {
             ReadSource::PageFile { .. } => {
-                self.counters.paging.hard_pagefile += 1;
                 self.processes[pid.0 as usize].counters.paging.hard_pagefile += 1;
                 Resolution::HardPageFile
             }
             ReadSource::File { file, .. } => {
                 self.files[file.0 as usize].pages_read += pages;
-                self.counters.paging.hard_file += 1;
                 self.processes[pid.0 as usize].counters.paging.hard_file += 1;
                 Resolution::HardFile
             }
@@ -509,9 +502,9 @@ impl Machine {
             self.emit(|| Event::ClusterPage { pid, vpn: v, pfn: f });
         }
         let pages = 1 + read.len() as u64;
-        self.counters.io_reads += 1;
-        self.counters.pages_read += pages;
-        self.counters.pages_read_ahead += read.len() as u64;
+        self.activity.io_reads += 1;
+        self.activity.pages_read += pages;
+        self.activity.pages_read_ahead += read.len() as u64;
         pages
     }
 

@@ -227,9 +227,18 @@ impl OpError {
 /// Machine-wide counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
-    /// References and faults of every process together.
+    /// References and faults: the sum over every process, exited ones too.
     #[serde(flatten)]
     pub paging: PagingCounts,
+    /// What the memory manager did.
+    #[serde(flatten)]
+    pub activity: Activity,
+}
+
+/// What the memory manager itself did, machine-wide: list traffic, I/O,
+/// locks, time. (References and faults are counted per process.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Activity {
     /// Standby pages taken from their owners for reuse.
     pub repurposed: u64,
     /// Free pages zeroed inside a fault (no zeroed page was ready).
@@ -332,7 +341,7 @@ pub struct Machine {
     pub(crate) files: Vec<MappedFile>,
     pub(crate) pagefile: PageFile,
     pub(crate) rng: ChaCha8Rng,
-    pub(crate) counters: Counters,
+    pub(crate) activity: Activity,
     pub(crate) latency: LatencyHistogram,
     pub(crate) commit_charge: u64,
     pub(crate) commit_limit: u64,
@@ -362,7 +371,7 @@ impl Machine {
             processes: Vec::new(),
             files: Vec::new(),
             pagefile,
-            counters: Counters::default(),
+            activity: Activity::default(),
             latency: LatencyHistogram::default(),
             commit_charge: 0,
             commit_limit,
@@ -418,14 +427,19 @@ impl Machine {
         event.explain(self)
     }
 
-    /// Counters.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    /// Counters: the machine's own activity, and references and faults
+    /// summed over its processes.
+    pub fn counters(&self) -> Counters {
+        let mut paging = PagingCounts::default();
+        for p in &self.processes {
+            paging += p.counters.paging;
+        }
+        Counters { paging, activity: self.activity }
     }
 
     /// Simulated time: foreground plus background.
     pub fn time(&self) -> SimNanos {
-        self.counters.time_foreground + self.counters.time_background
+        self.activity.time_foreground + self.activity.time_background
     }
 
     /// Fault service-time percentiles.
@@ -449,7 +463,7 @@ impl Machine {
             commit_limit: self.commit_limit,
             pagefile_used: self.pagefile.used() as u64,
             pagefile_capacity: self.pagefile.capacity() as u64,
-            counters: self.counters,
+            counters: self.counters(),
             time: self.time(),
             processes: self
                 .processes
@@ -734,13 +748,13 @@ impl Machine {
             // the reservation or view.
             return Err(self.fail(pid, "VirtualFree(MEM_RELEASE)", Win32Error::InvalidParameter));
         };
-        let before = self.counters;
+        let before = self.activity;
         let freed = self.release_vad(pid, &vad);
         self.processes[pid.0 as usize].vads.remove(&start.0);
         match vad.kind {
             VadKind::Mapped { file, .. } => {
-                let written = self.counters.pages_written_file - before.pages_written_file;
-                let writes = self.counters.io_writes - before.io_writes;
+                let written = self.activity.pages_written_file - before.pages_written_file;
+                let writes = self.activity.io_writes - before.io_writes;
                 self.emit(|| Event::ViewUnmapped { pid, file, start, written, writes, freed });
             }
             VadKind::Private => self.emit(|| Event::Released { pid, start, freed }),
@@ -792,12 +806,12 @@ impl Machine {
                 continue;
             }
             if run_end != Some(v) {
-                self.counters.io_writes += 1;
-                self.counters.time_background += self.config.cost.io_latency;
+                self.activity.io_writes += 1;
+                self.activity.time_background += self.config.cost.io_latency;
             }
             run_end = Some(v.offset(1));
-            self.counters.pages_written_file += 1;
-            self.counters.time_background += self.config.cost.io_per_page;
+            self.activity.pages_written_file += 1;
+            self.activity.time_background += self.config.cost.io_per_page;
             self.files[file.0 as usize].pages_written += 1;
         }
     }
@@ -1166,7 +1180,7 @@ mod tests {
         m.apply(&Op::WriteModified { pages: None }).unwrap();
         let s = m.snapshot();
         assert_eq!(s.lists.modified, 0);
-        assert!(s.counters.pages_written_pagefile >= 4);
+        assert!(s.counters.activity.pages_written_pagefile >= 4);
         let q = process(&mut m, 64);
         m.apply(&Op::Reserve {
             pid: q,
@@ -1177,15 +1191,15 @@ mod tests {
         })
         .unwrap();
         touch(&mut m, q, 0x100000, 28, AccessKind::Write);
-        assert!(m.counters().repurposed > 0);
+        assert!(m.counters().activity.repurposed > 0);
         let kinds: Vec<_> = (1..4).map(|i| m.pte(p, Vpn(0x10 + i)).unwrap().kind().name()).collect();
         assert_eq!(kinds, vec!["page_file"; 3]);
         // A hard fault on page 1 reads it and its page-file neighbours in one I/O.
-        let reads = m.counters().io_reads;
+        let reads = m.counters().activity.io_reads;
         m.apply(&Op::Exit { pid: q }).unwrap();
         assert_eq!(m.access(p, 0x11000, AccessKind::Read, None, NEVER).unwrap(), Resolution::HardPageFile);
-        assert_eq!(m.counters().io_reads, reads + 1);
-        assert!(m.counters().pages_read_ahead >= 2, "{:?}", m.counters());
+        assert_eq!(m.counters().activity.io_reads, reads + 1);
+        assert!(m.counters().activity.pages_read_ahead >= 2, "{:?}", m.counters());
         assert_eq!(m.pte(p, Vpn(0x12)).unwrap().kind().name(), "transition");
         assert_eq!(m.access(p, 0x12000, AccessKind::Read, None, NEVER).unwrap(), Resolution::Soft);
         m.check_invariants().unwrap();

@@ -60,7 +60,7 @@ impl Machine {
         let e = self.pfn.entry_mut(pfn);
         e.set_owner(None);
         e.set_backing(Backing::None);
-        self.counters.repurposed += 1;
+        self.activity.repurposed += 1;
         self.emit(|| Event::Repurposed { pfn, pid, vpn, now });
     }
 
@@ -135,16 +135,15 @@ impl Machine {
         self.pfn.unlink(pfn);
         self.pfn.set_counts(pfn, 0, 0);
         self.pfn.push_tail(pfn, to);
-        self.counters.paging.evictions += 1;
         self.emit(|| Event::Evicted { pid, vpn, pfn, to, reason, policy, ws_max });
         self.prefetch_victims(pid);
     }
 
     /// Trims up to `pages` pages from a working set, policy order.
     pub(crate) fn trim(&mut self, pid: ProcessId, pages: u64, reason: EvictReason) -> u64 {
-        self.counters.ws_lock += 1;
-        self.counters.pfn_lock += 1;
-        self.counters.time_foreground += self.config.cost.ws_lock_hold + self.config.cost.pfn_lock_hold;
+        self.activity.ws_lock += 1;
+        self.activity.pfn_lock += 1;
+        self.activity.time_foreground += self.config.cost.ws_lock_hold + self.config.cost.pfn_lock_hold;
         let mut n = 0;
         while n < pages && self.evict_victim(pid, reason) {
             n += 1;
@@ -199,7 +198,7 @@ impl Machine {
                 Some(VadKind::Mapped { file, file_page }) => {
                     let page = file_page + (vpn.0 - vad.expect("mapped").start.0);
                     self.files[file.0 as usize].pages_written += run.len() as u64;
-                    self.counters.pages_written_file += run.len() as u64;
+                    self.activity.pages_written_file += run.len() as u64;
                     WriteTarget::File { file, page }
                 }
                 _ => {
@@ -212,7 +211,7 @@ impl Machine {
                     for (i, &(_, pfn)) in run.iter().enumerate() {
                         self.pfn.entry_mut(pfn).set_backing(Backing::PageFile(slot.0 + i as u32));
                     }
-                    self.counters.pages_written_pagefile += run.len() as u64;
+                    self.activity.pages_written_pagefile += run.len() as u64;
                     WriteTarget::PageFile { slot }
                 }
             };
@@ -223,13 +222,13 @@ impl Machine {
             }
             let pages = run.len() as u64;
             written += pages;
-            self.counters.io_writes += 1;
-            self.counters.pfn_lock += 1;
+            self.activity.io_writes += 1;
+            self.activity.pfn_lock += 1;
             let t = self.config.cost.io(pages) + self.config.cost.pfn_lock_hold;
             if foreground {
-                self.counters.time_foreground += t;
+                self.activity.time_foreground += t;
             } else {
-                self.counters.time_background += t;
+                self.activity.time_background += t;
             }
             self.emit(|| Event::ModifiedWrite { pid, vpn, pages, to: target });
         }
@@ -265,9 +264,9 @@ impl Machine {
                 n += 1;
             }
         }
-        self.counters.zeroed_by_thread += n;
-        self.counters.pfn_lock += 1;
-        self.counters.time_background += self.config.cost.zero_page * n + self.config.cost.pfn_lock_hold;
+        self.activity.zeroed_by_thread += n;
+        self.activity.pfn_lock += 1;
+        self.activity.time_background += self.config.cost.zero_page * n + self.config.cost.pfn_lock_hold;
         self.emit(|| Event::PagesZeroed { pages: n });
         n
     }

@@ -120,6 +120,18 @@ impl PagingCounts {
     }
 }
 
+impl std::ops::AddAssign for PagingCounts {
+    fn add_assign(&mut self, o: PagingCounts) {
+        self.references += o.references;
+        self.demand_zero += o.demand_zero;
+        self.soft += o.soft;
+        self.hard_pagefile += o.hard_pagefile;
+        self.hard_file += o.hard_file;
+        self.access_violations += o.access_violations;
+        self.evictions += o.evictions;
+    }
+}
+
 /// Per-process counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProcessCounters {

@@ -239,7 +239,7 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
 }
 
 fn result(m: &Machine, cfg: &ReplayConfig) -> ReplayResult {
-    let c = *m.counters();
+    let c = m.counters();
     let refs = c.paging.references - c.paging.access_violations;
     ReplayResult {
         policy: cfg.policy.name(),

@@ -155,12 +155,17 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
     let _ = writeln!(
         o,
         "pages             evicted {}, repurposed from standby {}, zeroed in faults {}, zeroed by the zero thread {}",
-        c.paging.evictions, c.repurposed, c.zeroed_in_fault, c.zeroed_by_thread
+        c.paging.evictions, c.activity.repurposed, c.activity.zeroed_in_fault, c.activity.zeroed_by_thread
     );
     let _ = writeln!(
         o,
         "I/O               {} reads ({} pages, {} read ahead), {} writes ({} pages to the page file, {} to files)",
-        c.io_reads, c.pages_read, c.pages_read_ahead, c.io_writes, c.pages_written_pagefile, c.pages_written_file
+        c.activity.io_reads,
+        c.activity.pages_read,
+        c.activity.pages_read_ahead,
+        c.activity.io_writes,
+        c.activity.pages_written_pagefile,
+        c.activity.pages_written_file
     );
     let l = &s.lists;
     let _ = writeln!(
@@ -179,8 +184,12 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
         "commit            {} of {} pages; page file {} of {} slots in use",
         s.commit_charge, s.commit_limit, s.pagefile_used, s.pagefile_capacity
     );
-    let _ = writeln!(o, "locks             working set {}, PFN database {}", c.ws_lock, c.pfn_lock);
-    let _ = writeln!(o, "simulated time    {} in faults, {} in background work", c.time_foreground, c.time_background);
+    let _ = writeln!(o, "locks             working set {}, PFN database {}", c.activity.ws_lock, c.activity.pfn_lock);
+    let _ = writeln!(
+        o,
+        "simulated time    {} in faults, {} in background work",
+        c.activity.time_foreground, c.activity.time_background
+    );
     if lat.count > 0 {
         let _ = writeln!(
             o,

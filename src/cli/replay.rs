@@ -124,10 +124,10 @@ pub fn replay(a: ReplayArgs) -> i32 {
             } else {
                 String::new()
             },
-            c.io_reads,
-            c.pages_read,
-            c.io_writes,
-            c.time_foreground,
+            c.activity.io_reads,
+            c.activity.pages_read,
+            c.activity.io_writes,
+            c.activity.time_foreground,
             SimNanos(l.p50_ns),
             SimNanos(l.p99_ns),
         )

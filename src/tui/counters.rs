@@ -52,17 +52,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         )),
         Line::raw(format!(
             "AV {}  evicted {}  repurposed {}",
-            c.paging.access_violations, c.paging.evictions, c.repurposed
+            c.paging.access_violations, c.paging.evictions, c.activity.repurposed
         )),
-        Line::raw(format!("read {} I/O, {} pg ({} ahead)", c.io_reads, c.pages_read, c.pages_read_ahead)),
+        Line::raw(format!(
+            "read {} I/O, {} pg ({} ahead)",
+            c.activity.io_reads, c.activity.pages_read, c.activity.pages_read_ahead
+        )),
         Line::raw(format!(
             "write {} I/O, {} pg ({} to files)",
-            c.io_writes,
-            c.pages_written_pagefile + c.pages_written_file,
-            c.pages_written_file
+            c.activity.io_writes,
+            c.activity.pages_written_pagefile + c.activity.pages_written_file,
+            c.activity.pages_written_file
         )),
-        Line::raw(format!("locks ws {}, pfn {}", c.ws_lock, c.pfn_lock)),
-        Line::raw(format!("time {} (bg {})", m.time(), c.time_background)),
+        Line::raw(format!("locks ws {}, pfn {}", c.activity.ws_lock, c.activity.pfn_lock)),
+        Line::raw(format!("time {} (bg {})", m.time(), c.activity.time_background)),
     ];
     let mut check_summary = vec![
         Span::raw("expect "),

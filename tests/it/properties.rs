@@ -216,8 +216,8 @@ fn audit(m: &Machine, before: &pagelab::machine::Counters) -> Result<(), String>
         (c.paging.hard_file, before.paging.hard_file, "hard_file"),
         (c.paging.access_violations, before.paging.access_violations, "access_violations"),
         (c.paging.evictions, before.paging.evictions, "evictions"),
-        (c.io_reads, before.io_reads, "io_reads"),
-        (c.io_writes, before.io_writes, "io_writes"),
+        (c.activity.io_reads, before.activity.io_reads, "io_reads"),
+        (c.activity.io_writes, before.activity.io_writes, "io_writes"),
     ];
     for (now, was, name) in grew {
         if now < was {
@@ -251,7 +251,7 @@ fn audit(m: &Machine, before: &pagelab::machine::Counters) -> Result<(), String>
 /// Runs the steps, auditing after every operation and every reference.
 fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
     let mut m = build(setup);
-    let mut before = *m.counters();
+    let mut before = m.counters();
     audit(&m, &before).map_err(|e| TestCaseError::fail(format!("after setup {setup:?}: {e}")))?;
     let fail = |i: usize, what: &str, e: String| {
         TestCaseError::fail(format!(
@@ -264,7 +264,7 @@ fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
             Step::Apply(op) => {
                 let _ = m.apply(op);
                 audit(&m, &before).map_err(|e| fail(i, "the operation", e))?;
-                before = *m.counters();
+                before = m.counters();
             }
             Step::Touch { pid, address, pages, kind, node } => {
                 for k in 0..*pages {
@@ -281,7 +281,7 @@ fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
                     // debug build.)
                     if r != Ok(Resolution::Hit) || k + 1 == *pages {
                         audit(&m, &before).map_err(|e| fail(i, &format!("reference {k} ({r:?})"), e))?;
-                        before = *m.counters();
+                        before = m.counters();
                     }
                 }
             }
@@ -364,8 +364,8 @@ fn invariants_hold_under_heavy_pressure() {
     let m = run_steps(&setup, &steps).unwrap();
     // The workload did what it is for.
     let c = m.counters();
-    assert!(c.repurposed > 0 && c.paging.hard_pagefile > 0 && c.paging.hard_file > 0, "{c:?}");
-    assert!(c.pages_written_pagefile > 0 && c.pages_written_file > 0, "{c:?}");
+    assert!(c.activity.repurposed > 0 && c.paging.hard_pagefile > 0 && c.paging.hard_file > 0, "{c:?}");
+    assert!(c.activity.pages_written_pagefile > 0 && c.activity.pages_written_file > 0, "{c:?}");
     assert_eq!(c.paging.access_violations, 0, "{c:?}");
 }
 

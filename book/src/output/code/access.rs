@@ -20,7 +20,6 @@
                 pte.touch(write);
                 let pfn = pte.pfn();
                 p.counters.paging.references += 1;
-                self.counters.paging.references += 1;
                 if p.ws.tracks_references() {
                     let slot = self.pfn.entry(pfn).ws_index();
                     p.ws.referenced(slot, next_use);
