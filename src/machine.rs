@@ -347,7 +347,13 @@ pub struct Machine {
     pub(crate) commit_limit: u64,
     pub(crate) recording: bool,
     pub(crate) events: Vec<Event>,
+    pub(crate) events_not_recorded: u64,
 }
+
+/// The most events recorded between two drains (one scenario step): a
+/// step of a billion references would otherwise hold tens of gigabytes of
+/// events. Beyond it events are only counted.
+pub const MAX_RECORDED_EVENTS: usize = 100_000;
 
 /// Allocation granularity of reservations: 64 KiB (WI7 p. 365).
 pub const ALLOCATION_GRANULARITY: u64 = 64 * 1024;
@@ -377,6 +383,7 @@ impl Machine {
             commit_limit,
             recording: false,
             events: Vec::new(),
+            events_not_recorded: 0,
         })
     }
 
@@ -393,8 +400,18 @@ impl Machine {
     #[inline]
     pub(crate) fn emit(&mut self, f: impl FnOnce() -> Event) {
         if self.recording {
-            self.events.push(f());
+            if self.events.len() < MAX_RECORDED_EVENTS {
+                self.events.push(f());
+            } else {
+                self.events_not_recorded += 1;
+            }
         }
+    }
+
+    /// Events counted but not recorded since the last call, because more
+    /// than [`MAX_RECORDED_EVENTS`] came between two drains.
+    pub fn take_events_not_recorded(&mut self) -> u64 {
+        std::mem::take(&mut self.events_not_recorded)
     }
 
     /// The configuration.
@@ -1250,6 +1267,21 @@ mod tests {
         assert_eq!(events.iter().filter(|e| e.kind() == "file_mapped").count(), 1);
         assert_eq!(events.iter().filter(|e| e.kind() == "reserved").count(), 1, "the view is not also a reservation");
         m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn recording_keeps_at_most_the_cap_and_counts_the_rest() {
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        m.drain_events();
+        for _ in 0..MAX_RECORDED_EVENTS + 10 {
+            // Each touch of free space is one access-violation event.
+            let _ = m.access(p, 0x7000_0000, AccessKind::Read, None, NEVER);
+        }
+        assert_eq!(m.drain_events().len(), MAX_RECORDED_EVENTS);
+        assert_eq!(m.take_events_not_recorded(), 10);
+        assert_eq!(m.take_events_not_recorded(), 0, "taking the count resets it");
+        assert_eq!(m.counters().paging.access_violations, MAX_RECORDED_EVENTS as u64 + 10, "counting never stops");
     }
 
     #[test]

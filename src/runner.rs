@@ -44,8 +44,10 @@ pub struct StepOutcome {
     pub op: &'static str,
     /// Label, if any.
     pub label: Option<String>,
-    /// Events, when recording.
+    /// Events, when recording (at most [`crate::machine::MAX_RECORDED_EVENTS`]).
     pub events: Vec<Event>,
+    /// Events beyond that limit: counted, not recorded.
+    pub events_not_recorded: u64,
     /// The error the step ended with, if any.
     pub error: Option<String>,
     /// Expectation results of the step (including its expected error).
@@ -151,6 +153,7 @@ impl Runner {
         let number = self.next;
         let result = self.perform(&step.action);
         let events = self.machine.drain_events();
+        let events_not_recorded = self.machine.take_events_not_recorded();
         let mut checks = Vec::new();
         let error = result.err();
         match (&step.expect_error, &error) {
@@ -190,6 +193,7 @@ impl Runner {
             op: step.action.op_name(),
             label: step.label.clone(),
             events,
+            events_not_recorded,
             error: error.map(|e| e.to_string()),
             checks,
         })

@@ -95,6 +95,9 @@ pub fn run(a: RunArgs) -> i32 {
         for e in &o.events {
             log.push_str(&format!("  {}\n", explain(m, e)));
         }
+        if o.events_not_recorded > 0 {
+            log.push_str(&format!("  ... and {} more events, counted but not recorded\n", o.events_not_recorded));
+        }
         if let Some(err) = &o.error {
             log.push_str(&format!("  -> {err}\n"));
         }
@@ -105,6 +108,7 @@ pub fn run(a: RunArgs) -> i32 {
             "label": o.label,
             "note": step.note,
             "events": o.events.iter().map(|e| event_json(e, explain(m, e))).collect::<Vec<_>>(),
+            "events_not_recorded": o.events_not_recorded,
             "error": o.error,
         }));
     }

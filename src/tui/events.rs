@@ -153,6 +153,12 @@ pub fn items(app: &App) -> Vec<Item> {
     for (i, e) in o.events.iter().enumerate() {
         out.push(Item::event(i, e));
     }
+    if o.events_not_recorded > 0 {
+        out.push(Item::new(
+            ItemKind::Note,
+            format!("... and {} more events, counted but not recorded", o.events_not_recorded),
+        ));
+    }
     if o.events.is_empty() {
         out.push(Item::new(ItemKind::Note, "(no events)".into()));
     }
