@@ -213,17 +213,20 @@ impl PageTable {
 
     /// Every non-zero PTE in ascending virtual order.
     pub fn iter(&self) -> impl Iterator<Item = (Vpn, Pte)> + '_ {
-        (0..FANOUT).flat_map(move |i4| {
-            let pdpt = self.pml4[i4];
-            (0..FANOUT).filter(move |_| pdpt != NONE).flat_map(move |i3| {
-                let pd = if pdpt == NONE { NONE } else { self.pdpts[pdpt as usize][i3] };
-                (0..FANOUT).filter(move |_| pd != NONE).flat_map(move |i2| {
-                    let leaf = self.pds[pd as usize][i2];
-                    let base = ((i4 as u64) << (3 * BITS)) | ((i3 as u64) << (2 * BITS)) | ((i2 as u64) << BITS);
-                    (0..FANOUT).filter(move |_| leaf != NONE && self.used[leaf as usize] > 0).filter_map(move |i1| {
-                        let pte = self.leaves[leaf as usize][i1];
-                        (pte != Pte::ZERO).then_some((Vpn(base | i1 as u64), pte))
-                    })
+        // Only tables that exist are visited: a sparse address space costs
+        // its tables, not 512 x 512 x 512 empty slots.
+        fn present(dir: &Dir) -> impl Iterator<Item = (u64, usize)> + '_ {
+            dir.iter().enumerate().filter(|(_, &t)| t != NONE).map(|(i, &t)| (i as u64, t as usize))
+        }
+        present(&self.pml4).flat_map(move |(i4, pdpt)| {
+            present(&self.pdpts[pdpt]).flat_map(move |(i3, pd)| {
+                present(&self.pds[pd]).filter(move |&(_, leaf)| self.used[leaf] > 0).flat_map(move |(i2, leaf)| {
+                    let base = (i4 << (3 * BITS)) | (i3 << (2 * BITS)) | (i2 << BITS);
+                    self.leaves[leaf]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &pte)| pte != Pte::ZERO)
+                        .map(move |(i1, &pte)| (Vpn(base | i1 as u64), pte))
                 })
             })
         })
