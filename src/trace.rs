@@ -72,22 +72,41 @@ impl fmt::Display for TraceError {
 /// The largest page number a trace may name: x64's 48-bit address space.
 const MAX_PAGE: u64 = (1 << 36) - 1;
 
+/// The pages of one lackey access not yet returned: `next ..= last`.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    next: u64,
+    last: u64,
+    write: bool,
+}
+
 /// A streaming reader of references.
 pub struct TraceReader<R> {
     input: R,
     format: TraceFormat,
     line: u64,
     buf: Vec<u8>,
-    /// Pending references of the current line (refs lines hold many; a
-    /// lackey access can span pages).
+    /// Pending references of the current refs line (a line holds many;
+    /// as many as the line has numbers, so bounded by the input).
     pending: std::collections::VecDeque<TraceRef>,
+    /// The pages of the current lackey access still to come, produced one
+    /// at a time: an access of 1 TiB is 2^28 references, never a vector.
+    span: Option<Span>,
     done: bool,
 }
 
 impl<R: BufRead> TraceReader<R> {
     /// A reader of `format` over `input`.
     pub fn new(input: R, format: TraceFormat) -> TraceReader<R> {
-        TraceReader { input, format, line: 0, buf: Vec::with_capacity(128), pending: Default::default(), done: false }
+        TraceReader {
+            input,
+            format,
+            line: 0,
+            buf: Vec::with_capacity(128),
+            pending: Default::default(),
+            span: None,
+            done: false,
+        }
     }
 
     fn err(&self, col: usize, message: impl Into<String>) -> TraceError {
@@ -239,14 +258,20 @@ impl<R: BufRead> TraceReader<R> {
                     format!("expected a positive decimal size, found {:?}", String::from_utf8_lossy(size_tok)),
                 )
             })?;
-        let last = addr.checked_add(size - 1).ok_or_else(|| self.err(i, "address + size overflows"))?;
-        let (first_page, last_page) = (addr >> 12, last >> 12);
-        if last_page > MAX_PAGE {
+        if addr >> 12 > MAX_PAGE {
             return Err(self.err(i, format!("address 0x{addr:x} is beyond the 48-bit address space")));
         }
-        for page in first_page..=last_page {
-            self.pending.push_back(TraceRef { page, write });
-        }
+        let size_col = i + comma + 1;
+        let last = match addr.checked_add(size - 1) {
+            Some(l) if l >> 12 <= MAX_PAGE => l,
+            _ => {
+                return Err(self.err(
+                    size_col,
+                    format!("size {size} at address 0x{addr:x} reaches beyond the 48-bit address space"),
+                ))
+            }
+        };
+        self.span = Some(Span { next: addr >> 12, last: last >> 12, write });
         Ok(())
     }
 }
@@ -311,6 +336,15 @@ impl<R: BufRead> TraceReader<R> {
     fn next_queued(&mut self) -> Option<Result<TraceRef, TraceError>> {
         loop {
             if let Some(r) = self.pending.pop_front() {
+                return Some(Ok(r));
+            }
+            if let Some(span) = &mut self.span {
+                let r = TraceRef { page: span.next, write: span.write };
+                if span.next == span.last {
+                    self.span = None;
+                } else {
+                    span.next += 1;
+                }
                 return Some(Ok(r));
             }
             if self.done {
@@ -452,6 +486,36 @@ mod tests {
         assert!(e.message.contains("I, L, S or M"));
         let e = pages(" L 10,0", TraceFormat::Lackey).unwrap_err();
         assert!(e.message.contains("positive"));
+    }
+
+    #[test]
+    fn lackey_huge_access_streams_its_pages_without_a_vector() {
+        // A store of 1 TiB: 2^28 pages, produced one at a time.
+        let mut r = TraceReader::new(" S 1000,1099511627776\n L 0,1\n".as_bytes(), TraceFormat::Lackey);
+        let first: Vec<u64> = r.by_ref().take(3).map(|x| x.unwrap().page).collect();
+        assert_eq!(first, vec![1, 2, 3]);
+        assert!(r.pending.capacity() < 64, "pages were queued: {}", r.pending.capacity());
+        let span = r.span.expect("the access is still being produced");
+        assert_eq!((span.next, span.last, span.write), (4, 0x1000_0000, true));
+        // A small access after it comes once the span is done.
+        let mut r = TraceReader::new(" S fff,2\n L 5000,1\n".as_bytes(), TraceFormat::Lackey);
+        let all: Vec<(u64, bool)> = r.by_ref().map(|x| x.map(|x| (x.page, x.write)).unwrap()).collect();
+        assert_eq!(all, vec![(0, true), (1, true), (5, false)]);
+    }
+
+    #[test]
+    fn lackey_size_past_the_address_space_blames_the_size() {
+        for size in ["9223372036854775807", "18446744073709551615", "281474976710656"] {
+            let e = pages(&format!(" S 1000,{size}"), TraceFormat::Lackey).unwrap_err();
+            assert_eq!(e.col, 9, "{size}: {e}");
+            assert!(e.message.starts_with(&format!("size {size} at address 0x1000")), "{e}");
+        }
+        let e = pages(" S 1000000000000,4", TraceFormat::Lackey).unwrap_err();
+        assert_eq!(e.col, 4, "{e}");
+        assert!(e.message.contains("address 0x1000000000000 is beyond"), "{e}");
+        // The last byte of the address space is fine.
+        let got = pages(" L ffffffffffff,1", TraceFormat::Lackey).unwrap();
+        assert_eq!(got, vec![(MAX_PAGE, false)]);
     }
 
     #[test]
