@@ -8,10 +8,11 @@ pub mod replay;
 pub mod run;
 pub mod scenarios;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
+use crate::output::StdoutError;
 use crate::scenario::{builtin, load, load_str, Override, Scenario, ScenarioError};
 
 /// Exit code: success.
@@ -79,39 +80,25 @@ pub fn resolve(name: &str, overrides: &[Override]) -> Result<Scenario, ScenarioE
     })
 }
 
-/// Writes `contents` to `path` whole or not at all: into a temporary file
-/// beside it, then renamed over it.
-pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let tmp: PathBuf = dir.join(format!(".{name}.pagelab-tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, contents).and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Writes to standard output. A reader that went away (`pagelab ... | head`)
 /// is not an error; any other failure is reported.
 pub fn print_out(text: &str) -> Result<(), i32> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => {
+    match crate::output::print(text) {
+        Ok(()) | Err(StdoutError::Closed) => Ok(()),
+        Err(StdoutError::Io(e)) => {
             eprintln!("pagelab: cannot write to standard output: {e}");
             Err(EXIT_BAD_INPUT)
         }
     }
 }
 
-/// Prints to stdout or writes to `--output`; returns an exit code on failure.
+/// Prints to stdout or writes to `--output` (whole or not at all, through
+/// symbolic links, directly into FIFOs and devices: [`crate::output`]);
+/// returns an exit code on failure.
 pub fn emit(output: Option<&Path>, text: &str) -> Result<(), i32> {
     match output {
         None => print_out(text),
-        Some(p) => write_atomically(p, text).map_err(|e| {
+        Some(p) => crate::output::write_text(p, text).map_err(|e| {
             eprintln!("pagelab: cannot write {}: {e}", p.display());
             EXIT_BAD_INPUT
         }),

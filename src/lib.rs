@@ -39,6 +39,7 @@ pub mod event;
 pub mod fault;
 pub mod host;
 pub mod machine;
+pub mod output;
 pub mod page_table;
 pub mod pagefile;
 pub mod pager;

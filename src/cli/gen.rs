@@ -1,11 +1,12 @@
 //! `pagelab gen-trace --pages N --refs M --alpha A --seed S -o FILE`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::output::{write_whole, StdoutError};
 use crate::trace::{write_oracle_general, TraceFormat};
 use crate::tracegen::{ZipfSpec, ZipfTrace};
 
@@ -67,12 +68,14 @@ pub fn gen_trace(a: GenTraceArgs) -> i32 {
             }
         }
     };
-    let result = if a.output.as_os_str() == "-" {
-        write(&mut std::io::stdout().lock())
-    } else {
-        write_file_atomically(&a.output, write)
-    };
-    match result {
+    if a.output.as_os_str() == "-" {
+        return match write(&mut std::io::stdout().lock()).map_err(StdoutError::from) {
+            // A reader that went away (`| head`) ends the trace early.
+            Ok(()) | Err(StdoutError::Closed) => EXIT_OK,
+            Err(StdoutError::Io(e)) => bad(format!("cannot write to standard output: {e}")),
+        };
+    }
+    match write_whole(&a.output, write) {
         Ok(()) => EXIT_OK,
         Err(e) => bad(format!("cannot write {}: {e}", a.output.display())),
     }
@@ -95,27 +98,6 @@ fn format_page(buf: &mut [u8; 24], mut p: u64) -> &[u8] {
         }
     }
     &buf[i..]
-}
-
-/// Writes a file whole or not at all: into a temporary file beside it,
-/// synced, then renamed over it; on any error the temporary file is removed.
-pub fn write_file_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let tmp: PathBuf = dir.join(format!(".{name}.pagelab-tmp-{}", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            write(&mut f)?;
-            f.sync_all()
-        })
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::output::StdoutError;
 use crate::report::Report;
 use crate::runner::Runner;
 use crate::scenario::Override;
@@ -72,7 +73,25 @@ pub fn run(a: RunArgs) -> i32 {
         }
     };
     let explain = |m: &crate::machine::Machine, e: &crate::event::Event| m.explain(e);
+    // The text log of `--events` on standard output is printed step by
+    // step, so a reader that goes away (`| head`) stops the run at once.
+    let stream = a.events && !a.json && a.output.is_none();
     let mut log = String::new();
+    let flush = |log: &mut String| -> Result<(), i32> {
+        if !stream {
+            return Ok(());
+        }
+        let r = crate::output::print(log);
+        log.clear();
+        match r {
+            Ok(()) => Ok(()),
+            Err(StdoutError::Closed) => Err(EXIT_OK),
+            Err(StdoutError::Io(e)) => {
+                eprintln!("pagelab: cannot write to standard output: {e}");
+                Err(EXIT_BAD_INPUT)
+            }
+        }
+    };
     let mut steps_json = Vec::new();
     if a.events {
         let m = runner.machine().clone();
@@ -81,6 +100,9 @@ pub fn run(a: RunArgs) -> i32 {
             log.push_str(&format!("  setup: {}\n", explain(&m, e)));
         }
         steps_json.push(serde_json::json!({ "number": 0, "op": "setup", "events": setup }));
+        if let Err(code) = flush(&mut log) {
+            return code;
+        }
     }
     while let Some(o) = runner.step() {
         if !a.events {
@@ -101,16 +123,21 @@ pub fn run(a: RunArgs) -> i32 {
         if let Some(err) = &o.error {
             log.push_str(&format!("  -> {err}\n"));
         }
-        steps_json.push(serde_json::json!({
-            "number": o.number,
-            "line": o.line,
-            "op": o.op,
-            "label": o.label,
-            "note": step.note,
-            "events": o.events.iter().map(|e| event_json(e, explain(m, e))).collect::<Vec<_>>(),
-            "events_not_recorded": o.events_not_recorded,
-            "error": o.error,
-        }));
+        if let Err(code) = flush(&mut log) {
+            return code;
+        }
+        if a.json {
+            steps_json.push(serde_json::json!({
+                "number": o.number,
+                "line": o.line,
+                "op": o.op,
+                "label": o.label,
+                "note": step.note,
+                "events": o.events.iter().map(|e| event_json(e, explain(m, e))).collect::<Vec<_>>(),
+                "events_not_recorded": o.events_not_recorded,
+                "error": o.error,
+            }));
+        }
     }
     let report = Report::of(&runner);
     let text = if a.json {

@@ -14,6 +14,7 @@ mod util;
 mod bad_input;
 mod cli;
 mod determinism;
+mod hardening;
 mod lackey;
 mod oracles;
 mod properties;

@@ -1,0 +1,155 @@
+//! Regression tests of the hardening work: output files that keep what a
+//! user had, readers that go away, and inputs that would exhaust host
+//! memory. Each test is named after the defect it guards.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{pagelab, s, TempDir};
+
+/// Spawns `pagelab args` with standard output piped, reads one line, closes
+/// the pipe, and waits at most `limit` for the process to end (killing it
+/// if it does not). Returns the exit code and standard error.
+fn read_one_line_then_close(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagelab"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pagelab starts");
+    let mut first = String::new();
+    {
+        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        out.read_line(&mut first).expect("a first line");
+    } // the read end is closed here
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child.stderr.take().expect("piped stderr").read_to_string(&mut err).expect("stderr");
+    (code, first, err)
+}
+
+#[test]
+fn run_events_stops_when_its_reader_goes_away() {
+    // Two quick steps, then one of a billion references: a run that does
+    // not stop at the closed pipe takes minutes.
+    let dir = TempDir::new("pipe-run");
+    let f = dir.write(
+        "long.toml",
+        r#"[scenario]
+name = "long"
+[machine]
+memory = "1 MiB"
+[[process]]
+name = "p"
+ws_max = 8
+[[step]]
+op = "reserve"
+process = "p"
+address = 0x10000
+size = "64 KiB"
+commit = true
+[[step]]
+op = "touch"
+process = "p"
+address = 0x10000
+pages = 4
+[[step]]
+op = "touch"
+process = "p"
+address = 0x10000
+pages = 16
+repeat = 62500000
+"#,
+    );
+    let (code, first, err) = read_one_line_then_close(&["run", s(&f), "--events"], Duration::from_secs(60));
+    assert!(first.starts_with("  setup: process p created"), "{first}");
+    assert_eq!(code, Some(0), "exit code (None: still running after 60 s); stderr: {err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn gen_trace_to_a_closed_pipe_exits_0_quietly() {
+    let args = ["gen-trace", "--pages", "1000", "--refs", "1000000000", "-o", "-"];
+    let (code, first, err) = read_one_line_then_close(&args, Duration::from_secs(60));
+    assert!(first.trim().parse::<u64>().is_ok(), "{first}");
+    assert_eq!(code, Some(0), "exit code (None: still running after 60 s); stderr: {err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[cfg(unix)]
+mod files {
+    use super::*;
+    use std::os::unix::fs::{symlink, FileTypeExt, PermissionsExt};
+
+    #[test]
+    fn output_through_a_symlink_writes_its_target() {
+        let dir = TempDir::new("out-link");
+        let real = dir.write("real.txt", "old");
+        symlink("real.txt", dir.path().join("link.txt")).unwrap();
+        pagelab(&["run", "belady", "-o", s(&dir.path().join("link.txt"))]).code(0);
+        assert!(std::fs::symlink_metadata(dir.path().join("link.txt")).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), pagelab(&["run", "belady"]).stdout);
+        assert_eq!(dir.names(), vec!["link.txt".to_string(), "real.txt".to_string()]);
+    }
+
+    #[test]
+    fn output_keeps_the_mode_of_the_file_it_replaces() {
+        let dir = TempDir::new("out-mode");
+        let out = dir.write("report.json", "{}");
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
+        pagelab(&["run", "tour", "--json", "-o", s(&out)]).code(0);
+        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(std::fs::read_to_string(&out).unwrap().contains("\"passed\""));
+    }
+
+    #[test]
+    fn output_into_a_fifo_reaches_its_reader() {
+        let dir = TempDir::new("out-fifo");
+        let fifo = dir.path().join("pipe");
+        let made = Command::new("mkfifo").arg(&fifo).status();
+        if !matches!(made, Ok(s) if s.success()) {
+            eprintln!("SKIP: mkfifo is not available");
+            return;
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        let o = pagelab(&["run", "belady", "-o", s(&fifo)]);
+        o.code(0);
+        let got = reader.join().unwrap();
+        assert_eq!(got, pagelab(&["run", "belady"]).stdout);
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+        // gen-trace writes into it the same way.
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        pagelab(&["gen-trace", "--pages", "10", "--refs", "5", "-o", s(&fifo)]).code(0);
+        assert_eq!(reader.join().unwrap().lines().count(), 5);
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+
+    #[test]
+    fn output_to_a_device_writes_it_and_keeps_it() {
+        pagelab(&["run", "belady", "-o", "/dev/null"]).code(0);
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+        if std::path::Path::new("/dev/full").exists() {
+            pagelab(&["run", "belady", "-o", "/dev/full"]).code(2).stderr_has(&["cannot write /dev/full"]);
+            assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+        }
+    }
+}
