@@ -6,7 +6,8 @@
 # that the panes are drawn, that nothing panicked, that q ends the session
 # with exit code 0 and the terminal back in cooked mode. It also checks that
 # a scenario that fails to load prints the `pagelab check` error and exits 2,
-# and that a panic inside the UI still restores the terminal.
+# that a panic inside the UI still restores the terminal, and that SIGTERM
+# and SIGHUP do too (checked with stty after the kill).
 #
 # Uses $PAGELAB if set, else builds target/debug/pagelab. Without tmux it
 # prints SKIP and exits 0.
@@ -136,6 +137,43 @@ panic_rc=$(cat "$WORK/panic-rc" 2>/dev/null || echo missing)
 grep -q "panicked" "$WORK/panic-stderr" 2>/dev/null || fail "the test panic printed no panic message"
 tr ' ' '\n' <"$WORK/panic-stty" 2>/dev/null | grep -qx "icanon" || fail "a panic left the terminal in raw mode"
 
+# SIGTERM and SIGHUP: the terminal is restored as on q, and the exit code
+# says which signal ended it (128 + N).
+for sig in TERM HUP; do
+    tm new-session -d -s "sig$sig" -x 80 -y 24 \
+        "'$BIN' tui tour 2>'$WORK/sig$sig-stderr'; echo \$? >'$WORK/sig$sig-rc'; stty -a >'$WORK/sig$sig-stty' 2>&1; sleep 30"
+    pid=""
+    for _ in $(seq 100); do
+        tm capture-pane -p -t "sig$sig" >"$WORK/sig$sig.txt" 2>/dev/null || true
+        if grep -qF "Physical memory" "$WORK/sig$sig.txt"; then
+            pane=$(tm list-panes -t "sig$sig" -F '#{pane_pid}')
+            pid=$(pgrep -P "$pane" -f "tui tour" || true)
+            [ -n "$pid" ] && break
+        fi
+        sleep 0.1
+    done
+    if [ -z "$pid" ]; then
+        fail "SIG$sig: the UI never drew its first frame"
+        continue
+    fi
+    kill -s "$sig" "$pid"
+    for _ in $(seq 50); do
+        [ -s "$WORK/sig$sig-stty" ] && break
+        sleep 0.1
+    done
+    want=$((128 + $(kill -l "$sig")))
+    got=$(cat "$WORK/sig$sig-rc" 2>/dev/null || echo missing)
+    [ "$got" = "$want" ] || fail "SIG$sig: pagelab tui exited with $got, expected $want"
+    tr ' ' '\n' <"$WORK/sig$sig-stty" 2>/dev/null | grep -qx "icanon" || fail "SIG$sig left the terminal without icanon (raw mode)"
+    tr ' ' '\n' <"$WORK/sig$sig-stty" 2>/dev/null | grep -qx "echo" || fail "SIG$sig left the terminal without echo"
+    # Back on the main screen: the alternate screen's panes are gone.
+    tm capture-pane -p -t "sig$sig" >"$WORK/sig$sig-after.txt" 2>/dev/null || true
+    if grep -qF "Physical memory" "$WORK/sig$sig-after.txt"; then
+        fail "SIG$sig left the alternate screen up"
+    fi
+    tm kill-session -t "sig$sig" 2>/dev/null || true
+done
+
 # A scenario that does not load: the same error as `pagelab check`, exit 2,
 # and the terminal untouched.
 printf '[scenario]\nname = "broken"\n[machine]\nmemory = "lots"\n' >"$WORK/broken.toml"
@@ -160,4 +198,4 @@ if [ "$failures" -gt 0 ]; then
     exit 1
 fi
 echo "tui-smoke: ok (panes drawn, stepped forward and back, help shown, quit cleanly," \
-    "terminal restored after a panic, bad scenario exits 2)"
+    "terminal restored after a panic, SIGTERM and SIGHUP, bad scenario exits 2)"

@@ -5,7 +5,8 @@
 //! draws the machine's read-only views and the events of each step. The
 //! shape is the Elm one: [`app::App`] is plain data changed only by its
 //! key, mouse and tick handlers; [`ui`] draws it without changing it; this
-//! module owns the terminal, restoring it on every exit, panics included.
+//! module owns the terminal, restoring it on every exit, panics and
+//! SIGTERM/SIGHUP included.
 
 pub mod app;
 #[cfg(test)]
@@ -67,12 +68,69 @@ pub fn run_named(name: &str) -> i32 {
         eprintln!("pagelab: the terminal UI needs a terminal; try `pagelab run {name} --events`");
         return EXIT_BAD_INPUT;
     }
-    match run_app(&mut app) {
-        Ok(()) => EXIT_OK,
+    let signals = match Signals::watch() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pagelab: cannot watch for signals: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    match run_app(&mut app, &signals) {
+        Ok(Ended::Quit) => EXIT_OK,
+        // The shell's convention for "ended by signal N".
+        Ok(Ended::Signal(n)) => 128 + n,
         Err(e) => {
             eprintln!("pagelab: terminal error: {e}");
             EXIT_BAD_INPUT
         }
+    }
+}
+
+/// How the UI loop ended.
+enum Ended {
+    /// The user quit.
+    Quit,
+    /// A signal asked the process to end (its number).
+    Signal(i32),
+}
+
+/// The signals that end the UI with the terminal restored: SIGTERM (`kill`),
+/// SIGHUP (the terminal went away), SIGINT and SIGQUIT (sent by `kill`; in
+/// raw mode Ctrl-C is a key, not a signal). Each only sets a flag, which
+/// the UI loop reads at least every 500 ms, then leaves through the same
+/// path as `q`.
+struct Signals {
+    #[cfg(unix)]
+    got: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn watch() -> io::Result<Signals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for sig in [SIGTERM, SIGHUP, SIGINT, SIGQUIT] {
+            signal_hook::flag::register_usize(sig, Arc::clone(&got), sig as usize)?;
+        }
+        Ok(Signals { got })
+    }
+
+    #[cfg(not(unix))]
+    fn watch() -> io::Result<Signals> {
+        Ok(Signals {})
+    }
+
+    /// The signal received, if any.
+    fn received(&self) -> Option<i32> {
+        #[cfg(unix)]
+        {
+            match self.got.load(Ordering::SeqCst) {
+                0 => None,
+                n => Some(n as i32),
+            }
+        }
+        #[cfg(not(unix))]
+        None
     }
 }
 
@@ -119,7 +177,7 @@ fn install_panic_hook() {
     }));
 }
 
-fn run_app(app: &mut App) -> io::Result<()> {
+fn run_app(app: &mut App, signals: &Signals) -> io::Result<Ended> {
     install_panic_hook();
     let _guard = TerminalGuard::enter()?;
     let mut terminal: Terminal<CrosstermBackend<Stdout>> = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -129,6 +187,9 @@ fn run_app(app: &mut App) -> io::Result<()> {
     let mut last = Instant::now();
     let test_panic = std::env::var_os(TEST_PANIC_VAR).is_some();
     loop {
+        if let Some(n) = signals.received() {
+            return Ok(Ended::Signal(n));
+        }
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
         if test_panic {
             panic!("{TEST_PANIC_VAR} is set: panicking to test that the terminal is restored");
@@ -151,7 +212,10 @@ fn run_app(app: &mut App) -> io::Result<()> {
             }
         }
         if app.should_quit() {
-            return Ok(());
+            return Ok(Ended::Quit);
+        }
+        if let Some(n) = signals.received() {
+            return Ok(Ended::Signal(n));
         }
         let now = Instant::now();
         app.tick(now - last, STEP_BUDGET);
