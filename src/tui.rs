@@ -13,6 +13,7 @@ pub mod app;
 mod captures;
 pub mod counters;
 pub mod events;
+pub mod fit;
 pub mod frames;
 pub mod help;
 pub mod history;

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::App;
+use super::fit::put_line;
 use crate::runner::CheckResult;
 use crate::units::SimNanos;
 
@@ -87,6 +88,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         lines.extend(o.checks.iter().filter(|c| c.passed).map(check_line));
     }
     for (k, line) in lines.iter().take(inner.height as usize).enumerate() {
-        buf.set_line(inner.x, inner.y + k as u16, line, inner.width);
+        put_line(buf, inner.x, inner.y + k as u16, line, inner.width);
     }
 }

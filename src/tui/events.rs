@@ -14,6 +14,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use super::app::{App, Target};
+use super::fit::put_line;
 use crate::event::Event;
 use crate::scenario::Scenario;
 
@@ -281,7 +282,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             if y >= bottom {
                 return;
             }
-            buf.set_line(inner.x, y, &Line::styled(l, style), inner.width);
+            put_line(buf, inner.x, y, &Line::styled(l, style), inner.width);
             y += 1;
         }
     }

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::App;
+use super::fit::{put_line, put_str};
 use crate::event::Event;
 use crate::machine::Machine;
 use crate::pfn_db::{PageLocation, PfnDatabase, PfnEntry};
@@ -478,13 +479,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         if let Some(h) = s.header {
             if h < map.height {
                 let text = format!("node {}: pfn 0x{:x}-0x{:x} ", s.node, s.start, s.end.saturating_sub(1));
-                buf.set_stringn(
-                    map.x,
-                    map.y + h,
-                    format!("{text:─<w$}", w = map.width as usize),
-                    map.width as usize,
-                    dim,
-                );
+                put_str(buf, map.x, map.y + h, format!("{text:─<w$}", w = map.width as usize), map.width as usize, dim);
             }
         }
         if geo.label > 0 {
@@ -495,7 +490,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
                 }
                 let text = format!("{:#x}", s.start + r * w * geo.group);
                 let lw = geo.label as usize - 1;
-                buf.set_stringn(map.x, map.y + y as u16, format!("{text:>lw$}"), lw, dim);
+                put_str(buf, map.x, map.y + y as u16, format!("{text:>lw$}"), lw, dim);
             }
         }
         for i in 0..s.cells {
@@ -533,7 +528,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     }
     if inner.height >= 2 {
         let line = detail(m, &geo, selected, &mut tally);
-        buf.set_line(inner.x, y, &line, inner.width);
+        put_line(buf, inner.x, y, &line, inner.width);
     }
 }
 
@@ -562,7 +557,7 @@ fn legend(m: &Machine, present: &[bool], area: Rect, buf: &mut Buffer) {
             [Span::styled(c.glyph().to_string(), c.style()), Span::raw(format!("={name} "))]
         })
         .collect();
-    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    put_line(buf, area.x, area.y, &Line::from(spans), area.width);
 }
 
 /// One line about the selected cell: the frame, or the group's mix.

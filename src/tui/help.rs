@@ -1,5 +1,6 @@
 //! The help overlay: every key, and what the glyphs mean.
 
+use super::fit::put_line;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -73,6 +74,6 @@ pub fn render(area: Rect, buf: &mut Buffer, scroll: usize) {
     let inner = block.inner(r);
     block.render(r, buf);
     for (k, l) in text.iter().skip(scroll).take(inner.height as usize).enumerate() {
-        buf.set_line(inner.x + 1, inner.y + k as u16, l, inner.width.saturating_sub(1));
+        put_line(buf, inner.x + 1, inner.y + k as u16, l, inner.width.saturating_sub(1));
     }
 }

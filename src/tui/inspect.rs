@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Widget};
 
 use super::app::Target;
+use super::fit::put_line;
 use super::page_table::{describe_page, describe_vad};
 use crate::machine::Machine;
 use crate::pfn_db::{Backing, PageLocation};
@@ -205,6 +206,6 @@ pub fn render(m: &Machine, t: Target, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(r);
     block.render(r, buf);
     for (k, l) in text.iter().take(inner.height as usize).enumerate() {
-        buf.set_line(inner.x + 1, inner.y + k as u16, l, inner.width.saturating_sub(1));
+        put_line(buf, inner.x + 1, inner.y + k as u16, l, inner.width.saturating_sub(1));
     }
 }

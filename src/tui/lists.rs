@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::App;
+use super::fit::{put_line, put_str};
 use super::frames::Cat;
 use crate::pfn_db::ListCounts;
 
@@ -61,7 +62,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             Span::raw(format!(" {name:<9} {:>digits$} ", get(&now))),
             Span::styled(spark(&values), Style::new().fg(Color::Cyan)),
         ]);
-        buf.set_line(inner.x, y, &line, inner.width);
+        put_line(buf, inner.x, y, &line, inner.width);
         y += 1;
     }
     let s = app.machine().snapshot();
@@ -72,7 +73,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             return;
         }
         let text = format!("  {name:<9} {used:>digits$} of {cap}");
-        buf.set_stringn(inner.x, y, text, inner.width as usize, Style::new());
+        put_str(buf, inner.x, y, text, inner.width as usize, Style::new());
         y += 1;
     }
 }

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::{scrolled, App};
+use super::fit::{put_line, put_str};
 use crate::process::{Process, Vad, VadKind};
 use crate::pte::{Protection, Pte, PteKind};
 use crate::units::Vpn;
@@ -168,7 +169,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         let block = super::ui::pane_block("Page table", focused);
         let inner = block.inner(area);
         block.render(area, buf);
-        buf.set_stringn(inner.x, inner.y, "no processes", inner.width as usize, Style::new());
+        put_str(buf, inner.x, inner.y, "no processes", inner.width as usize, Style::new());
         return;
     };
     let exited = if p.exited { ", exited" } else { "" };
@@ -182,7 +183,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let len = row_count(p);
     if len == 0 {
         let text = if p.exited { "exited: no address space" } else { "no VADs yet: nothing reserved" };
-        buf.set_stringn(inner.x, inner.y, text, inner.width as usize, Style::new().fg(Color::DarkGray));
+        put_str(buf, inner.x, inner.y, text, inner.width as usize, Style::new().fg(Color::DarkGray));
         return;
     }
     let cur = app.page_cursor();
@@ -210,7 +211,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
                 ])
             }
         };
-        buf.set_line(inner.x, y, &line, inner.width);
+        put_line(buf, inner.x, y, &line, inner.width);
         if top + k == pos {
             let style = if focused {
                 Style::new().add_modifier(Modifier::REVERSED)

@@ -19,6 +19,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Widget};
 
 use super::app::{App, Focus, Overlay, Run};
+use super::fit::{put_line, put_str};
 use super::{counters, events, frames, help, inspect, lists, page_table, working_set};
 use crate::event::Event;
 
@@ -140,8 +141,8 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let rw = right.chars().count() as u16;
     let lw = area.width.saturating_sub(rw + 1);
-    buf.set_stringn(area.x, area.y, left, lw as usize, style.add_modifier(Modifier::BOLD));
-    buf.set_stringn(area.x + area.width.saturating_sub(rw), area.y, right, rw as usize, style);
+    put_str(buf, area.x, area.y, left, lw as usize, style.add_modifier(Modifier::BOLD));
+    put_str(buf, area.x + area.width.saturating_sub(rw), area.y, right, rw as usize, style);
 }
 
 /// Key hints, as many as fit.
@@ -184,7 +185,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
         text += always;
         Line::styled(text, Style::new().fg(Color::DarkGray))
     };
-    buf.set_line(area.x, area.y, &line, area.width);
+    put_line(buf, area.x, area.y, &line, area.width);
 }
 
 fn breakpoint(area: Rect, buf: &mut Buffer, selected: usize) {
@@ -202,9 +203,11 @@ fn breakpoint(area: Rect, buf: &mut Buffer, selected: usize) {
         let y = inner.y + (k - top) as u16;
         let (mark, style) =
             if k == selected { ("► ", Style::new().add_modifier(Modifier::REVERSED)) } else { ("  ", Style::new()) };
-        buf.set_stringn(inner.x, y, format!("{mark}{kind:<w$}", w = inner.width as usize), inner.width as usize, style);
+        let w = (inner.width as usize).saturating_sub(2);
+        put_str(buf, inner.x, y, format!("{mark}{kind:<w$}"), inner.width as usize, style);
     }
-    buf.set_stringn(
+    put_str(
+        buf,
         inner.x,
         inner.y + inner.height.saturating_sub(1),
         " Enter run  Esc cancel",
@@ -227,7 +230,7 @@ fn too_small(area: Rect, buf: &mut Buffer) {
             break;
         }
         let x = area.x + area.width.saturating_sub(l.chars().count() as u16) / 2;
-        buf.set_stringn(x, y, l, area.width as usize, Style::new());
+        put_str(buf, x, y, l, area.width as usize, Style::new());
     }
 }
 
@@ -423,6 +426,25 @@ mod tests {
                     [[step]]\nop = \"refs\"\nprocess = \"c\"\nbase = 0x10000\nrefs = [1, 2, 3, 4, 1, 5]\n";
         let a = app_from(text, SMALL, 2);
         insta::assert_snapshot!("working_set_clock_38x12", pane(&a, (38, 12), working_set::render));
+    }
+
+    #[test]
+    fn a_number_too_wide_for_its_pane_is_cut_with_an_ellipsis() {
+        let text = "[scenario]\nname = \"wide\"\n[machine]\nmemory = \"1 MiB\"\n\
+                    [[process]]\nname = \"p\"\nws_min = 20\nws_max = 100000000\n";
+        let a = app_from(text, SMALL, 0);
+        for width in 10..40 {
+            let b = pane(&a, (width, 6), working_set::render);
+            let row: String = (0..width).map(|x| b.buffer()[(x, 1)].symbol().to_string()).collect();
+            let row = row.trim_matches(|c| c == '│' || c == '┃' || c == ' ');
+            // Either the whole maximum, or a cut that says so.
+            let whole = row.contains("max 100000000");
+            assert!(whole || row.ends_with('…'), "width {width}: {row:?}");
+            if !whole {
+                let shown = row.trim_end_matches('…');
+                assert!("size 0, min 20 max 100000000".starts_with(shown), "width {width}: {row:?}");
+            }
+        }
     }
 
     #[test]

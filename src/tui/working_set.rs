@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::{scrolled, App};
+use super::fit::{put_line, put_str};
 use crate::process::Process;
 use crate::working_set::{PolicyKind, WsEntry, NEVER};
 
@@ -50,13 +51,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     if head.len() + more.len() <= inner.width as usize {
         head += &more;
     }
-    buf.set_stringn(inner.x, inner.y, head, inner.width as usize, Style::new().fg(Color::DarkGray));
+    put_str(buf, inner.x, inner.y, head, inner.width as usize, Style::new().fg(Color::DarkGray));
     let visible = (inner.height as usize).saturating_sub(HEADER_ROWS);
     let len = p.ws.len() as usize;
     if len == 0 {
         if visible > 0 {
             let text = if p.exited { "exited" } else { "empty" };
-            buf.set_stringn(inner.x, inner.y + 1, text, inner.width as usize, Style::new().fg(Color::DarkGray));
+            put_str(buf, inner.x, inner.y + 1, text, inner.width as usize, Style::new().fg(Color::DarkGray));
         }
         return;
     }
@@ -92,7 +93,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         }
         let extra = parts.join(" ");
         let line = Line::from(vec![mark, Span::raw(format!("{index}{:<vw$} {extra}", e.vpn.to_string()))]);
-        buf.set_line(inner.x, y, &line, inner.width);
+        put_line(buf, inner.x, y, &line, inner.width);
         let mut style = Style::new();
         if is_victim {
             style = style.add_modifier(Modifier::BOLD);
