@@ -43,37 +43,20 @@ fn read_one_line_then_close(args: &[&str], limit: Duration) -> (Option<i32>, Str
 
 #[test]
 fn run_events_stops_when_its_reader_goes_away() {
-    // Two quick steps, then one of a billion references: a run that does
-    // not stop at the closed pipe takes minutes.
+    // 300 steps of 160,000 references each, and an expectation at the end
+    // that fails: a run that goes on after its reader left ends with exit 1
+    // (or is still running after 60 s); one that stops at the closed pipe
+    // ends with 0 at its next step.
     let dir = TempDir::new("pipe-run");
-    let f = dir.write(
-        "long.toml",
-        r#"[scenario]
-name = "long"
-[machine]
-memory = "1 MiB"
-[[process]]
-name = "p"
-ws_max = 8
-[[step]]
-op = "reserve"
-process = "p"
-address = 0x10000
-size = "64 KiB"
-commit = true
-[[step]]
-op = "touch"
-process = "p"
-address = 0x10000
-pages = 4
-[[step]]
-op = "touch"
-process = "p"
-address = 0x10000
-pages = 16
-repeat = 62500000
-"#,
+    let mut text = String::from(
+        "[scenario]\nname = \"long\"\n[machine]\nmemory = \"1 MiB\"\n[[process]]\nname = \"p\"\nws_max = 8\n\
+         [expect]\n\"p.faults\" = 1\n\
+         [[step]]\nop = \"reserve\"\nprocess = \"p\"\naddress = 0x10000\nsize = \"64 KiB\"\ncommit = true\n",
     );
+    for _ in 0..300 {
+        text += "[[step]]\nop = \"touch\"\nprocess = \"p\"\naddress = 0x10000\npages = 8\nrepeat = 20000\n";
+    }
+    let f = dir.write("long.toml", text);
     let (code, first, err) = read_one_line_then_close(&["run", s(&f), "--events"], Duration::from_secs(60));
     assert!(first.starts_with("  setup: process p created"), "{first}");
     assert_eq!(code, Some(0), "exit code (None: still running after 60 s); stderr: {err}");
