@@ -13,14 +13,9 @@ use std::path::Path;
 use clap::{Parser, Subcommand};
 
 use crate::output::StdoutError;
-use crate::scenario::{builtin, load, load_str, Override, Scenario, ScenarioError};
 
-/// Exit code: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: an expectation failed.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: bad input or usage.
-pub const EXIT_BAD_INPUT: i32 = 2;
+pub use crate::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+pub use crate::scenario::resolve;
 
 /// pagelab: a simulator and teaching model of the Windows NT memory manager.
 ///
@@ -59,25 +54,12 @@ pub enum Command {
     Tui {
         /// Scenario file or built-in name (default: tour).
         scenario: Option<String>,
+        /// Host memory the UI may use, checkpoints included (e.g. 8GiB, or
+        /// "unlimited"); default: $PAGELAB_HOST_MEMORY, else 3/4 of the
+        /// host's RAM or memory limits.
+        #[arg(long, value_name = "SIZE")]
+        host_memory: Option<String>,
     },
-}
-
-/// Where a scenario comes from: a file, or a built-in by name.
-pub fn resolve(name: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
-    let path = Path::new(name);
-    if path.exists() {
-        return load(path, overrides);
-    }
-    if let Some(text) = builtin::find(name) {
-        return load_str(text, &format!("builtin:{name}"), None, overrides);
-    }
-    let names: Vec<_> = builtin::BUILTINS.iter().map(|(n, _)| *n).collect();
-    Err(ScenarioError {
-        file: name.to_string(),
-        line: 1,
-        col: 1,
-        message: format!("no such file, and no built-in scenario of that name (built-ins: {})", names.join(", ")),
-    })
 }
 
 /// Writes to standard output. A reader that went away (`pagelab ... | head`)
@@ -111,7 +93,7 @@ pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
         None => {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                crate::tui::run_named("tour")
+                crate::tui::run_named("tour", None)
             } else {
                 run::run(run::RunArgs::tour())
             }
@@ -121,6 +103,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Scenarios { json }) => scenarios::list(json),
         Some(Command::Replay(a)) => replay::replay(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
-        Some(Command::Tui { scenario }) => crate::tui::run_named(scenario.as_deref().unwrap_or("tour")),
+        Some(Command::Tui { scenario, host_memory }) => {
+            crate::tui::run_named(scenario.as_deref().unwrap_or("tour"), host_memory.as_deref())
+        }
     }
 }

@@ -424,6 +424,22 @@ impl Machine {
         &self.pfn
     }
 
+    /// Host memory the machine's large structures hold now, bytes: the
+    /// PFN database, every page table and working set, the page file's
+    /// bitmap and the event log ([`crate::host_memory`] bounds it before a
+    /// run).
+    pub fn host_bytes(&self) -> u64 {
+        let processes: u64 = self
+            .processes
+            .iter()
+            .map(|p| p.page_table.host_bytes() + p.ws.host_bytes() + p.vads.len() as u64 * 64)
+            .sum();
+        self.pfn.host_bytes()
+            + processes
+            + self.pagefile.host_bytes()
+            + (self.events.capacity() * std::mem::size_of::<Event>()) as u64
+    }
+
     /// A process (read only).
     pub fn process(&self, pid: ProcessId) -> Option<&Process> {
         self.processes.get(pid.0 as usize)

@@ -21,6 +21,10 @@ const NONE: u32 = 0;
 /// space, an index of at most 128 KiB.
 const DIRECT_LEAVES: u64 = 1 << 15;
 
+/// Host bytes of one table (leaf or directory): 512 entries of 8 bytes
+/// (directories hold 4-byte indices, but a bound counts them as leaves).
+pub const TABLE_BYTES: u64 = 4096;
+
 type Dir = [u32; FANOUT];
 type Leaf = [Pte; FANOUT];
 
@@ -169,16 +173,20 @@ impl PageTable {
         let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
         let i2 = ((vpn.0 >> BITS) & MASK) as usize;
         if self.pml4[i4] == NONE {
+            crate::host_memory::grow_for_push(&mut self.pdpts);
             self.pdpts.push(empty_dir());
             self.pml4[i4] = (self.pdpts.len() - 1) as u32;
         }
         let pdpt = self.pml4[i4] as usize;
         if self.pdpts[pdpt][i3] == NONE {
+            crate::host_memory::grow_for_push(&mut self.pds);
             self.pds.push(empty_dir());
             self.pdpts[pdpt][i3] = (self.pds.len() - 1) as u32;
         }
         let pd = self.pdpts[pdpt][i3] as usize;
         if self.pds[pd][i2] == NONE {
+            crate::host_memory::grow_for_push(&mut self.leaves);
+            crate::host_memory::grow_for_push(&mut self.used);
             self.leaves.push([Pte::ZERO; FANOUT]);
             self.used.push(0);
             self.pds[pd][i2] = (self.leaves.len() - 1) as u32;
@@ -194,6 +202,15 @@ impl PageTable {
             self.cache.set((key, leaf));
         }
         leaf
+    }
+
+    /// Host memory the tables hold now, bytes.
+    pub fn host_bytes(&self) -> u64 {
+        (std::mem::size_of::<Dir>()
+            + (self.pdpts.capacity() + self.pds.capacity()) * std::mem::size_of::<Dir>()
+            + self.leaves.capacity() * std::mem::size_of::<Leaf>()
+            + self.used.capacity() * 2
+            + self.direct.capacity() * 4) as u64
     }
 
     /// Number of non-zero PTEs.

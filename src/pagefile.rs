@@ -26,6 +26,16 @@ impl PageFile {
         pf
     }
 
+    /// Host memory the page file's bitmap holds, bytes.
+    pub fn host_bytes(&self) -> u64 {
+        self.bits.capacity() as u64 * 8
+    }
+
+    /// Host memory of the bitmap of a page file of `pages` pages, bytes.
+    pub fn host_bytes_for(pages: u64) -> u64 {
+        pages.div_ceil(64).max(1) * 8
+    }
+
     /// Usable slots (size minus the reserved offset 0).
     pub fn capacity(&self) -> u32 {
         self.slots.saturating_sub(1)

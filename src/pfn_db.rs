@@ -475,7 +475,23 @@ impl PfnDatabase {
     #[inline(never)]
     fn store_up_to(&mut self, pfn: Pfn) {
         assert!(pfn.0 < self.frames, "{pfn} is beyond the last frame");
+        crate::host_memory::grow_to(&mut self.entries, pfn.index() + 1, self.frames as usize);
         self.entries.resize(pfn.index() + 1, BOOT_ENTRY);
+    }
+
+    /// Host memory the database holds now, bytes.
+    pub fn host_bytes(&self) -> u64 {
+        (self.entries.capacity() * std::mem::size_of::<PfnEntry>()
+            + self.heads.capacity() * std::mem::size_of::<ListHead>()
+            + self.boot.capacity() * 8) as u64
+    }
+
+    /// A bound on the host memory of a database of `frames` frames of
+    /// which `used` are ever touched: their entries, grown by a quarter at
+    /// a time but never past the whole machine.
+    pub fn host_bytes_for(used: u64, frames: u64) -> u64 {
+        let entries = used.saturating_add(used / 4).min(frames).max(used);
+        entries * std::mem::size_of::<PfnEntry>() as u64 + 64 * 1024
     }
 
     /// Whether `pfn` is in its node's boot run (so its links are implicit).

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::{MachineConfig, MAX_MEMORY};
 use crate::cost::LatencySummary;
 use crate::fault::Prefetch;
+use crate::host_memory::{self, HostLimit};
 use crate::machine::{AccessKind, Counters, Machine, Op, OpError, OpValue, Resolution};
 use crate::trace::{TraceError, TraceFormat, TraceReader, TraceRef};
 use crate::units::{Bytes, ProcessId, PAGE_SHIFT};
@@ -23,13 +24,22 @@ pub struct ReplayConfig {
     pub frames: u64,
     /// Machine settings (memory defaults to max(4 x frames, 64 MiB)).
     pub machine: MachineConfig,
+    /// Host memory the replay may use (none by default; the CLI derives
+    /// one from the host): checked up front for the fixed part and every
+    /// few thousand references as the page tables grow.
+    pub host_limit: HostLimit,
 }
 
 impl ReplayConfig {
     /// Defaults for `frames` frames.
     pub fn new(policy: PolicyKind, frames: u64) -> ReplayConfig {
         let memory = Bytes(frames.saturating_mul(4 * 4096).clamp(64 << 20, MAX_MEMORY.0).next_multiple_of(1 << 20));
-        ReplayConfig { policy, frames, machine: Self::machine_for(memory) }
+        ReplayConfig {
+            policy,
+            frames,
+            machine: Self::machine_for(memory),
+            host_limit: HostLimit::unlimited("no limit set"),
+        }
     }
 
     /// The replay machine for `memory`: every setting scaled to it, and a
@@ -97,6 +107,9 @@ pub enum ReplayError {
     /// The machine ran out of pages (page file too small for the trace).
     #[error("{0}")]
     Machine(OpError),
+    /// The replay would need more host memory than its limit.
+    #[error("{0}")]
+    HostMemory(String),
 }
 
 /// A machine with one auto-committing process, ready to replay.
@@ -128,19 +141,55 @@ pub fn replay_machine(cfg: &ReplayConfig) -> Result<(Machine, ProcessId), Replay
 
 /// Replays a trace.
 pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
+    let fixed = host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, None);
+    fixed
+        .check(&cfg.host_limit, "the replay", "use a smaller --frames or --memory")
+        .map_err(ReplayError::HostMemory)?;
     let (mut m, pid) = replay_machine(cfg)?;
     let reader = TraceReader::new(input, format);
     if cfg.policy == PolicyKind::Opt {
-        let refs: Vec<_> = reader.collect::<Result<_, _>>().map_err(ReplayError::Trace)?;
+        // OPT needs the whole future: the trace is held, within the limit.
+        let mut refs: Vec<TraceRef> = Vec::new();
+        for r in reader {
+            refs.push(r.map_err(ReplayError::Trace)?);
+            if refs.len() % (1 << 20) == 0 {
+                host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
+                    .check(
+                        &cfg.host_limit,
+                        &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
+                        "replay fewer references with OPT, or use a policy that streams",
+                    )
+                    .map_err(ReplayError::HostMemory)?;
+            }
+        }
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
         for (r, n) in refs.iter().zip(next) {
             one(&mut m, pid, r.page, r.write, n)?;
         }
     } else {
-        replay_stream(&mut m, pid, reader)?;
+        replay_stream(&mut m, pid, reader, &cfg.host_limit)?;
     }
     Ok(result(&m, cfg))
+}
+
+/// Fails when what the machine holds has grown past `limit` (the page
+/// tables grow with every new 2 MiB of the trace's address space).
+fn check_growth(m: &Machine, limit: &HostLimit) -> Result<(), ReplayError> {
+    let Some(l) = limit.bytes else { return Ok(()) };
+    let held = m.host_bytes();
+    if held > l {
+        return Err(ReplayError::HostMemory(format!(
+            "the replay holds {} of host memory after {} references (its page tables grow with the trace's \
+             address space), more than the limit of {} ({}); set the limit with --host-memory SIZE or {}=SIZE",
+            host_memory::approx(held),
+            m.counters().paging.references,
+            host_memory::approx(l),
+            limit.source,
+            host_memory::LIMIT_VAR
+        )));
+    }
+    Ok(())
 }
 
 /// How far ahead of the reference being replayed the host is asked for
@@ -156,7 +205,12 @@ const NEIGHBOURS_AHEAD: usize = 6;
 /// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
 /// reference stops the replay where it stands in the trace, after every
 /// reference before it.
-fn replay_stream<R: BufRead>(m: &mut Machine, pid: ProcessId, mut reader: TraceReader<R>) -> Result<(), ReplayError> {
+fn replay_stream<R: BufRead>(
+    m: &mut Machine,
+    pid: ProcessId,
+    mut reader: TraceReader<R>,
+    limit: &HostLimit,
+) -> Result<(), ReplayError> {
     const BATCH: usize = 4096;
     let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH + PTE_AHEAD);
     let mut next = 0;
@@ -164,6 +218,7 @@ fn replay_stream<R: BufRead>(m: &mut Machine, pid: ProcessId, mut reader: TraceR
     let mut ended = false;
     loop {
         if !ended && refs.len() - next < PTE_AHEAD {
+            check_growth(m, limit)?;
             refs.drain(..next);
             next = 0;
             let before = refs.len();

@@ -367,3 +367,21 @@ impl fmt::Display for Check {
         }
     }
 }
+
+/// Where a scenario comes from: a file, or a built-in by name.
+pub fn resolve(name: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+    let path = std::path::Path::new(name);
+    if path.exists() {
+        return load(path, overrides);
+    }
+    if let Some(text) = builtin::find(name) {
+        return load_str(text, &format!("builtin:{name}"), None, overrides);
+    }
+    let names: Vec<_> = builtin::BUILTINS.iter().map(|(n, _)| *n).collect();
+    Err(ScenarioError {
+        file: name.to_string(),
+        line: 1,
+        col: 1,
+        message: format!("no such file, and no built-in scenario of that name (built-ins: {})", names.join(", ")),
+    })
+}

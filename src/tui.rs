@@ -34,7 +34,7 @@ use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScree
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-use crate::cli::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::exit::{EXIT_BAD_INPUT, EXIT_OK};
 use app::{App, Run};
 
 /// Longest the app may spend stepping between two redraws.
@@ -47,16 +47,21 @@ pub const TEST_PANIC_VAR: &str = "PAGELAB_TUI_TEST_PANIC";
 
 /// Opens the terminal UI on a scenario file or built-in name. Returns the
 /// exit code: 0 on quit; 2 when the scenario does not load (the error is
-/// printed as `pagelab check` prints it, before the terminal is touched)
-/// or there is no terminal.
-pub fn run_named(name: &str) -> i32 {
-    let scenario = match crate::cli::resolve(name, &[]) {
+/// printed as `pagelab check` prints it, before the terminal is touched),
+/// can need more host memory than `host_memory` allows, or there is no
+/// terminal.
+pub fn run_named(name: &str, host_memory: Option<&str>) -> i32 {
+    let scenario = match crate::scenario::resolve(name, &[]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("pagelab: {e}");
             return EXIT_BAD_INPUT;
         }
     };
+    if let Err(e) = crate::host_memory::check_scenario(&scenario, crate::host_memory::Front::Tui, host_memory) {
+        eprintln!("pagelab: {e}");
+        return EXIT_BAD_INPUT;
+    }
     let size = crossterm::terminal::size().unwrap_or((80, 24));
     let mut app = match App::new(Arc::new(scenario), size) {
         Ok(a) => a,

@@ -73,6 +73,10 @@ impl PolicyKind {
     }
 }
 
+/// Host bytes one entry of OPT's ordered set takes (a 12-byte key in a
+/// B-tree node about two-thirds full), rounded up.
+const OPT_INDEX_BYTES: usize = 32;
+
 /// "Never referenced again", for the OPT policy.
 pub const NEVER: u64 = u64::MAX;
 const NIL: u32 = u32::MAX;
@@ -99,13 +103,15 @@ pub struct WorkingSet {
     tail: u32,
     free_slots: Vec<u32>,
     len: u64,
-    /// Clock use bits and hand.
+    /// Clock use bits (one per slot under clock, empty otherwise) and hand.
     use_bit: Vec<bool>,
     hand: u32,
-    /// OPT: next-use time per slot, and the set ordered by it.
+    /// OPT: next-use time per slot (empty under other policies), and the
+    /// set ordered by it.
     next_use: Vec<u64>,
     by_next_use: BTreeSet<(u64, u32)>,
-    /// Random: a dense array of occupied slots and each slot's position in it.
+    /// Random: a dense array of occupied slots and each slot's position in
+    /// it (empty under other policies).
     dense: Vec<u32>,
     dense_pos: Vec<u32>,
 }
@@ -233,6 +239,32 @@ impl WorkingSet {
         }
     }
 
+    /// Host memory the working set holds now, bytes.
+    pub fn host_bytes(&self) -> u64 {
+        (self.slots.capacity() * std::mem::size_of::<Wsle>()
+            + self.free_slots.capacity() * 4
+            + self.use_bit.capacity()
+            + self.next_use.capacity() * 8
+            + self.by_next_use.len() * OPT_INDEX_BYTES
+            + self.dense.capacity() * 4
+            + self.dense_pos.capacity() * 4) as u64
+    }
+
+    /// A bound on the host memory of a working set that holds up to
+    /// `pages` pages under `policy`: per page its WSLE (16 bytes), a free
+    /// slot once trimmed (4) and the policy's own index, grown by a quarter
+    /// at a time.
+    pub fn host_bytes_for(policy: PolicyKind, pages: u64) -> u64 {
+        let own = match policy {
+            PolicyKind::Clock => 1,
+            PolicyKind::Opt => 8 + OPT_INDEX_BYTES as u64,
+            PolicyKind::Random => 8,
+            PolicyKind::Fifo | PolicyKind::Lru => 0,
+        };
+        let per_page = std::mem::size_of::<Wsle>() as u64 + 4 + own;
+        pages.saturating_add(pages / 4).saturating_add(64).saturating_mul(per_page)
+    }
+
     /// Adds a page; returns its WSLE index. `next_use` is the time of the
     /// page's next reference (OPT only; [`NEVER`] otherwise).
     pub fn insert(&mut self, vpn: Vpn, next_use: u64) -> u32 {
@@ -242,11 +274,17 @@ impl WorkingSet {
                 s
             }
             None => {
+                // Each policy's per-slot array grows with the slots; the
+                // others stay empty (13 bytes a page FIFO does not pay).
                 let s = self.slots.len() as u32;
+                crate::host_memory::grow_for_push(&mut self.slots);
                 self.slots.push(Wsle { vpn: vpn.0, prev: NIL, next: NIL });
-                self.use_bit.push(false);
-                self.next_use.push(NEVER);
-                self.dense_pos.push(NIL);
+                match self.policy {
+                    PolicyKind::Clock => self.use_bit.push(false),
+                    PolicyKind::Opt => self.next_use.push(NEVER),
+                    PolicyKind::Random => self.dense_pos.push(NIL),
+                    PolicyKind::Fifo | PolicyKind::Lru => {}
+                }
                 s
             }
         };

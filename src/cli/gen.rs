@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::host_memory::{self, HostLimit};
 use crate::output::{write_whole, StdoutError};
 use crate::trace::{write_oracle_general, TraceFormat};
 use crate::tracegen::{ZipfSpec, ZipfTrace};
@@ -33,6 +34,10 @@ pub struct GenTraceArgs {
     /// Output file, written whole or not at all (`-` for standard output).
     #[arg(long, short)]
     pub output: PathBuf,
+    /// Host memory it may use (e.g. 8GiB, or "unlimited"); default:
+    /// $PAGELAB_HOST_MEMORY, else 3/4 of the host's RAM or memory limits.
+    #[arg(long, value_name = "SIZE")]
+    pub host_memory: Option<String>,
 }
 
 fn bad(msg: String) -> i32 {
@@ -47,6 +52,17 @@ pub fn gen_trace(a: GenTraceArgs) -> i32 {
         _ => return bad(format!("--format {:?}: expected refs or oracle-general", a.format)),
     };
     let spec = ZipfSpec { pages: a.pages, refs: a.refs, alpha: a.alpha, seed: a.seed };
+    if let Err(e) = spec.validate() {
+        return bad(format!("--{e}"));
+    }
+    let limit = match HostLimit::resolve(a.host_memory.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return bad(e),
+    };
+    let need = host_memory::gen_trace(a.pages, a.refs, format == TraceFormat::OracleGeneral);
+    if let Err(e) = need.check(&limit, "gen-trace", "generate fewer --refs, or use --format refs, which streams") {
+        return bad(e);
+    }
     let trace = match ZipfTrace::new(spec) {
         Ok(t) => t,
         Err(e) => return bad(format!("--{e}")),

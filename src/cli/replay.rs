@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::{emit, EXIT_BAD_INPUT, EXIT_OK};
 use crate::cost::CostModel;
+use crate::host_memory::HostLimit;
 use crate::replay::{replay as do_replay, ReplayConfig, ReplayError};
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, SimNanos};
@@ -45,6 +46,10 @@ pub struct ReplayArgs {
     /// Write the report to this file (whole or not at all).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Host memory the replay may use (e.g. 8GiB, or "unlimited"); default:
+    /// $PAGELAB_HOST_MEMORY, else 3/4 of the host's RAM or memory limits.
+    #[arg(long, value_name = "SIZE")]
+    pub host_memory: Option<String>,
 }
 
 fn bad(msg: String) -> i32 {
@@ -74,6 +79,10 @@ pub fn replay(a: ReplayArgs) -> i32 {
         }
     }
     cfg.machine.seed = a.seed;
+    cfg.host_limit = match HostLimit::resolve(a.host_memory.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return bad(e),
+    };
     if let Err(e) = cfg.machine.validate() {
         return bad(format!("--memory {}: {e}", a.memory.as_deref().unwrap_or("(default)")));
     }

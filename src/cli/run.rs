@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::host_memory::{self, Front};
 use crate::output::StdoutError;
 use crate::report::Report;
 use crate::runner::Runner;
@@ -31,12 +32,24 @@ pub struct RunArgs {
     /// Write the report to this file (whole or not at all) instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Host memory the run may use (e.g. 8GiB, or "unlimited"); default:
+    /// $PAGELAB_HOST_MEMORY, else 3/4 of the host's RAM or memory limits.
+    #[arg(long, value_name = "SIZE")]
+    pub host_memory: Option<String>,
 }
 
 impl RunArgs {
     /// The built-in tour with default options.
     pub fn tour() -> RunArgs {
-        RunArgs { scenario: "tour".into(), json: false, seed: None, set: Vec::new(), events: false, output: None }
+        RunArgs {
+            scenario: "tour".into(),
+            json: false,
+            seed: None,
+            set: Vec::new(),
+            events: false,
+            output: None,
+            host_memory: None,
+        }
     }
 }
 
@@ -65,6 +78,15 @@ pub fn run(a: RunArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
+    let front = match (a.events, a.json) {
+        (false, _) => Front::Run,
+        (true, false) => Front::Events,
+        (true, true) => Front::EventsJson,
+    };
+    if let Err(e) = host_memory::check_scenario(&scenario, front, a.host_memory.as_deref()) {
+        eprintln!("pagelab: {e}");
+        return EXIT_BAD_INPUT;
+    }
     let mut runner = match Runner::new(Arc::new(scenario), a.events) {
         Ok(r) => r,
         Err(e) => {

@@ -881,7 +881,7 @@ mod tests {
     use crate::pfn_db::PageLocation;
 
     fn app(name: &str, size: (u16, u16)) -> App {
-        let s = crate::cli::resolve(name, &[]).unwrap();
+        let s = crate::scenario::resolve(name, &[]).unwrap();
         App::new(Arc::new(s), size).unwrap()
     }
 

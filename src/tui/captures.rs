@@ -108,7 +108,7 @@ fn capture(scenario: &str, size: (u16, u16), script: &str) -> String {
     let s = match scenario.strip_prefix("builtin-free:") {
         Some("numa") => crate::scenario::load_str(NUMA, "numa.toml", None, &[]).unwrap(),
         Some(other) => panic!("no capture scenario {other}"),
-        None => crate::cli::resolve(scenario, &[]).unwrap(),
+        None => crate::scenario::resolve(scenario, &[]).unwrap(),
     };
     let name = if scenario.starts_with("builtin-free:") { "numa.toml" } else { scenario };
     let mut app = App::new(Arc::new(s), size).unwrap();

@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn step_source_skips_notes_and_expectations() {
-        let s = crate::cli::resolve("tour", &[]).unwrap();
+        let s = crate::scenario::resolve("tour", &[]).unwrap();
         let line = s.steps[3].line;
         assert_eq!(step_source(&s, line), "touch process=app address=0x10000 pages=12 access=write");
     }

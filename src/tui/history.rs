@@ -14,7 +14,6 @@
 //! milliseconds, so the app takes a due copy while it is idle, after the
 //! step has been drawn, or just before the next step.
 
-use crate::machine::Machine;
 use crate::runner::Runner;
 
 /// Steps between checkpoints at first.
@@ -38,7 +37,7 @@ impl History {
             copies: vec![start.clone()],
             interval: FIRST_INTERVAL,
             budget,
-            bytes_each: estimate_bytes(start.machine()),
+            bytes_each: start.machine().host_bytes() as usize,
         }
     }
 
@@ -54,7 +53,7 @@ impl History {
         if !self.due(runner) {
             return;
         }
-        self.bytes_each = self.bytes_each.max(estimate_bytes(runner.machine()));
+        self.bytes_each = self.bytes_each.max(runner.machine().host_bytes() as usize);
         self.copies.push(runner.clone());
         while self.copies.len() > 2 && self.copies.len() * self.bytes_each > self.budget {
             self.interval *= 2;
@@ -95,18 +94,6 @@ impl History {
     }
 }
 
-/// A rough size of a copy of the machine: the PFN database (24 bytes a
-/// frame), the page tables (4 KiB a leaf table) and the working sets.
-pub fn estimate_bytes(m: &Machine) -> usize {
-    let frames = m.pfn_db().frames() as usize * 24;
-    let processes: usize = m
-        .processes()
-        .iter()
-        .map(|p| 4096 + p.page_table.leaf_tables() * 4096 + p.ws.len() as usize * 48 + p.vads.len() * 64)
-        .sum();
-    frames + processes + 4096
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -114,7 +101,7 @@ mod tests {
     use super::*;
 
     fn tour() -> Runner {
-        let s = crate::cli::resolve("tour", &[]).unwrap();
+        let s = crate::scenario::resolve("tour", &[]).unwrap();
         Runner::new(Arc::new(s), true).unwrap()
     }
 
@@ -136,7 +123,7 @@ mod tests {
     #[test]
     fn thins_copies_to_stay_within_the_budget() {
         let mut r = tour();
-        let each = estimate_bytes(r.machine());
+        let each = r.machine().host_bytes() as usize;
         let mut h = History::new(&r, each * 3);
         h.interval = 2;
         while r.step().is_some() {

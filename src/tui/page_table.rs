@@ -228,7 +228,7 @@ mod tests {
     use super::*;
 
     fn tour_app_at(step: usize) -> crate::tui::app::App {
-        let s = crate::cli::resolve("tour", &[]).unwrap();
+        let s = crate::scenario::resolve("tour", &[]).unwrap();
         let mut a = crate::tui::app::App::new(std::sync::Arc::new(s), (80, 24)).unwrap();
         a.goto(step);
         a

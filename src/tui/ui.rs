@@ -274,7 +274,7 @@ mod tests {
     const LARGE: (u16, u16) = (160, 48);
 
     fn app(name: &str, size: (u16, u16), step: usize) -> App {
-        let s = crate::cli::resolve(name, &[]).unwrap();
+        let s = crate::scenario::resolve(name, &[]).unwrap();
         let mut a = App::new(Arc::new(s), size).unwrap();
         a.goto(step);
         a

@@ -136,3 +136,102 @@ mod files {
         }
     }
 }
+
+/// The scenario of the report: every value within its documented range,
+/// about 3.3 GiB of host memory to run.
+const HUGE: &str = r#"[scenario]
+name = "huge"
+[machine]
+memory = "256 GiB"
+pagefile = "1 TiB"
+[[process]]
+name = "p"
+ws_min = 20
+ws_max = 100000000
+[[step]]
+op = "reserve"
+process = "p"
+address = 0x10000
+size = "1000 GiB"
+commit = true
+[[step]]
+op = "touch"
+process = "p"
+address = 0x10000
+pages = 100000000
+access = "write"
+"#;
+
+#[test]
+fn a_scenario_that_would_exhaust_host_memory_is_refused_up_front() {
+    let dir = TempDir::new("huge");
+    let f = dir.write("huge.toml", HUGE);
+    let o = pagelab(&["run", s(&f), "--host-memory", "2GiB"]);
+    o.code(2).stderr_has(&[
+        "huge.toml: scenario huge can need up to",
+        "PFN database 1.5 GiB",
+        "more than the limit of 2.0 GiB (--host-memory 2.0 GiB)",
+        "--host-memory SIZE",
+    ]);
+    assert!(o.stdout.is_empty());
+    // The environment sets the limit for every command, the TUI included
+    // (refused before it looks for a terminal).
+    let run = |args: &[&str], limit: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pagelab"))
+            .args(args)
+            .env("PAGELAB_HOST_MEMORY", limit)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(&["run", s(&f)], "3 GiB");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("limit of 3.0 GiB (PAGELAB_HOST_MEMORY 3.0 GiB)"), "{err}");
+    let (code, err) = run(&["tui", s(&f)], "3 GiB");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("checkpoints"), "the TUI counts its copies of the machine: {err}");
+    let (code, err) = run(&["run", s(&f)], "a lot");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("PAGELAB_HOST_MEMORY \"a lot\""), "{err}");
+    // A small scenario runs under a small limit.
+    pagelab(&["run", "belady", "--host-memory", "64MiB"]).code(0);
+}
+
+#[test]
+fn a_replay_whose_page_tables_outgrow_the_limit_stops_with_a_clear_error() {
+    // One store of 1 TiB: 2^28 distinct pages, 4 KiB of page table per 512.
+    let dir = TempDir::new("replay-grow");
+    let t = dir.write("big.lackey", " S 1000,1099511627776\n");
+    let o = pagelab(&["replay", s(&t), "--format", "lackey", "--frames", "64", "--host-memory", "24MiB"]);
+    o.code(2).stderr_has(&["big.lackey: the replay holds", "page tables grow", "more than the limit of 24.0 MiB"]);
+    // Its fixed part alone: a working set of 60M frames on a 240 GiB machine.
+    let o = pagelab(&["replay", s(&t), "--format", "lackey", "--frames", "60000000", "--host-memory", "2GiB"]);
+    o.code(2).stderr_has(&["the replay can need up to", "PFN database", "working set"]);
+}
+
+#[test]
+fn gen_trace_and_opt_replays_that_would_hold_too_much_are_refused() {
+    let dir = TempDir::new("hold");
+    let out = dir.path().join("t.bin");
+    let o = pagelab(&[
+        "gen-trace",
+        "--pages",
+        "1000",
+        "--refs",
+        "10000000000",
+        "--format",
+        "oracle-general",
+        "-o",
+        s(&out),
+        "--host-memory",
+        "1GiB",
+    ]);
+    o.code(2).stderr_has(&["gen-trace can need up to 149.0 GiB", "--format refs, which streams"]);
+    assert!(!out.exists());
+    // OPT holds the whole trace: refused once it outgrows the limit.
+    let t = dir.write("t.refs", "1\n2\n3\n".repeat(400_000));
+    let o = pagelab(&["replay", s(&t), "--policy", "opt", "--frames", "2", "--host-memory", "40MiB"]);
+    o.code(2).stderr_has(&["the OPT replay, which holds the whole trace (1048576 references read)"]);
+    pagelab(&["replay", s(&t), "--policy", "opt", "--frames", "2", "--host-memory", "200MiB"]).code(0);
+}
