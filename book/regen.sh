@@ -280,6 +280,7 @@ run 2 errors/no-such.txt run no-such-scenario
 run 0 errors/seed-1.txt run book/src/scenarios/random-touch.toml --seed 1
 run 0 errors/seed-2.txt run book/src/scenarios/random-touch.toml --seed 2
 run 1 errors/wrong-expectation-json.txt run book/src/broken/wrong-expectation.toml --json
+run 2 errors/host-memory.txt run book/src/broken/huge.toml --host-memory 2GiB
 
 # Architecture: a few items of the code, cut out by name.
 rust_item src/machine.rs 'pub enum Op {' code/op.rs
