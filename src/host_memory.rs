@@ -226,7 +226,7 @@ const EVENT_BYTES: u64 = 256;
 const EVENTS_PER_REFERENCE: u64 = 24;
 /// The program itself, its scenario and everything that does not grow with
 /// the machine.
-const BASE_BYTES: u64 = 16 << 20;
+pub const BASE_BYTES: u64 = 16 << 20;
 
 /// A bound on the host memory `s` can need when run through `front`.
 pub fn scenario(s: &Scenario, front: Front) -> Estimate {

@@ -152,7 +152,7 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
         let mut refs: Vec<TraceRef> = Vec::new();
         for r in reader {
             refs.push(r.map_err(ReplayError::Trace)?);
-            if refs.len() % (1 << 20) == 0 {
+            if refs.len() % (1 << 16) == 0 {
                 host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
                     .check(
                         &cfg.host_limit,
@@ -177,7 +177,7 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
 /// tables grow with every new 2 MiB of the trace's address space).
 fn check_growth(m: &Machine, limit: &HostLimit) -> Result<(), ReplayError> {
     let Some(l) = limit.bytes else { return Ok(()) };
-    let held = m.host_bytes();
+    let held = m.host_bytes() + host_memory::BASE_BYTES;
     if held > l {
         return Err(ReplayError::HostMemory(format!(
             "the replay holds {} of host memory after {} references (its page tables grow with the trace's \

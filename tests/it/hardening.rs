@@ -203,8 +203,8 @@ fn a_replay_whose_page_tables_outgrow_the_limit_stops_with_a_clear_error() {
     // One store of 1 TiB: 2^28 distinct pages, 4 KiB of page table per 512.
     let dir = TempDir::new("replay-grow");
     let t = dir.write("big.lackey", " S 1000,1099511627776\n");
-    let o = pagelab(&["replay", s(&t), "--format", "lackey", "--frames", "64", "--host-memory", "24MiB"]);
-    o.code(2).stderr_has(&["big.lackey: the replay holds", "page tables grow", "more than the limit of 24.0 MiB"]);
+    let o = pagelab(&["replay", s(&t), "--format", "lackey", "--frames", "64", "--host-memory", "20MiB"]);
+    o.code(2).stderr_has(&["big.lackey: the replay holds", "page tables grow", "more than the limit of 20.0 MiB"]);
     // Its fixed part alone: a working set of 60M frames on a 240 GiB machine.
     let o = pagelab(&["replay", s(&t), "--format", "lackey", "--frames", "60000000", "--host-memory", "2GiB"]);
     o.code(2).stderr_has(&["the replay can need up to", "PFN database", "working set"]);
@@ -230,8 +230,8 @@ fn gen_trace_and_opt_replays_that_would_hold_too_much_are_refused() {
     o.code(2).stderr_has(&["gen-trace can need up to 149.0 GiB", "--format refs, which streams"]);
     assert!(!out.exists());
     // OPT holds the whole trace: refused once it outgrows the limit.
-    let t = dir.write("t.refs", "1\n2\n3\n".repeat(400_000));
-    let o = pagelab(&["replay", s(&t), "--policy", "opt", "--frames", "2", "--host-memory", "40MiB"]);
-    o.code(2).stderr_has(&["the OPT replay, which holds the whole trace (1048576 references read)"]);
-    pagelab(&["replay", s(&t), "--policy", "opt", "--frames", "2", "--host-memory", "200MiB"]).code(0);
+    let t = dir.write("t.refs", "1\n2\n3\n".repeat(23_334));
+    let o = pagelab(&["replay", s(&t), "--policy", "opt", "--frames", "2", "--host-memory", "20MiB"]);
+    o.code(2).stderr_has(&["the OPT replay, which holds the whole trace (65536 references read)"]);
+    pagelab(&["replay", s(&t), "--policy", "opt", "--frames", "2", "--host-memory", "64MiB"]).code(0);
 }
