@@ -854,6 +854,12 @@ impl Machine {
         if offset.checked_add(size).is_none_or(|end| end > file_bytes) {
             return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
         }
+        // A view's base is not rounded down as a reservation's is: one that
+        // is not a multiple of the allocation granularity fails (Docs,
+        // MapViewOfFileEx; WRK `mapview.c` STATUS_MAPPED_ALIGNMENT).
+        if address.is_some_and(|a| a % ALLOCATION_GRANULARITY != 0) {
+            return Err(self.fail(pid, CALL, Win32Error::MappedAlignment));
+        }
         let (start, pages) = self.place_range(pid, CALL, address, size)?;
         let kind = VadKind::Mapped { file, file_page: offset / 4096 };
         self.processes[pid.0 as usize].vads.insert(start.0, Vad { start, pages, kind, protection, mem_commit: false });
@@ -1266,6 +1272,25 @@ mod tests {
         let events = m.drain_events();
         assert_eq!(events.iter().filter(|e| e.kind() == "file_mapped").count(), 1);
         assert_eq!(events.iter().filter(|e| e.kind() == "reserved").count(), 1, "the view is not also a reservation");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn map_view_at_an_unaligned_base_fails_with_mapped_alignment() {
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        let OpValue::File(f) = m.apply(&Op::CreateFile { name: "f".into(), size: 3 * 4096 }).unwrap() else { panic!() };
+        let map =
+            |address| Op::MapView { pid: p, file: f, offset: 0, size: 0, address, protection: Protection::ReadOnly };
+        assert_eq!(
+            m.apply(&map(Some(0x21000))),
+            Err(OpError::Win32 { call: "MapViewOfFile", error: Win32Error::MappedAlignment })
+        );
+        assert_eq!(Win32Error::MappedAlignment.code(), 1132);
+        assert!(m.process(p).unwrap().vads.is_empty(), "a failed call maps nothing");
+        // Aligned, the view has exactly the file's three pages.
+        assert_eq!(m.apply(&map(Some(0x20000))), Ok(OpValue::Address(0x20000)));
+        assert_eq!(m.process(p).unwrap().vads.values().next().unwrap().pages, 3);
         m.check_invariants().unwrap();
     }
 
