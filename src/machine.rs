@@ -873,9 +873,18 @@ impl Machine {
                 self.trim(pid, u64::MAX, crate::event::EvictReason::Trim);
             }
             Some((min, max)) => {
-                // SetProcessWorkingSetSize raises a minimum below 20 pages to
-                // 20 and a maximum below 13 to 13 (MODEL.md s4); pagelab also
-                // keeps max >= min.
+                // A minimum above the maximum fails: Docs
+                // (SetProcessWorkingSetSize: the minimum must be at most the
+                // maximum); WRK `wslist.c` MmAdjustWorkingSetSize returns
+                // STATUS_BAD_WORKING_SET_LIMIT, which Win32 reports as
+                // ERROR_INVALID_PARAMETER.
+                if min > max {
+                    return Err(self.fail(pid, "SetProcessWorkingSetSize", Win32Error::InvalidParameter));
+                }
+                // It raises a minimum below 20 pages to 20 and a maximum
+                // below 13 to 13 (MODEL.md s4); when that puts the minimum
+                // above the maximum (min 5, max 15), pagelab raises the
+                // maximum to the minimum.
                 let min = min.max(20);
                 let max = max.max(13).max(min);
                 let p = &mut self.processes[pid.0 as usize];
@@ -1292,6 +1301,25 @@ mod tests {
         assert_eq!(m.apply(&map(Some(0x20000))), Ok(OpValue::Address(0x20000)));
         assert_eq!(m.process(p).unwrap().vads.values().next().unwrap().pages, 3);
         m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn set_working_set_size_with_min_above_max_fails_with_invalid_parameter() {
+        let mut m = small(64, 32);
+        let p = process(&mut m, 30);
+        let set = |min, max| Op::SetWorkingSetSize { pid: p, limits: Some((min, max)) };
+        assert_eq!(
+            m.apply(&set(40, 30)),
+            Err(OpError::Win32 { call: "SetProcessWorkingSetSize", error: Win32Error::InvalidParameter })
+        );
+        let ws = &m.process(p).unwrap().ws;
+        assert_eq!((ws.min, ws.max), (1, 30), "a failed call changes nothing");
+        // Equal limits are fine; a small minimum is raised to 20, and the
+        // maximum with it.
+        assert_eq!(m.apply(&set(25, 25)), Ok(OpValue::None));
+        assert_eq!(m.apply(&set(5, 15)), Ok(OpValue::None));
+        let ws = &m.process(p).unwrap().ws;
+        assert_eq!((ws.min, ws.max), (20, 20));
     }
 
     #[test]
