@@ -303,9 +303,12 @@ impl Machine {
         if write {
             self.capture_dirty(pfn);
         }
-        // The PTE's dirty bit records writes through this mapping only; a
-        // page that comes back modified keeps that state in its PFN entry.
-        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
+        // A page that comes back still modified gets a dirty PTE, even on a
+        // read, when it is writable and not copy-on-write: it will not be
+        // written out until the PTE is invalid again (WRK `pagfault.c`
+        // MiResolveTransitionFault).
+        let dirty = write || (self.pfn.entry(pfn).modified() && protection.writable_in_place());
+        self.add_to_working_set(pid, vpn, pfn, protection, dirty, next_use);
         self.processes[pid.0 as usize].counters.paging.soft += 1;
         self.finish_fault(pid, self.config.cost.soft_fault);
         self.emit(|| Event::SoftFault { pid, vpn, pfn, from });
@@ -331,11 +334,14 @@ impl Machine {
         }
         // A demand-zero page has no copy anywhere, so it starts modified
         // (WRK `pagfault.c` MiResolveDemandZeroFault: MiInitializePfn with
-        // ModifiedState 1): trimmed, it goes to the modified list.
+        // ModifiedState 1): trimmed, it goes to the modified list. Its PTE
+        // is dirty from the start when it is writable in place, read or
+        // write (the same function: MI_SET_PTE_DIRTY when the write bit is set).
         let e = self.pfn.entry_mut(pfn);
         e.set_backing(Backing::None);
         e.set_modified(true);
-        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
+        let dirty = write || protection.writable_in_place();
+        self.add_to_working_set(pid, vpn, pfn, protection, dirty, next_use);
         self.processes[pid.0 as usize].counters.paging.demand_zero += 1;
         self.finish_fault(pid, t);
         self.emit(|| Event::DemandZeroFault { pid, vpn, pfn, from });

@@ -1259,6 +1259,48 @@ mod tests {
     }
 
     #[test]
+    fn a_read_soft_fault_from_the_modified_list_leaves_the_pte_dirty() {
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        for (address, protection) in [(0x10000, Protection::ReadWrite), (0x20000, Protection::WriteCopy)] {
+            m.apply(&Op::Reserve { pid: p, address: Some(address), size: 4096, protection, commit: true }).unwrap();
+            m.access(p, address, AccessKind::Write, None, NEVER).unwrap();
+        }
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        assert_eq!(m.snapshot().lists.modified, 2);
+        let dirty = |m: &Machine, a: u64| match m.pte(p, Vpn::containing(a)).unwrap().kind() {
+            PteKind::Valid { dirty, .. } => dirty,
+            other => panic!("{other}"),
+        };
+        // Read back: the frame is still modified, so a writable PTE is dirty.
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        assert!(m.pfn_db().entry(m.frame_of(p, Vpn(0x10)).unwrap()).modified());
+        assert!(dirty(&m, 0x10000), "read-write page back from the modified list");
+        // Copy-on-write pages are mapped read-only, so their PTE stays clean.
+        assert_eq!(m.access(p, 0x20000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        assert!(!dirty(&m, 0x20000), "copy-on-write page back from the modified list");
+        m.check_invariants().unwrap();
+        // Written out, the frame is clean: back from standby the PTE is clean.
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        assert!(!dirty(&m, 0x10000), "page back from standby");
+        // A demand-zero page is born modified: its writable PTE is dirty
+        // even when the first touch is a read.
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x30000),
+            size: 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        assert_eq!(m.access(p, 0x30000, AccessKind::Read, None, NEVER), Ok(Resolution::DemandZero));
+        assert!(dirty(&m, 0x30000), "read demand-zero fault");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
     fn a_view_that_cannot_be_placed_fails_as_map_view_of_file() {
         let mut m = small(32, 32);
         let p = process(&mut m, 4);
