@@ -149,8 +149,12 @@ pub enum Event {
         pfn: Pfn,
         /// Where it was read from.
         source: ReadSource,
-        /// Pages the one I/O read (the faulting page plus cluster neighbours).
+        /// Pages the one I/O read: the faulting page, the cluster
+        /// neighbours, and any resident pages between them.
         pages_read: u64,
+        /// Resident pages inside the span, read into a dummy page and
+        /// thrown away (their frames already hold them).
+        dummy: u64,
         /// Service time of the fault.
         time: SimNanos,
     },
@@ -361,14 +365,19 @@ impl Event {
                 name(*pid),
                 from.name()
             ),
-            Event::HardFault { pid, vpn, pfn, source, pages_read, time } => format!(
-                "page {vpn} of {} hard fault: read from {} into {pfn}, {} in one I/O, {time}",
+            Event::HardFault { pid, vpn, pfn, source, pages_read, dummy, time } => format!(
+                "page {vpn} of {} hard fault: read from {} into {pfn}, {} in one I/O{}, {time}",
                 name(*pid),
                 match source {
                     ReadSource::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
                     ReadSource::File { file, page } => format!("file {} page {page}", file_name(*file)),
                 },
-                pages(*pages_read)
+                pages(*pages_read),
+                match dummy {
+                    0 => String::new(),
+                    1 => " (1 of them already resident, read into a dummy page)".into(),
+                    n => format!(" ({n} of them already resident, read into a dummy page)"),
+                }
             ),
             Event::ClusterPage { pid, vpn, pfn } => format!(
                 "page {vpn} of {} read ahead by the cluster into {pfn}, placed on standby with a transition PTE",

@@ -352,7 +352,7 @@ impl Machine {
     /// pages of the same VAD whose backing copy continues the faulting
     /// page's run (`backing_of` says where a PTE's copy is, in run units).
     /// Resident pages inside the run are skipped, but the run goes on past
-    /// them, as NT reads them into a dummy page within the one I/O.
+    /// them: the I/O reads them into a dummy page (see `hard_fault`).
     fn cluster_neighbours(
         &self,
         pid: ProcessId,
@@ -473,7 +473,15 @@ impl Machine {
         }
         self.pfn.entry_mut(pfn).set_backing(backing);
         self.pfn.entry_mut(pfn).set_modified(false);
-        let pages = self.complete_read(pid, &read);
+        // The I/O covers the whole span from the lowest page read to the
+        // highest: a resident page inside it is skipped but the read stays
+        // one I/O (WI7 p. 413; MODEL.md s4), so the page is transferred
+        // too, into a dummy page that is thrown away.
+        let lo = read.iter().map(|r| r.0).chain([vpn]).min().expect("the faulting page");
+        let hi = read.iter().map(|r| r.0).chain([vpn]).max().expect("the faulting page");
+        let span = hi.0 - lo.0 + 1;
+        let dummy = span - 1 - read.len() as u64;
+        let pages = self.complete_read(pid, &read, dummy);
         if write {
             self.capture_dirty(pfn);
         }
@@ -490,13 +498,15 @@ impl Machine {
             }
         };
         let t = self.finish_fault(pid, self.config.cost.io(pages));
-        self.emit(|| Event::HardFault { pid, vpn, pfn, source, pages_read: pages, time: t });
+        self.emit(|| Event::HardFault { pid, vpn, pfn, source, pages_read: pages, dummy, time: t });
         Ok(resolution)
     }
 
     /// Completes a clustered read: the neighbours go to the standby list
-    /// with transition PTEs. Returns the pages the one I/O moved.
-    fn complete_read(&mut self, pid: ProcessId, read: &[(Vpn, Pfn, Backing, Protection)]) -> u64 {
+    /// with transition PTEs. Returns the pages the one I/O moved: the
+    /// faulting page, the neighbours, and `dummy` resident pages inside
+    /// the span read into a dummy page.
+    fn complete_read(&mut self, pid: ProcessId, read: &[(Vpn, Pfn, Backing, Protection)], dummy: u64) -> u64 {
         for &(v, f, backing, prot) in read {
             let e = self.pfn.entry_mut(f);
             e.set_backing(backing);
@@ -507,7 +517,7 @@ impl Machine {
             self.processes[pid.0 as usize].page_table.set(v, Pte::transition(f, prot));
             self.emit(|| Event::ClusterPage { pid, vpn: v, pfn: f });
         }
-        let pages = 1 + read.len() as u64;
+        let pages = 1 + read.len() as u64 + dummy;
         self.activity.io_reads += 1;
         self.activity.pages_read += pages;
         self.activity.pages_read_ahead += read.len() as u64;

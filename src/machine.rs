@@ -247,7 +247,8 @@ pub struct Activity {
     pub zeroed_by_thread: u64,
     /// Read I/Os.
     pub io_reads: u64,
-    /// Pages read (faulting pages plus cluster neighbours).
+    /// Pages read: faulting pages, cluster neighbours, and resident pages
+    /// inside a cluster's span, read into a dummy page.
     pub pages_read: u64,
     /// Cluster neighbours read ahead.
     pub pages_read_ahead: u64,
@@ -1297,6 +1298,52 @@ mod tests {
         .unwrap();
         assert_eq!(m.access(p, 0x30000, AccessKind::Read, None, NEVER), Ok(Resolution::DemandZero));
         assert!(dirty(&m, 0x30000), "read demand-zero fault");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_clustered_read_past_a_resident_page_counts_it_in_the_io() {
+        let mut m = small(32, 64);
+        let p = process(&mut m, 8);
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 8 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        touch(&mut m, p, 0x10000, 4, AccessKind::Write);
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        // Page 2 comes back; pages 0, 1 and 3 lose their frames to `hog`.
+        assert_eq!(m.access(p, 0x12000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        let hog = process(&mut m, 64);
+        m.apply(&Op::Reserve {
+            pid: hog,
+            address: Some(0x100000),
+            size: 32 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        touch(&mut m, hog, 0x100000, 31, AccessKind::Write);
+        m.apply(&Op::Exit { pid: hog }).unwrap();
+        let kinds: Vec<_> = (0..4).map(|i| m.pte(p, Vpn(0x10 + i)).unwrap().kind().name()).collect();
+        assert_eq!(kinds, ["page_file", "page_file", "valid", "page_file"]);
+        m.drain_events();
+        let (before, t0) = (m.counters().activity, m.time());
+        // Page 0's cluster reads 1 and 3, and 2 into a dummy page: 4 pages.
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::HardPageFile));
+        let a = m.counters().activity;
+        assert_eq!((a.io_reads - before.io_reads, a.pages_read - before.pages_read), (1, 4));
+        assert_eq!(a.pages_read_ahead - before.pages_read_ahead, 2);
+        let c = &m.config().cost;
+        let expected = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + c.io(4);
+        assert_eq!(SimNanos(m.time().0 - t0.0), expected, "the fault pays for the 4-page transfer");
+        let hard = m.drain_events().into_iter().find(|e| e.kind() == "hard_fault").unwrap();
+        assert!(matches!(hard, Event::HardFault { pages_read: 4, dummy: 1, time, .. } if time == expected), "{hard:?}");
+        assert!(m.explain(&hard).contains("4 pages in one I/O (1 of them already resident"), "{}", m.explain(&hard));
         m.check_invariants().unwrap();
     }
 
