@@ -1348,6 +1348,34 @@ mod tests {
     }
 
     #[test]
+    fn the_modified_writer_clusters_around_the_oldest_page_on_both_sides() {
+        let mut m = small(32, 64);
+        let p = process(&mut m, 8);
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 8 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        // Page 3 is written first, so it is the oldest on the modified list.
+        for page in [3, 0, 1, 2, 4, 5] {
+            m.access(p, 0x10000 + page * 4096, AccessKind::Write, None, NEVER).unwrap();
+        }
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        let writes = m.counters().activity.io_writes;
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        assert_eq!(m.counters().activity.io_writes - writes, 1, "one cluster: 3, then 4-5, then 2-0");
+        let slots: Vec<u32> = (0..6).map(|i| m.pagefile_slot(p, Vpn(0x10 + i)).unwrap().0).collect();
+        let first = slots[0];
+        assert_eq!(slots, (first..first + 6).collect::<Vec<_>>(), "neighbours in memory, neighbours on disk");
+        let write = m.drain_events().into_iter().rfind(|e| e.kind() == "modified_write").unwrap();
+        assert!(matches!(write, Event::ModifiedWrite { vpn: Vpn(0x10), pages: 6, .. }), "{write:?}");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
     fn a_view_that_cannot_be_placed_fails_as_map_view_of_file() {
         let mut m = small(32, 32);
         let p = process(&mut m, 4);

@@ -166,8 +166,9 @@ impl Machine {
 
     /// The modified page writer: writes up to `max_pages` pages from the
     /// head (oldest) of the modified list, each I/O a cluster of the
-    /// oldest page and the virtually following modified pages of the same
-    /// owner, to contiguous page-file offsets (or back to their file).
+    /// oldest page and the modified pages of the same owner around it
+    /// (following ones first, then preceding ones), to contiguous
+    /// page-file offsets in address order (or back to their file).
     /// Written pages go to the tail of the standby list. `foreground` says a
     /// faulting thread waits for it. Returns pages written.
     pub(crate) fn write_modified(&mut self, max_pages: u64, foreground: bool) -> u64 {
@@ -180,20 +181,46 @@ impl Machine {
             let limit = (self.config.writer.cluster as u64).min(max_pages - written);
             let p = &self.processes[pid.0 as usize];
             let vad = p.vad_at(vpn).copied();
+            // The cluster is built around the oldest page, on both sides:
+            // the modified pages that follow it in the same VAD, then those
+            // before it, so that pages that were neighbours in memory stay
+            // neighbours in the page file (WRK `modwrit.c`: the write
+            // cluster's MDL has room for MM_MAXIMUM_WRITE_CLUSTER pages on
+            // either side of the page and the page itself).
+            let modified_at = |v: Vpn| -> Option<Pfn> {
+                if !vad.map_or(p.auto_commit, |vad| vad.contains(v)) {
+                    return None;
+                }
+                match p.page_table.get(v).kind() {
+                    PteKind::Transition { pfn, .. } if self.pfn.entry(pfn).location() == PageLocation::Modified => {
+                        Some(pfn)
+                    }
+                    _ => None,
+                }
+            };
             run.clear();
             run.push((vpn, first));
             while (run.len() as u64) < limit {
                 let v = run.last().expect("run starts non-empty").0.offset(1);
-                if !vad.map_or(p.auto_commit, |vad| vad.contains(v)) {
-                    break;
-                }
-                match p.page_table.get(v).kind() {
-                    PteKind::Transition { pfn, .. } if self.pfn.entry(pfn).location() == PageLocation::Modified => {
-                        run.push((v, pfn))
-                    }
-                    _ => break,
+                match modified_at(v) {
+                    Some(pfn) => run.push((v, pfn)),
+                    None => break,
                 }
             }
+            let mut low = vpn;
+            while (run.len() as u64) < limit && low.0 > 0 {
+                let v = Vpn(low.0 - 1);
+                match modified_at(v) {
+                    Some(pfn) => {
+                        run.push((v, pfn));
+                        low = v;
+                    }
+                    None => break,
+                }
+            }
+            // In address order: the lowest page goes to the first slot.
+            run.sort_unstable_by_key(|&(v, _)| v);
+            let vpn = low;
             let target = match vad.map(|v| v.kind) {
                 Some(VadKind::Mapped { file, file_page }) => {
                     let page = file_page + (vpn.0 - vad.expect("mapped").start.0);
