@@ -49,7 +49,7 @@ pub enum EvictReason {
     Replacement,
     /// Trimmed on request (SetProcessWorkingSetSize, EmptyWorkingSet, trim).
     Trim,
-    /// Trimmed because the machine had no available pages.
+    /// Trimmed in a batch because a fault found no available page.
     MemoryPressure,
 }
 
@@ -205,6 +205,18 @@ pub enum Event {
         pages: u64,
         /// Destination: page-file slot of the first page, or the file.
         to: WriteTarget,
+    },
+    /// A faulting thread found no available page and waited while pages
+    /// were trimmed and written.
+    PageWait {
+        /// The faulting process.
+        pid: ProcessId,
+        /// Pages trimmed from working sets meanwhile.
+        trimmed: u64,
+        /// Pages the modified page writer wrote meanwhile.
+        written: u64,
+        /// How long the thread waited.
+        time: SimNanos,
     },
     /// The modified writer found no page-file space.
     PageFileFull {
@@ -390,7 +402,7 @@ impl Event {
                 match reason {
                     EvictReason::Replacement => format!("{} (max {ws_max})", policy.victim_reason()),
                     EvictReason::Trim => "working set trimmed".to_string(),
-                    EvictReason::MemoryPressure => "no available pages, trimmed".to_string(),
+                    EvictReason::MemoryPressure => "no available pages, trimmed in a batch".to_string(),
                 }
             ),
             Event::Repurposed { pfn, pid, vpn, now } => {
@@ -404,6 +416,12 @@ impl Event {
                     WriteTarget::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
                     WriteTarget::File { file, page } => format!("file {} page {page}", file_name(*file)),
                 }
+            ),
+            Event::PageWait { pid, trimmed, written, time } => format!(
+                "{} waited {time} for a free page: {} trimmed from working sets, {} written by the modified page writer",
+                name(*pid),
+                pages(*trimmed),
+                pages(*written)
             ),
             Event::PageFileFull { modified } => {
                 format!("page file full: {} on the modified list cannot be written", pages(*modified))
@@ -441,6 +459,7 @@ impl Event {
             Event::Evicted { .. } => "evicted",
             Event::Repurposed { .. } => "repurposed",
             Event::ModifiedWrite { .. } => "modified_write",
+            Event::PageWait { .. } => "page_wait",
             Event::PageFileFull { .. } => "page_file_full",
             Event::PagesZeroed { .. } => "pages_zeroed",
             Event::WorkingSetLimits { .. } => "working_set_limits",
@@ -451,7 +470,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 20] = [
+    pub const KINDS: [&'static str; 21] = [
         "process_created",
         "reserved",
         "committed",
@@ -466,6 +485,7 @@ impl Event {
         "evicted",
         "repurposed",
         "modified_write",
+        "page_wait",
         "page_file_full",
         "pages_zeroed",
         "working_set_limits",

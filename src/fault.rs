@@ -277,11 +277,13 @@ impl Machine {
     }
 
     /// Accounts a fault's service time: the given work plus the trap and
-    /// the hold times of the working-set and PFN locks it took once each.
+    /// the hold times of the working-set and PFN locks it took once each,
+    /// plus any wait for a free page (already in foreground time).
     fn finish_fault(&mut self, pid: ProcessId, work: SimNanos) -> SimNanos {
         let c = &self.config.cost;
-        let time = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;
-        self.activity.time_foreground += time;
+        let own = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;
+        self.activity.time_foreground += own;
+        let time = own + std::mem::take(&mut self.pending_wait);
         self.latency.record(time);
         let p = &mut self.processes[pid.0 as usize];
         p.counters.peak_ws = p.counters.peak_ws.max(p.ws.len());

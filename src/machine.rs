@@ -349,6 +349,9 @@ pub struct Machine {
     pub(crate) recording: bool,
     pub(crate) events: Vec<Event>,
     pub(crate) events_not_recorded: u64,
+    /// Time the current fault has waited for a free page (see
+    /// `obtain_frame`), added to its service time when it completes.
+    pub(crate) pending_wait: SimNanos,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -385,6 +388,7 @@ impl Machine {
             recording: false,
             events: Vec::new(),
             events_not_recorded: 0,
+            pending_wait: SimNanos(0),
         })
     }
 
@@ -1120,6 +1124,7 @@ impl crate::event::Names for Machine {
 mod tests {
     use super::*;
     use crate::config::MachineConfig;
+    use crate::event::EvictReason;
     use crate::working_set::NEVER;
 
     fn small(frames: u64, pagefile_pages: u64) -> Machine {
@@ -1372,6 +1377,42 @@ mod tests {
         assert_eq!(slots, (first..first + 6).collect::<Vec<_>>(), "neighbours in memory, neighbours on disk");
         let write = m.drain_events().into_iter().rfind(|e| e.kind() == "modified_write").unwrap();
         assert!(matches!(write, Event::ModifiedWrite { vpn: Vpn(0x10), pages: 6, .. }), "{write:?}");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn under_pressure_a_fault_waits_while_a_batch_is_trimmed_and_written_in_one_cluster() {
+        let mut m = small(32, 64);
+        let p = process(&mut m, 32);
+        let hog = process(&mut m, 32);
+        for pid in [p, hog] {
+            m.apply(&Op::Reserve {
+                pid,
+                address: Some(0x100000),
+                size: 32 * 4096,
+                protection: Protection::ReadWrite,
+                commit: true,
+            })
+            .unwrap();
+        }
+        touch(&mut m, p, 0x100000, 24, AccessKind::Write);
+        m.drain_events();
+        let writes = m.counters().activity.io_writes;
+        // 8 frames are left: hog's ninth page finds none available.
+        touch(&mut m, hog, 0x100000, 20, AccessKind::Write);
+        let events = m.drain_events();
+        let waits: Vec<_> = events.iter().filter(|e| e.kind() == "page_wait").collect();
+        assert_eq!(waits.len(), 1, "one wait, then the batch's pages serve the next faults: {waits:?}");
+        let Event::PageWait { pid, trimmed, written, time } = *waits[0] else { unreachable!() };
+        assert_eq!((pid, trimmed, written), (hog, 16, 16));
+        let c = &m.config().cost;
+        assert!(time >= c.io(16), "the wait includes the 16-page write: {time}");
+        assert_eq!(m.counters().activity.io_writes - writes, 1, "the batch goes out in one write");
+        assert_eq!(m.process(p).unwrap().ws.len(), 8);
+        // The waiting fault's service time includes the wait.
+        assert!(m.latency().max_ns >= time.0, "{:?}", m.latency());
+        let trims = events.iter().filter(|e| matches!(e, Event::Evicted { reason: EvictReason::MemoryPressure, .. }));
+        assert_eq!(trims.count(), 16);
         m.check_invariants().unwrap();
     }
 

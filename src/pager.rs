@@ -8,7 +8,7 @@ use crate::machine::{Machine, OpError};
 use crate::pfn_db::{Backing, PageLocation};
 use crate::process::VadKind;
 use crate::pte::{Protection, Pte, PteKind};
-use crate::units::{PageFileSlot, Pfn, ProcessId, Vpn};
+use crate::units::{PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 
 /// 64 MiB in pages: the cap on the modified-list trigger (WI6 p. 153).
 const MODIFIED_TRIGGER_CAP: u64 = (64 << 20) / 4096;
@@ -64,46 +64,67 @@ impl Machine {
         self.emit(|| Event::Repurposed { pfn, pid, vpn, now });
     }
 
-    /// Takes a frame, making one available if need be: write modified pages,
-    /// then trim working sets (others above their minimum first, then any,
-    /// the faulting process last), as the balance set manager would.
+    /// Takes a frame, making one available if need be. With none
+    /// available the faulting thread waits while the memory manager makes
+    /// some: it writes a cluster of modified pages if there are any, and
+    /// otherwise trims a batch of pages from working sets (others above
+    /// their minimum first, then any, the faulting process last), as NT
+    /// trims in batches and writes clusters while a faulting thread waits
+    /// for a page (WI7 pp. 428-431: MiEnsureAvailablePageOrWait). The wait
+    /// is an event with its simulated time, which the fault's time includes.
     pub(crate) fn obtain_frame(
         &mut self,
         purpose: FramePurpose,
         node: u8,
         faulting: ProcessId,
     ) -> Result<(Pfn, ZeroSource), OpError> {
-        loop {
-            if let Some(got) = self.allocate_frame(purpose, node) {
-                return Ok(got);
-            }
-            if self.pfn.counts().modified > 0 && self.write_modified(self.config.writer.cluster as u64, true) > 0 {
-                continue;
-            }
-            if !self.trim_for_pressure(faulting) {
-                return Err(OpError::NoMemory);
-            }
+        if let Some(got) = self.allocate_frame(purpose, node) {
+            return Ok(got);
         }
+        let start = self.activity.time_foreground;
+        let (mut trimmed, mut written) = (0, 0);
+        let got = loop {
+            if let Some(got) = self.allocate_frame(purpose, node) {
+                break Ok(got);
+            }
+            if self.pfn.counts().modified > 0 {
+                let n = self.write_modified(self.config.writer.cluster as u64, true);
+                if n > 0 {
+                    written += n;
+                    continue;
+                }
+            }
+            match self.trim_for_pressure(faulting) {
+                0 => break Err(OpError::NoMemory),
+                n => trimmed += n,
+            }
+        };
+        let time = SimNanos(self.activity.time_foreground.0 - start.0);
+        if got.is_ok() {
+            self.pending_wait += time;
+        }
+        self.emit(|| Event::PageWait { pid: faulting, trimmed, written, time });
+        got
     }
 
-    fn trim_for_pressure(&mut self, faulting: ProcessId) -> bool {
-        let pick = |above_min: bool| {
-            self.processes
-                .iter()
-                .filter(|p| !p.exited && p.id != faulting)
-                .find(|p| if above_min { p.ws.len() > p.ws.min } else { !p.ws.is_empty() })
-                .map(|p| p.id)
-        };
-        let victim = pick(true).or_else(|| pick(false)).or_else(|| {
+    /// Trims one batch for memory pressure: up to `writer.cluster` pages
+    /// (enough to fill one write cluster; the batch size is pagelab's
+    /// choice) from the first process other than the faulting one that is
+    /// above its minimum, down to that minimum; else from the first other
+    /// process with pages; else from the faulting process. Returns the
+    /// pages trimmed.
+    fn trim_for_pressure(&mut self, faulting: ProcessId) -> u64 {
+        let batch = self.config.writer.cluster as u64;
+        let others = || self.processes.iter().filter(|p| !p.exited && p.id != faulting);
+        let above_min = others().find(|p| p.ws.len() > p.ws.min).map(|p| (p.id, (p.ws.len() - p.ws.min).min(batch)));
+        let any = || others().find(|p| !p.ws.is_empty()).map(|p| (p.id, p.ws.len().min(batch)));
+        let own = || {
             let p = &self.processes[faulting.0 as usize];
-            (!p.ws.is_empty()).then_some(faulting)
-        });
-        match victim {
-            Some(pid) => {
-                self.evict_victim(pid, EvictReason::MemoryPressure);
-                true
-            }
-            None => false,
+            (!p.ws.is_empty()).then_some((faulting, p.ws.len().min(batch)))
+        };
+        match above_min.or_else(any).or_else(own) {
+            Some((pid, n)) => self.trim(pid, n, EvictReason::MemoryPressure),
+            None => 0,
         }
     }
 
