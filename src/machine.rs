@@ -1520,6 +1520,18 @@ mod tests {
     }
 
     #[test]
+    fn commit_limit_counts_every_good_frame_with_no_system_share() {
+        // pagelab keeps nothing resident for a system (book: "Where the
+        // model simplifies"), so the limit is the good frames plus the
+        // usable page file, unlike Windows's page file plus MmOverCommit.
+        let mut c = MachineConfig::with_memory(Bytes(64 * 4096));
+        c.pagefile = Bytes(32 * 4096);
+        c.bad_frames = vec![3, 7];
+        let m = Machine::new(c).unwrap();
+        assert_eq!(m.snapshot().commit_limit, (64 - 2) + (32 - 1));
+    }
+
+    #[test]
     fn exit_frees_everything() {
         let mut m = small(32, 32);
         let p = process(&mut m, 4);

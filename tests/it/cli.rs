@@ -394,3 +394,18 @@ fn a_scenario_without_steps_still_checks_its_expectations() {
         .write("t.toml", "[scenario]\nname = \"t\"\n[machine]\nmemory = \"1 MiB\"\n[expect]\n\"lists.zeroed\" = 256\n");
     pagelab(&["run", s(&ok)]).code(0).stdout_has(&["1 passed, 0 failed"]);
 }
+
+/// The choices pagelab makes where it departs from Windows on purpose are
+/// named in the book, where a reader of its figures will look.
+#[test]
+fn the_book_names_the_commit_limit_simplification() {
+    let book =
+        |chapter: &str| std::fs::read_to_string(format!("{}/book/src/{chapter}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let simplifications = book("simplifications.md");
+    let address_spaces = book("address-spaces.md");
+    for (text, what) in
+        [(&simplifications, "The commit limit counts every good frame"), (&address_spaces, "MmOverCommit")]
+    {
+        assert!(text.contains(what), "the book does not say {what:?}");
+    }
+}
