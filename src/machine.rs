@@ -1532,6 +1532,26 @@ mod tests {
     }
 
     #[test]
+    fn a_new_process_holds_no_pages_it_did_not_ask_for() {
+        // No shared user data page, PEB or TEB (book: "Address spaces"):
+        // on the NT 3.1 layout the top block of user space is free.
+        let mut c = MachineConfig::with_memory(Bytes(64 * 4096));
+        c.layout = crate::config::Layout::Nt31;
+        let mut m = Machine::new(c).unwrap();
+        let p = process(&mut m, 8);
+        let s = m.snapshot();
+        assert_eq!((s.processes[0].vads, s.processes[0].commit, s.commit_charge), (0, 0, 0));
+        let top = Op::Reserve {
+            pid: p,
+            address: Some(0x7FFE_0000),
+            size: 64 * 1024,
+            protection: Protection::ReadOnly,
+            commit: false,
+        };
+        assert_eq!(m.apply(&top), Ok(OpValue::Address(0x7FFE_0000)));
+    }
+
+    #[test]
     fn exit_frees_everything() {
         let mut m = small(32, 32);
         let p = process(&mut m, 4);

@@ -398,14 +398,17 @@ fn a_scenario_without_steps_still_checks_its_expectations() {
 /// The choices pagelab makes where it departs from Windows on purpose are
 /// named in the book, where a reader of its figures will look.
 #[test]
-fn the_book_names_the_commit_limit_simplification() {
+fn the_book_names_the_commit_limit_and_the_empty_initial_address_space() {
     let book =
         |chapter: &str| std::fs::read_to_string(format!("{}/book/src/{chapter}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let simplifications = book("simplifications.md");
     let address_spaces = book("address-spaces.md");
-    for (text, what) in
-        [(&simplifications, "The commit limit counts every good frame"), (&address_spaces, "MmOverCommit")]
-    {
+    for (text, what) in [
+        (&simplifications, "The commit limit counts every good frame"),
+        (&simplifications, "A process starts with an empty address space"),
+        (&address_spaces, "MmOverCommit"),
+        (&address_spaces, "KUSER_SHARED_DATA"),
+    ] {
         assert!(text.contains(what), "the book does not say {what:?}");
     }
 }
