@@ -1,6 +1,7 @@
 //! The command line: argument definitions and one function per
 //! subcommand. Every function returns the process exit code: 0 ok,
-//! 1 an expectation failed, 2 bad input or usage.
+//! 1 an expectation failed, 2 bad input or usage, 3 an internal error
+//! (an invariant of the model broke: a bug in pagelab).
 
 pub mod check;
 pub mod gen;
@@ -20,6 +21,9 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// Exit code: bad input or usage.
 pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit code: an internal error, an invariant of the model broken (a bug
+/// in pagelab, whatever the input).
+pub const EXIT_INTERNAL: i32 = 3;
 
 /// pagelab: a simulator and teaching model of the Windows NT memory manager.
 ///

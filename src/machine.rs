@@ -937,13 +937,36 @@ impl Machine {
     ///   are clean and have a backing copy;
     /// - working sets are within their maximum (when hard) and their policy
     ///   structures agree;
-    /// - page-file slots in use are exactly those referenced;
-    /// - the commit charge is the sum of the processes' charges.
+    /// - page-file slots in use are exactly those referenced, and none is
+    ///   referenced twice; no modified frame still holds a page-file offset;
+    /// - the commit charge is the sum of the processes' charges and within
+    ///   the commit limit, and each process's charge is what its VADs and
+    ///   PTEs commit;
+    /// - zeroed and free frames carry no modified flag and no backing copy;
+    /// - every PTE lies in a VAD (except in trace-replay processes), its
+    ///   kind can occur in that VAD (no page-file or demand-zero PTE in a
+    ///   view, no mapped-file PTE in private memory, decommit PTEs only
+    ///   where the VAD was committed when reserved), and a frame's file
+    ///   offset is the one its page has in the view and lies in the file.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.pfn.audit_lists()?;
+        if self.commit_charge > self.commit_limit {
+            return Err(format!("commit charge {} above the commit limit {}", self.commit_charge, self.commit_limit));
+        }
         let mut slots_seen = 0u64;
+        // One bit per page-file slot: referenced already.
+        let mut slot_refs = vec![0u64; (self.pagefile.capacity() as usize + 1).div_ceil(64) + 1];
+        let mut reference_slot = |s: u32, what: &dyn Fn() -> String| -> Result<(), String> {
+            let (w, b) = (s as usize / 64, s % 64);
+            if w >= slot_refs.len() || slot_refs[w] & (1 << b) != 0 {
+                return Err(format!("page-file offset {s} referenced twice (again by {})", what()));
+            }
+            slot_refs[w] |= 1 << b;
+            Ok(())
+        };
         let mut ws_total = 0u64;
         for p in &self.processes {
+            self.check_vads(p)?;
             p.ws.audit().map_err(|e| format!("{}: {e}", p.name))?;
             if p.ws.hard_max && p.ws.len() > p.ws.max {
                 return Err(format!("{}: working set {} above its maximum {}", p.name, p.ws.len(), p.ws.max));
@@ -990,6 +1013,7 @@ impl Machine {
                             if e.modified() {
                                 return Err(format!("{pfn} is modified but still holds page-file offset {s}"));
                             }
+                            reference_slot(s, &|| format!("{pfn} of {} {vpn}", p.name))?;
                             slots_seen += 1;
                         }
                     }
@@ -1027,7 +1051,11 @@ impl Machine {
                                 e.reference_count()
                             ));
                         }
-                        if let Backing::PageFile(_) = e.backing() {
+                        if let Backing::PageFile(s) = e.backing() {
+                            if e.modified() {
+                                return Err(format!("{pfn} is modified but still holds page-file offset {s}"));
+                            }
+                            reference_slot(s, &|| format!("{pfn} of {} {vpn}", p.name))?;
                             slots_seen += 1;
                         }
                     }
@@ -1035,6 +1063,7 @@ impl Machine {
                         if !self.pagefile.is_used(slot) {
                             return Err(format!("{} {vpn} points at free page-file offset {}", p.name, slot.0));
                         }
+                        reference_slot(slot.0, &|| format!("the PTE of {} {vpn}", p.name))?;
                         slots_seen += 1;
                     }
                     _ => {}
@@ -1046,6 +1075,16 @@ impl Machine {
                 PageLocation::Zeroed | PageLocation::Free | PageLocation::Bad => {
                     if e.owner().is_some() || e.share_count() != 0 || e.reference_count() != 0 {
                         return Err(format!("{pfn} is {:?} but still has an owner or counts", e.location()));
+                    }
+                    if e.modified() || e.backing() != Backing::None {
+                        return Err(format!(
+                            "{pfn} is {:?} but is marked modified or keeps a backing copy {:?}",
+                            e.location(),
+                            e.backing()
+                        ));
+                    }
+                    if e.read_in_progress() || e.write_in_progress() {
+                        return Err(format!("{pfn} is {:?} with I/O in progress", e.location()));
                     }
                 }
                 PageLocation::Standby | PageLocation::Modified | PageLocation::Active => {
@@ -1079,6 +1118,79 @@ impl Machine {
             != self.pfn.frames() as u64
         {
             return Err("list counts do not add up to the frames".into());
+        }
+        Ok(())
+    }
+
+    /// The VAD invariants of one process: its charge is what its VADs and
+    /// PTEs commit, every PTE lies in a VAD and has a kind that VAD allows,
+    /// and file offsets agree with the view and the file.
+    fn check_vads(&self, p: &Process) -> Result<(), String> {
+        for vad in p.vads.values() {
+            if let VadKind::Mapped { file, file_page } = vad.kind {
+                let pages = self.files.get(file.0 as usize).map_or(0, |f| f.pages);
+                if file_page + vad.pages > pages {
+                    return Err(format!(
+                        "{}: view at {} maps file pages {file_page}..{} of a {pages}-page file",
+                        p.name,
+                        vad.start,
+                        file_page + vad.pages
+                    ));
+                }
+            }
+        }
+        // Committed pages: a MEM_COMMIT VAD's pages, less those decommitted;
+        // elsewhere, the pages whose PTEs say committed.
+        let mut committed: u64 =
+            p.vads.values().filter(|v| v.kind == VadKind::Private && v.mem_commit).map(|v| v.pages).sum();
+        for (vpn, pte) in p.page_table.iter() {
+            let kind = pte.kind();
+            let Some(vad) = p.vad_at(vpn) else {
+                if p.auto_commit {
+                    continue;
+                }
+                return Err(format!("{}: PTE at {vpn} ({kind}) lies in no VAD", p.name));
+            };
+            let frame = pte.frame().map(|pfn| (pfn, self.pfn.entry(pfn).backing()));
+            match vad.kind {
+                VadKind::Private => {
+                    let wrong = match kind {
+                        PteKind::MappedFile { .. } => true,
+                        PteKind::Decommitted => !vad.mem_commit,
+                        _ => matches!(frame, Some((_, Backing::File(_)))),
+                    };
+                    if wrong {
+                        return Err(format!("{}: private page {vpn} has a {kind} PTE backed by {frame:?}", p.name));
+                    }
+                    match (vad.mem_commit, Self::is_committed(vad, pte)) {
+                        (true, false) => committed -= 1,
+                        (false, true) => committed += 1,
+                        _ => {}
+                    }
+                }
+                VadKind::Mapped { file_page, .. } => {
+                    let page = file_page + (vpn.0 - vad.start.0);
+                    let ok = match kind {
+                        PteKind::Zero | PteKind::MappedFile { .. } => true,
+                        PteKind::Valid { .. } | PteKind::Transition { .. } => {
+                            matches!(frame, Some((_, Backing::File(f))) if f as u64 == page)
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(format!(
+                            "{}: page {vpn} of a view (file page {page}) has a {kind} PTE backed by {frame:?}",
+                            p.name
+                        ));
+                    }
+                }
+            }
+        }
+        if !p.exited && committed != p.commit {
+            return Err(format!(
+                "{} is charged {} pages of commit but its VADs and PTEs commit {committed}",
+                p.name, p.commit
+            ));
         }
         Ok(())
     }

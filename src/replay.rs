@@ -23,13 +23,22 @@ pub struct ReplayConfig {
     pub frames: u64,
     /// Machine settings (memory defaults to max(4 x frames, 64 MiB)).
     pub machine: MachineConfig,
+    /// Check the machine's invariants every this many references and at
+    /// the end (`None`: never). Checking after every reference would cost
+    /// more than the replay itself on a long trace.
+    pub check_every: Option<u64>,
 }
+
+/// How often `pagelab replay` checks the invariants by default: every
+/// 10M references (a check walks every PTE and frame: a few
+/// milliseconds on a replay of a million pages), and at the end.
+pub const DEFAULT_CHECK_EVERY: u64 = 10_000_000;
 
 impl ReplayConfig {
     /// Defaults for `frames` frames.
     pub fn new(policy: PolicyKind, frames: u64) -> ReplayConfig {
         let memory = Bytes(frames.saturating_mul(4 * 4096).clamp(64 << 20, MAX_MEMORY.0).next_multiple_of(1 << 20));
-        ReplayConfig { policy, frames, machine: Self::machine_for(memory) }
+        ReplayConfig { policy, frames, machine: Self::machine_for(memory), check_every: None }
     }
 
     /// The replay machine for `memory`: every setting scaled to it, and a
@@ -97,6 +106,26 @@ pub enum ReplayError {
     /// The machine ran out of pages (page file too small for the trace).
     #[error("{0}")]
     Machine(OpError),
+    /// An invariant of the model broke: a bug in pagelab, not in the trace.
+    #[error("internal error: an invariant broke by reference {references}: {message}")]
+    Invariant {
+        /// References replayed when the check found it.
+        references: u64,
+        /// The broken invariant.
+        message: String,
+    },
+}
+
+/// Checks the invariants if `every` says a check is due by now; `last` is
+/// the reference count of the previous check.
+fn check_due(m: &Machine, every: Option<u64>, last: &mut u64, at_end: bool) -> Result<(), ReplayError> {
+    let Some(every) = every else { return Ok(()) };
+    let references = m.counters().paging.references;
+    if at_end || references >= last.saturating_add(every) {
+        *last = references;
+        m.check_invariants().map_err(|message| ReplayError::Invariant { references, message })?;
+    }
+    Ok(())
 }
 
 /// A machine with one auto-committing process, ready to replay.
@@ -134,12 +163,17 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
         let refs: Vec<_> = reader.collect::<Result<_, _>>().map_err(ReplayError::Trace)?;
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
-        for (r, n) in refs.iter().zip(next) {
+        let mut last = 0;
+        for (i, (r, n)) in refs.iter().zip(next).enumerate() {
             one(&mut m, pid, r.page, r.write, n)?;
+            if i % 4096 == 4095 {
+                check_due(&m, cfg.check_every, &mut last, false)?;
+            }
         }
     } else {
-        replay_stream(&mut m, pid, reader)?;
+        replay_stream(&mut m, pid, reader, cfg.check_every)?;
     }
+    check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
 }
 
@@ -156,8 +190,14 @@ const NEIGHBOURS_AHEAD: usize = 6;
 /// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
 /// reference stops the replay where it stands in the trace, after every
 /// reference before it.
-fn replay_stream<R: BufRead>(m: &mut Machine, pid: ProcessId, mut reader: TraceReader<R>) -> Result<(), ReplayError> {
+fn replay_stream<R: BufRead>(
+    m: &mut Machine,
+    pid: ProcessId,
+    mut reader: TraceReader<R>,
+    check_every: Option<u64>,
+) -> Result<(), ReplayError> {
     const BATCH: usize = 4096;
+    let mut last_check = 0;
     let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH + PTE_AHEAD);
     let mut next = 0;
     let mut stop = None;
@@ -190,6 +230,8 @@ fn replay_stream<R: BufRead>(m: &mut Machine, pid: ProcessId, mut reader: TraceR
             next += 1;
             one(m, pid, r.page, r.write, NEVER)?;
         }
+        // Once a batch, outside the loop over references.
+        check_due(m, check_every, &mut last_check, false)?;
         if !ended && refs.len() - next < PTE_AHEAD {
             continue;
         }
@@ -235,6 +277,7 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
         }
         one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
     }
+    check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
 }
 
@@ -306,6 +349,23 @@ mod tests {
             let a = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
             let b = replay_pages(&pages, &cfg).unwrap();
             assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn checking_invariants_along_the_way_changes_nothing() {
+        let pages =
+            crate::tracegen::zipf_pages(crate::tracegen::ZipfSpec { pages: 300, refs: 20_000, alpha: 0.8, seed: 4 })
+                .unwrap();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        for policy in PolicyKind::ALL {
+            let mut cfg = ReplayConfig::new(policy, 50);
+            cfg.set_memory(Bytes(1 << 20));
+            let plain = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            cfg.check_every = Some(1000);
+            let checked = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            assert_eq!(serde_json::to_string(&plain).unwrap(), serde_json::to_string(&checked).unwrap(), "{policy:?}");
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK};
 use crate::report::Report;
 use crate::runner::Runner;
 use crate::scenario::Override;
@@ -30,12 +30,24 @@ pub struct RunArgs {
     /// Write the report to this file (whole or not at all) instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Do not check the model's invariants after every step (faster). A
+    /// broken invariant is an internal error: exit code 3.
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 impl RunArgs {
     /// The built-in tour with default options.
     pub fn tour() -> RunArgs {
-        RunArgs { scenario: "tour".into(), json: false, seed: None, set: Vec::new(), events: false, output: None }
+        RunArgs {
+            scenario: "tour".into(),
+            json: false,
+            seed: None,
+            set: Vec::new(),
+            events: false,
+            output: None,
+            no_check: false,
+        }
     }
 }
 
@@ -82,7 +94,22 @@ pub fn run(a: RunArgs) -> i32 {
         }
         steps_json.push(serde_json::json!({ "number": 0, "op": "setup", "events": setup }));
     }
+    let check = |runner: &Runner, after: &str| -> Result<(), i32> {
+        if a.no_check {
+            return Ok(());
+        }
+        runner.machine().check_invariants().map_err(|e| {
+            eprintln!("pagelab: internal error: {}: an invariant broke {after}: {e}", a.scenario);
+            EXIT_INTERNAL
+        })
+    };
+    if let Err(code) = check(&runner, "after the setup") {
+        return code;
+    }
     while let Some(o) = runner.step() {
+        if let Err(code) = check(&runner, &format!("after step {} (line {}, {})", o.number, o.line, o.op)) {
+            return code;
+        }
         if !a.events {
             continue;
         }
