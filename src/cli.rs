@@ -1,6 +1,7 @@
 //! The command line: argument definitions and one function per
 //! subcommand. Every function returns the process exit code: 0 ok,
-//! 1 an expectation failed, 2 bad input or usage.
+//! 1 an expectation failed, 2 bad input or usage, 3 an internal error
+//! (an invariant of the model broke: a bug in pagelab).
 
 pub mod check;
 pub mod gen;
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 use crate::output::StdoutError;
 
-pub use crate::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+pub use crate::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK};
 pub use crate::scenario::resolve;
 
 /// pagelab: a simulator and teaching model of the Windows NT memory manager.

@@ -49,7 +49,7 @@ pub enum EvictReason {
     Replacement,
     /// Trimmed on request (SetProcessWorkingSetSize, EmptyWorkingSet, trim).
     Trim,
-    /// Trimmed because the machine had no available pages.
+    /// Trimmed in a batch because a fault found no available page.
     MemoryPressure,
 }
 
@@ -149,8 +149,12 @@ pub enum Event {
         pfn: Pfn,
         /// Where it was read from.
         source: ReadSource,
-        /// Pages the one I/O read (the faulting page plus cluster neighbours).
+        /// Pages the one I/O read: the faulting page, the cluster
+        /// neighbours, and any resident pages between them.
         pages_read: u64,
+        /// Resident pages inside the span, read into a dummy page and
+        /// thrown away (their frames already hold them).
+        dummy: u64,
         /// Service time of the fault.
         time: SimNanos,
     },
@@ -201,6 +205,18 @@ pub enum Event {
         pages: u64,
         /// Destination: page-file slot of the first page, or the file.
         to: WriteTarget,
+    },
+    /// A faulting thread found no available page and waited while pages
+    /// were trimmed and written.
+    PageWait {
+        /// The faulting process.
+        pid: ProcessId,
+        /// Pages trimmed from working sets meanwhile.
+        trimmed: u64,
+        /// Pages the modified page writer wrote meanwhile.
+        written: u64,
+        /// How long the thread waited.
+        time: SimNanos,
     },
     /// The modified writer found no page-file space.
     PageFileFull {
@@ -361,14 +377,19 @@ impl Event {
                 name(*pid),
                 from.name()
             ),
-            Event::HardFault { pid, vpn, pfn, source, pages_read, time } => format!(
-                "page {vpn} of {} hard fault: read from {} into {pfn}, {} in one I/O, {time}",
+            Event::HardFault { pid, vpn, pfn, source, pages_read, dummy, time } => format!(
+                "page {vpn} of {} hard fault: read from {} into {pfn}, {} in one I/O{}, {time}",
                 name(*pid),
                 match source {
                     ReadSource::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
                     ReadSource::File { file, page } => format!("file {} page {page}", file_name(*file)),
                 },
-                pages(*pages_read)
+                pages(*pages_read),
+                match dummy {
+                    0 => String::new(),
+                    1 => " (1 of them already resident, read into a dummy page)".into(),
+                    n => format!(" ({n} of them already resident, read into a dummy page)"),
+                }
             ),
             Event::ClusterPage { pid, vpn, pfn } => format!(
                 "page {vpn} of {} read ahead by the cluster into {pfn}, placed on standby with a transition PTE",
@@ -381,7 +402,7 @@ impl Event {
                 match reason {
                     EvictReason::Replacement => format!("{} (max {ws_max})", policy.victim_reason()),
                     EvictReason::Trim => "working set trimmed".to_string(),
-                    EvictReason::MemoryPressure => "no available pages, trimmed".to_string(),
+                    EvictReason::MemoryPressure => "no available pages, trimmed in a batch".to_string(),
                 }
             ),
             Event::Repurposed { pfn, pid, vpn, now } => {
@@ -395,6 +416,12 @@ impl Event {
                     WriteTarget::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
                     WriteTarget::File { file, page } => format!("file {} page {page}", file_name(*file)),
                 }
+            ),
+            Event::PageWait { pid, trimmed, written, time } => format!(
+                "{} waited {time} for a free page: {} trimmed from working sets, {} written by the modified page writer",
+                name(*pid),
+                pages(*trimmed),
+                pages(*written)
             ),
             Event::PageFileFull { modified } => {
                 format!("page file full: {} on the modified list cannot be written", pages(*modified))
@@ -432,6 +459,7 @@ impl Event {
             Event::Evicted { .. } => "evicted",
             Event::Repurposed { .. } => "repurposed",
             Event::ModifiedWrite { .. } => "modified_write",
+            Event::PageWait { .. } => "page_wait",
             Event::PageFileFull { .. } => "page_file_full",
             Event::PagesZeroed { .. } => "pages_zeroed",
             Event::WorkingSetLimits { .. } => "working_set_limits",
@@ -442,7 +470,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 20] = [
+    pub const KINDS: [&'static str; 21] = [
         "process_created",
         "reserved",
         "committed",
@@ -457,6 +485,7 @@ impl Event {
         "evicted",
         "repurposed",
         "modified_write",
+        "page_wait",
         "page_file_full",
         "pages_zeroed",
         "working_set_limits",

@@ -277,11 +277,13 @@ impl Machine {
     }
 
     /// Accounts a fault's service time: the given work plus the trap and
-    /// the hold times of the working-set and PFN locks it took once each.
+    /// the hold times of the working-set and PFN locks it took once each,
+    /// plus any wait for a free page (already in foreground time).
     fn finish_fault(&mut self, pid: ProcessId, work: SimNanos) -> SimNanos {
         let c = &self.config.cost;
-        let time = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;
-        self.activity.time_foreground += time;
+        let own = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;
+        self.activity.time_foreground += own;
+        let time = own + std::mem::take(&mut self.pending_wait);
         self.latency.record(time);
         let p = &mut self.processes[pid.0 as usize];
         p.counters.peak_ws = p.counters.peak_ws.max(p.ws.len());
@@ -303,9 +305,12 @@ impl Machine {
         if write {
             self.capture_dirty(pfn);
         }
-        // The PTE's dirty bit records writes through this mapping only; a
-        // page that comes back modified keeps that state in its PFN entry.
-        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
+        // A page that comes back still modified gets a dirty PTE, even on a
+        // read, when it is writable and not copy-on-write: it will not be
+        // written out until the PTE is invalid again (WRK `pagfault.c`
+        // MiResolveTransitionFault).
+        let dirty = write || (self.pfn.entry(pfn).modified() && protection.writable_in_place());
+        self.add_to_working_set(pid, vpn, pfn, protection, dirty, next_use);
         self.processes[pid.0 as usize].counters.paging.soft += 1;
         self.finish_fault(pid, self.config.cost.soft_fault);
         self.emit(|| Event::SoftFault { pid, vpn, pfn, from });
@@ -331,11 +336,14 @@ impl Machine {
         }
         // A demand-zero page has no copy anywhere, so it starts modified
         // (WRK `pagfault.c` MiResolveDemandZeroFault: MiInitializePfn with
-        // ModifiedState 1): trimmed, it goes to the modified list.
+        // ModifiedState 1): trimmed, it goes to the modified list. Its PTE
+        // is dirty from the start when it is writable in place, read or
+        // write (the same function: MI_SET_PTE_DIRTY when the write bit is set).
         let e = self.pfn.entry_mut(pfn);
         e.set_backing(Backing::None);
         e.set_modified(true);
-        self.add_to_working_set(pid, vpn, pfn, protection, write, next_use);
+        let dirty = write || protection.writable_in_place();
+        self.add_to_working_set(pid, vpn, pfn, protection, dirty, next_use);
         self.processes[pid.0 as usize].counters.paging.demand_zero += 1;
         self.finish_fault(pid, t);
         self.emit(|| Event::DemandZeroFault { pid, vpn, pfn, from });
@@ -346,7 +354,7 @@ impl Machine {
     /// pages of the same VAD whose backing copy continues the faulting
     /// page's run (`backing_of` says where a PTE's copy is, in run units).
     /// Resident pages inside the run are skipped, but the run goes on past
-    /// them, as NT reads them into a dummy page within the one I/O.
+    /// them: the I/O reads them into a dummy page (see `hard_fault`).
     fn cluster_neighbours(
         &self,
         pid: ProcessId,
@@ -467,7 +475,15 @@ impl Machine {
         }
         self.pfn.entry_mut(pfn).set_backing(backing);
         self.pfn.entry_mut(pfn).set_modified(false);
-        let pages = self.complete_read(pid, &read);
+        // The I/O covers the whole span from the lowest page read to the
+        // highest: a resident page inside it is skipped but the read stays
+        // one I/O (WI7 p. 413; MODEL.md s4), so the page is transferred
+        // too, into a dummy page that is thrown away.
+        let lo = read.iter().map(|r| r.0).chain([vpn]).min().expect("the faulting page");
+        let hi = read.iter().map(|r| r.0).chain([vpn]).max().expect("the faulting page");
+        let span = hi.0 - lo.0 + 1;
+        let dummy = span - 1 - read.len() as u64;
+        let pages = self.complete_read(pid, &read, dummy);
         if write {
             self.capture_dirty(pfn);
         }
@@ -484,13 +500,15 @@ impl Machine {
             }
         };
         let t = self.finish_fault(pid, self.config.cost.io(pages));
-        self.emit(|| Event::HardFault { pid, vpn, pfn, source, pages_read: pages, time: t });
+        self.emit(|| Event::HardFault { pid, vpn, pfn, source, pages_read: pages, dummy, time: t });
         Ok(resolution)
     }
 
     /// Completes a clustered read: the neighbours go to the standby list
-    /// with transition PTEs. Returns the pages the one I/O moved.
-    fn complete_read(&mut self, pid: ProcessId, read: &[(Vpn, Pfn, Backing, Protection)]) -> u64 {
+    /// with transition PTEs. Returns the pages the one I/O moved: the
+    /// faulting page, the neighbours, and `dummy` resident pages inside
+    /// the span read into a dummy page.
+    fn complete_read(&mut self, pid: ProcessId, read: &[(Vpn, Pfn, Backing, Protection)], dummy: u64) -> u64 {
         for &(v, f, backing, prot) in read {
             let e = self.pfn.entry_mut(f);
             e.set_backing(backing);
@@ -501,7 +519,7 @@ impl Machine {
             self.processes[pid.0 as usize].page_table.set(v, Pte::transition(f, prot));
             self.emit(|| Event::ClusterPage { pid, vpn: v, pfn: f });
         }
-        let pages = 1 + read.len() as u64;
+        let pages = 1 + read.len() as u64 + dummy;
         self.activity.io_reads += 1;
         self.activity.pages_read += pages;
         self.activity.pages_read_ahead += read.len() as u64;

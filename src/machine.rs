@@ -247,7 +247,8 @@ pub struct Activity {
     pub zeroed_by_thread: u64,
     /// Read I/Os.
     pub io_reads: u64,
-    /// Pages read (faulting pages plus cluster neighbours).
+    /// Pages read: faulting pages, cluster neighbours, and resident pages
+    /// inside a cluster's span, read into a dummy page.
     pub pages_read: u64,
     /// Cluster neighbours read ahead.
     pub pages_read_ahead: u64,
@@ -348,6 +349,9 @@ pub struct Machine {
     pub(crate) recording: bool,
     pub(crate) events: Vec<Event>,
     pub(crate) events_not_recorded: u64,
+    /// Time the current fault has waited for a free page (see
+    /// `obtain_frame`), added to its service time when it completes.
+    pub(crate) pending_wait: SimNanos,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -384,6 +388,7 @@ impl Machine {
             recording: false,
             events: Vec::new(),
             events_not_recorded: 0,
+            pending_wait: SimNanos(0),
         })
     }
 
@@ -870,6 +875,12 @@ impl Machine {
         if offset.checked_add(size).is_none_or(|end| end > file_bytes) {
             return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
         }
+        // A view's base is not rounded down as a reservation's is: one that
+        // is not a multiple of the allocation granularity fails (Docs,
+        // MapViewOfFileEx; WRK `mapview.c` STATUS_MAPPED_ALIGNMENT).
+        if address.is_some_and(|a| a % ALLOCATION_GRANULARITY != 0) {
+            return Err(self.fail(pid, CALL, Win32Error::MappedAlignment));
+        }
         let (start, pages) = self.place_range(pid, CALL, address, size)?;
         let kind = VadKind::Mapped { file, file_page: offset / 4096 };
         self.processes[pid.0 as usize].vads.insert(start.0, Vad { start, pages, kind, protection, mem_commit: false });
@@ -883,9 +894,18 @@ impl Machine {
                 self.trim(pid, u64::MAX, crate::event::EvictReason::Trim);
             }
             Some((min, max)) => {
-                // SetProcessWorkingSetSize raises a minimum below 20 pages to
-                // 20 and a maximum below 13 to 13 (MODEL.md s4); pagelab also
-                // keeps max >= min.
+                // A minimum above the maximum fails: Docs
+                // (SetProcessWorkingSetSize: the minimum must be at most the
+                // maximum); WRK `wslist.c` MmAdjustWorkingSetSize returns
+                // STATUS_BAD_WORKING_SET_LIMIT, which Win32 reports as
+                // ERROR_INVALID_PARAMETER.
+                if min > max {
+                    return Err(self.fail(pid, "SetProcessWorkingSetSize", Win32Error::InvalidParameter));
+                }
+                // It raises a minimum below 20 pages to 20 and a maximum
+                // below 13 to 13 (MODEL.md s4); when that puts the minimum
+                // above the maximum (min 5, max 15), pagelab raises the
+                // maximum to the minimum.
                 let min = min.max(20);
                 let max = max.max(13).max(min);
                 let p = &mut self.processes[pid.0 as usize];
@@ -933,13 +953,36 @@ impl Machine {
     ///   are clean and have a backing copy;
     /// - working sets are within their maximum (when hard) and their policy
     ///   structures agree;
-    /// - page-file slots in use are exactly those referenced;
-    /// - the commit charge is the sum of the processes' charges.
+    /// - page-file slots in use are exactly those referenced, and none is
+    ///   referenced twice; no modified frame still holds a page-file offset;
+    /// - the commit charge is the sum of the processes' charges and within
+    ///   the commit limit, and each process's charge is what its VADs and
+    ///   PTEs commit;
+    /// - zeroed and free frames carry no modified flag and no backing copy;
+    /// - every PTE lies in a VAD (except in trace-replay processes), its
+    ///   kind can occur in that VAD (no page-file or demand-zero PTE in a
+    ///   view, no mapped-file PTE in private memory, decommit PTEs only
+    ///   where the VAD was committed when reserved), and a frame's file
+    ///   offset is the one its page has in the view and lies in the file.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.pfn.audit_lists()?;
+        if self.commit_charge > self.commit_limit {
+            return Err(format!("commit charge {} above the commit limit {}", self.commit_charge, self.commit_limit));
+        }
         let mut slots_seen = 0u64;
+        // One bit per page-file slot: referenced already.
+        let mut slot_refs = vec![0u64; (self.pagefile.capacity() as usize + 1).div_ceil(64) + 1];
+        let mut reference_slot = |s: u32, what: &dyn Fn() -> String| -> Result<(), String> {
+            let (w, b) = (s as usize / 64, s % 64);
+            if w >= slot_refs.len() || slot_refs[w] & (1 << b) != 0 {
+                return Err(format!("page-file offset {s} referenced twice (again by {})", what()));
+            }
+            slot_refs[w] |= 1 << b;
+            Ok(())
+        };
         let mut ws_total = 0u64;
         for p in &self.processes {
+            self.check_vads(p)?;
             p.ws.audit().map_err(|e| format!("{}: {e}", p.name))?;
             if p.ws.hard_max && p.ws.len() > p.ws.max {
                 return Err(format!("{}: working set {} above its maximum {}", p.name, p.ws.len(), p.ws.max));
@@ -986,6 +1029,7 @@ impl Machine {
                             if e.modified() {
                                 return Err(format!("{pfn} is modified but still holds page-file offset {s}"));
                             }
+                            reference_slot(s, &|| format!("{pfn} of {} {vpn}", p.name))?;
                             slots_seen += 1;
                         }
                     }
@@ -1023,7 +1067,11 @@ impl Machine {
                                 e.reference_count()
                             ));
                         }
-                        if let Backing::PageFile(_) = e.backing() {
+                        if let Backing::PageFile(s) = e.backing() {
+                            if e.modified() {
+                                return Err(format!("{pfn} is modified but still holds page-file offset {s}"));
+                            }
+                            reference_slot(s, &|| format!("{pfn} of {} {vpn}", p.name))?;
                             slots_seen += 1;
                         }
                     }
@@ -1031,6 +1079,7 @@ impl Machine {
                         if !self.pagefile.is_used(slot) {
                             return Err(format!("{} {vpn} points at free page-file offset {}", p.name, slot.0));
                         }
+                        reference_slot(slot.0, &|| format!("the PTE of {} {vpn}", p.name))?;
                         slots_seen += 1;
                     }
                     _ => {}
@@ -1042,6 +1091,16 @@ impl Machine {
                 PageLocation::Zeroed | PageLocation::Free | PageLocation::Bad => {
                     if e.owner().is_some() || e.share_count() != 0 || e.reference_count() != 0 {
                         return Err(format!("{pfn} is {:?} but still has an owner or counts", e.location()));
+                    }
+                    if e.modified() || e.backing() != Backing::None {
+                        return Err(format!(
+                            "{pfn} is {:?} but is marked modified or keeps a backing copy {:?}",
+                            e.location(),
+                            e.backing()
+                        ));
+                    }
+                    if e.read_in_progress() || e.write_in_progress() {
+                        return Err(format!("{pfn} is {:?} with I/O in progress", e.location()));
                     }
                 }
                 PageLocation::Standby | PageLocation::Modified | PageLocation::Active => {
@@ -1075,6 +1134,83 @@ impl Machine {
             != self.pfn.frames() as u64
         {
             return Err("list counts do not add up to the frames".into());
+        }
+        Ok(())
+    }
+
+    /// The VAD invariants of one process: its charge is what its VADs and
+    /// PTEs commit, every PTE lies in a VAD and has a kind that VAD allows,
+    /// and file offsets agree with the view and the file.
+    fn check_vads(&self, p: &Process) -> Result<(), String> {
+        if p.vads.is_empty() && p.auto_commit {
+            // A trace replay's process: no VAD, no charge, nothing to walk.
+            return Ok(());
+        }
+        for vad in p.vads.values() {
+            if let VadKind::Mapped { file, file_page } = vad.kind {
+                let pages = self.files.get(file.0 as usize).map_or(0, |f| f.pages);
+                if file_page + vad.pages > pages {
+                    return Err(format!(
+                        "{}: view at {} maps file pages {file_page}..{} of a {pages}-page file",
+                        p.name,
+                        vad.start,
+                        file_page + vad.pages
+                    ));
+                }
+            }
+        }
+        // Committed pages: a MEM_COMMIT VAD's pages, less those decommitted;
+        // elsewhere, the pages whose PTEs say committed.
+        let mut committed: u64 =
+            p.vads.values().filter(|v| v.kind == VadKind::Private && v.mem_commit).map(|v| v.pages).sum();
+        for (vpn, pte) in p.page_table.iter() {
+            let kind = pte.kind();
+            let Some(vad) = p.vad_at(vpn) else {
+                if p.auto_commit {
+                    continue;
+                }
+                return Err(format!("{}: PTE at {vpn} ({kind}) lies in no VAD", p.name));
+            };
+            let frame = pte.frame().map(|pfn| (pfn, self.pfn.entry(pfn).backing()));
+            match vad.kind {
+                VadKind::Private => {
+                    let wrong = match kind {
+                        PteKind::MappedFile { .. } => true,
+                        PteKind::Decommitted => !vad.mem_commit,
+                        _ => matches!(frame, Some((_, Backing::File(_)))),
+                    };
+                    if wrong {
+                        return Err(format!("{}: private page {vpn} has a {kind} PTE backed by {frame:?}", p.name));
+                    }
+                    match (vad.mem_commit, Self::is_committed(vad, pte)) {
+                        (true, false) => committed -= 1,
+                        (false, true) => committed += 1,
+                        _ => {}
+                    }
+                }
+                VadKind::Mapped { file_page, .. } => {
+                    let page = file_page + (vpn.0 - vad.start.0);
+                    let ok = match kind {
+                        PteKind::Zero | PteKind::MappedFile { .. } => true,
+                        PteKind::Valid { .. } | PteKind::Transition { .. } => {
+                            matches!(frame, Some((_, Backing::File(f))) if f as u64 == page)
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(format!(
+                            "{}: page {vpn} of a view (file page {page}) has a {kind} PTE backed by {frame:?}",
+                            p.name
+                        ));
+                    }
+                }
+            }
+        }
+        if !p.exited && committed != p.commit {
+            return Err(format!(
+                "{} is charged {} pages of commit but its VADs and PTEs commit {committed}",
+                p.name, p.commit
+            ));
         }
         Ok(())
     }
@@ -1120,6 +1256,7 @@ impl crate::event::Names for Machine {
 mod tests {
     use super::*;
     use crate::config::MachineConfig;
+    use crate::event::EvictReason;
     use crate::working_set::NEVER;
 
     fn small(frames: u64, pagefile_pages: u64) -> Machine {
@@ -1260,6 +1397,158 @@ mod tests {
     }
 
     #[test]
+    fn a_read_soft_fault_from_the_modified_list_leaves_the_pte_dirty() {
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        for (address, protection) in [(0x10000, Protection::ReadWrite), (0x20000, Protection::WriteCopy)] {
+            m.apply(&Op::Reserve { pid: p, address: Some(address), size: 4096, protection, commit: true }).unwrap();
+            m.access(p, address, AccessKind::Write, None, NEVER).unwrap();
+        }
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        assert_eq!(m.snapshot().lists.modified, 2);
+        let dirty = |m: &Machine, a: u64| match m.pte(p, Vpn::containing(a)).unwrap().kind() {
+            PteKind::Valid { dirty, .. } => dirty,
+            other => panic!("{other}"),
+        };
+        // Read back: the frame is still modified, so a writable PTE is dirty.
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        assert!(m.pfn_db().entry(m.frame_of(p, Vpn(0x10)).unwrap()).modified());
+        assert!(dirty(&m, 0x10000), "read-write page back from the modified list");
+        // Copy-on-write pages are mapped read-only, so their PTE stays clean.
+        assert_eq!(m.access(p, 0x20000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        assert!(!dirty(&m, 0x20000), "copy-on-write page back from the modified list");
+        m.check_invariants().unwrap();
+        // Written out, the frame is clean: back from standby the PTE is clean.
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        assert!(!dirty(&m, 0x10000), "page back from standby");
+        // A demand-zero page is born modified: its writable PTE is dirty
+        // even when the first touch is a read.
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x30000),
+            size: 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        assert_eq!(m.access(p, 0x30000, AccessKind::Read, None, NEVER), Ok(Resolution::DemandZero));
+        assert!(dirty(&m, 0x30000), "read demand-zero fault");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_clustered_read_past_a_resident_page_counts_it_in_the_io() {
+        let mut m = small(32, 64);
+        let p = process(&mut m, 8);
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 8 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        touch(&mut m, p, 0x10000, 4, AccessKind::Write);
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        // Page 2 comes back; pages 0, 1 and 3 lose their frames to `hog`.
+        assert_eq!(m.access(p, 0x12000, AccessKind::Read, None, NEVER), Ok(Resolution::Soft));
+        let hog = process(&mut m, 64);
+        m.apply(&Op::Reserve {
+            pid: hog,
+            address: Some(0x100000),
+            size: 32 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        touch(&mut m, hog, 0x100000, 31, AccessKind::Write);
+        m.apply(&Op::Exit { pid: hog }).unwrap();
+        let kinds: Vec<_> = (0..4).map(|i| m.pte(p, Vpn(0x10 + i)).unwrap().kind().name()).collect();
+        assert_eq!(kinds, ["page_file", "page_file", "valid", "page_file"]);
+        m.drain_events();
+        let (before, t0) = (m.counters().activity, m.time());
+        // Page 0's cluster reads 1 and 3, and 2 into a dummy page: 4 pages.
+        assert_eq!(m.access(p, 0x10000, AccessKind::Read, None, NEVER), Ok(Resolution::HardPageFile));
+        let a = m.counters().activity;
+        assert_eq!((a.io_reads - before.io_reads, a.pages_read - before.pages_read), (1, 4));
+        assert_eq!(a.pages_read_ahead - before.pages_read_ahead, 2);
+        let c = &m.config().cost;
+        let expected = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + c.io(4);
+        assert_eq!(SimNanos(m.time().0 - t0.0), expected, "the fault pays for the 4-page transfer");
+        let hard = m.drain_events().into_iter().find(|e| e.kind() == "hard_fault").unwrap();
+        assert!(matches!(hard, Event::HardFault { pages_read: 4, dummy: 1, time, .. } if time == expected), "{hard:?}");
+        assert!(m.explain(&hard).contains("4 pages in one I/O (1 of them already resident"), "{}", m.explain(&hard));
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn the_modified_writer_clusters_around_the_oldest_page_on_both_sides() {
+        let mut m = small(32, 64);
+        let p = process(&mut m, 8);
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 8 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        // Page 3 is written first, so it is the oldest on the modified list.
+        for page in [3, 0, 1, 2, 4, 5] {
+            m.access(p, 0x10000 + page * 4096, AccessKind::Write, None, NEVER).unwrap();
+        }
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        let writes = m.counters().activity.io_writes;
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        assert_eq!(m.counters().activity.io_writes - writes, 1, "one cluster: 3, then 4-5, then 2-0");
+        let slots: Vec<u32> = (0..6).map(|i| m.pagefile_slot(p, Vpn(0x10 + i)).unwrap().0).collect();
+        let first = slots[0];
+        assert_eq!(slots, (first..first + 6).collect::<Vec<_>>(), "neighbours in memory, neighbours on disk");
+        let write = m.drain_events().into_iter().rfind(|e| e.kind() == "modified_write").unwrap();
+        assert!(matches!(write, Event::ModifiedWrite { vpn: Vpn(0x10), pages: 6, .. }), "{write:?}");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn under_pressure_a_fault_waits_while_a_batch_is_trimmed_and_written_in_one_cluster() {
+        let mut m = small(32, 64);
+        let p = process(&mut m, 32);
+        let hog = process(&mut m, 32);
+        for pid in [p, hog] {
+            m.apply(&Op::Reserve {
+                pid,
+                address: Some(0x100000),
+                size: 32 * 4096,
+                protection: Protection::ReadWrite,
+                commit: true,
+            })
+            .unwrap();
+        }
+        touch(&mut m, p, 0x100000, 24, AccessKind::Write);
+        m.drain_events();
+        let writes = m.counters().activity.io_writes;
+        // 8 frames are left: hog's ninth page finds none available.
+        touch(&mut m, hog, 0x100000, 20, AccessKind::Write);
+        let events = m.drain_events();
+        let waits: Vec<_> = events.iter().filter(|e| e.kind() == "page_wait").collect();
+        assert_eq!(waits.len(), 1, "one wait, then the batch's pages serve the next faults: {waits:?}");
+        let Event::PageWait { pid, trimmed, written, time } = *waits[0] else { unreachable!() };
+        assert_eq!((pid, trimmed, written), (hog, 16, 16));
+        let c = &m.config().cost;
+        assert!(time >= c.io(16), "the wait includes the 16-page write: {time}");
+        assert_eq!(m.counters().activity.io_writes - writes, 1, "the batch goes out in one write");
+        assert_eq!(m.process(p).unwrap().ws.len(), 8);
+        // The waiting fault's service time includes the wait.
+        assert!(m.latency().max_ns >= time.0, "{:?}", m.latency());
+        let trims = events.iter().filter(|e| matches!(e, Event::Evicted { reason: EvictReason::MemoryPressure, .. }));
+        assert_eq!(trims.count(), 16);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
     fn a_view_that_cannot_be_placed_fails_as_map_view_of_file() {
         let mut m = small(32, 32);
         let p = process(&mut m, 4);
@@ -1283,6 +1572,44 @@ mod tests {
         assert_eq!(events.iter().filter(|e| e.kind() == "file_mapped").count(), 1);
         assert_eq!(events.iter().filter(|e| e.kind() == "reserved").count(), 1, "the view is not also a reservation");
         m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn map_view_at_an_unaligned_base_fails_with_mapped_alignment() {
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        let OpValue::File(f) = m.apply(&Op::CreateFile { name: "f".into(), size: 3 * 4096 }).unwrap() else { panic!() };
+        let map =
+            |address| Op::MapView { pid: p, file: f, offset: 0, size: 0, address, protection: Protection::ReadOnly };
+        assert_eq!(
+            m.apply(&map(Some(0x21000))),
+            Err(OpError::Win32 { call: "MapViewOfFile", error: Win32Error::MappedAlignment })
+        );
+        assert_eq!(Win32Error::MappedAlignment.code(), 1132);
+        assert!(m.process(p).unwrap().vads.is_empty(), "a failed call maps nothing");
+        // Aligned, the view has exactly the file's three pages.
+        assert_eq!(m.apply(&map(Some(0x20000))), Ok(OpValue::Address(0x20000)));
+        assert_eq!(m.process(p).unwrap().vads.values().next().unwrap().pages, 3);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn set_working_set_size_with_min_above_max_fails_with_invalid_parameter() {
+        let mut m = small(64, 32);
+        let p = process(&mut m, 30);
+        let set = |min, max| Op::SetWorkingSetSize { pid: p, limits: Some((min, max)) };
+        assert_eq!(
+            m.apply(&set(40, 30)),
+            Err(OpError::Win32 { call: "SetProcessWorkingSetSize", error: Win32Error::InvalidParameter })
+        );
+        let ws = &m.process(p).unwrap().ws;
+        assert_eq!((ws.min, ws.max), (1, 30), "a failed call changes nothing");
+        // Equal limits are fine; a small minimum is raised to 20, and the
+        // maximum with it.
+        assert_eq!(m.apply(&set(25, 25)), Ok(OpValue::None));
+        assert_eq!(m.apply(&set(5, 15)), Ok(OpValue::None));
+        let ws = &m.process(p).unwrap().ws;
+        assert_eq!((ws.min, ws.max), (20, 20));
     }
 
     #[test]
@@ -1322,6 +1649,38 @@ mod tests {
         .unwrap();
         assert_eq!(m.snapshot().commit_charge, 40);
         m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn commit_limit_counts_every_good_frame_with_no_system_share() {
+        // pagelab keeps nothing resident for a system (book: "Where the
+        // model simplifies"), so the limit is the good frames plus the
+        // usable page file, unlike Windows's page file plus MmOverCommit.
+        let mut c = MachineConfig::with_memory(Bytes(64 * 4096));
+        c.pagefile = Bytes(32 * 4096);
+        c.bad_frames = vec![3, 7];
+        let m = Machine::new(c).unwrap();
+        assert_eq!(m.snapshot().commit_limit, (64 - 2) + (32 - 1));
+    }
+
+    #[test]
+    fn a_new_process_holds_no_pages_it_did_not_ask_for() {
+        // No shared user data page, PEB or TEB (book: "Address spaces"):
+        // on the NT 3.1 layout the top block of user space is free.
+        let mut c = MachineConfig::with_memory(Bytes(64 * 4096));
+        c.layout = crate::config::Layout::Nt31;
+        let mut m = Machine::new(c).unwrap();
+        let p = process(&mut m, 8);
+        let s = m.snapshot();
+        assert_eq!((s.processes[0].vads, s.processes[0].commit, s.commit_charge), (0, 0, 0));
+        let top = Op::Reserve {
+            pid: p,
+            address: Some(0x7FFE_0000),
+            size: 64 * 1024,
+            protection: Protection::ReadOnly,
+            commit: false,
+        };
+        assert_eq!(m.apply(&top), Ok(OpValue::Address(0x7FFE_0000)));
     }
 
     #[test]

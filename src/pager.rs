@@ -8,7 +8,7 @@ use crate::machine::{Machine, OpError};
 use crate::pfn_db::{Backing, PageLocation};
 use crate::process::VadKind;
 use crate::pte::{Protection, Pte, PteKind};
-use crate::units::{PageFileSlot, Pfn, ProcessId, Vpn};
+use crate::units::{PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 
 /// 64 MiB in pages: the cap on the modified-list trigger (WI6 p. 153).
 const MODIFIED_TRIGGER_CAP: u64 = (64 << 20) / 4096;
@@ -64,46 +64,67 @@ impl Machine {
         self.emit(|| Event::Repurposed { pfn, pid, vpn, now });
     }
 
-    /// Takes a frame, making one available if need be: write modified pages,
-    /// then trim working sets (others above their minimum first, then any,
-    /// the faulting process last), as the balance set manager would.
+    /// Takes a frame, making one available if need be. With none
+    /// available the faulting thread waits while the memory manager makes
+    /// some: it writes a cluster of modified pages if there are any, and
+    /// otherwise trims a batch of pages from working sets (others above
+    /// their minimum first, then any, the faulting process last), as NT
+    /// trims in batches and writes clusters while a faulting thread waits
+    /// for a page (WI7 pp. 428-431: MiEnsureAvailablePageOrWait). The wait
+    /// is an event with its simulated time, which the fault's time includes.
     pub(crate) fn obtain_frame(
         &mut self,
         purpose: FramePurpose,
         node: u8,
         faulting: ProcessId,
     ) -> Result<(Pfn, ZeroSource), OpError> {
-        loop {
-            if let Some(got) = self.allocate_frame(purpose, node) {
-                return Ok(got);
-            }
-            if self.pfn.counts().modified > 0 && self.write_modified(self.config.writer.cluster as u64, true) > 0 {
-                continue;
-            }
-            if !self.trim_for_pressure(faulting) {
-                return Err(OpError::NoMemory);
-            }
+        if let Some(got) = self.allocate_frame(purpose, node) {
+            return Ok(got);
         }
+        let start = self.activity.time_foreground;
+        let (mut trimmed, mut written) = (0, 0);
+        let got = loop {
+            if let Some(got) = self.allocate_frame(purpose, node) {
+                break Ok(got);
+            }
+            if self.pfn.counts().modified > 0 {
+                let n = self.write_modified(self.config.writer.cluster as u64, true);
+                if n > 0 {
+                    written += n;
+                    continue;
+                }
+            }
+            match self.trim_for_pressure(faulting) {
+                0 => break Err(OpError::NoMemory),
+                n => trimmed += n,
+            }
+        };
+        let time = SimNanos(self.activity.time_foreground.0 - start.0);
+        if got.is_ok() {
+            self.pending_wait += time;
+        }
+        self.emit(|| Event::PageWait { pid: faulting, trimmed, written, time });
+        got
     }
 
-    fn trim_for_pressure(&mut self, faulting: ProcessId) -> bool {
-        let pick = |above_min: bool| {
-            self.processes
-                .iter()
-                .filter(|p| !p.exited && p.id != faulting)
-                .find(|p| if above_min { p.ws.len() > p.ws.min } else { !p.ws.is_empty() })
-                .map(|p| p.id)
-        };
-        let victim = pick(true).or_else(|| pick(false)).or_else(|| {
+    /// Trims one batch for memory pressure: up to `writer.cluster` pages
+    /// (enough to fill one write cluster; the batch size is pagelab's
+    /// choice) from the first process other than the faulting one that is
+    /// above its minimum, down to that minimum; else from the first other
+    /// process with pages; else from the faulting process. Returns the
+    /// pages trimmed.
+    fn trim_for_pressure(&mut self, faulting: ProcessId) -> u64 {
+        let batch = self.config.writer.cluster as u64;
+        let others = || self.processes.iter().filter(|p| !p.exited && p.id != faulting);
+        let above_min = others().find(|p| p.ws.len() > p.ws.min).map(|p| (p.id, (p.ws.len() - p.ws.min).min(batch)));
+        let any = || others().find(|p| !p.ws.is_empty()).map(|p| (p.id, p.ws.len().min(batch)));
+        let own = || {
             let p = &self.processes[faulting.0 as usize];
-            (!p.ws.is_empty()).then_some(faulting)
-        });
-        match victim {
-            Some(pid) => {
-                self.evict_victim(pid, EvictReason::MemoryPressure);
-                true
-            }
-            None => false,
+            (!p.ws.is_empty()).then_some((faulting, p.ws.len().min(batch)))
+        };
+        match above_min.or_else(any).or_else(own) {
+            Some((pid, n)) => self.trim(pid, n, EvictReason::MemoryPressure),
+            None => 0,
         }
     }
 
@@ -166,8 +187,9 @@ impl Machine {
 
     /// The modified page writer: writes up to `max_pages` pages from the
     /// head (oldest) of the modified list, each I/O a cluster of the
-    /// oldest page and the virtually following modified pages of the same
-    /// owner, to contiguous page-file offsets (or back to their file).
+    /// oldest page and the modified pages of the same owner around it
+    /// (following ones first, then preceding ones), to contiguous
+    /// page-file offsets in address order (or back to their file).
     /// Written pages go to the tail of the standby list. `foreground` says a
     /// faulting thread waits for it. Returns pages written.
     pub(crate) fn write_modified(&mut self, max_pages: u64, foreground: bool) -> u64 {
@@ -180,20 +202,46 @@ impl Machine {
             let limit = (self.config.writer.cluster as u64).min(max_pages - written);
             let p = &self.processes[pid.0 as usize];
             let vad = p.vad_at(vpn).copied();
+            // The cluster is built around the oldest page, on both sides:
+            // the modified pages that follow it in the same VAD, then those
+            // before it, so that pages that were neighbours in memory stay
+            // neighbours in the page file (WRK `modwrit.c`: the write
+            // cluster's MDL has room for MM_MAXIMUM_WRITE_CLUSTER pages on
+            // either side of the page and the page itself).
+            let modified_at = |v: Vpn| -> Option<Pfn> {
+                if !vad.map_or(p.auto_commit, |vad| vad.contains(v)) {
+                    return None;
+                }
+                match p.page_table.get(v).kind() {
+                    PteKind::Transition { pfn, .. } if self.pfn.entry(pfn).location() == PageLocation::Modified => {
+                        Some(pfn)
+                    }
+                    _ => None,
+                }
+            };
             run.clear();
             run.push((vpn, first));
             while (run.len() as u64) < limit {
                 let v = run.last().expect("run starts non-empty").0.offset(1);
-                if !vad.map_or(p.auto_commit, |vad| vad.contains(v)) {
-                    break;
-                }
-                match p.page_table.get(v).kind() {
-                    PteKind::Transition { pfn, .. } if self.pfn.entry(pfn).location() == PageLocation::Modified => {
-                        run.push((v, pfn))
-                    }
-                    _ => break,
+                match modified_at(v) {
+                    Some(pfn) => run.push((v, pfn)),
+                    None => break,
                 }
             }
+            let mut low = vpn;
+            while (run.len() as u64) < limit && low.0 > 0 {
+                let v = Vpn(low.0 - 1);
+                match modified_at(v) {
+                    Some(pfn) => {
+                        run.push((v, pfn));
+                        low = v;
+                    }
+                    None => break,
+                }
+            }
+            // In address order: the lowest page goes to the first slot.
+            run.sort_unstable_by_key(|&(v, _)| v);
+            let vpn = low;
             let target = match vad.map(|v| v.kind) {
                 Some(VadKind::Mapped { file, file_page }) => {
                     let page = file_page + (vpn.0 - vad.expect("mapped").start.0);

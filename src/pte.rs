@@ -84,6 +84,13 @@ impl Protection {
         )
     }
 
+    /// Whether a write goes to the page itself: writable and not
+    /// copy-on-write (the hardware write bit of an NT PTE, whose
+    /// copy-on-write pages are mapped read-only).
+    pub fn writable_in_place(self) -> bool {
+        matches!(self, Protection::ReadWrite | Protection::ExecuteReadWrite)
+    }
+
     /// Parses the Win32 name ("PAGE_READWRITE") or a short form ("readwrite").
     pub fn parse(text: &str) -> Option<Protection> {
         let t = text.to_ascii_lowercase().replace(['_', '-'], "");

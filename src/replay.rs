@@ -28,7 +28,16 @@ pub struct ReplayConfig {
     /// one from the host): checked up front for the fixed part and every
     /// few thousand references as the page tables grow.
     pub host_limit: HostLimit,
+    /// Check the machine's invariants every this many references and at
+    /// the end (`None`: never). Checking after every reference would cost
+    /// more than the replay itself on a long trace.
+    pub check_every: Option<u64>,
 }
+
+/// How often `pagelab replay` checks the invariants by default: every
+/// 10M references (a check walks every PTE and frame: a few
+/// milliseconds on a replay of a million pages), and at the end.
+pub const DEFAULT_CHECK_EVERY: u64 = 10_000_000;
 
 impl ReplayConfig {
     /// Defaults for `frames` frames.
@@ -39,6 +48,7 @@ impl ReplayConfig {
             frames,
             machine: Self::machine_for(memory),
             host_limit: HostLimit::unlimited("no limit set"),
+            check_every: None,
         }
     }
 
@@ -110,6 +120,26 @@ pub enum ReplayError {
     /// The replay would need more host memory than its limit.
     #[error("{0}")]
     HostMemory(String),
+    /// An invariant of the model broke: a bug in pagelab, not in the trace.
+    #[error("internal error: an invariant broke by reference {references}: {message}")]
+    Invariant {
+        /// References replayed when the check found it.
+        references: u64,
+        /// The broken invariant.
+        message: String,
+    },
+}
+
+/// Checks the invariants if `every` says a check is due by now; `last` is
+/// the reference count of the previous check.
+fn check_due(m: &Machine, every: Option<u64>, last: &mut u64, at_end: bool) -> Result<(), ReplayError> {
+    let Some(every) = every else { return Ok(()) };
+    let references = m.counters().paging.references;
+    if at_end || references >= last.saturating_add(every) {
+        *last = references;
+        m.check_invariants().map_err(|message| ReplayError::Invariant { references, message })?;
+    }
+    Ok(())
 }
 
 /// A machine with one auto-committing process, ready to replay.
@@ -164,12 +194,17 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
         }
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
-        for (r, n) in refs.iter().zip(next) {
+        let mut last = 0;
+        for (i, (r, n)) in refs.iter().zip(next).enumerate() {
             one(&mut m, pid, r.page, r.write, n)?;
+            if i % 4096 == 4095 {
+                check_due(&m, cfg.check_every, &mut last, false)?;
+            }
         }
     } else {
-        replay_stream(&mut m, pid, reader, &cfg.host_limit)?;
+        replay_stream(&mut m, pid, reader, &cfg.host_limit, cfg.check_every)?;
     }
+    check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
 }
 
@@ -210,8 +245,10 @@ fn replay_stream<R: BufRead>(
     pid: ProcessId,
     mut reader: TraceReader<R>,
     limit: &HostLimit,
+    check_every: Option<u64>,
 ) -> Result<(), ReplayError> {
     const BATCH: usize = 4096;
+    let mut last_check = 0;
     let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH + PTE_AHEAD);
     let mut next = 0;
     let mut stop = None;
@@ -245,6 +282,8 @@ fn replay_stream<R: BufRead>(
             next += 1;
             one(m, pid, r.page, r.write, NEVER)?;
         }
+        // Once a batch, outside the loop over references.
+        check_due(m, check_every, &mut last_check, false)?;
         if !ended && refs.len() - next < PTE_AHEAD {
             continue;
         }
@@ -290,6 +329,7 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
         }
         one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
     }
+    check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
 }
 
@@ -361,6 +401,23 @@ mod tests {
             let a = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
             let b = replay_pages(&pages, &cfg).unwrap();
             assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn checking_invariants_along_the_way_changes_nothing() {
+        let pages =
+            crate::tracegen::zipf_pages(crate::tracegen::ZipfSpec { pages: 300, refs: 20_000, alpha: 0.8, seed: 4 })
+                .unwrap();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        for policy in PolicyKind::ALL {
+            let mut cfg = ReplayConfig::new(policy, 50);
+            cfg.set_memory(Bytes(1 << 20));
+            let plain = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            cfg.check_every = Some(1000);
+            let checked = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            assert_eq!(serde_json::to_string(&plain).unwrap(), serde_json::to_string(&checked).unwrap(), "{policy:?}");
         }
     }
 

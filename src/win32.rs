@@ -15,6 +15,10 @@ pub enum Win32Error {
     InvalidParameter,
     /// 487 ERROR_INVALID_ADDRESS: the range is not (or already) reserved.
     InvalidAddress,
+    /// 1132 ERROR_MAPPED_ALIGNMENT: a view's base address is not a multiple
+    /// of the allocation granularity (Docs, MapViewOfFileEx; WRK `mapview.c`
+    /// STATUS_MAPPED_ALIGNMENT).
+    MappedAlignment,
     /// 1300 ERROR_NOT_ALL_ASSIGNED (AdjustTokenPrivileges, MODEL.md s5).
     NotAllAssigned,
     /// 1314 ERROR_PRIVILEGE_NOT_HELD (MODEL.md s5).
@@ -35,6 +39,7 @@ impl Win32Error {
             Win32Error::NotSupported => 50,
             Win32Error::InvalidParameter => 87,
             Win32Error::InvalidAddress => 487,
+            Win32Error::MappedAlignment => 1132,
             Win32Error::NotAllAssigned => 1300,
             Win32Error::PrivilegeNotHeld => 1314,
             Win32Error::NoSystemResources => 1450,
@@ -50,6 +55,7 @@ impl Win32Error {
             Win32Error::NotSupported => "ERROR_NOT_SUPPORTED",
             Win32Error::InvalidParameter => "ERROR_INVALID_PARAMETER",
             Win32Error::InvalidAddress => "ERROR_INVALID_ADDRESS",
+            Win32Error::MappedAlignment => "ERROR_MAPPED_ALIGNMENT",
             Win32Error::NotAllAssigned => "ERROR_NOT_ALL_ASSIGNED",
             Win32Error::PrivilegeNotHeld => "ERROR_PRIVILEGE_NOT_HELD",
             Win32Error::NoSystemResources => "ERROR_NO_SYSTEM_RESOURCES",
@@ -59,11 +65,12 @@ impl Win32Error {
     }
 
     /// Every code, for parsing scenario expectations.
-    pub const ALL: [Win32Error; 9] = [
+    pub const ALL: [Win32Error; 10] = [
         Win32Error::NotEnoughMemory,
         Win32Error::NotSupported,
         Win32Error::InvalidParameter,
         Win32Error::InvalidAddress,
+        Win32Error::MappedAlignment,
         Win32Error::NotAllAssigned,
         Win32Error::PrivilegeNotHeld,
         Win32Error::NoSystemResources,

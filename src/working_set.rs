@@ -508,8 +508,29 @@ impl WorkingSet {
             PolicyKind::Opt if self.by_next_use.len() as u64 != self.len => Err("OPT index out of step".into()),
             PolicyKind::Random if self.dense.len() as u64 != self.len => Err("random index out of step".into()),
             PolicyKind::Clock if (self.hand == NIL) != (self.len == 0) => Err("clock hand out of step".into()),
-            _ => Ok(()),
+            _ => self.audit_order(),
         }
+    }
+
+    /// Checks that each policy's order holds its own pages, each once:
+    /// OPT's index has every page under its recorded next use (so victims
+    /// come furthest use first), random's dense array and positions agree,
+    /// and the clock hand rests on a resident page.
+    fn audit_order(&self) -> Result<(), String> {
+        for (s, _) in self.slots() {
+            let ok = match self.policy {
+                PolicyKind::Opt => self.by_next_use.contains(&(self.next_use[s as usize], s)),
+                PolicyKind::Random => self.dense.get(self.dense_pos[s as usize] as usize) == Some(&s),
+                _ => true,
+            };
+            if !ok {
+                return Err(format!("WSLE {s} is missing from the {} policy's order", self.policy.name()));
+            }
+        }
+        if self.policy == PolicyKind::Clock && self.hand != NIL && self.slots[self.hand as usize].vpn == FREE_SLOT {
+            return Err(format!("the clock hand rests on free WSLE {}", self.hand));
+        }
+        Ok(())
     }
 }
 

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{emit, EXIT_BAD_INPUT, EXIT_OK};
+use super::{emit, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
 use crate::cost::CostModel;
 use crate::host_memory::HostLimit;
-use crate::replay::{replay as do_replay, ReplayConfig, ReplayError};
+use crate::replay::{replay as do_replay, ReplayConfig, ReplayError, DEFAULT_CHECK_EVERY};
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, SimNanos};
 use crate::working_set::PolicyKind;
@@ -50,6 +50,14 @@ pub struct ReplayArgs {
     /// $PAGELAB_HOST_MEMORY, else 3/4 of the host's RAM or memory limits.
     #[arg(long, value_name = "SIZE")]
     pub host_memory: Option<String>,
+    /// Check the model's invariants every N references and at the end
+    /// (checking after every reference would cost more than the replay).
+    /// A broken invariant is an internal error: exit code 3.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHECK_EVERY)]
+    pub check_every: u64,
+    /// Do not check the invariants at all.
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 fn bad(msg: String) -> i32 {
@@ -83,6 +91,10 @@ pub fn replay(a: ReplayArgs) -> i32 {
         Ok(l) => l,
         Err(e) => return bad(e),
     };
+    if a.check_every == 0 {
+        return bad("--check-every 0: expected at least 1 (or --no-check)".into());
+    }
+    cfg.check_every = (!a.no_check).then_some(a.check_every);
     if let Err(e) = cfg.machine.validate() {
         return bad(format!("--memory {}: {e}", a.memory.as_deref().unwrap_or("(default)")));
     }
@@ -99,6 +111,10 @@ pub fn replay(a: ReplayArgs) -> i32 {
     let r = match result {
         Ok(r) => r,
         Err(ReplayError::Trace(e)) => return bad(format!("{}:{}:{}: {}", a.trace, e.line, e.col, e.message)),
+        Err(e @ ReplayError::Invariant { .. }) => {
+            eprintln!("pagelab: {}: {e}", a.trace);
+            return EXIT_INTERNAL;
+        }
         Err(e) => return bad(format!("{}: {e}", a.trace)),
     };
     if a.timing {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK};
 use crate::host_memory::{self, Front};
 use crate::output::StdoutError;
 use crate::report::Report;
@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// $PAGELAB_HOST_MEMORY, else 3/4 of the host's RAM or memory limits.
     #[arg(long, value_name = "SIZE")]
     pub host_memory: Option<String>,
+    /// Do not check the model's invariants after every step (faster). A
+    /// broken invariant is an internal error: exit code 3.
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 impl RunArgs {
@@ -49,6 +53,7 @@ impl RunArgs {
             events: false,
             output: None,
             host_memory: None,
+            no_check: false,
         }
     }
 }
@@ -126,7 +131,22 @@ pub fn run(a: RunArgs) -> i32 {
             return code;
         }
     }
+    let check = |runner: &Runner, after: &str| -> Result<(), i32> {
+        if a.no_check {
+            return Ok(());
+        }
+        runner.machine().check_invariants().map_err(|e| {
+            eprintln!("pagelab: internal error: {}: an invariant broke {after}: {e}", a.scenario);
+            EXIT_INTERNAL
+        })
+    };
+    if let Err(code) = check(&runner, "after the setup") {
+        return code;
+    }
     while let Some(o) = runner.step() {
+        if let Err(code) = check(&runner, &format!("after step {} (line {}, {})", o.number, o.line, o.op)) {
+            return code;
+        }
         if !a.events {
             continue;
         }

@@ -195,6 +195,24 @@ fn replay_json_has_integer_references_and_faults() {
 }
 
 #[test]
+fn invariant_checks_change_no_output_and_can_be_turned_off() {
+    for name in BUILTINS {
+        let checked = pagelab(&["run", name, "--json"]);
+        checked.code(0);
+        let unchecked = pagelab(&["run", name, "--json", "--no-check"]);
+        unchecked.code(0);
+        assert_eq!(checked.stdout, unchecked.stdout, "{name}");
+    }
+    let dir = TempDir::new("check-every");
+    let t = dir.write("t.refs", "1,2,3,4,1,2,5,1,2,3,4,5\n");
+    let every_one = pagelab(&["replay", s(&t), "--frames", "3", "--check-every", "1"]);
+    every_one.code(0);
+    let unchecked = pagelab(&["replay", s(&t), "--frames", "3", "--no-check"]);
+    assert_eq!(every_one.stdout, unchecked.stdout);
+    pagelab(&["replay", s(&t), "--frames", "3", "--check-every", "0"]).code(2).stderr_has(&["--check-every 0"]);
+}
+
+#[test]
 fn replay_reads_standard_input_and_prints_text() {
     let o =
         pagelab_with_stdin(None, &["replay", "-", "--frames", "3"], Some(b"7,0,1,2,0,3,0,4,2,3,0,3,2,1,2,0,1,7,0,1"));
@@ -393,4 +411,22 @@ fn a_scenario_without_steps_still_checks_its_expectations() {
     let ok = dir
         .write("t.toml", "[scenario]\nname = \"t\"\n[machine]\nmemory = \"1 MiB\"\n[expect]\n\"lists.zeroed\" = 256\n");
     pagelab(&["run", s(&ok)]).code(0).stdout_has(&["1 passed, 0 failed"]);
+}
+
+/// The choices pagelab makes where it departs from Windows on purpose are
+/// named in the book, where a reader of its figures will look.
+#[test]
+fn the_book_names_the_commit_limit_and_the_empty_initial_address_space() {
+    let book =
+        |chapter: &str| std::fs::read_to_string(format!("{}/book/src/{chapter}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let simplifications = book("simplifications.md");
+    let address_spaces = book("address-spaces.md");
+    for (text, what) in [
+        (&simplifications, "The commit limit counts every good frame"),
+        (&simplifications, "A process starts with an empty address space"),
+        (&address_spaces, "MmOverCommit"),
+        (&address_spaces, "KUSER_SHARED_DATA"),
+    ] {
+        assert!(text.contains(what), "the book does not say {what:?}");
+    }
 }

@@ -4,7 +4,9 @@
 //! working set, and two processes replace only their own pages; the
 //! scenario loader and the trace readers never panic on arbitrary input.
 //!
-//! `PROPTEST_CASES` sets the number of cases of every property.
+//! `PROPTEST_CASES` sets the number of cases of every property;
+//! `PAGELAB_PROPTEST_LONG` raises the random operation sequences from
+//! 1,000 to 10,000.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -18,7 +20,7 @@ use pagelab::units::{Bytes, FileId, ProcessId};
 use pagelab::working_set::{PolicyKind, NEVER};
 use pagelab::{AccessKind, Machine, Op, OpError, OpValue, Resolution};
 
-use crate::util::proptest_config;
+use crate::util::{cases_or_long, proptest_config};
 
 const PAGE: u64 = 4096;
 
@@ -288,7 +290,8 @@ fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(128))]
+    // 1,000 sequences by default; 10,000 with PAGELAB_PROPTEST_LONG set.
+    #![proptest_config(proptest_config(cases_or_long(1_000, 10_000)))]
 
     /// Random operations on a small machine (32-128 frames, 1-3 processes, a
     /// page file of 16-128 pages, one mapped file): after every operation

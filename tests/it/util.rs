@@ -260,6 +260,16 @@ pub fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
+/// The environment variable that asks for the long run of the properties
+/// that have one (CI runs it in a step of its own).
+pub const LONG_RUN: &str = "PAGELAB_PROPTEST_LONG";
+
+/// The number of cases of a property with a long run: `PROPTEST_CASES` if
+/// set, else `long` when [`LONG_RUN`] is set, else `default`.
+pub fn cases_or_long(default: u32, long: u32) -> u32 {
+    cases(if std::env::var_os(LONG_RUN).is_some() { long } else { default })
+}
+
 /// A proptest configuration with [`cases`] cases. Failures are not saved
 /// to regression files: the failure message prints the minimal input.
 pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {

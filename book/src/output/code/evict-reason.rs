@@ -6,6 +6,6 @@ pub enum EvictReason {
     Replacement,
     /// Trimmed on request (SetProcessWorkingSetSize, EmptyWorkingSet, trim).
     Trim,
-    /// Trimmed because the machine had no available pages.
+    /// Trimmed in a batch because a fault found no available page.
     MemoryPressure,
 }
