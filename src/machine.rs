@@ -1086,7 +1086,8 @@ impl Machine {
                 }
             }
         }
-        for (pfn, e) in self.pfn.iter() {
+        // Untouched frames read as boot entries, which audit_lists checked.
+        for (pfn, e) in self.pfn.iter_stored() {
             match e.location() {
                 PageLocation::Zeroed | PageLocation::Free | PageLocation::Bad => {
                     if e.owner().is_some() || e.share_count() != 0 || e.reference_count() != 0 {

@@ -754,7 +754,28 @@ impl PfnDatabase {
     /// times it was found on a list and whether its list matched its
     /// location; used by the invariant checker.
     pub fn audit_lists(&self) -> Result<(), String> {
-        let mut seen = vec![false; self.frames as usize];
+        // Frames above the stored entries read as boot entries: on their
+        // node's zeroed list, in its boot run, linked to nothing. They are
+        // checked as ranges, so an audit costs the frames ever touched,
+        // not the machine's size.
+        let stored = self.entries.len() as u32;
+        let mut implicit = 0u64;
+        for node in 0..self.nodes {
+            let (ns, ne) = self.node_range(node);
+            if ne <= stored {
+                continue;
+            }
+            let (start, end) = self.boot[node as usize];
+            if end != ne || start > ns.max(stored) {
+                return Err(format!(
+                    "node {node}: frames 0x{:x}-0x{:x} were never touched but its boot run is 0x{start:x}-0x{end:x}",
+                    ns.max(stored),
+                    ne - 1
+                ));
+            }
+            implicit += (ne - ns.max(stored)) as u64;
+        }
+        let mut seen = vec![false; stored as usize];
         let mut ids = Vec::new();
         for n in 0..self.nodes {
             ids.push((ListId::Zeroed(n), PageLocation::Zeroed));
@@ -768,6 +789,9 @@ impl PfnDatabase {
         ids.push((ListId::Bad, PageLocation::Bad));
         for (id, loc) in ids {
             let mut visit = |cur: u32, e: &PfnEntry| -> Result<(), String> {
+                if cur >= stored {
+                    return Err(format!("pfn 0x{cur:x} is linked on {id:?} but its entry was never stored"));
+                }
                 if seen[cur as usize] {
                     return Err(format!("pfn 0x{cur:x} is on a list twice ({id:?})"));
                 }
@@ -782,7 +806,7 @@ impl PfnDatabase {
             };
             if let ListId::Zeroed(node) = id {
                 let (start, end) = self.boot[node as usize];
-                for f in start..end {
+                for f in start..end.min(stored) {
                     visit(f, self.entry(Pfn(f)))?;
                 }
             }
@@ -808,10 +832,11 @@ impl PfnDatabase {
             }
         }
         let mut found = [0u64; 8];
-        for (pfn, e) in self.iter() {
+        found[PageLocation::Zeroed as usize] = implicit;
+        for (f, e) in self.entries.iter().enumerate() {
             let loc = e.location();
-            if loc.is_listed() && !seen[pfn.index()] {
-                return Err(format!("pfn 0x{:x} says {loc:?} but is on no list", pfn.0));
+            if loc.is_listed() && !seen[f] {
+                return Err(format!("pfn 0x{f:x} says {loc:?} but is on no list"));
             }
             found[loc as usize] += 1;
         }
@@ -840,6 +865,13 @@ impl PfnDatabase {
     /// Iterates over every entry with its frame number.
     pub fn iter(&self) -> impl Iterator<Item = (Pfn, &PfnEntry)> {
         (0..self.frames).map(|f| (Pfn(f), self.entry(Pfn(f))))
+    }
+
+    /// Every stored entry with its frame number: the frames ever touched
+    /// and those below them. Every frame above reads as a boot entry
+    /// (zeroed, owned by nothing), which [`Self::audit_lists`] checks.
+    pub fn iter_stored(&self) -> impl Iterator<Item = (Pfn, &PfnEntry)> {
+        self.entries.iter().enumerate().map(|(f, e)| (Pfn(f as u32), e))
     }
 
     /// Frames whose entries are stored (the highest frame touched, plus
