@@ -1285,6 +1285,20 @@ mod tests {
     }
 
     #[test]
+    fn access_by_a_process_that_never_existed_is_no_such_process() {
+        // Regression (found by the machine fuzz target): an unknown process
+        // id indexed past the process table and panicked.
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        let r = m.access(ProcessId(p.0 + 1), 0x10000, AccessKind::Read, None, NEVER);
+        assert_eq!(r, Err(OpError::NoSuchProcess(p.0 + 1)));
+        m.apply(&Op::Exit { pid: p }).unwrap();
+        assert_eq!(m.access(p, 0x10000, AccessKind::Write, None, NEVER), Err(OpError::NoSuchProcess(p.0)));
+        assert_eq!(m.counters().paging.references, 0, "a reference by no process is not counted");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
     fn commit_limit_is_ram_plus_pagefile() {
         let mut m = small(32, 16);
         let p = process(&mut m, 8);
