@@ -78,16 +78,26 @@ pub struct TraceReader<R> {
     format: TraceFormat,
     line: u64,
     buf: Vec<u8>,
-    /// Pending references of the current line (refs lines hold many; a
-    /// lackey access can span pages).
+    /// Pending references of the current refs line (a line holds many).
     pending: std::collections::VecDeque<TraceRef>,
+    /// Pages of the current lackey access not yet returned (next, last,
+    /// write): expanded one at a time, as one access may span 2^36 pages.
+    span: Option<(u64, u64, bool)>,
     done: bool,
 }
 
 impl<R: BufRead> TraceReader<R> {
     /// A reader of `format` over `input`.
     pub fn new(input: R, format: TraceFormat) -> TraceReader<R> {
-        TraceReader { input, format, line: 0, buf: Vec::with_capacity(128), pending: Default::default(), done: false }
+        TraceReader {
+            input,
+            format,
+            line: 0,
+            buf: Vec::with_capacity(128),
+            pending: Default::default(),
+            span: None,
+            done: false,
+        }
     }
 
     fn err(&self, col: usize, message: impl Into<String>) -> TraceError {
@@ -244,9 +254,7 @@ impl<R: BufRead> TraceReader<R> {
         if last_page > MAX_PAGE {
             return Err(self.err(i, format!("address 0x{addr:x} is beyond the 48-bit address space")));
         }
-        for page in first_page..=last_page {
-            self.pending.push_back(TraceRef { page, write });
-        }
+        self.span = Some((first_page, last_page, write));
         Ok(())
     }
 }
@@ -312,6 +320,10 @@ impl<R: BufRead> TraceReader<R> {
         loop {
             if let Some(r) = self.pending.pop_front() {
                 return Some(Ok(r));
+            }
+            if let Some((page, last, write)) = self.span {
+                self.span = (page < last).then(|| (page + 1, last, write));
+                return Some(Ok(TraceRef { page, write }));
             }
             if self.done {
                 return None;
@@ -452,6 +464,21 @@ mod tests {
         assert!(e.message.contains("I, L, S or M"));
         let e = pages(" L 10,0", TraceFormat::Lackey).unwrap_err();
         assert!(e.message.contains("positive"));
+    }
+
+    #[test]
+    fn a_lackey_access_spanning_the_whole_address_space_is_expanded_lazily() {
+        // Regression: one record was expanded into a queue of every page it
+        // covers before the first was returned; a 256 TiB store asked the
+        // host for a terabyte and aborted.
+        let t = " S 0,281474976710656\n L 5000,1\n";
+        let first: Vec<_> = TraceReader::new(t.as_bytes(), TraceFormat::Lackey).take(3).map(Result::unwrap).collect();
+        assert_eq!(first.iter().map(|r| (r.page, r.write)).collect::<Vec<_>>(), vec![(0, true), (1, true), (2, true)]);
+        let t = " M fff,8194\n L 5000,1\n";
+        assert_eq!(
+            pages(t, TraceFormat::Lackey).unwrap(),
+            vec![(0, true), (1, true), (2, true), (3, true), (5, false)]
+        );
     }
 
     #[test]
