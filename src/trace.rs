@@ -249,11 +249,15 @@ impl<R: BufRead> TraceReader<R> {
                     format!("expected a positive decimal size, found {:?}", String::from_utf8_lossy(size_tok)),
                 )
             })?;
-        let last = addr.checked_add(size - 1).ok_or_else(|| self.err(i, "address + size overflows"))?;
-        let (first_page, last_page) = (addr >> 12, last >> 12);
-        if last_page > MAX_PAGE {
+        if addr >> 12 > MAX_PAGE {
             return Err(self.err(i, format!("address 0x{addr:x} is beyond the 48-bit address space")));
         }
+        // The address is inside the address space: if the access runs past
+        // its end, the size is at fault.
+        let last = addr.checked_add(size - 1).filter(|&l| l >> 12 <= MAX_PAGE).ok_or_else(|| {
+            self.err(i + comma + 1, format!("size {size} at 0x{addr:x} runs past the end of the 48-bit address space"))
+        })?;
+        let (first_page, last_page) = (addr >> 12, last >> 12);
         self.span = Some((first_page, last_page, write));
         Ok(())
     }
@@ -479,6 +483,18 @@ mod tests {
             pages(t, TraceFormat::Lackey).unwrap(),
             vec![(0, true), (1, true), (2, true), (3, true), (5, false)]
         );
+    }
+
+    #[test]
+    fn a_lackey_size_past_the_address_space_blames_the_size() {
+        for line in [" S 1000,9223372036854775807", " S 1000,18446744073709551615", " L ffffffffffff,2"] {
+            let e = pages(line, TraceFormat::Lackey).unwrap_err();
+            assert!(e.message.starts_with("size "), "{line}: {}", e.message);
+            assert_eq!(e.col as usize, line.find(',').unwrap() + 2, "{line}: the column of the size");
+        }
+        let e = pages(" L 1000000000000,1", TraceFormat::Lackey).unwrap_err();
+        assert!(e.message.contains("address 0x1000000000000 is beyond"), "{}", e.message);
+        assert_eq!(pages(" L fffffffff000,4096", TraceFormat::Lackey).unwrap(), vec![((1 << 36) - 1, false)]);
     }
 
     #[test]

@@ -418,7 +418,17 @@ fn garbled_lackey_traces() {
     replay_rejects("lackey", lk(" Q 12,4\n").as_bytes(), 5, Some(2), &["expected a lackey record (I, L, S or M)"]);
     replay_rejects("lackey", lk(" L 1ffzz,8\n").as_bytes(), 5, Some(4), &["expected a hex address, found \"1ffzz\""]);
     replay_rejects("lackey", lk(" L 12345678901234567,8\n").as_bytes(), 5, None, &["expected a hex address"]);
-    replay_rejects("lackey", lk(" L ffffffffffffffff,8\n").as_bytes(), 5, None, &["overflows"]);
+    replay_rejects(
+        "lackey",
+        lk(" L ffffffffffffffff,8\n").as_bytes(),
+        5,
+        Some(4),
+        &["address 0xffffffffffffffff is beyond"],
+    );
+    // An address inside the address space with a size that runs past it:
+    // the size is at fault.
+    let size_past = " S 1000,9223372036854775807\n";
+    replay_rejects("lackey", lk(size_past).as_bytes(), 5, Some(9), &["size 9223372036854775807 at 0x1000 runs past"]);
     replay_rejects("lackey", lk(" L 7fffffffffffff,8\n").as_bytes(), 5, None, &["beyond the 48-bit address space"]);
     replay_rejects("lackey", b"\xff\xfe\x00\x01garbage\n", 1, Some(1), &["expected a lackey record"]);
 }
