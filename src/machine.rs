@@ -1299,6 +1299,44 @@ mod tests {
     }
 
     #[test]
+    fn a_reservation_never_covers_pages_a_commit_on_touch_process_touched_outside_a_vad() {
+        // Regression (found by the machine fuzz target): such a page was
+        // taken into a later reservation as if committed there, and
+        // releasing the reservation released commit never charged (an
+        // underflow of the process's commit).
+        let mut m = small(32, 32);
+        let OpValue::Process(p) = m
+            .apply(&Op::CreateProcess {
+                name: "trace".into(),
+                ws_min: None,
+                ws_max: Some(8),
+                hard_max: None,
+                policy: None,
+                node: 0,
+                auto_commit: true,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(m.access(p, 0x110c000, AccessKind::Write, None, NEVER), Ok(Resolution::DemandZero));
+        let reserve =
+            |address, size| Op::Reserve { pid: p, address, size, protection: Protection::ReadWrite, commit: false };
+        // 0x110f000 rounds down to 0x1100000: its 16 pages hold the touched one.
+        assert_eq!(
+            m.apply(&reserve(Some(0x110f000), 4096)),
+            Err(OpError::Win32 { call: "VirtualAlloc(MEM_RESERVE)", error: Win32Error::InvalidAddress })
+        );
+        // Bottom-up, the search steps over it to the next 64 KiB boundary.
+        assert_eq!(m.apply(&reserve(None, 0x1200000)), Ok(OpValue::Address(0x1110000)));
+        assert_eq!(m.apply(&reserve(None, 4096)), Ok(OpValue::Address(0x10000)));
+        m.check_invariants().unwrap();
+        m.apply(&Op::Exit { pid: p }).unwrap();
+        assert_eq!(m.snapshot().commit_charge, 0);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
     fn commit_limit_is_ram_plus_pagefile() {
         let mut m = small(32, 16);
         let p = process(&mut m, 8);

@@ -211,6 +211,38 @@ impl PageTable {
         self.leaves.len() - 1
     }
 
+    /// The first non-zero PTE's page in `[start, end)`, visiting only the
+    /// tables that exist.
+    pub fn first_in(&self, start: Vpn, end: Vpn) -> Option<Vpn> {
+        // The first page of the next table at `level` (1: leaf, 2: PD, 3: PDPT).
+        let next = |v: u64, level: u32| ((v >> (level * BITS)) + 1) << (level * BITS);
+        // Four levels of 9 bits name 2^36 pages; none lies beyond.
+        let end = end.0.min(1 << (4 * BITS));
+        let mut v = start.0;
+        while v < end {
+            let pdpt = self.pml4[((v >> (3 * BITS)) & MASK) as usize];
+            if pdpt == NONE {
+                v = next(v, 3);
+                continue;
+            }
+            let pd = self.pdpts[pdpt as usize][((v >> (2 * BITS)) & MASK) as usize];
+            if pd == NONE {
+                v = next(v, 2);
+                continue;
+            }
+            let leaf = self.pds[pd as usize][((v >> BITS) & MASK) as usize];
+            let stop = next(v, 1).min(end);
+            if leaf != NONE && self.used[leaf as usize] > 0 {
+                let table = &self.leaves[leaf as usize];
+                if let Some(x) = (v..stop).find(|&x| table[(x & MASK) as usize] != Pte::ZERO) {
+                    return Some(Vpn(x));
+                }
+            }
+            v = stop;
+        }
+        None
+    }
+
     /// Every non-zero PTE in ascending virtual order.
     pub fn iter(&self) -> impl Iterator<Item = (Vpn, Pte)> + '_ {
         // Only tables that exist are visited: a sparse address space costs
@@ -238,6 +270,22 @@ mod tests {
     use super::*;
     use crate::pte::Protection;
     use crate::units::Pfn;
+
+    #[test]
+    fn first_in_finds_the_first_pte_of_a_range_across_tables() {
+        let mut pt = PageTable::new();
+        assert_eq!(pt.first_in(Vpn(0), Vpn(1 << 36)), None);
+        let far = Vpn(0x7_ffff_fff0);
+        pt.set(Vpn(0x10), Pte::demand_zero(Protection::ReadWrite));
+        pt.set(Vpn(0x200), Pte::demand_zero(Protection::ReadWrite));
+        pt.set(far, Pte::demand_zero(Protection::ReadWrite));
+        assert_eq!(pt.first_in(Vpn(0), Vpn(0x10)), None, "the end is excluded");
+        assert_eq!(pt.first_in(Vpn(0), Vpn(0x11)), Some(Vpn(0x10)));
+        assert_eq!(pt.first_in(Vpn(0x11), Vpn(1 << 36)), Some(Vpn(0x200)), "into the next leaf");
+        assert_eq!(pt.first_in(Vpn(0x201), Vpn(u64::MAX)), Some(far), "across absent directories");
+        pt.set(Vpn(0x200), Pte::ZERO);
+        assert_eq!(pt.first_in(Vpn(0x11), far), None, "a leaf emptied again holds nothing");
+    }
 
     #[test]
     fn sparse_writes_read_back_and_iterate_in_order() {
