@@ -1337,6 +1337,35 @@ mod tests {
     }
 
     #[test]
+    fn a_reference_beyond_48_bits_is_a_violation_not_an_alias_of_a_low_page() {
+        // Regression (found by the machine fuzz target): 0x1000000003000
+        // reached page 3's PTE and soft-faulted it into the working set
+        // under the wrong page number.
+        let mut m = small(32, 32);
+        let OpValue::Process(p) = m
+            .apply(&Op::CreateProcess {
+                name: "trace".into(),
+                ws_min: None,
+                ws_max: Some(2),
+                hard_max: None,
+                policy: None,
+                node: 0,
+                auto_commit: true,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        touch(&mut m, p, 0x3000, 3, AccessKind::Write);
+        assert_eq!(m.pte(p, Vpn(3)).unwrap().kind().name(), "transition");
+        for address in [0x1000000003000, 0x1000000004000] {
+            let r = m.access(p, address, AccessKind::Write, None, NEVER);
+            assert!(matches!(r, Err(OpError::AccessViolation { .. })), "{address:#x}: {r:?}");
+            m.check_invariants().unwrap();
+        }
+    }
+
+    #[test]
     fn commit_limit_is_ram_plus_pagefile() {
         let mut m = small(32, 16);
         let p = process(&mut m, 8);

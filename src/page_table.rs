@@ -17,6 +17,11 @@ const MASK: u64 = (FANOUT as u64) - 1;
 /// Index 0 of every arena is a sentinel meaning "no table here".
 const NONE: u32 = 0;
 
+/// Pages the four levels name: 2^36 (a 48-bit address space). A page at
+/// or above this has no PTE; its index bits would otherwise wrap onto a
+/// page below.
+const PAGES: u64 = 1 << (4 * BITS);
+
 /// The 2 MiB regions the flat index covers: the first 64 GiB of virtual
 /// space, an index of at most 128 KiB.
 const DIRECT_LEAVES: u64 = 1 << 15;
@@ -75,6 +80,9 @@ impl PageTable {
         if ck == key {
             return ci;
         }
+        if vpn.0 >= PAGES {
+            return NONE;
+        }
         let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
         let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
         let i2 = ((vpn.0 >> BITS) & MASK) as usize;
@@ -114,6 +122,8 @@ impl PageTable {
             let (ck, ci) = self.cache.get();
             if ck == key {
                 ci
+            } else if vpn.0 >= PAGES {
+                NONE
             } else {
                 let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
                 let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
@@ -165,6 +175,7 @@ impl PageTable {
     #[cold]
     #[inline(never)]
     fn allocate_path(&mut self, vpn: Vpn) -> u32 {
+        assert!(vpn.0 < PAGES, "{vpn} is beyond the 48-bit address space: no page table maps it");
         let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
         let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
         let i2 = ((vpn.0 >> BITS) & MASK) as usize;
@@ -216,8 +227,7 @@ impl PageTable {
     pub fn first_in(&self, start: Vpn, end: Vpn) -> Option<Vpn> {
         // The first page of the next table at `level` (1: leaf, 2: PD, 3: PDPT).
         let next = |v: u64, level: u32| ((v >> (level * BITS)) + 1) << (level * BITS);
-        // Four levels of 9 bits name 2^36 pages; none lies beyond.
-        let end = end.0.min(1 << (4 * BITS));
+        let end = end.0.min(PAGES);
         let mut v = start.0;
         while v < end {
             let pdpt = self.pml4[((v >> (3 * BITS)) & MASK) as usize];
@@ -270,6 +280,21 @@ mod tests {
     use super::*;
     use crate::pte::Protection;
     use crate::units::Pfn;
+
+    #[test]
+    fn a_page_beyond_48_bits_has_no_pte_and_aliases_none_below() {
+        // Regression (found by the machine fuzz target): the index bits of
+        // page 2^36 + 3 wrapped onto page 3, so a reference to
+        // 0x1000000003000 found (and faulted on) page 3's PTE.
+        let mut pt = PageTable::new();
+        pt.set(Vpn(3), Pte::demand_zero(Protection::ReadWrite));
+        pt.set(Vpn(0x7_ffff_fff0), Pte::demand_zero(Protection::ReadWrite));
+        for vpn in [Vpn(PAGES + 3), Vpn(PAGES + 0x7_ffff_fff0), Vpn(u64::MAX >> 12)] {
+            assert_eq!(pt.get(vpn), Pte::ZERO, "{vpn}");
+            assert!(pt.peek(vpn).is_none() && pt.get_mut(vpn).is_none(), "{vpn}");
+            pt.set(vpn, Pte::ZERO);
+        }
+    }
 
     #[test]
     fn first_in_finds_the_first_pte_of_a_range_across_tables() {
