@@ -49,7 +49,8 @@ impl Machine {
     /// One memory reference by a thread of `pid` running on `node` (the
     /// process's node if `None`). `next_use` is the time of the next
     /// reference to the same page, for the OPT policy ([`NEVER`] if
-    /// unknown or none).
+    /// unknown or none). A process that does not exist or has exited is
+    /// [`OpError::NoSuchProcess`].
     #[inline(always)]
     pub fn access(
         &mut self,
@@ -61,7 +62,11 @@ impl Machine {
     ) -> Result<Resolution, OpError> {
         let vpn = Vpn::containing(address);
         let write = kind == AccessKind::Write;
-        let p = &mut self.processes[pid.0 as usize];
+        // A process that never existed has no PTE either: the slow path
+        // answers NoSuchProcess, as it does for one that has exited.
+        let Some(p) = self.processes.get_mut(pid.0 as usize) else {
+            return self.access_slow(pid, vpn, address, kind, node, next_use);
+        };
         if let Some(pte) = p.page_table.get_mut(vpn) {
             if pte.is_valid() && (!write || pte.is_dirty()) {
                 // The hit path: set the accessed bit, tell the policy.

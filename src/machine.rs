@@ -1629,6 +1629,87 @@ mod tests {
     }
 
     #[test]
+    fn access_by_a_process_that_never_existed_is_no_such_process() {
+        // Regression (found by the machine fuzz target): an unknown process
+        // id indexed past the process table and panicked.
+        let mut m = small(32, 32);
+        let p = process(&mut m, 4);
+        let r = m.access(ProcessId(p.0 + 1), 0x10000, AccessKind::Read, None, NEVER);
+        assert_eq!(r, Err(OpError::NoSuchProcess(p.0 + 1)));
+        m.apply(&Op::Exit { pid: p }).unwrap();
+        assert_eq!(m.access(p, 0x10000, AccessKind::Write, None, NEVER), Err(OpError::NoSuchProcess(p.0)));
+        assert_eq!(m.counters().paging.references, 0, "a reference by no process is not counted");
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_reservation_never_covers_pages_a_commit_on_touch_process_touched_outside_a_vad() {
+        // Regression (found by the machine fuzz target): such a page was
+        // taken into a later reservation as if committed there, and
+        // releasing the reservation released commit never charged (an
+        // underflow of the process's commit).
+        let mut m = small(32, 32);
+        let OpValue::Process(p) = m
+            .apply(&Op::CreateProcess {
+                name: "trace".into(),
+                ws_min: None,
+                ws_max: Some(8),
+                hard_max: None,
+                policy: None,
+                node: 0,
+                auto_commit: true,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(m.access(p, 0x110c000, AccessKind::Write, None, NEVER), Ok(Resolution::DemandZero));
+        let reserve =
+            |address, size| Op::Reserve { pid: p, address, size, protection: Protection::ReadWrite, commit: false };
+        // 0x110f000 rounds down to 0x1100000: its 16 pages hold the touched one.
+        assert_eq!(
+            m.apply(&reserve(Some(0x110f000), 4096)),
+            Err(OpError::Win32 { call: "VirtualAlloc(MEM_RESERVE)", error: Win32Error::InvalidAddress })
+        );
+        // Bottom-up, the search steps over it to the next 64 KiB boundary.
+        assert_eq!(m.apply(&reserve(None, 0x1200000)), Ok(OpValue::Address(0x1110000)));
+        assert_eq!(m.apply(&reserve(None, 4096)), Ok(OpValue::Address(0x10000)));
+        m.check_invariants().unwrap();
+        m.apply(&Op::Exit { pid: p }).unwrap();
+        assert_eq!(m.snapshot().commit_charge, 0);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_reference_beyond_48_bits_is_a_violation_not_an_alias_of_a_low_page() {
+        // Regression (found by the machine fuzz target): 0x1000000003000
+        // reached page 3's PTE and soft-faulted it into the working set
+        // under the wrong page number.
+        let mut m = small(32, 32);
+        let OpValue::Process(p) = m
+            .apply(&Op::CreateProcess {
+                name: "trace".into(),
+                ws_min: None,
+                ws_max: Some(2),
+                hard_max: None,
+                policy: None,
+                node: 0,
+                auto_commit: true,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        touch(&mut m, p, 0x3000, 3, AccessKind::Write);
+        assert_eq!(m.pte(p, Vpn(3)).unwrap().kind().name(), "transition");
+        for address in [0x1000000003000, 0x1000000004000] {
+            let r = m.access(p, address, AccessKind::Write, None, NEVER);
+            assert!(matches!(r, Err(OpError::AccessViolation { .. })), "{address:#x}: {r:?}");
+            m.check_invariants().unwrap();
+        }
+    }
+
+    #[test]
     fn commit_limit_is_ram_plus_pagefile() {
         let mut m = small(32, 16);
         let p = process(&mut m, 8);

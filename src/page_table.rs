@@ -17,6 +17,11 @@ const MASK: u64 = (FANOUT as u64) - 1;
 /// Index 0 of every arena is a sentinel meaning "no table here".
 const NONE: u32 = 0;
 
+/// Pages the four levels name: 2^36 (a 48-bit address space). A page at
+/// or above this has no PTE; its index bits would otherwise wrap onto a
+/// page below.
+const PAGES: u64 = 1 << (4 * BITS);
+
 /// The 2 MiB regions the flat index covers: the first 64 GiB of virtual
 /// space, an index of at most 128 KiB.
 const DIRECT_LEAVES: u64 = 1 << 15;
@@ -79,6 +84,9 @@ impl PageTable {
         if ck == key {
             return ci;
         }
+        if vpn.0 >= PAGES {
+            return NONE;
+        }
         let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
         let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
         let i2 = ((vpn.0 >> BITS) & MASK) as usize;
@@ -118,6 +126,8 @@ impl PageTable {
             let (ck, ci) = self.cache.get();
             if ck == key {
                 ci
+            } else if vpn.0 >= PAGES {
+                NONE
             } else {
                 let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
                 let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
@@ -169,6 +179,7 @@ impl PageTable {
     #[cold]
     #[inline(never)]
     fn allocate_path(&mut self, vpn: Vpn) -> u32 {
+        assert!(vpn.0 < PAGES, "{vpn} is beyond the 48-bit address space: no page table maps it");
         let i4 = ((vpn.0 >> (3 * BITS)) & MASK) as usize;
         let i3 = ((vpn.0 >> (2 * BITS)) & MASK) as usize;
         let i2 = ((vpn.0 >> BITS) & MASK) as usize;
@@ -228,6 +239,37 @@ impl PageTable {
         self.leaves.len() - 1
     }
 
+    /// The first non-zero PTE's page in `[start, end)`, visiting only the
+    /// tables that exist.
+    pub fn first_in(&self, start: Vpn, end: Vpn) -> Option<Vpn> {
+        // The first page of the next table at `level` (1: leaf, 2: PD, 3: PDPT).
+        let next = |v: u64, level: u32| ((v >> (level * BITS)) + 1) << (level * BITS);
+        let end = end.0.min(PAGES);
+        let mut v = start.0;
+        while v < end {
+            let pdpt = self.pml4[((v >> (3 * BITS)) & MASK) as usize];
+            if pdpt == NONE {
+                v = next(v, 3);
+                continue;
+            }
+            let pd = self.pdpts[pdpt as usize][((v >> (2 * BITS)) & MASK) as usize];
+            if pd == NONE {
+                v = next(v, 2);
+                continue;
+            }
+            let leaf = self.pds[pd as usize][((v >> BITS) & MASK) as usize];
+            let stop = next(v, 1).min(end);
+            if leaf != NONE && self.used[leaf as usize] > 0 {
+                let table = &self.leaves[leaf as usize];
+                if let Some(x) = (v..stop).find(|&x| table[(x & MASK) as usize] != Pte::ZERO) {
+                    return Some(Vpn(x));
+                }
+            }
+            v = stop;
+        }
+        None
+    }
+
     /// Every non-zero PTE in ascending virtual order.
     pub fn iter(&self) -> impl Iterator<Item = (Vpn, Pte)> + '_ {
         // Only tables that exist are visited: a sparse address space costs
@@ -255,6 +297,37 @@ mod tests {
     use super::*;
     use crate::pte::Protection;
     use crate::units::Pfn;
+
+    #[test]
+    fn a_page_beyond_48_bits_has_no_pte_and_aliases_none_below() {
+        // Regression (found by the machine fuzz target): the index bits of
+        // page 2^36 + 3 wrapped onto page 3, so a reference to
+        // 0x1000000003000 found (and faulted on) page 3's PTE.
+        let mut pt = PageTable::new();
+        pt.set(Vpn(3), Pte::demand_zero(Protection::ReadWrite));
+        pt.set(Vpn(0x7_ffff_fff0), Pte::demand_zero(Protection::ReadWrite));
+        for vpn in [Vpn(PAGES + 3), Vpn(PAGES + 0x7_ffff_fff0), Vpn(u64::MAX >> 12)] {
+            assert_eq!(pt.get(vpn), Pte::ZERO, "{vpn}");
+            assert!(pt.peek(vpn).is_none() && pt.get_mut(vpn).is_none(), "{vpn}");
+            pt.set(vpn, Pte::ZERO);
+        }
+    }
+
+    #[test]
+    fn first_in_finds_the_first_pte_of_a_range_across_tables() {
+        let mut pt = PageTable::new();
+        assert_eq!(pt.first_in(Vpn(0), Vpn(1 << 36)), None);
+        let far = Vpn(0x7_ffff_fff0);
+        pt.set(Vpn(0x10), Pte::demand_zero(Protection::ReadWrite));
+        pt.set(Vpn(0x200), Pte::demand_zero(Protection::ReadWrite));
+        pt.set(far, Pte::demand_zero(Protection::ReadWrite));
+        assert_eq!(pt.first_in(Vpn(0), Vpn(0x10)), None, "the end is excluded");
+        assert_eq!(pt.first_in(Vpn(0), Vpn(0x11)), Some(Vpn(0x10)));
+        assert_eq!(pt.first_in(Vpn(0x11), Vpn(1 << 36)), Some(Vpn(0x200)), "into the next leaf");
+        assert_eq!(pt.first_in(Vpn(0x201), Vpn(u64::MAX)), Some(far), "across absent directories");
+        pt.set(Vpn(0x200), Pte::ZERO);
+        assert_eq!(pt.first_in(Vpn(0x11), far), None, "a leaf emptied again holds nothing");
+    }
 
     #[test]
     fn sparse_writes_read_back_and_iterate_in_order() {

@@ -173,7 +173,10 @@ impl Process {
         self.vads.range(..=vpn.0).next_back().map(|(_, v)| v).filter(|v| v.contains(vpn))
     }
 
-    /// Whether `[start, start + pages)` overlaps any VAD.
+    /// Whether `[start, start + pages)` overlaps any VAD or, in a process
+    /// that commits on touch, any page it has touched outside a VAD: such
+    /// pages are committed memory already, never charged, and a VAD laid
+    /// over them would release commit it never held.
     pub fn overlaps(&self, start: Vpn, pages: u64) -> bool {
         let end = start.0 + pages;
         if let Some((_, v)) = self.vads.range(..end).next_back() {
@@ -181,7 +184,17 @@ impl Process {
                 return true;
             }
         }
-        false
+        self.touched_outside_vads(start, end).is_some()
+    }
+
+    /// The first page in `[start, end)` that a process committing on touch
+    /// has touched outside every VAD (callers have checked that no VAD
+    /// overlaps the range).
+    fn touched_outside_vads(&self, start: Vpn, end: u64) -> Option<Vpn> {
+        if !self.auto_commit {
+            return None;
+        }
+        self.page_table.first_in(start, Vpn(end))
     }
 
     /// The lowest free range of `pages` pages at or above `from`, aligned to
@@ -190,15 +203,25 @@ impl Process {
     pub fn find_free(&self, from: Vpn, pages: u64, align: u64, limit: Vpn) -> Option<Vpn> {
         let align_up = |x: u64| x.div_ceil(align) * align;
         let mut cand = align_up(from.0);
-        for v in self.vads.values() {
-            if v.end().0 <= cand {
-                continue;
+        loop {
+            for v in self.vads.values() {
+                if v.end().0 <= cand {
+                    continue;
+                }
+                if v.start.0 >= cand + pages {
+                    break;
+                }
+                cand = align_up(v.end().0);
             }
-            if v.start.0 >= cand + pages {
-                break;
+            let end = cand.checked_add(pages)?;
+            if end > limit.0 {
+                return None;
             }
-            cand = align_up(v.end().0);
+            // Clear of VADs; pages touched outside them push the search on.
+            match self.touched_outside_vads(Vpn(cand), end) {
+                Some(v) => cand = align_up(v.0 + 1),
+                None => return Some(Vpn(cand)),
+            }
         }
-        (cand.checked_add(pages)? <= limit.0).then_some(Vpn(cand))
     }
 }

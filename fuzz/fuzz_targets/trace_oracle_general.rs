@@ -1,0 +1,9 @@
+//! The oracle-general trace reader on arbitrary bytes: no panic, the same
+//! references and error read one at a time and in batches, pages within
+//! 48 bits, errors located inside the input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pagelab::trace::TraceFormat;
+
+fuzz_target!(|data: &[u8]| pagelab_fuzz::check_trace(data, TraceFormat::OracleGeneral));
