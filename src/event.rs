@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::pfn_db::PageLocation;
+use crate::token::{Adjusted, Privilege, PrivilegeSet};
 use crate::units::{Bytes, FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 use crate::win32::Win32Error;
 use crate::working_set::PolicyKind;
@@ -277,6 +278,36 @@ pub enum Event {
         /// The error.
         error: Win32Error,
     },
+    /// Policy granted a user right to the account.
+    PrivilegeGranted {
+        /// The privilege.
+        privilege: Privilege,
+        /// Whether the account did not have it yet.
+        new: bool,
+        /// The logon session current when it was granted (its tokens do
+        /// not change).
+        logon: u32,
+    },
+    /// The account logged on again.
+    LoggedOn {
+        /// The new session.
+        logon: u32,
+        /// The rights its tokens hold.
+        rights: PrivilegeSet,
+    },
+    /// AdjustTokenPrivileges returned TRUE, having done `result`.
+    PrivilegeAdjusted {
+        /// The process.
+        pid: ProcessId,
+        /// The privilege.
+        privilege: Privilege,
+        /// Enable or disable.
+        enable: bool,
+        /// What it did.
+        result: Adjusted,
+        /// The logon session of the process's token.
+        logon: u32,
+    },
 }
 
 /// Where the modified writer wrote.
@@ -439,6 +470,31 @@ impl Event {
                 format!("{} access violation at 0x{address:x}: {reason}", name(*pid))
             }
             Event::CallFailed { pid, call, error } => format!("{} {call} failed: {error}", name(*pid)),
+            Event::PrivilegeGranted { privilege, new, logon } => format!(
+                "policy grants the account \"{}\" ({}){}: tokens of logon session {logon} are unchanged; it is in effect from the next logon",
+                privilege.right(),
+                privilege.name(),
+                if *new { "" } else { ", which it already had" }
+            ),
+            Event::LoggedOn { logon, rights } => {
+                let held: Vec<_> = rights.iter().map(|p| p.name()).collect();
+                format!(
+                    "the account logs on again: session {logon}; processes started from now on hold {}",
+                    if held.is_empty() { "no privileges".to_string() } else { held.join(", ") }
+                )
+            }
+            Event::PrivilegeAdjusted { pid, privilege, enable: true, result: Adjusted::NotAllAssigned, logon } => format!(
+                "{} AdjustTokenPrivileges(enable {}) returned TRUE, but GetLastError() = 1300 ERROR_NOT_ALL_ASSIGNED: its token (logon session {logon}) does not hold the privilege, so nothing was enabled",
+                name(*pid),
+                privilege.name()
+            ),
+            Event::PrivilegeAdjusted { pid, privilege, enable, logon, .. } => format!(
+                "{} AdjustTokenPrivileges({} {}) returned TRUE, GetLastError() = 0: its token (logon session {logon}) has it {}",
+                name(*pid),
+                if *enable { "enable" } else { "disable" },
+                privilege.name(),
+                if *enable { "enabled" } else { "disabled" }
+            ),
         }
     }
 
@@ -466,11 +522,14 @@ impl Event {
             Event::ProcessExited { .. } => "process_exited",
             Event::AccessViolation { .. } => "access_violation",
             Event::CallFailed { .. } => "call_failed",
+            Event::PrivilegeGranted { .. } => "privilege_granted",
+            Event::LoggedOn { .. } => "logged_on",
+            Event::PrivilegeAdjusted { .. } => "privilege_adjusted",
         }
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 21] = [
+    pub const KINDS: [&'static str; 24] = [
         "process_created",
         "reserved",
         "committed",
@@ -492,5 +551,8 @@ impl Event {
         "process_exited",
         "access_violation",
         "call_failed",
+        "privilege_granted",
+        "logged_on",
+        "privilege_adjusted",
     ];
 }

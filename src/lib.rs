@@ -52,6 +52,7 @@ pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod token;
 pub mod trace;
 pub mod tracegen;
 pub mod tui;

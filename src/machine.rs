@@ -18,6 +18,7 @@ use crate::pagefile::PageFile;
 use crate::pfn_db::{Backing, ListCounts, PageLocation, PfnDatabase};
 use crate::process::{PagingCounts, Process, ProcessCounters, Vad, VadKind};
 use crate::pte::{Protection, Pte, PteKind};
+use crate::token::{Adjusted, Privilege, Security};
 use crate::units::{Bytes, FileId, PageFileSlot, Pfn, ProcessId, SimNanos, Vpn};
 use crate::win32::Win32Error;
 use crate::working_set::{PolicyKind, WorkingSet};
@@ -165,6 +166,26 @@ pub enum Op {
         /// Process.
         pid: ProcessId,
     },
+    /// Grant a user right to the account by policy (Local Security Policy,
+    /// `LsaAddAccountRights`): in effect from the next logon.
+    GrantPrivilege {
+        /// The privilege.
+        privilege: Privilege,
+    },
+    /// The account logs on again: processes started from now on get
+    /// tokens with the rights granted by now.
+    Logon,
+    /// AdjustTokenPrivileges on the process's own token for one privilege.
+    /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
+    /// 0 or 1300 ERROR_NOT_ALL_ASSIGNED.
+    AdjustTokenPrivileges {
+        /// Process.
+        pid: ProcessId,
+        /// The privilege.
+        privilege: Privilege,
+        /// Enable (or disable) it.
+        enable: bool,
+    },
 }
 
 /// What a successful operation returns.
@@ -178,6 +199,8 @@ pub enum OpValue {
     Process(ProcessId),
     /// A new file.
     File(FileId),
+    /// What AdjustTokenPrivileges did (it returned TRUE).
+    Adjusted(Adjusted),
 }
 
 /// Why an operation or access failed.
@@ -348,6 +371,8 @@ pub struct Machine {
     pub(crate) commit_limit: u64,
     pub(crate) recording: bool,
     pub(crate) events: Vec<Event>,
+    /// The account's rights and the logon session (tokens and privileges).
+    pub(crate) security: Security,
     pub(crate) events_not_recorded: u64,
     /// Time the current fault has waited for a free page (see
     /// `obtain_frame`), added to its service time when it completes.
@@ -389,6 +414,7 @@ impl Machine {
             events: Vec::new(),
             events_not_recorded: 0,
             pending_wait: SimNanos(0),
+            security: Security::default(),
         })
     }
 
@@ -530,9 +556,19 @@ impl Machine {
         }
     }
 
+    /// A Win32 call of `pid` failed: its last error (GetLastError) says
+    /// why, and an event tells it.
     fn fail(&mut self, pid: ProcessId, call: &'static str, error: Win32Error) -> OpError {
+        if let Some(p) = self.processes.get_mut(pid.0 as usize) {
+            p.last_error = error.code();
+        }
         self.emit(|| Event::CallFailed { pid, call, error });
         OpError::Win32 { call, error }
+    }
+
+    /// The account's rights and the current logon session.
+    pub fn security(&self) -> &Security {
+        &self.security
     }
 
     /// Applies one operation.
@@ -558,6 +594,8 @@ impl Machine {
                     commit: 0,
                     auto_commit: *auto_commit,
                     exited: false,
+                    token: self.security.new_token(),
+                    last_error: 0,
                 });
                 self.emit(|| Event::ProcessCreated { pid: id, ws_min: min.min(max), ws_max: max });
                 Ok(OpValue::Process(id))
@@ -617,6 +655,36 @@ impl Machine {
                 self.live(*pid)?;
                 self.exit(*pid);
                 Ok(OpValue::None)
+            }
+            Op::GrantPrivilege { privilege } => {
+                let new = self.security.grant(*privilege);
+                let logon = self.security.logon;
+                self.emit(|| Event::PrivilegeGranted { privilege: *privilege, new, logon });
+                Ok(OpValue::None)
+            }
+            Op::Logon => {
+                self.security.logon();
+                let (logon, rights) = (self.security.logon, self.security.session);
+                self.emit(|| Event::LoggedOn { logon, rights });
+                Ok(OpValue::None)
+            }
+            Op::AdjustTokenPrivileges { pid, privilege, enable } => {
+                self.live(*pid)?;
+                let p = &mut self.processes[pid.0 as usize];
+                let result = p.token.adjust(*privilege, *enable);
+                p.last_error = match result {
+                    Adjusted::AllAssigned => 0,
+                    Adjusted::NotAllAssigned => Win32Error::NotAllAssigned.code(),
+                };
+                let logon = p.token.logon;
+                self.emit(|| Event::PrivilegeAdjusted {
+                    pid: *pid,
+                    privilege: *privilege,
+                    enable: *enable,
+                    result,
+                    logon,
+                });
+                Ok(OpValue::Adjusted(result))
             }
         }
     }
@@ -982,6 +1050,15 @@ impl Machine {
         };
         let mut ws_total = 0u64;
         for p in &self.processes {
+            if !p.token.held.includes(p.token.enabled) {
+                return Err(format!("{}: its token has a privilege enabled that it does not hold", p.name));
+            }
+            if p.token.logon > self.security.logon {
+                return Err(format!(
+                    "{}: its token is of logon session {}, after the current one",
+                    p.name, p.token.logon
+                ));
+            }
             self.check_vads(p)?;
             p.ws.audit().map_err(|e| format!("{}: {e}", p.name))?;
             if p.ws.hard_max && p.ws.len() > p.ws.max {
@@ -1681,6 +1758,27 @@ mod tests {
     }
 
     #[test]
+    fn adjust_token_privileges_returns_true_with_1300_until_the_next_logon() {
+        let mut m = small(32, 16);
+        let before = process(&mut m, 8);
+        let adjust = |m: &mut Machine, pid| {
+            let r = m.apply(&Op::AdjustTokenPrivileges { pid, privilege: Privilege::LockMemory, enable: true });
+            (r, m.process(pid).unwrap().last_error)
+        };
+        assert_eq!(adjust(&mut m, before), (Ok(OpValue::Adjusted(Adjusted::NotAllAssigned)), 1300));
+        m.apply(&Op::GrantPrivilege { privilege: Privilege::LockMemory }).unwrap();
+        let same_session = process(&mut m, 8);
+        assert_eq!(adjust(&mut m, before).1, 1300, "the running process keeps its token");
+        assert_eq!(adjust(&mut m, same_session).1, 1300, "a process of the same logon session too");
+        m.apply(&Op::Logon).unwrap();
+        let after = process(&mut m, 8);
+        assert_eq!(adjust(&mut m, after), (Ok(OpValue::Adjusted(Adjusted::AllAssigned)), 0));
+        assert!(m.process(after).unwrap().token.has_enabled(Privilege::LockMemory));
+        assert!(!m.process(before).unwrap().token.has_enabled(Privilege::LockMemory));
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
     fn a_reference_beyond_48_bits_is_a_violation_not_an_alias_of_a_low_page() {
         // Regression (found by the machine fuzz target): 0x1000000003000
         // reached page 3's PTE and soft-faulted it into the working set
@@ -1721,6 +1819,7 @@ mod tests {
             commit: true,
         });
         assert_eq!(r, Err(OpError::Win32 { call: "VirtualAlloc(MEM_COMMIT)", error: Win32Error::CommitmentLimit }));
+        assert_eq!(m.process(p).unwrap().last_error, 1455, "GetLastError() says why the call failed");
         m.apply(&Op::Reserve {
             pid: p,
             address: None,

@@ -165,6 +165,11 @@ pub struct Process {
     pub auto_commit: bool,
     /// Whether the process has exited.
     pub exited: bool,
+    /// Its access token: the privileges it holds and has enabled.
+    pub token: crate::token::Token,
+    /// Its last Win32 error (what GetLastError would return): set by every
+    /// call that fails, and by AdjustTokenPrivileges either way.
+    pub last_error: u32,
 }
 
 impl Process {

@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::event::Event;
 use crate::machine::{AccessKind, Machine, Op, OpError, OpValue};
 use crate::pte::PteKind;
-use crate::scenario::{Action, Check, Expectation, Metric, Pattern, Scenario};
+use crate::scenario::{Action, Check, Expectation, Metric, Pattern, ProcessSpec, Scenario};
+use crate::token::Privilege;
 use crate::units::{FileId, ProcessId, Vpn, PAGE_SIZE};
 use crate::working_set::NEVER;
 
@@ -67,6 +68,24 @@ pub struct Runner {
     setup_events: Vec<Event>,
 }
 
+/// The id of a process not started yet (never used: the loader checks).
+const NOT_STARTED: ProcessId = ProcessId(u16::MAX);
+
+/// Creates a scenario's process on the machine.
+fn create(machine: &mut Machine, p: &ProcessSpec) -> Result<ProcessId, OpError> {
+    let v = machine.apply(&Op::CreateProcess {
+        name: p.name.clone(),
+        ws_min: p.ws_min,
+        ws_max: p.ws_max,
+        hard_max: p.hard_max,
+        policy: p.policy,
+        node: p.node,
+        auto_commit: p.commit_on_touch,
+    })?;
+    let OpValue::Process(pid) = v else { unreachable!("CreateProcess returns a process") };
+    Ok(pid)
+}
+
 impl Runner {
     /// Builds the machine, creates the scenario's processes and files.
     pub fn new(scenario: Arc<Scenario>, record: bool) -> Result<Runner, String> {
@@ -74,19 +93,9 @@ impl Runner {
         machine.set_recording(record);
         let mut pids = Vec::new();
         for p in &scenario.processes {
-            let v = machine
-                .apply(&Op::CreateProcess {
-                    name: p.name.clone(),
-                    ws_min: p.ws_min,
-                    ws_max: p.ws_max,
-                    hard_max: p.hard_max,
-                    policy: p.policy,
-                    node: p.node,
-                    auto_commit: p.commit_on_touch,
-                })
-                .map_err(|e| e.to_string())?;
-            let OpValue::Process(pid) = v else { unreachable!("CreateProcess returns a process") };
-            pids.push(pid);
+            // A process started by a step has no id until then; the
+            // scenario loader checks that nothing uses it before.
+            pids.push(if p.started { create(&mut machine, p).map_err(|e| e.to_string())? } else { NOT_STARTED });
         }
         let mut files = Vec::new();
         for f in &scenario.files {
@@ -247,6 +256,15 @@ impl Runner {
             Action::WriteModified { pages } => m.apply(&Op::WriteModified { pages: *pages }).map(drop),
             Action::Advance { ticks } => m.apply(&Op::Advance { ticks: *ticks }).map(drop),
             Action::Exit { process } => m.apply(&Op::Exit { pid: self.pids[*process] }).map(drop),
+            Action::Start { process } => {
+                self.pids[*process] = create(m, &self.scenario.processes[*process])?;
+                Ok(())
+            }
+            Action::Grant { privilege } => m.apply(&Op::GrantPrivilege { privilege: *privilege }).map(drop),
+            Action::Logon => m.apply(&Op::Logon).map(drop),
+            Action::AdjustPrivileges { process, privilege, enable } => m
+                .apply(&Op::AdjustTokenPrivileges { pid: self.pids[*process], privilege: *privilege, enable: *enable })
+                .map(drop),
             Action::Touch { process, address, pages, access, pattern, repeat, node } => {
                 let pid = self.pids[*process];
                 let first = address / PAGE_SIZE;
@@ -327,6 +345,10 @@ impl Runner {
                     "ws_size" => p.ws.len(),
                     "ws_peak" => pc.peak_ws,
                     "commit" => p.commit,
+                    "last_error" => p.last_error as u64,
+                    "lock_memory_held" => p.token.held.contains(Privilege::LockMemory) as u64,
+                    "lock_memory_enabled" => p.token.enabled.contains(Privilege::LockMemory) as u64,
+                    "logon" => p.token.logon as u64,
                     other => unreachable!("metric {other} validated"),
                 }))
             }

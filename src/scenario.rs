@@ -16,6 +16,7 @@ use crate::config::MachineConfig;
 use crate::machine::AccessKind;
 use crate::process::PagingCounts;
 use crate::pte::Protection;
+use crate::token::Privilege;
 use crate::working_set::PolicyKind;
 
 pub use validate::{load, load_str, Override};
@@ -84,6 +85,9 @@ pub struct ProcessSpec {
     /// Every address is committed private memory (as in `pagelab replay`),
     /// so a trace of a real program needs no reservations.
     pub commit_on_touch: bool,
+    /// Created at setup (true), or by a `start` step, in the logon session
+    /// current then.
+    pub started: bool,
 }
 
 /// A file to create.
@@ -245,9 +249,49 @@ pub enum Action {
         /// Process.
         process: usize,
     },
+    /// Start a process declared with `started = false`.
+    Start {
+        /// Process.
+        process: usize,
+    },
+    /// Policy grants the account a user right (from the next logon).
+    Grant {
+        /// The privilege.
+        privilege: Privilege,
+    },
+    /// The account logs on again.
+    Logon,
+    /// AdjustTokenPrivileges.
+    AdjustPrivileges {
+        /// Process.
+        process: usize,
+        /// The privilege.
+        privilege: Privilege,
+        /// Enable or disable.
+        enable: bool,
+    },
 }
 
 impl Action {
+    /// The process the step acts on, if it acts on one.
+    pub fn process(&self) -> Option<usize> {
+        match self {
+            Action::Reserve { process, .. }
+            | Action::Commit { process, .. }
+            | Action::Decommit { process, .. }
+            | Action::Release { process, .. }
+            | Action::Touch { process, .. }
+            | Action::Refs { process, .. }
+            | Action::Map { process, .. }
+            | Action::SetWorkingSet { process, .. }
+            | Action::Trim { process, .. }
+            | Action::Exit { process }
+            | Action::Start { process }
+            | Action::AdjustPrivileges { process, .. } => Some(*process),
+            Action::WriteModified { .. } | Action::Advance { .. } | Action::Grant { .. } | Action::Logon => None,
+        }
+    }
+
     /// The op name as scenarios write it.
     pub fn op_name(&self) -> &'static str {
         match self {
@@ -263,6 +307,10 @@ impl Action {
             Action::WriteModified { .. } => "write_modified",
             Action::Advance { .. } => "advance",
             Action::Exit { .. } => "exit",
+            Action::Start { .. } => "start",
+            Action::Grant { .. } => "grant",
+            Action::Logon => "logon",
+            Action::AdjustPrivileges { .. } => "adjust_privileges",
         }
     }
 }
@@ -311,7 +359,8 @@ pub const GLOBAL_METRICS: &[&str] = &[
 
 /// Per-process metric names (written `PROCESS.NAME`), besides the paging
 /// counts ([`PagingCounts::METRICS`]).
-pub const PROCESS_METRICS: &[&str] = &["ws_size", "ws_peak", "commit"];
+pub const PROCESS_METRICS: &[&str] =
+    &["ws_size", "ws_peak", "commit", "last_error", "lock_memory_held", "lock_memory_enabled", "logon"];
 
 /// Every machine-wide metric name.
 pub fn machine_metrics() -> impl Iterator<Item = &'static str> {

@@ -124,6 +124,9 @@ pub struct RawProcess {
     pub node: Option<Sp<i64>>,
     /// Treat every address as committed private memory (for trace steps).
     pub commit_on_touch: Option<bool>,
+    /// Whether the process runs from the start (default) or is started by
+    /// a `start` step.
+    pub started: Option<bool>,
 }
 
 /// `[[file]]`.
@@ -190,6 +193,10 @@ pub struct RawStep {
     pub empty: Option<bool>,
     /// Advance: rounds.
     pub ticks: Option<Sp<i64>>,
+    /// Grant, adjust_privileges: the privilege's name.
+    pub privilege: Option<Sp<String>>,
+    /// Adjust_privileges: enable (default) or disable.
+    pub enable: Option<bool>,
     /// Expectations after the step.
     pub expect: Option<BTreeMap<Sp<String>, Sp<toml::Value>>>,
     /// Expected error.

@@ -14,6 +14,7 @@ use crate::config::{ClusterDirection, Layout, MachineConfig};
 use crate::cost::CostModel;
 use crate::machine::AccessKind;
 use crate::pte::{Protection, PteKind};
+use crate::token::Privilege;
 use crate::trace::{TraceFormat, TraceReader};
 use crate::units::{Bytes, PAGE_SIZE};
 use crate::win32::Win32Error;
@@ -240,6 +241,7 @@ pub fn load_str(
             policy,
             node,
             commit_on_touch: rp.commit_on_touch.unwrap_or(false),
+            started: rp.started.unwrap_or(true),
         });
     }
 
@@ -266,6 +268,7 @@ pub fn load_str(
         steps.push(sc.step(s)?);
     }
     let expect = sc.expectations(&raw.expect)?;
+    check_started(&ctx, &processes, &raw.step, &steps, &expect)?;
     Ok(Scenario {
         name,
         title: header.title.clone().unwrap_or_default(),
@@ -278,6 +281,59 @@ pub fn load_str(
         steps,
         expect,
     })
+}
+
+/// A process declared with `started = false` exists from its `start` step
+/// on: no step may use it, and no expectation measure it, before then.
+fn check_started(
+    ctx: &Ctx,
+    processes: &[ProcessSpec],
+    raw: &[Sp<RawStep>],
+    steps: &[Step],
+    end: &[Expectation],
+) -> Result<(), ScenarioError> {
+    let mut running: Vec<bool> = processes.iter().map(|p| p.started).collect();
+    let measured = |e: &Expectation| match e.metric {
+        Metric::Process(i, _) | Metric::Pte(i, _) | Metric::Node(i, _) => Some(i),
+        _ => None,
+    };
+    let not_started = |i: usize| {
+        format!(
+            "process {} is declared with started = false and has not been started yet: add a step {{ op = \"start\", process = \"{}\" }} before this one",
+            processes[i].name, processes[i].name
+        )
+    };
+    for (rs, st) in raw.iter().zip(steps) {
+        if let Action::Start { process } = st.action {
+            if running[process] {
+                return Err(ctx.err(
+                    rs.span(),
+                    format!("start: process {} is already running (only a process declared with started = false is started by a step)", processes[process].name),
+                ));
+            }
+            running[process] = true;
+        } else if let Some(i) = st.action.process() {
+            if !running[i] {
+                return Err(ctx.err(rs.span(), not_started(i)));
+            }
+        }
+        if let Some(i) = st.expect.iter().filter_map(measured).find(|&i| !running[i]) {
+            return Err(ctx.err(rs.span(), not_started(i)));
+        }
+    }
+    if let Some(e) = end.iter().find(|e| measured(e).is_some_and(|i| !running[i])) {
+        let i = measured(e).expect("found above");
+        return Err(ScenarioError {
+            file: ctx.file.to_string(),
+            line: e.line,
+            col: 1,
+            message: format!(
+                "{}: process {} is never started (it is declared with started = false)",
+                e.key, processes[i].name
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Points an error in the synthesized override text at what the user typed:
@@ -448,13 +504,21 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
     }
     sp!(
         process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace,
-        format, file, offset, min, max, ticks
+        format, file, offset, min, max, ticks, privilege
     );
-    plain!(commit, empty);
+    plain!(commit, empty, enable);
     v
 }
 
 impl ScenarioCtx<'_> {
+    fn privilege(&self, s: &Sp<RawStep>) -> Result<Privilege, ScenarioError> {
+        let Some(p) = &s.get_ref().privilege else {
+            return Err(self.ctx.err(s.span(), format!("op {:?} needs a `privilege`", s.get_ref().op.get_ref())));
+        };
+        let names: Vec<_> = Privilege::ALL.iter().map(|p| p.name()).collect();
+        self.ctx.word(p, "privilege", Privilege::parse, &names)
+    }
+
     fn process(&self, s: &Sp<RawStep>) -> Result<usize, ScenarioError> {
         let Some(p) = &s.get_ref().process else {
             return Err(self.ctx.err(s.span(), format!("op {:?} needs a `process`", s.get_ref().op.get_ref())));
@@ -537,11 +601,15 @@ impl ScenarioCtx<'_> {
             "write_modified" => &["pages"],
             "advance" => &["ticks"],
             "exit" => &["process"],
+            "start" => &["process"],
+            "grant" => &["privilege"],
+            "logon" => &[],
+            "adjust_privileges" => &["process", "privilege", "enable"],
             _ => {
                 return Err(c.err(
                     r.op.span(),
                     format!(
-                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance or exit"
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon or adjust_privileges"
                     ),
                 ))
             }
@@ -621,6 +689,14 @@ impl ScenarioCtx<'_> {
                 ticks: r.ticks.as_ref().map(|t| c.count(t, 1, 1_000_000, "ticks")).transpose()?.unwrap_or(1) as u32,
             },
             "exit" => Action::Exit { process: self.process(s)? },
+            "start" => Action::Start { process: self.process(s)? },
+            "grant" => Action::Grant { privilege: self.privilege(s)? },
+            "logon" => Action::Logon,
+            "adjust_privileges" => Action::AdjustPrivileges {
+                process: self.process(s)?,
+                privilege: self.privilege(s)?,
+                enable: r.enable.unwrap_or(true),
+            },
             _ => unreachable!("op checked above"),
         };
         let expect = match &r.expect {
@@ -892,6 +968,42 @@ expect = { "p1.faults" = 4, "p1.ws_size" = { at_most = 3 } }
 "faults.demand_zero" = 4
 "p1.pte.0x10000" = "transition"
 "#;
+
+    const LATER: &str = "[scenario]\nname = \"t\"\n[machine]\nmemory = \"1 MiB\"\n\
+        [[process]]\nname = \"a\"\n[[process]]\nname = \"b\"\nstarted = false\n";
+
+    #[test]
+    fn a_process_started_by_a_step_is_used_only_after_it() {
+        let use_first = format!("{LATER}[[step]]\nop = \"exit\"\nprocess = \"b\"\n");
+        let e = err(&use_first);
+        assert_eq!(e.line, 10, "{e}");
+        assert!(e.message.contains("process b is declared with started = false and has not been started yet"), "{e}");
+        let expect_first = format!("{LATER}[[step]]\nop = \"logon\"\nexpect = {{ \"b.logon\" = 2 }}\n");
+        assert!(err(&expect_first).message.contains("has not been started yet"));
+        let twice =
+            format!("{LATER}[[step]]\nop = \"start\"\nprocess = \"b\"\n[[step]]\nop = \"start\"\nprocess = \"b\"\n");
+        let e = err(&twice);
+        assert_eq!(e.line, 13, "{e}");
+        assert!(e.message.contains("start: process b is already running"), "{e}");
+        let never = format!("{LATER}[expect]\n\"b.ws_size\" = 0\n");
+        let e = err(&never);
+        assert_eq!(e.line, 11, "{e}");
+        assert!(e.message.contains("b.ws_size: process b is never started"), "{e}");
+        let ok = format!("{LATER}[[step]]\nop = \"start\"\nprocess = \"b\"\nexpect = {{ \"b.logon\" = 1 }}\n[expect]\n\"b.ws_size\" = 0\n");
+        assert!(load_str(&ok, "t.toml", None, &[]).is_ok());
+    }
+
+    #[test]
+    fn privilege_steps_name_their_privilege() {
+        let bad = format!("{LATER}[[step]]\nop = \"grant\"\nprivilege = \"SeLockMemory\"\n");
+        let e = err(&bad);
+        assert_eq!((e.line, e.col), (12, 13), "{e}");
+        assert!(e.message.contains("SeLockMemoryPrivilege"), "{e}");
+        let missing = format!("{LATER}[[step]]\nop = \"adjust_privileges\"\nprocess = \"a\"\n");
+        assert!(err(&missing).message.contains("op \"adjust_privileges\" needs a `privilege`"));
+        let wrong_key = format!("{LATER}[[step]]\nop = \"logon\"\nprocess = \"a\"\n");
+        assert!(err(&wrong_key).message.contains("key `process` does not apply to op \"logon\""));
+    }
 
     #[test]
     fn a_good_scenario_loads() {

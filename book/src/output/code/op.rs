@@ -113,4 +113,24 @@ pub enum Op {
         /// Process.
         pid: ProcessId,
     },
+    /// Grant a user right to the account by policy (Local Security Policy,
+    /// `LsaAddAccountRights`): in effect from the next logon.
+    GrantPrivilege {
+        /// The privilege.
+        privilege: Privilege,
+    },
+    /// The account logs on again: processes started from now on get
+    /// tokens with the rights granted by now.
+    Logon,
+    /// AdjustTokenPrivileges on the process's own token for one privilege.
+    /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
+    /// 0 or 1300 ERROR_NOT_ALL_ASSIGNED.
+    AdjustTokenPrivileges {
+        /// Process.
+        pid: ProcessId,
+        /// The privilege.
+        privilege: Privilege,
+        /// Enable (or disable) it.
+        enable: bool,
+    },
 }
