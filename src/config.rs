@@ -172,6 +172,10 @@ pub struct MachineConfig {
     pub seed: u64,
     /// Frames marked bad at boot.
     pub bad_frames: Vec<u32>,
+    /// Whether the machine supports large pages (GetLargePageMinimum is
+    /// then 2 MiB on x64, 4 MiB on the NT x86 layout; 0 otherwise). A
+    /// machine without them keeps no contiguity index.
+    pub large_pages: bool,
 }
 
 /// A machine setting that cannot be used, and why.
@@ -206,7 +210,17 @@ impl MachineConfig {
             cost: CostModel::default(),
             seed: 0,
             bad_frames: Vec::new(),
+            large_pages: true,
         }
+    }
+
+    /// The large-page size, if the machine supports large pages: 2 MiB on
+    /// x64, 4 MiB on the x86 layout without PAE (MODEL.md s5).
+    pub fn large_page_size(&self) -> Option<crate::large_page::LargePageSize> {
+        self.large_pages.then_some(match self.layout {
+            Layout::X64 => crate::large_page::LargePageSize::X64,
+            Layout::Nt31 => crate::large_page::LargePageSize::X86,
+        })
     }
 
     /// Physical frames.

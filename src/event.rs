@@ -278,6 +278,28 @@ pub enum Event {
         /// The error.
         error: Win32Error,
     },
+    /// VirtualAlloc(MEM_LARGE_PAGES) took `count` large pages.
+    LargePagesAllocated {
+        /// The process.
+        pid: ProcessId,
+        /// First page of the allocation.
+        start: Vpn,
+        /// Large pages.
+        count: u64,
+        /// First frame of each, in order.
+        frames: Vec<Pfn>,
+        /// Frames that came from the free list and were zeroed now.
+        zeroed: u64,
+    },
+    /// VirtualAlloc(MEM_LARGE_PAGES) found too few entirely free regions.
+    LargePagesUnavailable {
+        /// The process.
+        pid: ProcessId,
+        /// Large pages asked for.
+        wanted: u64,
+        /// Aligned regions entirely free.
+        free_regions: u64,
+    },
     /// Policy granted a user right to the account.
     PrivilegeGranted {
         /// The privilege.
@@ -470,6 +492,22 @@ impl Event {
                 format!("{} access violation at 0x{address:x}: {reason}", name(*pid))
             }
             Event::CallFailed { pid, call, error } => format!("{} {call} failed: {error}", name(*pid)),
+            Event::LargePagesAllocated { pid, start, count, frames, zeroed } => {
+                let runs: Vec<String> = frames.iter().map(|f| f.to_string()).collect();
+                format!(
+                    "{} VirtualAlloc(MEM_LARGE_PAGES) at {start}: {count} large page{} up front, each an aligned run of contiguous frames from {} ({} zeroed now, the rest from the zeroed list); mapped valid, in no working set, never paged",
+                    name(*pid),
+                    if *count == 1 { "" } else { "s" },
+                    runs.join(", "),
+                    zeroed
+                )
+            }
+            Event::LargePagesUnavailable { pid, wanted, free_regions } => format!(
+                "{} VirtualAlloc(MEM_LARGE_PAGES) needs {wanted} aligned free region{} but {free_regions} {} entirely free: ERROR_NO_SYSTEM_RESOURCES, whatever the free memory in pieces",
+                name(*pid),
+                if *wanted == 1 { "" } else { "s" },
+                if *free_regions == 1 { "is" } else { "are" }
+            ),
             Event::PrivilegeGranted { privilege, new, logon } => format!(
                 "policy grants the account \"{}\" ({}){}: tokens of logon session {logon} are unchanged; it is in effect from the next logon",
                 privilege.right(),
@@ -522,6 +560,8 @@ impl Event {
             Event::ProcessExited { .. } => "process_exited",
             Event::AccessViolation { .. } => "access_violation",
             Event::CallFailed { .. } => "call_failed",
+            Event::LargePagesAllocated { .. } => "large_pages_allocated",
+            Event::LargePagesUnavailable { .. } => "large_pages_unavailable",
             Event::PrivilegeGranted { .. } => "privilege_granted",
             Event::LoggedOn { .. } => "logged_on",
             Event::PrivilegeAdjusted { .. } => "privilege_adjusted",
@@ -529,7 +569,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 24] = [
+    pub const KINDS: [&'static str; 26] = [
         "process_created",
         "reserved",
         "committed",
@@ -551,6 +591,8 @@ impl Event {
         "process_exited",
         "access_violation",
         "call_failed",
+        "large_pages_allocated",
+        "large_pages_unavailable",
         "privilege_granted",
         "logged_on",
         "privilege_adjusted",

@@ -34,12 +34,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod contiguity;
 pub mod cost;
 pub mod event;
 pub mod exit;
 pub mod fault;
 pub mod host;
 pub mod host_memory;
+pub mod large_page;
 pub mod machine;
 pub mod output;
 pub mod page_table;

@@ -166,6 +166,20 @@ pub enum Op {
         /// Process.
         pid: ProcessId,
     },
+    /// VirtualAlloc(MEM_LARGE_PAGES | MEM_RESERVE | MEM_COMMIT): large
+    /// pages, allocated up front ([`crate::large_page`]).
+    AllocateLarge {
+        /// Process.
+        pid: ProcessId,
+        /// Base address (a multiple of the large-page size), or `None`.
+        address: Option<u64>,
+        /// Size in bytes (a multiple of the large-page size).
+        size: u64,
+        /// Protection.
+        protection: Protection,
+        /// Whether MEM_COMMIT was given (it must be).
+        commit: bool,
+    },
     /// Grant a user right to the account by policy (Local Security Policy,
     /// `LsaAddAccountRights`): in effect from the next logon.
     GrantPrivilege {
@@ -395,7 +409,10 @@ impl Machine {
     pub fn new(config: MachineConfig) -> Result<Machine, String> {
         config.validate()?;
         let frames = config.frames() as u32;
-        let pfn = PfnDatabase::new(frames, config.numa_nodes, &config.bad_frames);
+        let mut pfn = PfnDatabase::new(frames, config.numa_nodes, &config.bad_frames);
+        if let Some(size) = config.large_page_size() {
+            pfn.index_contiguity(size, &config.bad_frames);
+        }
         let pagefile_pages = (config.pagefile.0 / crate::units::PAGE_SIZE) as u32;
         let pagefile = PageFile::new(pagefile_pages);
         let commit_limit = (frames as u64 - pfn.counts().bad) + pagefile.capacity() as u64;
@@ -558,7 +575,7 @@ impl Machine {
 
     /// A Win32 call of `pid` failed: its last error (GetLastError) says
     /// why, and an event tells it.
-    fn fail(&mut self, pid: ProcessId, call: &'static str, error: Win32Error) -> OpError {
+    pub(crate) fn fail(&mut self, pid: ProcessId, call: &'static str, error: Win32Error) -> OpError {
         if let Some(p) = self.processes.get_mut(pid.0 as usize) {
             p.last_error = error.code();
         }
@@ -594,6 +611,7 @@ impl Machine {
                     commit: 0,
                     auto_commit: *auto_commit,
                     exited: false,
+                    large_frames: 0,
                     token: self.security.new_token(),
                     last_error: 0,
                 });
@@ -656,6 +674,10 @@ impl Machine {
                 self.exit(*pid);
                 Ok(OpValue::None)
             }
+            Op::AllocateLarge { pid, address, size, protection, commit } => {
+                self.live(*pid)?;
+                self.allocate_large(*pid, *address, *size, *protection, *commit)
+            }
             Op::GrantPrivilege { privilege } => {
                 let new = self.security.grant(*privilege);
                 let logon = self.security.logon;
@@ -709,9 +731,10 @@ impl Machine {
             self.commit_charge += pages;
             self.processes[pid.0 as usize].commit += pages;
         }
-        self.processes[pid.0 as usize]
-            .vads
-            .insert(start.0, Vad { start, pages, kind: VadKind::Private, protection, mem_commit: commit });
+        self.processes[pid.0 as usize].vads.insert(
+            start.0,
+            Vad { start, pages, kind: VadKind::Private, protection, mem_commit: commit, large: false },
+        );
         self.emit(|| Event::Reserved { pid, start, size: Bytes(pages * 4096), committed: commit });
         Ok(OpValue::Address(start.address()))
     }
@@ -824,6 +847,11 @@ impl Machine {
         };
         if vad.kind != VadKind::Private || pages > MAX_OP_PAGES {
             return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+        }
+        if vad.large {
+            // Large pages are freed whole, by MEM_RELEASE (pagelab refuses a
+            // decommit of them; the sources leave it open).
+            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
         }
         let mut freed = 0;
         let mut uncharged = 0;
@@ -951,7 +979,9 @@ impl Machine {
         }
         let (start, pages) = self.place_range(pid, CALL, address, size)?;
         let kind = VadKind::Mapped { file, file_page: offset / 4096 };
-        self.processes[pid.0 as usize].vads.insert(start.0, Vad { start, pages, kind, protection, mem_commit: false });
+        self.processes[pid.0 as usize]
+            .vads
+            .insert(start.0, Vad { start, pages, kind, protection, mem_commit: false, large: false });
         self.emit(|| Event::FileMapped { pid, file, start, size: Bytes(pages * 4096) });
         Ok(OpValue::Address(start.address()))
     }
@@ -1011,6 +1041,40 @@ impl Machine {
         self.emit(|| Event::ProcessExited { pid, freed });
     }
 
+    /// A process's large pages: each large VAD is mapped whole, by valid
+    /// large PTEs, onto aligned runs of contiguous frames; its count of
+    /// large-page frames agrees; and the contiguity index agrees with a
+    /// recount of every region.
+    fn check_large_pages(&self, p: &Process) -> Result<(), String> {
+        let mut frames = 0;
+        for vad in p.vads.values().filter(|v| v.large) {
+            let Some(size) = self.config.large_page_size() else {
+                return Err(format!("{}: a large-page VAD on a machine without large pages", p.name));
+            };
+            let per = size.frames() as u64;
+            for i in 0..vad.pages {
+                let vpn = vad.start.offset(i);
+                let pte = p.page_table.get(vpn);
+                if !pte.is_large() {
+                    return Err(format!("{}: page {vpn} of a large-page VAD has a {} PTE", p.name, pte.kind()));
+                }
+                let first = p.page_table.get(vad.start.offset(i - i % per)).pfn();
+                if first.0 as u64 % per != 0 || pte.pfn().0 as u64 != first.0 as u64 + i % per {
+                    return Err(format!(
+                        "{}: large page at {vpn} is not one aligned contiguous run ({})",
+                        p.name,
+                        pte.pfn()
+                    ));
+                }
+            }
+            frames += vad.pages;
+        }
+        if frames != p.large_frames {
+            return Err(format!("{}: {} large-page frames counted, {frames} mapped", p.name, p.large_frames));
+        }
+        Ok(())
+    }
+
     /// Checks every invariant of the model; the error names the first broken one.
     ///
     /// - every frame is on exactly one list, or active in exactly one working
@@ -1034,6 +1098,9 @@ impl Machine {
     ///   offset is the one its page has in the view and lies in the file.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.pfn.audit_lists()?;
+        if let Some(c) = self.pfn.contiguity() {
+            c.audit(&self.pfn.recount_regions(c.size())).map_err(|e| format!("contiguity index: {e}"))?;
+        }
         if self.commit_charge > self.commit_limit {
             return Err(format!("commit charge {} above the commit limit {}", self.commit_charge, self.commit_limit));
         }
@@ -1060,6 +1127,7 @@ impl Machine {
                 ));
             }
             self.check_vads(p)?;
+            self.check_large_pages(p)?;
             p.ws.audit().map_err(|e| format!("{}: {e}", p.name))?;
             if p.ws.hard_max && p.ws.len() > p.ws.max {
                 return Err(format!("{}: working set {} above its maximum {}", p.name, p.ws.len(), p.ws.max));
@@ -1080,8 +1148,15 @@ impl Machine {
                     return Err(format!("{} exited but still has a PTE at {vpn}", p.name));
                 }
                 match pte.kind() {
-                    PteKind::Valid { pfn, dirty, .. } => {
+                    PteKind::Valid { pfn, dirty, large, .. } => {
                         let e = self.pfn.entry(pfn);
+                        if e.large() != large {
+                            return Err(format!(
+                                "{}: PTE at {vpn} large {large} maps {pfn}, large {}",
+                                p.name,
+                                e.large()
+                            ));
+                        }
                         if e.location() != PageLocation::Active {
                             return Err(format!(
                                 "{}: valid PTE at {vpn} maps {pfn}, which is {:?}",
@@ -1197,8 +1272,12 @@ impl Machine {
                 other => return Err(format!("{pfn} left in state {other:?} between operations")),
             }
         }
-        if self.pfn.counts().active != ws_total {
-            return Err(format!("{} active frames but working sets hold {ws_total}", self.pfn.counts().active));
+        let large_total: u64 = self.processes.iter().map(|p| p.large_frames).sum();
+        if self.pfn.counts().active != ws_total + large_total {
+            return Err(format!(
+                "{} active frames but working sets hold {ws_total} and large pages {large_total}",
+                self.pfn.counts().active
+            ));
         }
         if slots_seen != self.pagefile.used() as u64 {
             return Err(format!("{} page-file slots in use but {slots_seen} referenced", self.pagefile.used()));

@@ -325,6 +325,18 @@ impl Machine {
     pub(crate) fn discard_page(&mut self, pid: ProcessId, vpn: Vpn) -> bool {
         let pte = self.processes[pid.0 as usize].page_table.get(vpn);
         let pfn = match pte.kind() {
+            PteKind::Valid { pfn, large: true, .. } => {
+                // A frame of a large page: in no working set; after it
+                // leaves the large page it is an ordinary free frame.
+                self.pfn.unlink(pfn);
+                self.pfn.entry_mut(pfn).set_large(false);
+                self.pfn.entry_mut(pfn).set_modified(false);
+                self.processes[pid.0 as usize].large_frames -= 1;
+                self.pfn.entry_mut(pfn).set_owner(None);
+                self.pfn.set_counts(pfn, 0, 0);
+                self.pfn.push_tail(pfn, PageLocation::Free);
+                return true;
+            }
             PteKind::Valid { pfn, .. } => {
                 let slot = self.pfn.entry(pfn).ws_index();
                 self.processes[pid.0 as usize].ws.remove(slot);

@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use crate::contiguity::{Category, Contiguity, RegionCounts};
+use crate::large_page::LargePageSize;
 use crate::units::{Pfn, ProcessId, Vpn};
 
 /// Where a frame is: which list, or in use.
@@ -201,6 +203,20 @@ impl PfnEntry {
     pub fn large(&self) -> bool {
         self.flags & LARGE != 0
     }
+    /// Marks the page as part of a large page, or no longer.
+    pub fn set_large(&mut self, on: bool) {
+        if on {
+            self.flags |= LARGE;
+        } else {
+            self.flags &= !LARGE;
+        }
+    }
+    /// Whether the page can never be moved or paged: locked, AWE, or part
+    /// of a large page.
+    #[inline]
+    pub fn pinned(&self) -> bool {
+        self.flags & (LOCKED | AWE | LARGE) != 0
+    }
 
     /// Where the contents go when the frame is taken away.
     pub fn backing(&self) -> Backing {
@@ -345,6 +361,8 @@ pub struct PfnDatabase {
     /// Frames in each location but transition (indexed by `PageLocation as
     /// usize`), kept as frames move so that counting walks nothing.
     totals: [u64; 8],
+    /// The contiguity index, on machines with large pages.
+    contiguity: Option<Box<Contiguity>>,
 }
 
 impl PfnDatabase {
@@ -379,6 +397,7 @@ impl PfnDatabase {
             heads: vec![empty; ListId::Bad.index(nodes) + 1],
             boot: vec![(0, 0); nodes as usize],
             totals: [0; 8],
+            contiguity: None,
         }
     }
 
@@ -604,6 +623,10 @@ impl PfnDatabase {
     /// (or marks it active / in transition).
     pub fn push_tail(&mut self, pfn: Pfn, loc: PageLocation) {
         self.touch(pfn);
+        if let Some(c) = self.contiguity.as_deref_mut() {
+            let e = &self.entries[pfn.index()];
+            c.moved(pfn.0, Category::of(e.location(), e.pinned()), Category::of(loc, e.pinned()));
+        }
         self.entries[pfn.index()].set_location(loc);
         if loc == PageLocation::Active {
             self.totals[PageLocation::Active as usize] += 1;
@@ -634,6 +657,10 @@ impl PfnDatabase {
     pub fn unlink(&mut self, pfn: Pfn) {
         self.touch(pfn);
         let loc = self.entries[pfn.index()].location();
+        if let Some(c) = self.contiguity.as_deref_mut() {
+            let pinned = self.entries[pfn.index()].pinned();
+            c.moved(pfn.0, Category::of(loc, pinned), Category::Transition);
+        }
         if loc == PageLocation::Active {
             // On no list: only the count moves.
             self.totals[PageLocation::Active as usize] -= 1;
@@ -872,6 +899,41 @@ impl PfnDatabase {
     /// (zeroed, owned by nothing), which [`Self::audit_lists`] checks.
     pub fn iter_stored(&self) -> impl Iterator<Item = (Pfn, &PfnEntry)> {
         self.entries.iter().enumerate().map(|(f, e)| (Pfn(f as u32), e))
+    }
+
+    /// Keeps a contiguity index of `size` regions from now on (at boot).
+    pub fn index_contiguity(&mut self, size: LargePageSize, bad: &[u32]) {
+        self.contiguity = Some(Box::new(Contiguity::new(size, self.frames, bad)));
+    }
+
+    /// The contiguity index, on machines with large pages.
+    pub fn contiguity(&self) -> Option<&Contiguity> {
+        self.contiguity.as_deref()
+    }
+
+    /// Counts every frame's category region by region, afresh (what
+    /// [`Contiguity::audit`] compares the index with): stored entries one by
+    /// one, untouched frames as boot entries (zeroed).
+    pub fn recount_regions(&self, size: LargePageSize) -> Vec<RegionCounts> {
+        let per = size.frames();
+        let n = self.frames.div_ceil(per);
+        let mut out = vec![RegionCounts::default(); n as usize];
+        for (r, c) in out.iter_mut().enumerate() {
+            let present = (self.frames - r as u32 * per).min(per);
+            c.counts[Category::Unmovable as usize] = (per - present) as u16;
+        }
+        for (f, e) in self.entries.iter().enumerate() {
+            out[f / per as usize].counts[Category::of(e.location(), e.pinned()) as usize] += 1;
+        }
+        let stored = self.entries.len() as u32;
+        for (r, c) in out.iter_mut().enumerate() {
+            let lo = (r as u32 * per).max(stored);
+            let hi = ((r as u32 + 1) * per).min(self.frames);
+            if hi > lo {
+                c.counts[Category::Free as usize] += (hi - lo) as u16;
+            }
+        }
+        out
     }
 
     /// Frames whose entries are stored (the highest frame touched, plus

@@ -44,6 +44,9 @@ pub struct Vad {
     pub protection: Protection,
     /// Committed when reserved (MEM_RESERVE | MEM_COMMIT).
     pub mem_commit: bool,
+    /// Allocated with MEM_LARGE_PAGES: every page resident from the start,
+    /// in aligned contiguous frames, never paged.
+    pub large: bool,
 }
 
 impl Vad {
@@ -165,6 +168,8 @@ pub struct Process {
     pub auto_commit: bool,
     /// Whether the process has exited.
     pub exited: bool,
+    /// Frames of its large pages (mapped, never in the working set).
+    pub large_frames: u64,
     /// Its access token: the privileges it holds and has enabled.
     pub token: crate::token::Token,
     /// Its last Win32 error (what GetLastError would return): set by every

@@ -127,6 +127,7 @@ const VALID: u64 = 1 << 0;
 const WRITE: u64 = 1 << 1;
 const ACCESSED: u64 = 1 << 5;
 const DIRTY: u64 = 1 << 6;
+const LARGE_PAGE: u64 = 1 << 7;
 const PROTOTYPE: u64 = 1 << 10;
 const TRANSITION: u64 = 1 << 11;
 const PROT_SHIFT: u32 = 5;
@@ -156,6 +157,9 @@ pub enum PteKind {
         accessed: bool,
         /// The hardware write bit.
         writable: bool,
+        /// Part of a large page (the hardware's LargePage bit, which a real
+        /// PDE carries; pagelab keeps a PTE per 4 KiB page of it).
+        large: bool,
     },
     /// All zero: nothing is known here; the VAD decides (reserved or free
     /// space gives an access violation, a committed VAD gives demand zero).
@@ -216,6 +220,19 @@ impl Pte {
         // be restored when the page goes to transition; real NT keeps it in
         // the PFN's OriginalPte instead.
         Pte(v | (protection.code() << 52))
+    }
+
+    /// A valid PTE of one 4 KiB page of a large page at `pfn`: the
+    /// LargePage bit set, and dirty if writable (a large page is never paged,
+    /// so never cleaned).
+    pub fn large(pfn: Pfn, protection: Protection) -> Pte {
+        Pte(Pte::valid(pfn, protection, protection.writable()).0 | LARGE_PAGE)
+    }
+
+    /// Whether a valid PTE maps part of a large page.
+    #[inline]
+    pub fn is_large(self) -> bool {
+        self.0 & (VALID | LARGE_PAGE) == VALID | LARGE_PAGE
     }
 
     /// A demand-zero PTE with the given protection.
@@ -298,6 +315,7 @@ impl Pte {
                 dirty: v & DIRTY != 0,
                 accessed: v & ACCESSED != 0,
                 writable: v & WRITE != 0,
+                large: v & LARGE_PAGE != 0,
             };
         }
         if v == 0 {
@@ -357,12 +375,13 @@ impl fmt::Debug for Pte {
 impl fmt::Display for PteKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            PteKind::Valid { pfn, dirty, accessed, writable } => write!(
+            PteKind::Valid { pfn, dirty, accessed, writable, large } => write!(
                 f,
-                "valid {pfn} {}{}{}",
+                "valid {pfn} {}{}{}{}",
                 if writable { "W" } else { "R" },
                 if dirty { "D" } else { "-" },
-                if accessed { "A" } else { "-" }
+                if accessed { "A" } else { "-" },
+                if large { " large page" } else { "" }
             ),
             PteKind::Zero => write!(f, "zero (check the VAD)"),
             PteKind::DemandZero { protection } => {
@@ -400,7 +419,10 @@ mod tests {
             assert!(!pte.is_valid());
         }
         let v = Pte::valid(Pfn(0xabcde), Protection::ReadOnly, false);
-        assert_eq!(v.kind(), PteKind::Valid { pfn: Pfn(0xabcde), dirty: false, accessed: true, writable: false });
+        assert_eq!(
+            v.kind(),
+            PteKind::Valid { pfn: Pfn(0xabcde), dirty: false, accessed: true, writable: false, large: false }
+        );
         assert_eq!(v.protection(), Some(Protection::ReadOnly));
     }
 

@@ -57,6 +57,9 @@ impl ReplayConfig {
     pub fn machine_for(memory: Bytes) -> MachineConfig {
         let mut machine = MachineConfig::with_memory(memory);
         machine.pagefile = Bytes(64 << 30);
+        // A trace has no large pages, and its list moves then pay nothing
+        // for the contiguity index.
+        machine.large_pages = false;
         machine
     }
 

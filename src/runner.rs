@@ -216,7 +216,16 @@ impl Runner {
     fn perform(&mut self, action: &Action) -> Result<(), OpError> {
         let m = &mut self.machine;
         match action {
-            Action::Reserve { process, address, size, protection, commit } => m
+            Action::Reserve { process, address, size, protection, commit, large_pages: true } => m
+                .apply(&Op::AllocateLarge {
+                    pid: self.pids[*process],
+                    address: *address,
+                    size: *size,
+                    protection: *protection,
+                    commit: *commit,
+                })
+                .map(drop),
+            Action::Reserve { process, address, size, protection, commit, large_pages: false } => m
                 .apply(&Op::Reserve {
                     pid: self.pids[*process],
                     address: *address,
@@ -336,6 +345,8 @@ impl Runner {
                 "locks.ws" => c.activity.ws_lock,
                 "locks.pfn" => c.activity.pfn_lock,
                 "time_us" => m.time().0 / 1000,
+                "large_page_minimum" => m.large_page_minimum(),
+                "regions.free" => m.pfn_db().contiguity().map_or(0, |c| c.free_count()),
                 other => unreachable!("metric {other} validated"),
             })),
             Metric::Process(i, name) => {
@@ -349,6 +360,7 @@ impl Runner {
                     "lock_memory_held" => p.token.held.contains(Privilege::LockMemory) as u64,
                     "lock_memory_enabled" => p.token.enabled.contains(Privilege::LockMemory) as u64,
                     "logon" => p.token.logon as u64,
+                    "large_pages" => p.large_frames / m.config().large_page_size().map_or(1, |s| s.frames() as u64),
                     other => unreachable!("metric {other} validated"),
                 }))
             }

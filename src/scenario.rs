@@ -149,6 +149,8 @@ pub enum Action {
         protection: Protection,
         /// Commit too.
         commit: bool,
+        /// MEM_LARGE_PAGES.
+        large_pages: bool,
     },
     /// VirtualAlloc(MEM_COMMIT).
     Commit {
@@ -355,12 +357,14 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "locks.ws",
     "locks.pfn",
     "time_us",
+    "large_page_minimum",
+    "regions.free",
 ];
 
 /// Per-process metric names (written `PROCESS.NAME`), besides the paging
 /// counts ([`PagingCounts::METRICS`]).
 pub const PROCESS_METRICS: &[&str] =
-    &["ws_size", "ws_peak", "commit", "last_error", "lock_memory_held", "lock_memory_enabled", "logon"];
+    &["ws_size", "ws_peak", "commit", "last_error", "lock_memory_held", "lock_memory_enabled", "logon", "large_pages"];
 
 /// Every machine-wide metric name.
 pub fn machine_metrics() -> impl Iterator<Item = &'static str> {

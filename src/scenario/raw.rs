@@ -66,6 +66,8 @@ pub struct RawMachine {
     pub ws_max: Option<Sp<i64>>,
     /// Hard working-set maxima.
     pub ws_hard_max: Option<Sp<bool>>,
+    /// Whether the machine supports large pages.
+    pub large_pages: Option<Sp<bool>>,
     /// Cost profile name.
     pub cost: Option<Sp<String>>,
     /// Per-action cost overrides in nanoseconds.
@@ -161,6 +163,8 @@ pub struct RawStep {
     pub protection: Option<Sp<String>>,
     /// Reserve: also commit.
     pub commit: Option<bool>,
+    /// Reserve: MEM_LARGE_PAGES.
+    pub large_pages: Option<bool>,
     /// Touch: "read" or "write"; refs: the same.
     pub access: Option<Sp<String>>,
     /// Touch: "sequential", "reverse", "stride", "random".

@@ -397,6 +397,9 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
         if let Some(v) = &m.ws_max {
             cfg.ws_max = c.count(v, 1, 1 << 32, "ws_max").map_err(e(v.span()))?;
         }
+        if let Some(v) = &m.large_pages {
+            cfg.large_pages = *v.get_ref();
+        }
         if let Some(v) = &m.ws_hard_max {
             cfg.ws_hard_max = *v.get_ref();
         }
@@ -506,7 +509,7 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
         process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace,
         format, file, offset, min, max, ticks, privilege
     );
-    plain!(commit, empty, enable);
+    plain!(commit, empty, enable, large_pages);
     v
 }
 
@@ -589,7 +592,7 @@ impl ScenarioCtx<'_> {
         let r = s.get_ref();
         let op = r.op.get_ref().as_str();
         let allowed: &[&str] = match op {
-            "reserve" => &["process", "address", "size", "protection", "commit"],
+            "reserve" => &["process", "address", "size", "protection", "commit", "large_pages"],
             "commit" => &["process", "address", "size", "protection"],
             "decommit" => &["process", "address", "size"],
             "release" => &["process", "address"],
@@ -629,6 +632,7 @@ impl ScenarioCtx<'_> {
                 size: c.size(self.need(s, &r.size, "size")?, "size")?,
                 protection: self.protection(&r.protection, Protection::ReadWrite)?,
                 commit: r.commit.unwrap_or(false),
+                large_pages: r.large_pages.unwrap_or(false),
             },
             "commit" => Action::Commit {
                 process: self.process(s)?,
