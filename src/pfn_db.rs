@@ -621,11 +621,11 @@ impl PfnDatabase {
 
     /// Puts a frame that is on no list at the tail of the list for `loc`
     /// (or marks it active / in transition).
+    #[inline]
     pub fn push_tail(&mut self, pfn: Pfn, loc: PageLocation) {
         self.touch(pfn);
-        if let Some(c) = self.contiguity.as_deref_mut() {
-            let e = &self.entries[pfn.index()];
-            c.moved(pfn.0, Category::of(e.location(), e.pinned()), Category::of(loc, e.pinned()));
+        if self.contiguity.is_some() {
+            self.index_move(pfn, loc);
         }
         self.entries[pfn.index()].set_location(loc);
         if loc == PageLocation::Active {
@@ -657,9 +657,8 @@ impl PfnDatabase {
     pub fn unlink(&mut self, pfn: Pfn) {
         self.touch(pfn);
         let loc = self.entries[pfn.index()].location();
-        if let Some(c) = self.contiguity.as_deref_mut() {
-            let pinned = self.entries[pfn.index()].pinned();
-            c.moved(pfn.0, Category::of(loc, pinned), Category::Transition);
+        if self.contiguity.is_some() {
+            self.index_move(pfn, PageLocation::Transition);
         }
         if loc == PageLocation::Active {
             // On no list: only the count moves.
@@ -899,6 +898,18 @@ impl PfnDatabase {
     /// (zeroed, owned by nothing), which [`Self::audit_lists`] checks.
     pub fn iter_stored(&self) -> impl Iterator<Item = (Pfn, &PfnEntry)> {
         self.entries.iter().enumerate().map(|(f, e)| (Pfn(f as u32), e))
+    }
+
+    /// Tells the contiguity index that `pfn` moves to `to`. Out of line, so
+    /// that the list operations stay small where there is no index.
+    #[cold]
+    #[inline(never)]
+    fn index_move(&mut self, pfn: Pfn, to: PageLocation) {
+        let e = &self.entries[pfn.index()];
+        let (from, pinned) = (e.location(), e.pinned());
+        if let Some(c) = self.contiguity.as_deref_mut() {
+            c.moved(pfn.0, Category::of(from, pinned), Category::of(to, pinned));
+        }
     }
 
     /// Keeps a contiguity index of `size` regions from now on (at boot).
