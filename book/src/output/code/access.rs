@@ -25,7 +25,8 @@
                 pte.touch(write);
                 let pfn = pte.pfn();
                 p.counters.paging.references += 1;
-                if p.ws.tracks_references() {
+                // A large page is in no working set: nothing to tell.
+                if p.ws.tracks_references() && !pte.is_large() {
                     let slot = self.pfn.entry(pfn).ws_index();
                     p.ws.referenced(slot, next_use);
                 }

@@ -113,6 +113,20 @@ pub enum Op {
         /// Process.
         pid: ProcessId,
     },
+    /// VirtualAlloc(MEM_LARGE_PAGES | MEM_RESERVE | MEM_COMMIT): large
+    /// pages, allocated up front ([`crate::large_page`]).
+    AllocateLarge {
+        /// Process.
+        pid: ProcessId,
+        /// Base address (a multiple of the large-page size), or `None`.
+        address: Option<u64>,
+        /// Size in bytes (a multiple of the large-page size).
+        size: u64,
+        /// Protection.
+        protection: Protection,
+        /// Whether MEM_COMMIT was given (it must be).
+        commit: bool,
+    },
     /// Grant a user right to the account by policy (Local Security Policy,
     /// `LsaAddAccountRights`): in effect from the next logon.
     GrantPrivilege {
