@@ -90,6 +90,10 @@ pub struct Contiguity {
 }
 
 impl Contiguity {
+    /// Host bytes per region, at most: its counts (12) and an entry of the
+    /// free set (a 4-byte key in a B-tree node), rounded up.
+    pub const HOST_BYTES_PER_REGION: u64 = 32;
+
     /// The index of a machine of `frames` frames, all free but `bad` (the
     /// state after boot). A last region cut short by the end of memory is
     /// never free: its missing frames count as unmovable.

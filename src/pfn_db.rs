@@ -503,6 +503,7 @@ impl PfnDatabase {
         (self.entries.capacity() * std::mem::size_of::<PfnEntry>()
             + self.heads.capacity() * std::mem::size_of::<ListHead>()
             + self.boot.capacity() * 8) as u64
+            + self.contiguity.as_ref().map_or(0, |c| c.regions() as u64 * Contiguity::HOST_BYTES_PER_REGION)
     }
 
     /// A bound on the host memory of a database of `frames` frames of
@@ -510,7 +511,9 @@ impl PfnDatabase {
     /// a time but never past the whole machine.
     pub fn host_bytes_for(used: u64, frames: u64) -> u64 {
         let entries = used.saturating_add(used / 4).min(frames).max(used);
-        entries * std::mem::size_of::<PfnEntry>() as u64 + 64 * 1024
+        // The contiguity index, at most one record per smallest large page.
+        let regions = frames.div_ceil(crate::large_page::LargePageSize::X64.frames() as u64);
+        entries * std::mem::size_of::<PfnEntry>() as u64 + 64 * 1024 + regions * Contiguity::HOST_BYTES_PER_REGION
     }
 
     /// Whether `pfn` is in its node's boot run (so its links are implicit).
