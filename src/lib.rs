@@ -38,6 +38,7 @@ pub mod cost;
 pub mod event;
 pub mod exit;
 pub mod fault;
+pub mod fragmentation;
 pub mod host;
 pub mod host_memory;
 pub mod machine;
