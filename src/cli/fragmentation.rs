@@ -151,13 +151,16 @@ fn text_report(source: &str, zones: &[ZoneBlocks], total: &FreeBlocks) -> String
     o
 }
 
-/// " (10.6 GiB)": the size of `pages` pages, for a line of text.
+/// " (10.6 GiB)": the size of `pages` pages, for a line of text (nothing
+/// if it does not fit in 64 bits).
 fn size_of_pages(pages: u64) -> String {
-    match pages.checked_mul(PAGE_SIZE) {
-        Some(b) if b >= 1 << 30 && b % (1 << 30) != 0 => format!(" ({:.1} GiB)", b as f64 / (1u64 << 30) as f64),
-        Some(b) => format!(" ({})", Bytes(b)),
-        None => String::new(),
+    let Some(b) = pages.checked_mul(PAGE_SIZE) else { return String::new() };
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20)] {
+        if b >= 1 << shift && b % (1 << shift) != 0 {
+            return format!(" ({:.1} {unit})", b as f64 / (1u64 << shift) as f64);
+        }
     }
+    format!(" ({})", Bytes(b))
 }
 
 /// "order 10: 4 MiB, 1024 pages", or "none: nothing is free".
