@@ -268,6 +268,12 @@ run 2 replay/bad-trace.txt replay book/src/broken/bad.refs --frames 3
 run 2 replay/bad-lackey.txt replay book/src/broken/bad.lackey --format lackey --frames 3
 run 2 replay/bad-policy.txt replay book/src/traces/silberschatz.refs --frames 3 --policy best
 
+# Fragmentation: buddyinfo texts, real, small and fragmented, and a broken one.
+run 0 fragmentation/sample.txt fragmentation book/src/traces/buddyinfo.txt
+run 0 fragmentation/small.txt fragmentation book/src/traces/buddyinfo-small.txt
+run 0 fragmentation/fragmented.txt fragmentation book/src/traces/buddyinfo-fragmented.txt
+run 2 fragmentation/bad.txt fragmentation book/src/broken/bad-buddyinfo.txt
+
 # Writing scenarios: errors and exit codes.
 for b in unknown-key wrong-op-key unknown-metric bad-size unknown-process; do
     run 2 "errors/$b.txt" check "book/src/broken/$b.toml"

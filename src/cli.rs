@@ -4,6 +4,7 @@
 //! (an invariant of the model broke: a bug in pagelab).
 
 pub mod check;
+pub mod fragmentation;
 pub mod gen;
 pub mod replay;
 pub mod run;
@@ -51,6 +52,9 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Generate a synthetic trace: Zipf-popular pages, seeded.
     GenTrace(gen::GenTraceArgs),
+    /// Free-block distribution and Linux's fragmentation indices of a
+    /// /proc/buddyinfo text.
+    Fragmentation(fragmentation::FragmentationArgs),
     /// Step through a scenario in the terminal UI.
     Tui {
         /// Scenario file or built-in name (default: tour).
@@ -104,6 +108,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Scenarios { json }) => scenarios::list(json),
         Some(Command::Replay(a)) => replay::replay(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
+        Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
         Some(Command::Tui { scenario, host_memory }) => {
             crate::tui::run_named(scenario.as_deref().unwrap_or("tour"), host_memory.as_deref())
         }

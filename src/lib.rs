@@ -39,6 +39,7 @@ pub mod cost;
 pub mod event;
 pub mod exit;
 pub mod fault;
+pub mod fragmentation;
 pub mod host;
 pub mod host_memory;
 pub mod large_page;

@@ -6,6 +6,8 @@
 //! - `oracles`: textbook fault counts through `pagelab replay`;
 //! - `properties`: the machine's invariants under random operations, and
 //!   agreement with simple reference models;
+//! - `fragmentation`: free-block distributions against a buddy allocator
+//!   model, and `pagelab fragmentation` on real and broken buddyinfo texts;
 //! - `determinism`: the same inputs give the same output, bit for bit;
 //! - `lackey`: a real valgrind trace, replayed and checked independently.
 
@@ -14,6 +16,7 @@ mod util;
 mod bad_input;
 mod cli;
 mod determinism;
+mod fragmentation;
 mod hardening;
 mod lackey;
 mod oracles;
