@@ -15,6 +15,7 @@ use proptest::prelude::*;
 use pagelab::config::MachineConfig;
 use pagelab::pte::Protection;
 use pagelab::scenario::{builtin::BUILTINS, load_str, Override};
+use pagelab::token::Privilege;
 use pagelab::trace::{read_all, write_oracle_general, TraceFormat, TraceReader};
 use pagelab::units::{Bytes, FileId, ProcessId};
 use pagelab::working_set::{PolicyKind, NEVER};
@@ -713,5 +714,120 @@ proptest! {
         prop_assert_eq!(bin.len(), 24 * want.len());
         let got: Vec<u64> = read_all(&bin[..], TraceFormat::OracleGeneral).unwrap().into_iter().map(|r| r.page).collect();
         prop_assert_eq!(got, want);
+    }
+}
+
+/// One action of the large-page property.
+#[derive(Clone, Debug)]
+enum LargeAct {
+    /// VirtualAlloc(MEM_LARGE_PAGES) of `count` large pages in slot `slot`
+    /// (its own 8 MiB of address space), at a fixed address or not.
+    Allocate { p: u8, slot: u8, count: u8, fixed: bool },
+    /// VirtualFree(MEM_RELEASE) of slot `slot`.
+    Release { p: u8, slot: u8 },
+    /// Small pages: commit and write `pages` pages (fragmenting memory).
+    Small { p: u8, pages: u16 },
+    /// Trim a working set: small pages go to the lists, large ones stay.
+    Trim { p: u8 },
+    /// A process exits.
+    Exit { p: u8 },
+}
+
+fn large_act() -> impl Strategy<Value = LargeAct> {
+    prop_oneof![
+        6 => (0u8..2, 0u8..4, 1u8..4, any::<bool>()).prop_map(|(p, slot, count, fixed)| LargeAct::Allocate { p, slot, count, fixed }),
+        3 => (0u8..2, 0u8..4).prop_map(|(p, slot)| LargeAct::Release { p, slot }),
+        4 => (0u8..2, 1u16..700).prop_map(|(p, pages)| LargeAct::Small { p, pages }),
+        2 => (0u8..2).prop_map(|p| LargeAct::Trim { p }),
+        1 => (0u8..2).prop_map(|p| LargeAct::Exit { p }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(proptest_config(cases_or_long(64, 1_000)))]
+
+    /// Large pages mixed with small ones on a 16 MiB machine (eight 2 MiB
+    /// regions): after every operation the invariants hold, among them a
+    /// recount of the contiguity index and every large page aligned and
+    /// contiguous; an allocation takes all its pages or none; a release or
+    /// an exit returns every frame.
+    #[test]
+    fn large_pages_are_aligned_contiguous_and_all_or_nothing(acts in prop::collection::vec(large_act(), 1..30)) {
+        let mut cfg = MachineConfig::with_memory(Bytes(16 << 20));
+        cfg.pagefile = Bytes(64 << 20);
+        let mut m = Machine::new(cfg).unwrap();
+        m.apply(&Op::GrantPrivilege { privilege: Privilege::LockMemory }).unwrap();
+        m.apply(&Op::Logon).unwrap();
+        let mut pids = Vec::new();
+        for i in 0..2 {
+            let op = Op::CreateProcess {
+                name: format!("p{i}"),
+                ws_min: Some(20),
+                ws_max: Some(256),
+                hard_max: Some(true),
+                policy: None,
+                node: 0,
+                auto_commit: false,
+            };
+            let Ok(OpValue::Process(pid)) = m.apply(&op) else { panic!("create") };
+            m.apply(&Op::AdjustTokenPrivileges { pid, privilege: Privilege::LockMemory, enable: true }).unwrap();
+            pids.push(pid);
+        }
+        let mut small_next = [0x4000_0000u64; 2];
+        for act in &acts {
+            let before = m.snapshot();
+            match *act {
+                LargeAct::Allocate { p, slot, count, fixed } => {
+                    let pid = pids[p as usize];
+                    let address = fixed.then_some(0x100_0000 + slot as u64 * (8 << 20));
+                    let size = count as u64 * (2 << 20);
+                    let free = m.pfn_db().contiguity().unwrap().free_count();
+                    let r = m.apply(&Op::AllocateLarge { pid, address, size, protection: Protection::ReadWrite, commit: true });
+                    let after = m.snapshot();
+                    match r {
+                        Ok(OpValue::Address(a)) => {
+                            prop_assert_eq!(a % (2 << 20), 0);
+                            prop_assert_eq!(m.pfn_db().contiguity().unwrap().free_count(), free - count as u64);
+                            prop_assert_eq!(after.lists.active, before.lists.active + count as u64 * 512);
+                        }
+                        Ok(v) => prop_assert!(false, "unexpected {:?}", v),
+                        Err(_) => {
+                            // All or nothing: a failed call takes no frame.
+                            prop_assert_eq!(after.lists.active, before.lists.active);
+                            prop_assert_eq!(m.pfn_db().contiguity().unwrap().free_count(), free);
+                        }
+                    }
+                }
+                LargeAct::Release { p, slot } => {
+                    let _ = m.apply(&Op::Release { pid: pids[p as usize], address: 0x100_0000 + slot as u64 * (8 << 20) });
+                }
+                LargeAct::Small { p, pages } => {
+                    let pid = pids[p as usize];
+                    let base = small_next[p as usize];
+                    let size = pages as u64 * PAGE;
+                    let op = Op::Reserve { pid, address: Some(base), size, protection: Protection::ReadWrite, commit: true };
+                    if m.apply(&op).is_ok() {
+                        small_next[p as usize] += size.next_multiple_of(0x10000);
+                        for i in 0..pages as u64 {
+                            let _ = m.access(pid, base + i * PAGE, AccessKind::Write, None, NEVER);
+                        }
+                    }
+                }
+                LargeAct::Trim { p } => {
+                    let _ = m.apply(&Op::Trim { pid: pids[p as usize], pages: None });
+                }
+                LargeAct::Exit { p } => {
+                    let _ = m.apply(&Op::Exit { pid: pids[p as usize] });
+                }
+            }
+            m.check_invariants().map_err(|e| TestCaseError::fail(format!("after {act:?}: {e}")))?;
+        }
+        for &pid in &pids {
+            let _ = m.apply(&Op::Exit { pid });
+        }
+        m.check_invariants().map_err(TestCaseError::fail)?;
+        let s = m.snapshot();
+        prop_assert_eq!(s.lists.zeroed + s.lists.free, s.frames);
+        prop_assert_eq!(m.pfn_db().contiguity().unwrap().free_count(), 8);
     }
 }
