@@ -162,6 +162,9 @@ pub struct MachineConfig {
     /// Whether working-set maxima are hard limits by default (NT 3.1's local
     /// FIFO replacement behaves as a hard limit; modern limits are soft).
     pub ws_hard_max: bool,
+    /// WSClock's window, in references of the process (pagelab's default
+    /// [`crate::working_set::DEFAULT_TAU`]).
+    pub wsclock_tau: u64,
     /// Clustered reads.
     pub cluster: ClusterConfig,
     /// Background thresholds.
@@ -201,6 +204,7 @@ impl MachineConfig {
             ws_min: 50,
             ws_max: 345,
             ws_hard_max: true,
+            wsclock_tau: crate::working_set::DEFAULT_TAU,
             cluster: ClusterConfig::for_memory(memory),
             writer: WriterConfig::for_frames(memory.0 / PAGE_SIZE),
             cost: CostModel::default(),

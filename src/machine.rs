@@ -542,18 +542,20 @@ impl Machine {
                 let id = ProcessId(u16::try_from(self.processes.len()).map_err(|_| OpError::TooMany("processes"))?);
                 let min = ws_min.unwrap_or(self.config.ws_min);
                 let max = ws_max.unwrap_or(self.config.ws_max).max(1);
+                let policy = policy.unwrap_or(self.config.policy);
+                // Under aging (NT 4 and later) the maximum is soft unless the
+                // process asks for a hard one: a working set grows past it
+                // while memory is plentiful (WI7 p. 417, QUOTA_LIMITS_HARDWS_MAX_ENABLE).
+                let hard = hard_max.unwrap_or(policy != PolicyKind::Aging && self.config.ws_hard_max);
+                let mut ws = WorkingSet::new(policy, min.min(max), max, hard);
+                ws.set_tau(self.config.wsclock_tau);
                 self.processes.push(Process {
                     id,
                     name: name.clone(),
                     node: (*node).min(self.pfn.nodes() - 1),
                     page_table: Default::default(),
                     vads: Default::default(),
-                    ws: WorkingSet::new(
-                        policy.unwrap_or(self.config.policy),
-                        min.min(max),
-                        max,
-                        hard_max.unwrap_or(self.config.ws_hard_max),
-                    ),
+                    ws,
                     counters: ProcessCounters::default(),
                     commit: 0,
                     auto_commit: *auto_commit,
