@@ -169,6 +169,8 @@ pub struct MachineConfig {
     pub cluster: ClusterConfig,
     /// Background thresholds.
     pub writer: WriterConfig,
+    /// The balance set manager.
+    pub balance: crate::balance::BalanceConfig,
     /// Costs.
     pub cost: CostModel,
     /// Seed of the machine's one random generator.
@@ -207,6 +209,7 @@ impl MachineConfig {
             wsclock_tau: crate::working_set::DEFAULT_TAU,
             cluster: ClusterConfig::for_memory(memory),
             writer: WriterConfig::for_frames(memory.0 / PAGE_SIZE),
+            balance: crate::balance::BalanceConfig::for_frames(memory.0 / PAGE_SIZE),
             cost: CostModel::default(),
             seed: 0,
             bad_frames: Vec::new(),
@@ -265,6 +268,18 @@ impl MachineConfig {
             return err(
                 "ws_max",
                 format!("working-set limits min {} max {}: expected 1 <= max and min <= max", self.ws_min, self.ws_max),
+            );
+        }
+        if self.balance.period.0 == 0 {
+            return err("balance.period", "balance.period must be longer than 0 ns".into());
+        }
+        if self.balance.goal < self.balance.available_below {
+            return err(
+                "balance.goal",
+                format!(
+                    "balance.goal {} is below balance.available_below {}: the balance set manager trims until available pages reach the goal",
+                    self.balance.goal, self.balance.available_below
+                ),
             );
         }
         if self.writer.cluster == 0 {

@@ -204,6 +204,7 @@ impl Machine {
         };
         if result.is_ok() {
             self.maybe_run_writer();
+            self.maybe_run_balance_set_manager();
         }
         result
     }
@@ -540,7 +541,7 @@ impl Machine {
     ) {
         let grow = {
             let ws = &self.processes[pid.0 as usize].ws;
-            ws.len() < ws.max || (!ws.hard_max && self.pfn.available() > self.config.writer.free_below)
+            ws.len() < ws.max || (!ws.hard_max && self.pfn.available() > self.plentiful_above(ws.policy()))
         };
         if !grow {
             self.evict_victim(pid, crate::event::EvictReason::Replacement);
@@ -561,6 +562,19 @@ impl Machine {
             // Where the page had a PTE (transition, page file...), in place.
             Some(e) if *e != Pte::ZERO => *e = pte,
             _ => p.page_table.set(vpn, pte),
+        }
+    }
+}
+
+impl Machine {
+    /// A soft maximum gives way while available pages are above this: for
+    /// aging working sets the balance set manager's threshold (below it, it
+    /// trims them), for the others the modified page writer's.
+    fn plentiful_above(&self, policy: crate::working_set::PolicyKind) -> u64 {
+        if policy == crate::working_set::PolicyKind::Aging {
+            self.config.balance.available_below
+        } else {
+            self.config.writer.free_below
         }
     }
 }

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::balance::BalanceState;
 use crate::config::MachineConfig;
 use crate::cost::{LatencyHistogram, LatencySummary};
 use crate::event::Event;
@@ -154,12 +155,18 @@ pub enum Op {
         pages: Option<u64>,
     },
     /// Let background work run for `ticks` rounds: in each, the modified
-    /// writer runs if its thresholds say so and the zero page thread
-    /// zeroes free pages.
+    /// writer runs if its thresholds say so, the zero page thread zeroes
+    /// free pages, and a period of the balance set manager passes (one
+    /// simulated second by default), after which it ages working sets and,
+    /// if available memory is low, trims them.
     Advance {
         /// Rounds.
         ticks: u32,
     },
+    /// The working-set manager's aging scan of every aging and WSClock
+    /// working set, without trimming: what `pagelab replay --refresh N`
+    /// runs every N references.
+    AgeWorkingSets,
     /// Exit a process.
     Exit {
         /// Process.
@@ -352,6 +359,8 @@ pub struct Machine {
     /// Time the current fault has waited for a free page (see
     /// `obtain_frame`), added to its service time when it completes.
     pub(crate) pending_wait: SimNanos,
+    /// The balance set manager.
+    pub(crate) balance: BalanceState,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -376,6 +385,7 @@ impl Machine {
         let commit_limit = (frames as u64 - pfn.counts().bad) + pagefile.capacity() as u64;
         Ok(Machine {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            balance: BalanceState::new(&config.balance),
             config,
             pfn,
             processes: Vec::new(),
@@ -549,6 +559,7 @@ impl Machine {
                 let hard = hard_max.unwrap_or(policy != PolicyKind::Aging && self.config.ws_hard_max);
                 let mut ws = WorkingSet::new(policy, min.min(max), max, hard);
                 ws.set_tau(self.config.wsclock_tau);
+                self.balance.process_created(policy);
                 self.processes.push(Process {
                     id,
                     name: name.clone(),
@@ -612,7 +623,12 @@ impl Machine {
                 for _ in 0..*ticks {
                     self.maybe_run_writer();
                     self.run_zero_thread();
+                    self.balance_tick();
                 }
+                Ok(OpValue::None)
+            }
+            Op::AgeWorkingSets => {
+                self.age_working_sets();
                 Ok(OpValue::None)
             }
             Op::Exit { pid } => {
@@ -940,6 +956,7 @@ impl Machine {
         let p = &mut self.processes[pid.0 as usize];
         p.vads.clear();
         p.exited = true;
+        self.balance.process_exited(p.ws.policy());
         self.commit_charge -= p.commit;
         p.commit = 0;
         self.emit(|| Event::ProcessExited { pid, freed });
