@@ -131,7 +131,7 @@ impl Machine {
 
     /// After a fault: runs the balance set manager if simulated time has
     /// reached its next wake. One comparison when no working set is aged.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn maybe_run_balance_set_manager(&mut self) {
         if self.balance.scanned > 0 && self.config.balance.enabled && self.balance_clock() >= self.balance.next_due {
             self.run_balance_set_manager();
@@ -169,6 +169,8 @@ impl Machine {
     }
 
     /// One run: age, then trim by age if available pages are low.
+    #[cold]
+    #[inline(never)]
     fn run_balance_set_manager(&mut self) {
         let cfg = self.config.balance;
         self.balance.runs += 1;

@@ -132,7 +132,7 @@ impl Machine {
     /// eviction: the PTE of the fourth victim to come, and the PFN entry of
     /// the second, whose PTE an eviction two earlier fetched. By the time a
     /// page is evicted both its entries have had two faults' time to arrive.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn prefetch_victims(&self, pid: ProcessId) {
         let p = &self.processes[pid.0 as usize];
         let [_, second, _, fourth] = p.ws.next_victims::<4>();
@@ -280,6 +280,7 @@ impl Machine {
     /// Accounts a fault's service time: the given work plus the trap and
     /// the hold times of the working-set and PFN locks it took once each,
     /// plus any wait for a free page (already in foreground time).
+    #[inline(always)]
     fn finish_fault(&mut self, pid: ProcessId, work: SimNanos) -> SimNanos {
         let c = &self.config.cost;
         let own = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;

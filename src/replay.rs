@@ -302,8 +302,9 @@ fn replay_stream<R: BufRead>(
             // Up to the next refresh, or the whole run without one.
             let end = if until_refresh >= (steady - next) as u64 { steady } else { next + until_refresh as usize };
             until_refresh -= (end - next) as u64;
-            while next < end {
-                let w = &refs[next..next + PTE_AHEAD + 1];
+            // Each reference with the PTE_AHEAD after it: one bounds check
+            // for the run, none per reference.
+            for w in refs[next..end + PTE_AHEAD].windows(PTE_AHEAD + 1) {
                 m.prefetch_stages(
                     pid,
                     w[PTE_AHEAD].page << PAGE_SHIFT,
@@ -311,9 +312,9 @@ fn replay_stream<R: BufRead>(
                     w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
                 );
                 let r = w[0];
-                next += 1;
                 one(m, pid, r.page, r.write, NEVER)?;
             }
+            next = end;
             refresh_if_due(m, &mut until_refresh, refresh)?;
         }
         // Once a batch, outside the loop over references.

@@ -466,6 +466,7 @@ impl WorkingSet {
     /// clear it) and leaves the hand where the scan stopped. `now` is the
     /// process's virtual time (its references), for WSClock. Other
     /// policies ignore the bits.
+    #[inline(never)]
     pub fn choose_victim_scanning(&mut self, now: u64, mut take_accessed: impl FnMut(Vpn) -> bool) -> Option<u32> {
         if self.len == 0 {
             return None;
