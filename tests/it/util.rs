@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 7] = ["tour", "demand-zero", "belady", "soft-hard", "mapped-file", "nt31-2gb", "numa"];
+pub const BUILTINS: [&str; 8] =
+    ["tour", "demand-zero", "belady", "soft-hard", "mapped-file", "nt31-2gb", "numa", "balance"];
 
 /// What one run of the binary did.
 #[derive(Debug)]
