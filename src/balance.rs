@@ -102,6 +102,11 @@ impl BalanceState {
         BalanceState { next_due: config.period, ..BalanceState::default() }
     }
 
+    /// Live processes whose working sets it scans, as it counts them.
+    pub(crate) fn scanned(&self) -> u32 {
+        self.scanned
+    }
+
     /// Notes a new process under `policy`.
     pub(crate) fn process_created(&mut self, policy: PolicyKind) {
         if policy.scans_accessed_bits() {

@@ -978,6 +978,8 @@ impl Machine {
     ///   the commit limit, and each process's charge is what its VADs and
     ///   PTEs commit;
     /// - zeroed and free frames carry no modified flag and no backing copy;
+    /// - the balance set manager counts the live aging and WSClock working
+    ///   sets it scans;
     /// - every PTE lies in a VAD (except in trace-replay processes), its
     ///   kind can occur in that VAD (no page-file or demand-zero PTE in a
     ///   view, no mapped-file PTE in private memory, decommit PTEs only
@@ -1144,6 +1146,13 @@ impl Machine {
         }
         if slots_seen != self.pagefile.used() as u64 {
             return Err(format!("{} page-file slots in use but {slots_seen} referenced", self.pagefile.used()));
+        }
+        let scanned = self.processes.iter().filter(|p| !p.exited && p.ws.policy().scans_accessed_bits()).count();
+        if scanned != self.balance.scanned() as usize {
+            return Err(format!(
+                "the balance set manager counts {} aging and WSClock working sets, but {scanned} are live",
+                self.balance.scanned()
+            ));
         }
         let charged: u64 = self.processes.iter().map(|p| p.commit).sum();
         if charged != self.commit_charge {
