@@ -211,7 +211,7 @@ run 0 help.txt --help
 run 0 scenarios.txt scenarios
 
 # Every built-in scenario: its report, its steps, and its events per step.
-for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges; do
+for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance; do
     run 0 "$s/run.txt" run "$s"
     step_blocks "scenarios/$s.toml" "$s"
     raw "$s.events" run "$s" --events
@@ -244,6 +244,14 @@ for p in fifo lru; do
         brief replay/belady.txt '^faults' replay book/src/traces/belady.refs --policy "$p" --frames "$f"
     done
 done
+# The balance set manager: aging and WSClock replays of the same strings.
+for f in 3 4; do
+    brief replay/aging.txt '^(replay|faults)' replay book/src/traces/silberschatz.refs --policy aging --frames "$f"
+    brief replay/aging.txt '^(replay|faults)' replay book/src/traces/silberschatz.refs --policy aging --refresh 2 --frames "$f"
+    brief replay/aging.txt '^(replay|faults)' replay book/src/traces/silberschatz.refs --policy wsclock --tau 2 --refresh 3 --frames "$f"
+done
+run 2 replay/bad-refresh.txt replay book/src/traces/silberschatz.refs --frames 3 --policy fifo --refresh 5
+run 2 errors/balance-goal.txt run balance --set balance.goal=10
 run 0 replay/silberschatz-fifo.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3
 run 0 replay/silberschatz-fifo-json.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3 --json
 

@@ -20,7 +20,7 @@ out=$(realpath "$out")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for name in tour demand-zero belady soft-hard mapped-file nt31-2gb; do
+for name in tour demand-zero belady soft-hard mapped-file nt31-2gb balance; do
     "$bin" run "$name" --json >"$out/run-$name.json" || true
     "$bin" run "$name" --events >"$out/run-$name.events" || true
 done
@@ -41,4 +41,10 @@ done
 "$bin" replay "$tmp/z.og" --format oracle-general --policy fifo --frames 4096 --memory 1GiB \
     --json >"$out/replay-fifo-1gib.json"
 (cd "$tmp" && "$bin" replay z.refs --policy clock --frames 700 >"$out/replay-clock-text.txt")
+# Aging and WSClock with their refresh period and window.
+for args in "aging" "aging --refresh 5000" "wsclock --tau 2000" "wsclock --tau 2000 --refresh 5000"; do
+    # shellcheck disable=SC2086
+    "$bin" replay "$tmp/z.lackey" --format lackey --policy $args --frames 1000 --memory 6MiB \
+        --json >"$out/replay-${args// /_}-tight-writes.json"
+done
 echo "fidelity snapshot written to $out ($(ls "$out" | wc -l) files)"

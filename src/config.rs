@@ -162,10 +162,15 @@ pub struct MachineConfig {
     /// Whether working-set maxima are hard limits by default (NT 3.1's local
     /// FIFO replacement behaves as a hard limit; modern limits are soft).
     pub ws_hard_max: bool,
+    /// WSClock's window, in references of the process (pagelab's default
+    /// [`crate::working_set::DEFAULT_TAU`]).
+    pub wsclock_tau: u64,
     /// Clustered reads.
     pub cluster: ClusterConfig,
     /// Background thresholds.
     pub writer: WriterConfig,
+    /// The balance set manager.
+    pub balance: crate::balance::BalanceConfig,
     /// Costs.
     pub cost: CostModel,
     /// Seed of the machine's one random generator.
@@ -205,8 +210,10 @@ impl MachineConfig {
             ws_min: 50,
             ws_max: 345,
             ws_hard_max: true,
+            wsclock_tau: crate::working_set::DEFAULT_TAU,
             cluster: ClusterConfig::for_memory(memory),
             writer: WriterConfig::for_frames(memory.0 / PAGE_SIZE),
+            balance: crate::balance::BalanceConfig::for_frames(memory.0 / PAGE_SIZE),
             cost: CostModel::default(),
             seed: 0,
             bad_frames: Vec::new(),
@@ -275,6 +282,18 @@ impl MachineConfig {
             return err(
                 "ws_max",
                 format!("working-set limits min {} max {}: expected 1 <= max and min <= max", self.ws_min, self.ws_max),
+            );
+        }
+        if self.balance.period.0 == 0 {
+            return err("balance.period", "balance.period must be longer than 0 ns".into());
+        }
+        if self.balance.goal < self.balance.available_below {
+            return err(
+                "balance.goal",
+                format!(
+                    "balance.goal {} is below balance.available_below {}: the balance set manager trims until available pages reach the goal",
+                    self.balance.goal, self.balance.available_below
+                ),
             );
         }
         if self.writer.cluster == 0 {

@@ -52,6 +52,19 @@ pub enum EvictReason {
     Trim,
     /// Trimmed in a batch because a fault found no available page.
     MemoryPressure,
+    /// Trimmed by the balance set manager because available pages were
+    /// low: the page was the oldest left in its working set, which was
+    /// above its minimum.
+    Balance {
+        /// The page's age (scans since it was last referenced, up to 3).
+        age: u8,
+        /// The working set's minimum, which it is never trimmed below.
+        min: u64,
+        /// Available pages when the balance set manager woke.
+        available: u64,
+        /// The threshold it trims below.
+        below: u64,
+    },
 }
 
 /// One state change.
@@ -218,6 +231,20 @@ pub enum Event {
         written: u64,
         /// How long the thread waited.
         time: SimNanos,
+    },
+    /// The balance set manager woke with available pages below its
+    /// threshold and trimmed aging working sets by age.
+    BalanceTrim {
+        /// Available pages when it woke.
+        available: u64,
+        /// Its threshold.
+        below: u64,
+        /// The available pages it trimmed toward.
+        goal: u64,
+        /// Pages trimmed.
+        trimmed: u64,
+        /// Working sets trimmed.
+        processes: u64,
     },
     /// The modified writer found no page-file space.
     PageFileFull {
@@ -456,6 +483,10 @@ impl Event {
                     EvictReason::Replacement => format!("{} (max {ws_max})", policy.victim_reason()),
                     EvictReason::Trim => "working set trimmed".to_string(),
                     EvictReason::MemoryPressure => "no available pages, trimmed in a batch".to_string(),
+                    EvictReason::Balance { age, min, available, below } => format!(
+                        "trimmed by the balance set manager: age {age}, the oldest in {n}'s working set, {n} above its minimum of {min}; available {available} below {below}",
+                        n = name(*pid)
+                    ),
                 }
             ),
             Event::Repurposed { pfn, pid, vpn, now } => {
@@ -475,6 +506,11 @@ impl Event {
                 name(*pid),
                 pages(*trimmed),
                 pages(*written)
+            ),
+            Event::BalanceTrim { available, below, goal, trimmed, processes } => format!(
+                "balance set manager: available {available} below {below}, trimmed {} from {processes} working set{} by age, toward {goal} available",
+                pages(*trimmed),
+                if *processes == 1 { "" } else { "s" }
             ),
             Event::PageFileFull { modified } => {
                 format!("page file full: {} on the modified list cannot be written", pages(*modified))
@@ -554,6 +590,7 @@ impl Event {
             Event::Repurposed { .. } => "repurposed",
             Event::ModifiedWrite { .. } => "modified_write",
             Event::PageWait { .. } => "page_wait",
+            Event::BalanceTrim { .. } => "balance_trim",
             Event::PageFileFull { .. } => "page_file_full",
             Event::PagesZeroed { .. } => "pages_zeroed",
             Event::WorkingSetLimits { .. } => "working_set_limits",
@@ -569,7 +606,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 26] = [
+    pub const KINDS: [&'static str; 27] = [
         "process_created",
         "reserved",
         "committed",
@@ -585,6 +622,7 @@ impl Event {
         "repurposed",
         "modified_write",
         "page_wait",
+        "balance_trim",
         "page_file_full",
         "pages_zeroed",
         "working_set_limits",

@@ -138,7 +138,7 @@ impl Machine {
     /// eviction: the PTE of the fourth victim to come, and the PFN entry of
     /// the second, whose PTE an eviction two earlier fetched. By the time a
     /// page is evicted both its entries have had two faults' time to arrive.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn prefetch_victims(&self, pid: ProcessId) {
         let p = &self.processes[pid.0 as usize];
         let [_, second, _, fourth] = p.ws.next_victims::<4>();
@@ -210,6 +210,7 @@ impl Machine {
         };
         if result.is_ok() {
             self.maybe_run_writer();
+            self.maybe_run_balance_set_manager();
         }
         result
     }
@@ -285,6 +286,7 @@ impl Machine {
     /// Accounts a fault's service time: the given work plus the trap and
     /// the hold times of the working-set and PFN locks it took once each,
     /// plus any wait for a free page (already in foreground time).
+    #[inline(always)]
     fn finish_fault(&mut self, pid: ProcessId, work: SimNanos) -> SimNanos {
         let c = &self.config.cost;
         let own = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + work;
@@ -546,7 +548,7 @@ impl Machine {
     ) {
         let grow = {
             let ws = &self.processes[pid.0 as usize].ws;
-            ws.len() < ws.max || (!ws.hard_max && self.pfn.available() > self.config.writer.free_below)
+            ws.len() < ws.max || (!ws.hard_max && self.pfn.available() > self.plentiful_above(ws.policy()))
         };
         if !grow {
             self.evict_victim(pid, crate::event::EvictReason::Replacement);
@@ -567,6 +569,19 @@ impl Machine {
             // Where the page had a PTE (transition, page file...), in place.
             Some(e) if *e != Pte::ZERO => *e = pte,
             _ => p.page_table.set(vpn, pte),
+        }
+    }
+}
+
+impl Machine {
+    /// A soft maximum gives way while available pages are above this: for
+    /// aging working sets the balance set manager's threshold (below it, it
+    /// trims them), for the others the modified page writer's.
+    fn plentiful_above(&self, policy: crate::working_set::PolicyKind) -> u64 {
+        if policy == crate::working_set::PolicyKind::Aging {
+            self.config.balance.available_below
+        } else {
+            self.config.writer.free_below
         }
     }
 }

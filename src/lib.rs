@@ -12,7 +12,7 @@
 //! descriptors (reservations, committed or not, and file views), a sparse
 //! four-level [`page_table::PageTable`] of packed [`pte::Pte`]s, and a
 //! [`working_set::WorkingSet`] with a replacement policy (FIFO, as in NT
-//! 3.1, or LRU, clock, OPT, random).
+//! 3.1, aging as in NT 4 and later, or LRU, clock, OPT, random, WSClock).
 //!
 //! A reference to a valid page is a hit. Anything else is a fault, resolved
 //! by the PTE's kind ([`fault`]): a transition PTE is a soft fault (the page
@@ -21,7 +21,10 @@
 //! and its neighbours in one clustered I/O. A working set at its maximum
 //! gives up its own victim (local replacement); clean victims go to standby,
 //! dirty ones to the modified list, whence the modified page writer writes
-//! them to the page file ([`pager`]).
+//! them to the page file ([`pager`]). Under the `aging` policy of NT 4 and
+//! later, working sets grow past their maximum while memory is plentiful,
+//! and the balance set manager ([`balance`]) ages them once a simulated
+//! second and trims the pages unused longest when available memory is low.
 //!
 //! Every change is counted and, when recording, becomes an [`event::Event`]
 //! that explains itself in a sentence. Simulated time comes from the
@@ -32,6 +35,7 @@
 //! or from synthetic Zipf streams ([`tracegen`]).
 #![warn(missing_docs)]
 
+pub mod balance;
 pub mod cli;
 pub mod config;
 pub mod contiguity;

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::balance::BalanceState;
 use crate::config::MachineConfig;
 use crate::cost::{LatencyHistogram, LatencySummary};
 use crate::event::Event;
@@ -155,12 +156,18 @@ pub enum Op {
         pages: Option<u64>,
     },
     /// Let background work run for `ticks` rounds: in each, the modified
-    /// writer runs if its thresholds say so and the zero page thread
-    /// zeroes free pages.
+    /// writer runs if its thresholds say so, the zero page thread zeroes
+    /// free pages, and a period of the balance set manager passes (one
+    /// simulated second by default), after which it ages working sets and,
+    /// if available memory is low, trims them.
     Advance {
         /// Rounds.
         ticks: u32,
     },
+    /// The working-set manager's aging scan of every aging and WSClock
+    /// working set, without trimming: what `pagelab replay --refresh N`
+    /// runs every N references.
+    AgeWorkingSets,
     /// Exit a process.
     Exit {
         /// Process.
@@ -391,6 +398,8 @@ pub struct Machine {
     /// Time the current fault has waited for a free page (see
     /// `obtain_frame`), added to its service time when it completes.
     pub(crate) pending_wait: SimNanos,
+    /// The balance set manager.
+    pub(crate) balance: BalanceState,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -418,6 +427,7 @@ impl Machine {
         let commit_limit = (frames as u64 - pfn.counts().bad) + pagefile.capacity() as u64;
         Ok(Machine {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            balance: BalanceState::new(&config.balance),
             config,
             pfn,
             processes: Vec::new(),
@@ -595,18 +605,21 @@ impl Machine {
                 let id = ProcessId(u16::try_from(self.processes.len()).map_err(|_| OpError::TooMany("processes"))?);
                 let min = ws_min.unwrap_or(self.config.ws_min);
                 let max = ws_max.unwrap_or(self.config.ws_max).max(1);
+                let policy = policy.unwrap_or(self.config.policy);
+                // Under aging (NT 4 and later) the maximum is soft unless the
+                // process asks for a hard one: a working set grows past it
+                // while memory is plentiful (WI7 p. 417, QUOTA_LIMITS_HARDWS_MAX_ENABLE).
+                let hard = hard_max.unwrap_or(policy != PolicyKind::Aging && self.config.ws_hard_max);
+                let mut ws = WorkingSet::new(policy, min.min(max), max, hard);
+                ws.set_tau(self.config.wsclock_tau);
+                self.balance.process_created(policy);
                 self.processes.push(Process {
                     id,
                     name: name.clone(),
                     node: (*node).min(self.pfn.nodes() - 1),
                     page_table: Default::default(),
                     vads: Default::default(),
-                    ws: WorkingSet::new(
-                        policy.unwrap_or(self.config.policy),
-                        min.min(max),
-                        max,
-                        hard_max.unwrap_or(self.config.ws_hard_max),
-                    ),
+                    ws,
                     counters: ProcessCounters::default(),
                     commit: 0,
                     auto_commit: *auto_commit,
@@ -666,7 +679,12 @@ impl Machine {
                 for _ in 0..*ticks {
                     self.maybe_run_writer();
                     self.run_zero_thread();
+                    self.balance_tick();
                 }
+                Ok(OpValue::None)
+            }
+            Op::AgeWorkingSets => {
+                self.age_working_sets();
                 Ok(OpValue::None)
             }
             Op::Exit { pid } => {
@@ -1036,6 +1054,7 @@ impl Machine {
         let p = &mut self.processes[pid.0 as usize];
         p.vads.clear();
         p.exited = true;
+        self.balance.process_exited(p.ws.policy());
         self.commit_charge -= p.commit;
         p.commit = 0;
         self.emit(|| Event::ProcessExited { pid, freed });
@@ -1091,6 +1110,8 @@ impl Machine {
     ///   the commit limit, and each process's charge is what its VADs and
     ///   PTEs commit;
     /// - zeroed and free frames carry no modified flag and no backing copy;
+    /// - the balance set manager counts the live aging and WSClock working
+    ///   sets it scans;
     /// - every PTE lies in a VAD (except in trace-replay processes), its
     ///   kind can occur in that VAD (no page-file or demand-zero PTE in a
     ///   view, no mapped-file PTE in private memory, decommit PTEs only
@@ -1281,6 +1302,13 @@ impl Machine {
         }
         if slots_seen != self.pagefile.used() as u64 {
             return Err(format!("{} page-file slots in use but {slots_seen} referenced", self.pagefile.used()));
+        }
+        let scanned = self.processes.iter().filter(|p| !p.exited && p.ws.policy().scans_accessed_bits()).count();
+        if scanned != self.balance.scanned() as usize {
+            return Err(format!(
+                "the balance set manager counts {} aging and WSClock working sets, but {scanned} are live",
+                self.balance.scanned()
+            ));
         }
         let charged: u64 = self.processes.iter().map(|p| p.commit).sum();
         if charged != self.commit_charge {

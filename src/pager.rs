@@ -128,18 +128,37 @@ impl Machine {
         }
     }
 
-    /// Evicts the policy's victim from `pid`'s working set.
+    /// Evicts the policy's victim from `pid`'s working set. Aging and
+    /// WSClock choose it by a scan that reads and clears the accessed bits
+    /// of the PTEs it passes.
     pub(crate) fn evict_victim(&mut self, pid: ProcessId, reason: EvictReason) -> bool {
         let p = &mut self.processes[pid.0 as usize];
-        let Some(slot) = p.ws.choose_victim(&mut self.rng) else { return false };
+        let victim = if p.ws.policy().scans_accessed_bits() {
+            self.scanned_victim(pid)
+        } else {
+            p.ws.choose_victim(&mut self.rng)
+        };
+        let Some(slot) = victim else { return false };
         self.evict_slot(pid, slot, reason);
         true
+    }
+
+    /// The victim of an aging or WSClock working set: its scan reads and
+    /// clears the accessed bits of the PTEs it passes. Kept out of line,
+    /// off the path of the other policies.
+    #[inline(never)]
+    fn scanned_victim(&mut self, pid: ProcessId) -> Option<u32> {
+        let p = &mut self.processes[pid.0 as usize];
+        let now = p.counters.paging.references;
+        let (ws, pt) = (&mut p.ws, &mut p.page_table);
+        ws.choose_victim_scanning(now, |vpn| pt.get_mut(vpn).is_some_and(|e| e.take_accessed()))
     }
 
     /// Removes the page in WSLE `slot`: its PTE becomes a transition PTE
     /// and its frame goes to the standby list if clean or the modified list
     /// if dirty.
-    fn evict_slot(&mut self, pid: ProcessId, slot: u32, reason: EvictReason) {
+    #[inline(always)]
+    pub(crate) fn evict_slot(&mut self, pid: ProcessId, slot: u32, reason: EvictReason) {
         let p = &mut self.processes[pid.0 as usize];
         let vpn = p.ws.remove(slot);
         let entry = p.page_table.get_mut(vpn).expect("a working-set page has a valid PTE");

@@ -179,7 +179,12 @@ pub struct Process {
 
 impl Process {
     /// The VAD containing `vpn`.
+    #[inline]
     pub fn vad_at(&self, vpn: Vpn) -> Option<&Vad> {
+        if self.vads.is_empty() {
+            // A trace replay's process: no VAD at all.
+            return None;
+        }
         self.vads.range(..=vpn.0).next_back().map(|(_, v)| v).filter(|v| v.contains(vpn))
     }
 

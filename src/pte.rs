@@ -292,6 +292,25 @@ impl Pte {
         self.0 |= ACCESSED | if write { DIRTY } else { 0 };
     }
 
+    /// Whether a valid PTE's accessed bit is set.
+    #[inline]
+    pub fn is_accessed(self) -> bool {
+        self.0 & (VALID | ACCESSED) == VALID | ACCESSED
+    }
+
+    /// Reads and clears the accessed bit of a valid PTE, as the
+    /// working-set manager's aging scan does (WRK `wsmanage.c`: aging turns
+    /// off the access bits of the pages it examines). Returns whether it
+    /// was set. An invalid PTE is left alone (its bit 5 is protection).
+    #[inline]
+    pub fn take_accessed(&mut self) -> bool {
+        let was = self.is_accessed();
+        if was {
+            self.0 &= !ACCESSED;
+        }
+        was
+    }
+
     /// The protection a valid PTE was made with.
     fn valid_protection(self) -> Protection {
         Protection::from_code((self.0 >> 52) & 0x1f).unwrap_or(Protection::ReadWrite)
@@ -424,6 +443,22 @@ mod tests {
             PteKind::Valid { pfn: Pfn(0xabcde), dirty: false, accessed: true, writable: false, large: false }
         );
         assert_eq!(v.protection(), Some(Protection::ReadOnly));
+    }
+
+    #[test]
+    fn taking_the_accessed_bit_clears_it_on_valid_ptes_only() {
+        let mut v = Pte::valid(Pfn(9), Protection::ReadWrite, true);
+        assert!(v.take_accessed());
+        assert_eq!(
+            v.kind(),
+            PteKind::Valid { pfn: Pfn(9), dirty: true, accessed: false, writable: true, large: false }
+        );
+        assert!(!v.take_accessed());
+        v.touch(false);
+        assert!(v.is_accessed());
+        let mut t = Pte::transition(Pfn(9), Protection::ReadWrite);
+        assert!(!t.take_accessed());
+        assert_eq!(t, Pte::transition(Pfn(9), Protection::ReadWrite), "an invalid PTE keeps its protection");
     }
 
     #[test]

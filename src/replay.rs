@@ -32,6 +32,11 @@ pub struct ReplayConfig {
     /// the end (`None`: never). Checking after every reference would cost
     /// more than the replay itself on a long trace.
     pub check_every: Option<u64>,
+    /// Aging and WSClock: run the working-set manager's aging scan every
+    /// this many references (vmsim's refresh period; `None`: never, so
+    /// only the replacement scans read the accessed bits). A replay has no
+    /// simulated seconds of its own: the balance set manager is off.
+    pub refresh: Option<u64>,
 }
 
 /// How often `pagelab replay` checks the invariants by default: every
@@ -49,7 +54,13 @@ impl ReplayConfig {
             machine: Self::machine_for(memory),
             host_limit: HostLimit::unlimited("no limit set"),
             check_every: None,
+            refresh: None,
         }
+    }
+
+    /// Sets WSClock's window, in references.
+    pub fn set_tau(&mut self, tau: u64) {
+        self.machine.wsclock_tau = tau;
     }
 
     /// The replay machine for `memory`: every setting scaled to it, and a
@@ -60,15 +71,22 @@ impl ReplayConfig {
         // A trace has no large pages, and its list moves then pay nothing
         // for the contiguity index.
         machine.large_pages = false;
+        machine.balance.enabled = false;
         machine
     }
 
     /// Sets the simulated memory (what `replay --memory` does): the writer
     /// thresholds follow the new size; every other setting stays.
     pub fn set_memory(&mut self, memory: Bytes) {
-        let seed = self.machine.seed;
+        let (seed, tau) = (self.machine.seed, self.machine.wsclock_tau);
         self.machine = ReplayConfig::machine_for(memory);
         self.machine.seed = seed;
+        self.machine.wsclock_tau = tau;
+    }
+
+    /// The refresh period, if the policy has one.
+    fn refresh_period(&self) -> Option<u64> {
+        self.refresh.filter(|_| self.policy.scans_accessed_bits()).map(|r| r.max(1))
     }
 }
 
@@ -79,6 +97,12 @@ pub struct ReplayResult {
     pub policy: &'static str,
     /// Working-set maximum.
     pub frames: u64,
+    /// Aging and WSClock: references between aging scans (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<u64>,
+    /// WSClock: the window, in references.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tau: Option<u64>,
     /// References replayed.
     pub references: u64,
     /// References that missed the working set: demand zero + soft + hard.
@@ -205,7 +229,7 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
             }
         }
     } else {
-        replay_stream(&mut m, pid, reader, &cfg.host_limit, cfg.check_every)?;
+        replay_stream(&mut m, pid, reader, &cfg.host_limit, cfg.check_every, cfg.refresh_period())?;
     }
     check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
@@ -249,9 +273,13 @@ fn replay_stream<R: BufRead>(
     mut reader: TraceReader<R>,
     limit: &HostLimit,
     check_every: Option<u64>,
+    refresh: Option<u64>,
 ) -> Result<(), ReplayError> {
     const BATCH: usize = 4096;
     let mut last_check = 0;
+    // References left before the next aging scan; without a refresh
+    // period, more than any trace holds.
+    let mut until_refresh = refresh.unwrap_or(u64::MAX);
     let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH + PTE_AHEAD);
     let mut next = 0;
     let mut stop = None;
@@ -274,16 +302,23 @@ fn replay_stream<R: BufRead>(
         // The references with a full lookahead behind them, then the tail.
         let steady = refs.len().saturating_sub(PTE_AHEAD);
         while next < steady {
-            let w = &refs[next..next + PTE_AHEAD + 1];
-            m.prefetch_stages(
-                pid,
-                w[PTE_AHEAD].page << PAGE_SHIFT,
-                w[FRAME_AHEAD].page << PAGE_SHIFT,
-                w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
-            );
-            let r = w[0];
-            next += 1;
-            one(m, pid, r.page, r.write, NEVER)?;
+            // Up to the next refresh, or the whole run without one.
+            let end = if until_refresh >= (steady - next) as u64 { steady } else { next + until_refresh as usize };
+            until_refresh -= (end - next) as u64;
+            // Each reference with the PTE_AHEAD after it: one bounds check
+            // for the run, none per reference.
+            for w in refs[next..end + PTE_AHEAD].windows(PTE_AHEAD + 1) {
+                m.prefetch_stages(
+                    pid,
+                    w[PTE_AHEAD].page << PAGE_SHIFT,
+                    w[FRAME_AHEAD].page << PAGE_SHIFT,
+                    w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
+                );
+                let r = w[0];
+                one(m, pid, r.page, r.write, NEVER)?;
+            }
+            next = end;
+            refresh_if_due(m, &mut until_refresh, refresh)?;
         }
         // Once a batch, outside the loop over references.
         check_due(m, check_every, &mut last_check, false)?;
@@ -299,11 +334,23 @@ fn replay_stream<R: BufRead>(
         }
         next += 1;
         one(m, pid, r.page, r.write, NEVER)?;
+        until_refresh -= 1;
+        refresh_if_due(m, &mut until_refresh, refresh)?;
     }
     match stop {
         Some(e) => Err(ReplayError::Trace(e)),
         None => Ok(()),
     }
+}
+
+/// Runs the aging scan when `until` references are left (none), and
+/// starts the next period.
+fn refresh_if_due(m: &mut Machine, until: &mut u64, refresh: Option<u64>) -> Result<(), ReplayError> {
+    if let (0, Some(r)) = (*until, refresh) {
+        m.apply(&Op::AgeWorkingSets).map_err(ReplayError::Machine)?;
+        *until = r;
+    }
+    Ok(())
 }
 
 #[inline]
@@ -320,17 +367,26 @@ fn one(m: &mut Machine, pid: ProcessId, page: u64, write: bool, next: u64) -> Re
 pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
     let (mut m, pid) = replay_machine(cfg)?;
     let next = if cfg.policy == PolicyKind::Opt { crate::trace::next_uses(pages) } else { Vec::new() };
-    for (i, &p) in pages.iter().enumerate() {
-        if let Some(&a) = pages.get(i + PTE_AHEAD) {
-            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Pte);
+    let refresh = cfg.refresh_period();
+    let chunk = refresh.map_or(pages.len(), |r| r.min(pages.len() as u64) as usize).max(1);
+    for (c, run) in pages.chunks(chunk).enumerate() {
+        let base = c * chunk;
+        for (k, &p) in run.iter().enumerate() {
+            let i = base + k;
+            if let Some(&a) = pages.get(i + PTE_AHEAD) {
+                m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Pte);
+            }
+            if let Some(&a) = pages.get(i + FRAME_AHEAD) {
+                m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Frame);
+            }
+            if let Some(&a) = pages.get(i + NEIGHBOURS_AHEAD) {
+                m.prefetch(pid, a << PAGE_SHIFT, Prefetch::ListNeighbours);
+            }
+            one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
         }
-        if let Some(&a) = pages.get(i + FRAME_AHEAD) {
-            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Frame);
+        if refresh.is_some_and(|r| (base + run.len()) as u64 % r == 0) {
+            m.apply(&Op::AgeWorkingSets).map_err(ReplayError::Machine)?;
         }
-        if let Some(&a) = pages.get(i + NEIGHBOURS_AHEAD) {
-            m.prefetch(pid, a << PAGE_SHIFT, Prefetch::ListNeighbours);
-        }
-        one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
     }
     check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
@@ -342,6 +398,8 @@ fn result(m: &Machine, cfg: &ReplayConfig) -> ReplayResult {
     ReplayResult {
         policy: cfg.policy.name(),
         frames: cfg.frames,
+        refresh: cfg.refresh_period(),
+        tau: (cfg.policy == PolicyKind::WsClock).then_some(cfg.machine.wsclock_tau),
         references: c.paging.references,
         faults: c.paging.faults(),
         fault_rate: if refs == 0 { 0.0 } else { c.paging.faults() as f64 / refs as f64 },
@@ -404,6 +462,19 @@ mod tests {
             let a = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
             let b = replay_pages(&pages, &cfg).unwrap();
             assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "{policy:?}");
+        }
+        // Refresh periods that divide the batches and ones that do not.
+        for (policy, refresh) in
+            [(PolicyKind::Aging, None), (PolicyKind::Aging, Some(1000)), (PolicyKind::WsClock, Some(333))]
+        {
+            let mut cfg = ReplayConfig::new(policy, 100);
+            cfg.set_memory(Bytes(1 << 20));
+            cfg.set_tau(150);
+            cfg.refresh = refresh;
+            let a = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            let b = replay_pages(&pages, &cfg).unwrap();
+            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "{policy:?}");
+            assert_eq!(a.refresh, refresh);
         }
     }
 

@@ -323,6 +323,8 @@ impl Runner {
         let s = m.pfn_db().counts();
         match metric {
             Metric::Global(name) => MetricValue::Count(c.paging.metric(name).unwrap_or_else(|| match *name {
+                "balance.runs" => m.balance().runs,
+                "balance.trimmed" => m.balance().pages_trimmed,
                 "repurposed" => c.activity.repurposed,
                 "zeroed_in_fault" => c.activity.zeroed_in_fault,
                 "zeroed_by_thread" => c.activity.zeroed_by_thread,

@@ -335,6 +335,8 @@ pub enum Metric {
 /// Machine-wide metric names, besides the paging counts
 /// ([`PagingCounts::METRICS`]) that every process has too.
 pub const GLOBAL_METRICS: &[&str] = &[
+    "balance.runs",
+    "balance.trimmed",
     "repurposed",
     "zeroed_in_fault",
     "zeroed_by_thread",

@@ -92,6 +92,28 @@ impl std::ops::Mul<u64> for SimNanos {
     }
 }
 
+impl SimNanos {
+    /// Parses a duration: "1 s", "500 ms", "250 us", "100 ns" or a plain
+    /// count of nanoseconds.
+    pub fn parse(text: &str) -> Result<SimNanos, String> {
+        let t = text.trim();
+        let d = t.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(t.len());
+        let (num, unit) = t.split_at(d);
+        let value = num
+            .replace('_', "")
+            .parse::<u64>()
+            .map_err(|_| format!("expected a duration such as \"1 s\", \"500 ms\" or \"250 us\", found {text:?}"))?;
+        let mult: u64 = match unit.trim() {
+            "" | "ns" => 1,
+            "us" | "\u{b5}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            other => return Err(format!("unknown time unit {other:?} in {text:?}: expected ns, us, ms or s")),
+        };
+        value.checked_mul(mult).map(SimNanos).ok_or_else(|| format!("duration {text:?} does not fit in 64 bits"))
+    }
+}
+
 impl fmt::Display for SimNanos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0;
@@ -171,6 +193,17 @@ impl fmt::Display for Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_durations_with_units() {
+        assert_eq!(SimNanos::parse("1 s"), Ok(SimNanos(1_000_000_000)));
+        assert_eq!(SimNanos::parse("250ms"), Ok(SimNanos(250_000_000)));
+        assert_eq!(SimNanos::parse("3 us"), Ok(SimNanos(3_000)));
+        assert_eq!(SimNanos::parse("1_500"), Ok(SimNanos(1_500)));
+        assert!(SimNanos::parse("2 fortnights").unwrap_err().contains("expected ns, us, ms or s"));
+        assert!(SimNanos::parse("soon").unwrap_err().contains("expected a duration"));
+        assert!(SimNanos::parse("99999999999 s").unwrap_err().contains("64 bits"));
+    }
 
     #[test]
     fn parses_sizes_with_units() {

@@ -15,6 +15,25 @@
 //! - `opt`: Belady's optimal, the page whose next reference is furthest in
 //!   the future (needs the future: trace replay and reference strings).
 //! - `random`: a page chosen by the machine's seeded generator.
+//! - `aging`: NT 4 and later. Each WSLE has an age (0 to 3). A working-set
+//!   scan reads each page's PTE accessed bit: a page that was referenced
+//!   has the bit cleared and its age set to 0, one that was not gets one
+//!   year older. The balance set manager scans every working set once a
+//!   second ([`crate::balance`]); the working set scans too whenever it
+//!   must give up a page, from the hand, at most 17 pages, stopping at the
+//!   first of age 2; the victim is the oldest page it saw (the first in
+//!   scan order among equals), and the next scan resumes where this one
+//!   stopped (WRK `wslist.c`, `mi.h`: MI_USE_AGE_COUNT,
+//!   MI_IMMEDIATE_REPLACEMENT_AGE, MM_WORKING_SET_LIST_SEARCH).
+//! - `wsclock`: Carr and Hennessy's WSClock, as course simulators such as
+//!   vmsim state it: each page has the virtual time of its last use (the
+//!   process's references). The hand moves in load order; a page whose
+//!   accessed bit is set has it cleared and its time set to now; the first
+//!   page unused for more than `tau` references is the victim; after a
+//!   whole turn without one, the page used longest ago is.
+//!
+//! Aging and WSClock read the accessed bit of the PTE, as the hardware sets
+//! it, so the hit path tells them nothing.
 
 use std::collections::BTreeSet;
 
@@ -38,12 +57,23 @@ pub enum PolicyKind {
     Opt,
     /// Seeded random.
     Random,
+    /// NT 4+ accessed-bit aging (the balance set manager trims by age).
+    Aging,
+    /// WSClock: clock with a working-set window `tau`.
+    WsClock,
 }
 
 impl PolicyKind {
     /// Every policy, in the order the CLI lists them.
-    pub const ALL: [PolicyKind; 5] =
-        [PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Clock, PolicyKind::Opt, PolicyKind::Random];
+    pub const ALL: [PolicyKind; 7] = [
+        PolicyKind::Fifo,
+        PolicyKind::Lru,
+        PolicyKind::Clock,
+        PolicyKind::Opt,
+        PolicyKind::Random,
+        PolicyKind::Aging,
+        PolicyKind::WsClock,
+    ];
 
     /// The policy's name as the CLI and scenarios write it.
     pub fn name(self) -> &'static str {
@@ -53,6 +83,8 @@ impl PolicyKind {
             PolicyKind::Clock => "clock",
             PolicyKind::Opt => "opt",
             PolicyKind::Random => "random",
+            PolicyKind::Aging => "aging",
+            PolicyKind::WsClock => "wsclock",
         }
     }
 
@@ -69,13 +101,41 @@ impl PolicyKind {
             PolicyKind::Clock => "first page under the clock hand with its use bit clear",
             PolicyKind::Opt => "referenced furthest in the future (OPT)",
             PolicyKind::Random => "chosen at random",
+            PolicyKind::Aging => "oldest page the working-set scan found",
+            PolicyKind::WsClock => "first page under the hand unused for longer than tau (or used longest ago)",
         }
+    }
+
+    /// Whether the policy reads and clears the PTE accessed bits when it
+    /// chooses a victim (aging and WSClock).
+    #[inline]
+    pub fn scans_accessed_bits(self) -> bool {
+        matches!(self, PolicyKind::Aging | PolicyKind::WsClock)
+    }
+
+    /// Whether the working set is a circle with a hand (clock, aging, WSClock).
+    #[inline]
+    fn circular(self) -> bool {
+        matches!(self, PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock)
     }
 }
 
 /// Host bytes one entry of OPT's ordered set takes (a 12-byte key in a
 /// B-tree node about two-thirds full), rounded up.
 const OPT_INDEX_BYTES: usize = 32;
+
+/// The oldest age a WSLE reaches: ages run from 0 to 3 (WRK `mi.h`:
+/// MI_USE_AGE_COUNT 4, MI_USE_AGE_MAX).
+pub const MAX_AGE: u8 = 3;
+/// A replacement scan stops at the first page this old (WRK `mi.h`:
+/// MI_IMMEDIATE_REPLACEMENT_AGE).
+pub const IMMEDIATE_REPLACEMENT_AGE: u8 = 2;
+/// A replacement scan looks at this many pages at most before it takes the
+/// oldest it saw (WRK `mi.h`: MM_WORKING_SET_LIST_SEARCH).
+pub const REPLACEMENT_SEARCH: u64 = 17;
+/// WSClock's window when none is set, in references (pagelab's choice;
+/// `pagelab replay --tau` sets it).
+pub const DEFAULT_TAU: u64 = 1000;
 
 /// "Never referenced again", for the OPT policy.
 pub const NEVER: u64 = u64::MAX;
@@ -114,6 +174,12 @@ pub struct WorkingSet {
     /// it (empty under other policies).
     dense: Vec<u32>,
     dense_pos: Vec<u32>,
+    /// Aging: each slot's age, 0 to [`MAX_AGE`] (empty under other policies).
+    age: Vec<u8>,
+    /// WSClock: each slot's virtual time of last use (empty under other
+    /// policies), and the window.
+    last_use: Vec<u64>,
+    tau: u64,
 }
 
 /// A working-set list entry: the page and its place in the order.
@@ -135,6 +201,10 @@ pub struct WsEntry {
     pub use_bit: bool,
     /// OPT next-use time ([`NEVER`] when not referenced again).
     pub next_use: u64,
+    /// Aging: the page's age (0 for other policies).
+    pub age: u8,
+    /// WSClock: the virtual time of its last use (0 for other policies).
+    pub last_use: u64,
 }
 
 impl WorkingSet {
@@ -156,7 +226,20 @@ impl WorkingSet {
             by_next_use: BTreeSet::new(),
             dense: Vec::new(),
             dense_pos: Vec::new(),
+            age: Vec::new(),
+            last_use: Vec::new(),
+            tau: DEFAULT_TAU,
         }
+    }
+
+    /// WSClock's window, in references.
+    pub fn tau(&self) -> u64 {
+        self.tau
+    }
+
+    /// Sets WSClock's window, in references (at least 1).
+    pub fn set_tau(&mut self, tau: u64) {
+        self.tau = tau.max(1);
     }
 
     /// The replacement policy.
@@ -247,7 +330,9 @@ impl WorkingSet {
             + self.next_use.capacity() * 8
             + self.by_next_use.len() * OPT_INDEX_BYTES
             + self.dense.capacity() * 4
-            + self.dense_pos.capacity() * 4) as u64
+            + self.dense_pos.capacity() * 4
+            + self.age.capacity()
+            + self.last_use.capacity() * 8) as u64
     }
 
     /// A bound on the host memory of a working set that holds up to
@@ -256,7 +341,8 @@ impl WorkingSet {
     /// at a time.
     pub fn host_bytes_for(policy: PolicyKind, pages: u64) -> u64 {
         let own = match policy {
-            PolicyKind::Clock => 1,
+            PolicyKind::Clock | PolicyKind::Aging => 1,
+            PolicyKind::WsClock => 8,
             PolicyKind::Opt => 8 + OPT_INDEX_BYTES as u64,
             PolicyKind::Random => 8,
             PolicyKind::Fifo | PolicyKind::Lru => 0,
@@ -283,6 +369,8 @@ impl WorkingSet {
                     PolicyKind::Clock => self.use_bit.push(false),
                     PolicyKind::Opt => self.next_use.push(NEVER),
                     PolicyKind::Random => self.dense_pos.push(NIL),
+                    PolicyKind::Aging => self.age.push(0),
+                    PolicyKind::WsClock => self.last_use.push(0),
                     PolicyKind::Fifo | PolicyKind::Lru => {}
                 }
                 s
@@ -290,8 +378,14 @@ impl WorkingSet {
         };
         self.len += 1;
         match self.policy {
-            PolicyKind::Clock => {
-                self.use_bit[s as usize] = true;
+            PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock => {
+                match self.policy {
+                    PolicyKind::Clock => self.use_bit[s as usize] = true,
+                    PolicyKind::Aging => self.age[s as usize] = 0,
+                    // The new PTE's accessed bit is set, so the first scan
+                    // that reaches the page gives it its time of use.
+                    _ => self.last_use[s as usize] = 0,
+                }
                 if self.hand == NIL {
                     self.link_tail(s);
                     self.hand = s;
@@ -334,13 +428,19 @@ impl WorkingSet {
                 self.next_use[slot as usize] = next_use;
                 self.by_next_use.insert((next_use, slot));
             }
-            PolicyKind::Fifo | PolicyKind::Random => {}
+            PolicyKind::Fifo | PolicyKind::Random | PolicyKind::Aging | PolicyKind::WsClock => {}
         }
     }
 
     /// Chooses the next victim without removing it (the clock hand moves,
-    /// clearing use bits, as it would). `None` when empty.
+    /// clearing use bits, as it would). `None` when empty. Aging and
+    /// WSClock see no accessed bits here, as if no page had been referenced
+    /// since the last scan: the machine calls
+    /// [`WorkingSet::choose_victim_scanning`] for them.
     pub fn choose_victim(&mut self, rng: &mut impl Rng) -> Option<u32> {
+        if self.policy.scans_accessed_bits() {
+            return self.choose_victim_scanning(0, |_| false);
+        }
         if self.len == 0 {
             return None;
         }
@@ -357,7 +457,113 @@ impl WorkingSet {
             }
             PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s)?,
             PolicyKind::Random => self.dense[rng.gen_range(0..self.dense.len())],
+            PolicyKind::Aging | PolicyKind::WsClock => unreachable!("scanned above"),
         })
+    }
+
+    /// Aging and WSClock: chooses the victim by a scan from the hand that
+    /// reads each page's accessed bit through `take_accessed` (which must
+    /// clear it) and leaves the hand where the scan stopped. `now` is the
+    /// process's virtual time (its references), for WSClock. Other
+    /// policies ignore the bits.
+    #[inline(never)]
+    pub fn choose_victim_scanning(&mut self, now: u64, mut take_accessed: impl FnMut(Vpn) -> bool) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        match self.policy {
+            PolicyKind::Aging => {
+                let mut h = self.hand;
+                let mut oldest: Option<(u32, u8)> = None;
+                for _ in 0..self.len.min(REPLACEMENT_SEARCH) {
+                    let s = h;
+                    h = self.next_circular(s);
+                    let age = self.age_one(s, take_accessed(self.vpn_of(s)));
+                    if oldest.is_none_or(|(_, a)| age > a) {
+                        oldest = Some((s, age));
+                    }
+                    if age >= IMMEDIATE_REPLACEMENT_AGE {
+                        break;
+                    }
+                }
+                self.hand = h;
+                oldest.map(|(s, _)| s)
+            }
+            PolicyKind::WsClock => {
+                let mut h = self.hand;
+                let mut longest: Option<(u32, u64)> = None;
+                for _ in 0..self.len {
+                    let s = h;
+                    h = self.next_circular(s);
+                    if take_accessed(self.vpn_of(s)) {
+                        self.last_use[s as usize] = now;
+                    } else if now.saturating_sub(self.last_use[s as usize]) > self.tau {
+                        self.hand = h;
+                        return Some(s);
+                    }
+                    let t = self.last_use[s as usize];
+                    if longest.is_none_or(|(_, l)| t < l) {
+                        longest = Some((s, t));
+                    }
+                }
+                self.hand = h;
+                longest.map(|(s, _)| s)
+            }
+            _ => unreachable!("only aging and WSClock scan accessed bits"),
+        }
+    }
+
+    /// One page of an aging scan: referenced since the last scan, age 0;
+    /// otherwise a year older, up to [`MAX_AGE`]. Returns the new age.
+    #[inline]
+    fn age_one(&mut self, s: u32, accessed: bool) -> u8 {
+        let a = &mut self.age[s as usize];
+        *a = if accessed { 0 } else { (*a + 1).min(MAX_AGE) };
+        *a
+    }
+
+    /// The periodic scan of the whole working set, from the hand round the
+    /// circle (the hand stays): under aging, each page is aged by its
+    /// accessed bit; under WSClock, each referenced page gets `now` as its
+    /// time of last use (vmsim's refresh). `take_accessed` must clear the
+    /// bit. Returns the pages examined (none under other policies).
+    pub fn scan(&mut self, now: u64, mut take_accessed: impl FnMut(Vpn) -> bool) -> u64 {
+        if !self.policy.scans_accessed_bits() || self.len == 0 {
+            return 0;
+        }
+        let mut s = self.hand;
+        for _ in 0..self.len {
+            let accessed = take_accessed(self.vpn_of(s));
+            match self.policy {
+                PolicyKind::Aging => {
+                    self.age_one(s, accessed);
+                }
+                _ => {
+                    if accessed {
+                        self.last_use[s as usize] = now;
+                    }
+                }
+            }
+            s = self.next_circular(s);
+        }
+        self.len
+    }
+
+    /// Aging: the age of the page in `slot` (0 under other policies).
+    pub fn age_of(&self, slot: u32) -> u8 {
+        self.age.get(slot as usize).copied().unwrap_or(0)
+    }
+
+    /// Aging: the resident pages from the oldest to the youngest, equal
+    /// ages in scan order from the hand (the order the balance set manager
+    /// trims in). Empty under other policies.
+    pub fn by_age(&self) -> Vec<(u32, u8)> {
+        if self.policy != PolicyKind::Aging || self.len == 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<(u32, u8)> = self.entries_iter().map(|e| (e.slot, e.age)).collect();
+        v.sort_by_key(|&(_, a)| std::cmp::Reverse(a));
+        v
     }
 
     /// For FIFO and LRU, whose victims come from the head of their order:
@@ -400,6 +606,24 @@ impl WorkingSet {
             }
             PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s),
             PolicyKind::Random => None,
+            // The page the next scan would take if no page were referenced
+            // before it: the accessed bits live in the PTEs.
+            PolicyKind::Aging => {
+                let mut h = self.hand;
+                let mut oldest = (self.hand, 0u8);
+                for k in 0..self.len.min(REPLACEMENT_SEARCH) {
+                    let age = (self.age[h as usize] + 1).min(MAX_AGE);
+                    if k == 0 || age > oldest.1 {
+                        oldest = (h, age);
+                    }
+                    if age >= IMMEDIATE_REPLACEMENT_AGE {
+                        break;
+                    }
+                    h = self.next_circular(h);
+                }
+                Some(oldest.0)
+            }
+            PolicyKind::WsClock => Some(self.hand),
         }
     }
 
@@ -409,7 +633,7 @@ impl WorkingSet {
         debug_assert_ne!(self.slots[s].vpn, FREE_SLOT, "removing a free WSLE");
         let vpn = Vpn(self.slots[s].vpn);
         match self.policy {
-            PolicyKind::Clock => {
+            PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock => {
                 if self.hand == slot {
                     let n = self.next_circular(slot);
                     self.hand = if n == slot { NIL } else { n };
@@ -437,8 +661,8 @@ impl WorkingSet {
     }
 
     /// The resident pages in policy order: FIFO/LRU from next victim to
-    /// newest; clock from the hand around the circle; OPT by next use,
-    /// furthest first; random in load order.
+    /// newest; clock, aging and WSClock from the hand around the circle;
+    /// OPT by next use, furthest first; random in load order.
     pub fn entries(&self) -> Vec<WsEntry> {
         self.entries_iter().collect()
     }
@@ -452,10 +676,12 @@ impl WorkingSet {
             vpn: Vpn(self.slots[s as usize].vpn),
             use_bit: self.policy == PolicyKind::Clock && self.use_bit[s as usize],
             next_use: if self.policy == PolicyKind::Opt { self.next_use[s as usize] } else { NEVER },
+            age: if self.policy == PolicyKind::Aging { self.age[s as usize] } else { 0 },
+            last_use: if self.policy == PolicyKind::WsClock { self.last_use[s as usize] } else { 0 },
         };
         match self.policy {
             PolicyKind::Opt => Box::new(self.by_next_use.iter().rev().map(move |&(_, s)| mk(s))),
-            PolicyKind::Clock => {
+            PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock => {
                 let mut h = self.hand;
                 Box::new((0..self.len).map(move |_| {
                     let s = h;
@@ -507,7 +733,9 @@ impl WorkingSet {
         match self.policy {
             PolicyKind::Opt if self.by_next_use.len() as u64 != self.len => Err("OPT index out of step".into()),
             PolicyKind::Random if self.dense.len() as u64 != self.len => Err("random index out of step".into()),
-            PolicyKind::Clock if (self.hand == NIL) != (self.len == 0) => Err("clock hand out of step".into()),
+            p if p.circular() && (self.hand == NIL) != (self.len == 0) => Err("clock hand out of step".into()),
+            PolicyKind::Aging if self.age.len() != self.slots.len() => Err("aging ages out of step".into()),
+            PolicyKind::WsClock if self.last_use.len() != self.slots.len() => Err("WSClock times out of step".into()),
             _ => self.audit_order(),
         }
     }
@@ -521,13 +749,14 @@ impl WorkingSet {
             let ok = match self.policy {
                 PolicyKind::Opt => self.by_next_use.contains(&(self.next_use[s as usize], s)),
                 PolicyKind::Random => self.dense.get(self.dense_pos[s as usize] as usize) == Some(&s),
+                PolicyKind::Aging => self.age[s as usize] <= MAX_AGE,
                 _ => true,
             };
             if !ok {
                 return Err(format!("WSLE {s} is missing from the {} policy's order", self.policy.name()));
             }
         }
-        if self.policy == PolicyKind::Clock && self.hand != NIL && self.slots[self.hand as usize].vpn == FREE_SLOT {
+        if self.policy.circular() && self.hand != NIL && self.slots[self.hand as usize].vpn == FREE_SLOT {
             return Err(format!("the clock hand rests on free WSLE {}", self.hand));
         }
         Ok(())
@@ -618,7 +847,9 @@ mod tests {
                 pages.sort_unstable();
                 assert_eq!(pages, slot_of.keys().copied().collect::<Vec<_>>(), "{policy:?} after {t}");
                 let expected_victim = match policy {
-                    PolicyKind::Random => continue,
+                    // Their victims depend on accessed bits, which live in
+                    // the PTEs: see the tests below.
+                    PolicyKind::Random | PolicyKind::Aging | PolicyKind::WsClock => continue,
                     // The hand sweeps from the first entry past set use bits.
                     PolicyKind::Clock => e.iter().find(|x| !x.use_bit).unwrap_or(&e[0]).slot,
                     _ => e[0].slot,
@@ -626,5 +857,73 @@ mod tests {
                 assert_eq!(ws.peek_victim(), Some(expected_victim), "{policy:?} after {t}");
             }
         }
+    }
+
+    /// Runs a reference string through a bare working set of `frames` under
+    /// aging or WSClock, keeping each page's accessed bit as a PTE would:
+    /// set when the page is loaded and when it is referenced. Returns the
+    /// misses and the victims in order.
+    fn scanned(policy: PolicyKind, refs: &[u64], frames: u64, tau: u64) -> (u64, Vec<u64>) {
+        let mut ws = WorkingSet::new(policy, 1, frames, true);
+        ws.set_tau(tau);
+        let mut slot_of = std::collections::BTreeMap::new();
+        let mut accessed = std::collections::BTreeMap::new();
+        let (mut faults, mut victims) = (0, Vec::new());
+        for (t, &r) in refs.iter().enumerate() {
+            accessed.insert(r, true);
+            if slot_of.contains_key(&r) {
+                continue;
+            }
+            faults += 1;
+            if ws.len() == frames {
+                let now = t as u64 + 1;
+                let v = ws.choose_victim_scanning(now, |vpn| accessed.insert(vpn.0, false).unwrap_or(false)).unwrap();
+                let vpn = ws.remove(v);
+                slot_of.remove(&vpn.0);
+                victims.push(vpn.0);
+            }
+            slot_of.insert(r, ws.insert(Vpn(r), NEVER));
+            ws.audit().unwrap();
+        }
+        (faults, victims)
+    }
+
+    #[test]
+    fn aging_takes_the_oldest_page_the_scan_finds() {
+        // Worked by hand in the book's convention (working sets chapter):
+        // 4 finds 1, 2, 3 all referenced, so ages 0, 0, 0 and 1 goes; 1
+        // finds 2 and 3 age 1 and 4 referenced, so 2 goes; 2 finds 3 at
+        // age 2 and stops; and so on: 9 faults.
+        let s = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+        assert_eq!(scanned(PolicyKind::Aging, &s, 3, 1), (9, vec![1, 2, 3, 4, 1, 2]));
+    }
+
+    #[test]
+    fn aging_ages_unreferenced_pages_and_resets_referenced_ones() {
+        let mut ws = WorkingSet::new(PolicyKind::Aging, 1, 8, false);
+        let slots: Vec<u32> = (0..4).map(|i| ws.insert(Vpn(i), NEVER)).collect();
+        let mut referenced = [true, false, true, false];
+        for _ in 0..5 {
+            ws.scan(0, |v| std::mem::take(&mut referenced[v.0 as usize]));
+        }
+        let ages: Vec<u8> = slots.iter().map(|&s| ws.age_of(s)).collect();
+        assert_eq!(ages, [3, 3, 3, 3], "five scans, capped at 3");
+        referenced[2] = true;
+        ws.scan(0, |v| std::mem::take(&mut referenced[v.0 as usize]));
+        assert_eq!(ws.age_of(slots[2]), 0);
+        let order: Vec<u64> = ws.by_age().iter().map(|&(s, _)| ws.vpn_of(s).0).collect();
+        assert_eq!(order, [0, 1, 3, 2], "oldest first, ties in scan order");
+        ws.audit().unwrap();
+    }
+
+    #[test]
+    fn wsclock_takes_the_first_page_outside_the_window() {
+        // tau 1, by hand: at time 6 page 3 was last used at 4, 6 - 4 > 1,
+        // so it goes without a full turn; at 7 page 4 (used at 5) goes.
+        let s = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+        assert_eq!(scanned(PolicyKind::WsClock, &s, 3, 1), (9, vec![1, 2, 3, 4, 1, 2]));
+        // A window wider than the string: every choice is the page used
+        // longest ago after a full turn.
+        assert_eq!(scanned(PolicyKind::WsClock, &s, 3, 100).0, 9);
     }
 }

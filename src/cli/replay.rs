@@ -19,9 +19,17 @@ use crate::working_set::PolicyKind;
 pub struct ReplayArgs {
     /// Trace file (`-` for standard input).
     pub trace: String,
-    /// Replacement policy: fifo, lru, clock, opt or random.
+    /// Replacement policy: fifo, lru, clock, opt, random, aging or wsclock.
     #[arg(long, default_value = "fifo")]
     pub policy: String,
+    /// Aging and wsclock: run the aging scan every N references (vmsim's
+    /// refresh period); without it only replacement scans read the
+    /// accessed bits.
+    #[arg(long, value_name = "N")]
+    pub refresh: Option<u64>,
+    /// Wsclock: the working-set window tau, in references (default 1000).
+    #[arg(long, value_name = "N")]
+    pub tau: Option<u64>,
     /// Working-set maximum in frames.
     #[arg(long)]
     pub frames: u64,
@@ -68,8 +76,24 @@ fn bad(msg: String) -> i32 {
 /// Runs `replay`.
 pub fn replay(a: ReplayArgs) -> i32 {
     let Some(policy) = PolicyKind::parse(&a.policy) else {
-        return bad(format!("--policy {:?}: expected fifo, lru, clock, opt or random", a.policy));
+        return bad(format!("--policy {:?}: expected fifo, lru, clock, opt, random, aging or wsclock", a.policy));
     };
+    if let Some(r) = a.refresh {
+        if !policy.scans_accessed_bits() {
+            return bad(format!("--refresh {r}: applies only to --policy aging or wsclock, not {}", policy.name()));
+        }
+        if r == 0 {
+            return bad("--refresh 0: expected a period of at least 1 reference".into());
+        }
+    }
+    if let Some(t) = a.tau {
+        if policy != PolicyKind::WsClock {
+            return bad(format!("--tau {t}: applies only to --policy wsclock, not {}", policy.name()));
+        }
+        if t == 0 {
+            return bad("--tau 0: expected a window of at least 1 reference".into());
+        }
+    }
     let Some(format) = TraceFormat::parse(&a.format) else {
         return bad(format!("--format {:?}: expected one of {}", a.format, TraceFormat::NAMES.join(", ")));
     };
@@ -87,6 +111,10 @@ pub fn replay(a: ReplayArgs) -> i32 {
         }
     }
     cfg.machine.seed = a.seed;
+    cfg.refresh = a.refresh;
+    if let Some(t) = a.tau {
+        cfg.set_tau(t);
+    }
     cfg.host_limit = match HostLimit::resolve(a.host_memory.as_deref()) {
         Ok(l) => l,
         Err(e) => return bad(e),
@@ -132,10 +160,16 @@ pub fn replay(a: ReplayArgs) -> i32 {
         let c = &r.counters;
         let l = &r.fault_latency;
         format!(
-            "replay {} ({}), policy {}, {} frames, memory {}\nreferences        {}\nfaults            {} ({:.2}%): demand zero {}, soft {}, hard {}\n{}I/O               {} reads ({} pages), {} writes\nsimulated time    {} in faults (p50 {}, p99 {})\n",
+            "replay {} ({}), policy {}{}, {} frames, memory {}\nreferences        {}\nfaults            {} ({:.2}%): demand zero {}, soft {}, hard {}\n{}I/O               {} reads ({} pages), {} writes\nsimulated time    {} in faults (p50 {}, p99 {})\n",
             a.trace,
             a.format,
             r.policy,
+            match (r.tau, r.refresh) {
+                (Some(t), Some(n)) => format!(" (tau {t}, refresh {n})"),
+                (Some(t), None) => format!(" (tau {t})"),
+                (None, Some(n)) => format!(" (refresh {n})"),
+                (None, None) => String::new(),
+            },
             r.frames,
             Bytes(r.memory),
             r.references,

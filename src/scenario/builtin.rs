@@ -11,6 +11,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("nt31-2gb", include_str!("../../scenarios/nt31-2gb.toml")),
     ("numa", include_str!("../../scenarios/numa.toml")),
     ("privileges", include_str!("../../scenarios/privileges.toml")),
+    ("balance", include_str!("../../scenarios/balance.toml")),
 ];
 
 /// The text of a built-in scenario.

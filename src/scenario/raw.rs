@@ -80,6 +80,24 @@ pub struct RawMachine {
     pub cluster: Option<RawCluster>,
     /// `[machine.writer]`.
     pub writer: Option<RawWriter>,
+    /// `[machine.balance]`.
+    pub balance: Option<RawBalance>,
+    /// WSClock's window, in references.
+    pub wsclock_tau: Option<Sp<i64>>,
+}
+
+/// `[machine.balance]`: the balance set manager.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBalance {
+    /// Whether it runs.
+    pub enabled: Option<Sp<bool>>,
+    /// How often it wakes: "1 s", "500 ms" or nanoseconds.
+    pub period: Option<Sp<toml::Value>>,
+    /// Trim when available pages are below this.
+    pub available_below: Option<Sp<i64>>,
+    /// Trim toward this many available pages.
+    pub goal: Option<Sp<i64>>,
 }
 
 /// `[machine.cluster]`.

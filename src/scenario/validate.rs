@@ -16,7 +16,7 @@ use crate::machine::AccessKind;
 use crate::pte::{Protection, PteKind};
 use crate::token::Privilege;
 use crate::trace::{TraceFormat, TraceReader};
-use crate::units::{Bytes, PAGE_SIZE};
+use crate::units::{Bytes, SimNanos, PAGE_SIZE};
 use crate::win32::Win32Error;
 use crate::working_set::PolicyKind;
 
@@ -82,6 +82,18 @@ impl Ctx<'_> {
             other => Err(self.err(
                 v.span(),
                 format!("{what}: expected a size such as \"64 MiB\" or a byte count, found {}", other.type_str()),
+            )),
+        }
+    }
+
+    /// A duration: "1 s", "500 ms", "250 us" or an integer of nanoseconds.
+    fn duration(&self, v: &Sp<toml::Value>, what: &str) -> Result<SimNanos, ScenarioError> {
+        match v.get_ref() {
+            toml::Value::Integer(i) if *i >= 0 => Ok(SimNanos(*i as u64)),
+            toml::Value::String(s) => SimNanos::parse(s).map_err(|e| self.err(v.span(), format!("{what}: {e}"))),
+            other => Err(self.err(
+                v.span(),
+                format!("{what}: expected a duration such as \"1 s\" or nanoseconds, found {}", other.type_str()),
             )),
         }
     }
@@ -193,6 +205,10 @@ pub fn load_str(
             "ws_max" => m.ws_max.as_ref().or(m.ws_min.as_ref()).map(|v| v.span()),
             "bad_frames" => m.bad_frames.as_ref().map(|v| v.span()),
             "writer.cluster" => m.writer.as_ref().and_then(|w| w.cluster.as_ref()).map(|v| v.span()),
+            "balance.period" => m.balance.as_ref().and_then(|b| b.period.as_ref()).map(|v| v.span()),
+            "balance.goal" => {
+                m.balance.as_ref().and_then(|b| b.goal.as_ref().or(b.available_below.as_ref())).map(|v| v.span())
+            }
             _ => None,
         };
         return Err(ctx.err(span.unwrap_or_else(|| header.name.span()), format!("machine: {}", e.message)));
@@ -376,6 +392,8 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
     let mut cfg = MachineConfig::with_memory(memory);
     cfg.pagefile = Bytes(memory.0 * 2);
     let mut cost_overrides = Vec::new();
+    // A goal given anywhere stays; otherwise it follows available_below.
+    let mut goal_set = false;
     for (i, (m, c)) in layers.iter().enumerate() {
         let e = |span: Range<usize>| move |err: ScenarioError| wrap(err, span, i);
         if let Some(v) = &m.layout {
@@ -446,6 +464,29 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
                         &["forward", "both"],
                     )
                     .map_err(e(x.span()))?;
+            }
+        }
+        if let Some(v) = &m.wsclock_tau {
+            cfg.wsclock_tau = c.count(v, 1, 1 << 40, "wsclock_tau").map_err(e(v.span()))?;
+        }
+        if let Some(r) = &m.balance {
+            let frames = cfg.frames();
+            if let Some(x) = &r.enabled {
+                cfg.balance.enabled = *x.get_ref();
+            }
+            if let Some(x) = &r.period {
+                cfg.balance.period = c.duration(x, "balance.period").map_err(e(x.span()))?;
+            }
+            if let Some(x) = &r.available_below {
+                cfg.balance.available_below = c.count(x, 0, frames, "balance.available_below").map_err(e(x.span()))?;
+                if !goal_set {
+                    let b = cfg.balance.available_below;
+                    cfg.balance.goal = b + b / 2;
+                }
+            }
+            if let Some(x) = &r.goal {
+                cfg.balance.goal = c.count(x, 0, frames, "balance.goal").map_err(e(x.span()))?;
+                goal_set = true;
             }
         }
         if let Some(r) = &m.writer {
@@ -1060,6 +1101,44 @@ expect = { "p1.faults" = 4, "p1.ws_size" = { at_most = 3 } }
         assert_eq!((s.machine.writer.zero_wake, s.machine.cluster.file), (16, 1));
         let e = load_str(OK, "t.toml", None, &[Override::parse("cluster.pagefile=999").unwrap()]).unwrap_err();
         assert!(e.message.contains("from 0 to 64"), "{e}");
+    }
+
+    #[test]
+    fn balance_settings_load_with_defaults_overrides_and_located_errors() {
+        let t = OK.replace(
+            "memory = \"1 MiB\"",
+            "memory = \"1 MiB\"\npolicy = \"aging\"\n[machine.balance]\nperiod = \"2 s\"\navailable_below = 40",
+        );
+        let s = load_str(&t, "t.toml", None, &[]).unwrap();
+        assert_eq!(s.machine.policy, PolicyKind::Aging);
+        let b = s.machine.balance;
+        assert_eq!((b.enabled, b.period, b.available_below, b.goal), (true, SimNanos(2_000_000_000), 40, 60));
+        // The default: WRK's threshold scaled to 256 frames, and one second.
+        let d = load_str(OK, "t.toml", None, &[]).unwrap().machine.balance;
+        assert_eq!((d.period, d.available_below, d.goal), (SimNanos(1_000_000_000), 16, 24));
+        let o = [Override::parse("balance.period=500ms").unwrap(), Override::parse("balance.goal=80").unwrap()];
+        let b = load_str(&t, "t.toml", None, &o).unwrap().machine.balance;
+        assert_eq!((b.period, b.available_below, b.goal), (SimNanos(500_000_000), 40, 80));
+        let o = [Override::parse("balance.enabled=false").unwrap()];
+        assert!(!load_str(OK, "t.toml", None, &o).unwrap().machine.balance.enabled);
+        // Errors name the line and column of the value at fault.
+        let e = err(&t.replace("\"2 s\"", "\"2 fortnights\""));
+        assert_eq!((e.line, e.col), (8, 10), "{e}");
+        assert!(e.message.contains("balance.period: unknown time unit"), "{e}");
+        let e = err(&t.replace("available_below = 40", "available_below = 40\ngoal = 10"));
+        assert_eq!(e.line, 10, "{e}");
+        assert!(e.message.contains("balance.goal 10 is below balance.available_below 40"), "{e}");
+        let e = err(&t.replace("period = \"2 s\"", "period = 0"));
+        assert!(e.message.contains("balance.period must be longer than 0"), "{e}");
+        let e = err(&t.replace("period = \"2 s\"", "colour = 1"));
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+        let e = load_str(OK, "t.toml", None, &[Override::parse("balance.available_below=9999").unwrap()]).unwrap_err();
+        assert_eq!(e.file, "--set balance.available_below=9999", "{e}");
+        assert!(e.message.contains("from 0 to 256"), "{e}");
+        let e = err(&OK.replace("ws_max = 3", "ws_max = 3\npolicy = \"agin\""));
+        assert!(e.message.contains("aging, wsclock"), "{e}");
+        let s = load_str(&OK.replace("ws_max = 3", "ws_max = 3\npolicy = \"aging\""), "t.toml", None, &[]).unwrap();
+        assert_eq!(s.processes[0].policy, Some(PolicyKind::Aging));
     }
 
     #[test]

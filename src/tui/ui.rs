@@ -426,6 +426,10 @@ mod tests {
                     [[step]]\nop = \"refs\"\nprocess = \"c\"\nbase = 0x10000\nrefs = [1, 2, 3, 4, 1, 5]\n";
         let a = app_from(text, SMALL, 2);
         insta::assert_snapshot!("working_set_clock_38x12", pane(&a, (38, 12), working_set::render));
+        // Aging: the editor of the balance scenario after three quiet
+        // seconds, every page at age 2.
+        let a = app("balance", SMALL, 4);
+        insta::assert_snapshot!("working_set_aging_38x8", pane(&a, (38, 8), working_set::render));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The working set of the selected process, in its policy's order: FIFO
 //! and LRU from the next victim to the newest, clock from the hand with
-//! each use bit, OPT by next use. The next victim is marked `►`.
+//! each use bit, aging from the hand with each age, WSClock with each time
+//! of last use, OPT by next use. The next victim is marked `►`.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -29,6 +30,8 @@ fn order_words(policy: PolicyKind) -> &'static str {
         PolicyKind::Clock => "from the hand",
         PolicyKind::Opt => "furthest use first",
         PolicyKind::Random => "load order, victim random",
+        PolicyKind::Aging => "from the hand, with ages",
+        PolicyKind::WsClock => "from the hand, with last use",
     }
 }
 
@@ -78,6 +81,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         match policy {
             PolicyKind::Clock => {
                 parts.push(format!("use {}", e.use_bit as u8));
+                if k == 0 {
+                    parts.push("hand".into());
+                }
+            }
+            PolicyKind::Aging | PolicyKind::WsClock => {
+                if policy == PolicyKind::Aging {
+                    parts.push(format!("age {}", e.age));
+                } else {
+                    parts.push(format!("used {}", e.last_use));
+                }
                 if k == 0 {
                     parts.push("hand".into());
                 }

@@ -322,7 +322,7 @@ fn unknown_ops_processes_files_metrics_and_pte_kinds() {
         &lines(&["[scenario]", "name = \"x\"", "[machine]", "policy = \"best\""]),
         4,
         Some(10),
-        &["policy: expected one of fifo, lru, clock, opt, random, found \"best\""],
+        &["policy: expected one of fifo, lru, clock, opt, random, aging, wsclock, found \"best\""],
     );
     rejects(
         &lines(&["[scenario]", "name = \"x\"", "[machine]", "layout = \"vax\""]),

@@ -430,3 +430,24 @@ fn the_book_names_the_commit_limit_and_the_empty_initial_address_space() {
         assert!(text.contains(what), "the book does not say {what:?}");
     }
 }
+
+#[test]
+fn the_book_describes_the_balance_set_manager_its_defaults_and_conventions() {
+    let book =
+        |chapter: &str| std::fs::read_to_string(format!("{}/book/src/{chapter}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let (ws, simplifications) = (book("working-sets.md"), book("simplifications.md"));
+    for (text, what) in [
+        (&ws, "## The balance set manager"),
+        (&ws, "MmPlentyFreePages"),
+        (&ws, "{{#include output/balance/events-06.txt}}"),
+        (&ws, "**`wsclock`**"),
+        (&simplifications, "The balance set manager manages aging working sets only"),
+        (&simplifications, "Aging's replacement scan ages the pages it passes"),
+        (&simplifications, "WSClock follows vmsim's form"),
+    ] {
+        assert!(text.contains(what), "the book does not say {what:?}");
+    }
+    // The scenario the section quotes is built in and listed.
+    let o = pagelab(&["scenarios"]);
+    o.code(0).stdout_has(&["balance"]);
+}

@@ -43,6 +43,7 @@ enum Raw {
     SetWs { p: u8, limits: Option<(u8, u8)> },
     WriteModified { pages: Option<u8> },
     Advance { ticks: u8 },
+    AgeWorkingSets,
     Exit { p: u8 },
 }
 
@@ -73,6 +74,7 @@ fn raw_strategy() -> impl Strategy<Value = Raw> {
             .prop_map(|(p, limits)| Raw::SetWs { p, limits }),
         5 => prop::option::of(1u8..32).prop_map(|pages| Raw::WriteModified { pages }),
         4 => (1u8..4).prop_map(|ticks| Raw::Advance { ticks }),
+        2 => Just(Raw::AgeWorkingSets),
         2 => p.prop_map(|p| Raw::Exit { p }),
     ]
 }
@@ -124,9 +126,14 @@ fn concrete(r: &Raw, procs: usize) -> Step {
         }
         Raw::WriteModified { pages } => Step::Apply(Op::WriteModified { pages: pages.map(u64::from) }),
         Raw::Advance { ticks } => Step::Apply(Op::Advance { ticks: ticks as u32 }),
+        Raw::AgeWorkingSets => Step::Apply(Op::AgeWorkingSets),
         Raw::Exit { p } => Step::Apply(Op::Exit { pid: pid(p) }),
     }
 }
+
+/// (ws_min, ws_max, hard maximum, policy, node) of a process; a hard
+/// maximum of `None` takes the policy's default (soft under aging).
+type ProcSpec = (u64, u64, Option<bool>, Option<PolicyKind>, u8);
 
 /// A small machine (one or two NUMA nodes, a few bad frames) and its
 /// processes.
@@ -140,8 +147,10 @@ struct Setup {
     file_pages: u64,
     numa_nodes: u8,
     bad_frames: Vec<u32>,
-    /// (ws_min, ws_max, hard maximum, policy, node) of each process.
-    procs: Vec<(u64, u64, bool, Option<PolicyKind>, u8)>,
+    /// Each process.
+    procs: Vec<ProcSpec>,
+    /// The balance set manager: (period in ns, available_below, goal above it).
+    balance: (u64, u64, u64),
 }
 
 fn policy_strategy() -> impl Strategy<Value = PolicyKind> {
@@ -157,10 +166,26 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
         any::<u64>(),
         1u64..64,
         (1u8..=2, prop::collection::vec(0u32..32, 0..3)),
-        prop::collection::vec((1u64..6, 2u64..24, any::<bool>(), prop::option::of(policy_strategy()), 0u8..2), 1..=3),
+        (
+            prop::collection::vec(
+                (1u64..6, 2u64..24, prop::option::of(any::<bool>()), prop::option::of(policy_strategy()), 0u8..2),
+                1..=3,
+            ),
+            // Periods short enough that faults wake the manager too.
+            (prop::sample::select(vec![2_000u64, 20_000, 1_000_000_000]), 0u64..40, 0u64..16),
+        ),
     )
         .prop_map(
-            |(frames, pagefile_pages, cluster, policy, seed, file_pages, (numa_nodes, bad_frames), procs)| Setup {
+            |(
+                frames,
+                pagefile_pages,
+                cluster,
+                policy,
+                seed,
+                file_pages,
+                (numa_nodes, bad_frames),
+                (procs, balance),
+            )| Setup {
                 frames,
                 pagefile_pages,
                 cluster,
@@ -170,6 +195,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
                 numa_nodes,
                 bad_frames,
                 procs,
+                balance,
             },
         )
 }
@@ -183,6 +209,10 @@ fn build(s: &Setup) -> Machine {
     c.seed = s.seed;
     c.numa_nodes = s.numa_nodes;
     c.bad_frames = s.bad_frames.clone();
+    let (period, below, above) = s.balance;
+    c.balance.period = pagelab::units::SimNanos(period);
+    c.balance.available_below = below.min(s.frames);
+    c.balance.goal = c.balance.available_below + above;
     let mut m = Machine::new(c).expect("a valid small machine");
     m.set_recording(true);
     for (i, &(min, max, hard, policy, node)) in s.procs.iter().enumerate() {
@@ -191,7 +221,7 @@ fn build(s: &Setup) -> Machine {
                 name: format!("p{i}"),
                 ws_min: Some(min),
                 ws_max: Some(max),
-                hard_max: Some(hard),
+                hard_max: hard,
                 policy,
                 node,
                 auto_commit: false,
@@ -327,10 +357,11 @@ fn invariants_hold_under_heavy_pressure() {
         numa_nodes: 2,
         bad_frames: vec![5],
         procs: vec![
-            (1, 40, false, None, 0),
-            (1, 20, true, Some(PolicyKind::Lru), 1),
-            (2, 8, true, Some(PolicyKind::Fifo), 0),
+            (1, 40, Some(false), None, 0),
+            (1, 20, Some(true), Some(PolicyKind::Lru), 1),
+            (2, 8, Some(true), Some(PolicyKind::Fifo), 0),
         ],
+        balance: (1_000_000_000, 2, 4),
     };
     let mut steps = Vec::new();
     for p in 0..3u16 {
@@ -367,6 +398,47 @@ fn invariants_hold_under_heavy_pressure() {
     assert!(c.activity.repurposed > 0 && c.paging.hard_pagefile > 0 && c.paging.hard_file > 0, "{c:?}");
     assert!(c.activity.pages_written_pagefile > 0 && c.activity.pages_written_file > 0, "{c:?}");
     assert_eq!(c.paging.access_violations, 0, "{c:?}");
+}
+
+/// The same pressure under aging: soft maxima, the balance set manager
+/// waking every 20 us of simulated time and at every advance tick, and
+/// trimming by age; every invariant after every operation and reference.
+#[test]
+fn invariants_hold_while_the_balance_set_manager_trims() {
+    let setup = Setup {
+        frames: 48,
+        pagefile_pages: 64,
+        cluster: (3, 3),
+        policy: PolicyKind::Aging,
+        seed: 5,
+        file_pages: 16,
+        numa_nodes: 1,
+        bad_frames: vec![],
+        procs: vec![(4, 8, None, None, 0), (4, 30, None, None, 0), (2, 12, None, Some(PolicyKind::WsClock), 0)],
+        balance: (20_000, 16, 8),
+    };
+    let mut steps = Vec::new();
+    for p in 0..3u16 {
+        steps.push(Step::Apply(Op::Reserve {
+            pid: ProcessId(p),
+            address: Some(slot_base(0)),
+            size: 24 * PAGE,
+            protection: Protection::ReadWrite,
+            commit: true,
+        }));
+    }
+    for round in 0..4u64 {
+        for p in 0..3u16 {
+            let pages = if p == 0 && round > 0 { 2 } else { 20 };
+            let kind = if round % 2 == 0 { AccessKind::Write } else { AccessKind::Read };
+            steps.push(Step::Touch { pid: ProcessId(p), address: slot_base(0), pages, kind, node: None });
+        }
+        steps.push(Step::Apply(Op::Advance { ticks: 2 }));
+        steps.push(Step::Apply(Op::AgeWorkingSets));
+    }
+    let m = run_steps(&setup, &steps).unwrap();
+    let b = m.balance();
+    assert!(b.runs > 0 && b.pages_trimmed > 0 && b.pages_scanned > 0, "{b:?}");
 }
 
 /// One action of the reference-model comparison.

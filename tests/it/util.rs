@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 8] =
-    ["tour", "demand-zero", "belady", "soft-hard", "mapped-file", "nt31-2gb", "numa", "privileges"];
+pub const BUILTINS: [&str; 9] =
+    ["tour", "demand-zero", "belady", "soft-hard", "mapped-file", "nt31-2gb", "numa", "privileges", "balance"];
 
 /// What one run of the binary did.
 #[derive(Debug)]
@@ -252,6 +252,112 @@ pub fn clock_misses(refs: &[u64], frames: usize) -> u64 {
             }
         }
         circle.push_back((r, true));
+    }
+    misses
+}
+
+/// One page of an aging circle: the page, its age, its accessed bit.
+struct Aged {
+    page: u64,
+    age: u8,
+    accessed: bool,
+}
+
+impl Aged {
+    /// One look by a scan: referenced, age 0; otherwise a year older, up
+    /// to 3. The bit is cleared either way.
+    fn look(&mut self) {
+        self.age = if self.accessed { 0 } else { (self.age + 1).min(3) };
+        self.accessed = false;
+    }
+}
+
+/// Misses of the aging policy (the book's working sets chapter), a circle
+/// kept as a queue whose front is under the hand: a miss in a full set
+/// looks at up to 17 pages from the hand, ageing each, and stops at the
+/// first of age 2; the oldest it saw (the first of equals) goes; the new
+/// page goes just behind the hand with age 0 and its accessed bit set.
+/// Every `refresh` references, every page is looked at once.
+pub fn aging_misses(refs: &[u64], frames: usize, refresh: Option<usize>) -> u64 {
+    let mut circle: VecDeque<Aged> = VecDeque::new();
+    let mut misses = 0;
+    for (t, &r) in refs.iter().enumerate() {
+        if let Some(e) = circle.iter_mut().find(|e| e.page == r) {
+            e.accessed = true;
+        } else {
+            misses += 1;
+            if circle.len() == frames {
+                let mut oldest: Option<(u64, u8)> = None;
+                for _ in 0..frames.min(17) {
+                    let mut e = circle.pop_front().expect("full circle");
+                    e.look();
+                    let (page, age) = (e.page, e.age);
+                    circle.push_back(e);
+                    if oldest.is_none_or(|(_, a)| age > a) {
+                        oldest = Some((page, age));
+                    }
+                    if age >= 2 {
+                        break;
+                    }
+                }
+                let victim = oldest.expect("a page was looked at").0;
+                circle.retain(|e| e.page != victim);
+            }
+            circle.push_back(Aged { page: r, age: 0, accessed: true });
+        }
+        if refresh.is_some_and(|n| (t + 1) % n == 0) {
+            circle.iter_mut().for_each(Aged::look);
+        }
+    }
+    misses
+}
+
+/// Misses of WSClock (the book's convention), a circle kept as a queue
+/// whose front is under the hand. Time is the number of the reference,
+/// from 1. A miss in a full set goes round once at most: a page whose bit
+/// is set has it cleared and its last use set to now; the first page whose
+/// last use is more than `tau` ago goes; after a whole turn without one,
+/// the page with the oldest last use (the first of equals) goes. Every
+/// `refresh` references, referenced pages get now as their last use.
+pub fn wsclock_misses(refs: &[u64], frames: usize, tau: u64, refresh: Option<usize>) -> u64 {
+    // (page, last use, accessed)
+    let mut circle: VecDeque<(u64, u64, bool)> = VecDeque::new();
+    let mut misses = 0;
+    for (t, &r) in refs.iter().enumerate() {
+        let now = t as u64 + 1;
+        if let Some(e) = circle.iter_mut().find(|e| e.0 == r) {
+            e.2 = true;
+        } else {
+            misses += 1;
+            if circle.len() == frames {
+                let mut victim = None;
+                let mut longest: Option<(u64, u64)> = None;
+                for _ in 0..frames {
+                    let mut e = circle.pop_front().expect("full circle");
+                    if e.2 {
+                        e.2 = false;
+                        e.1 = now;
+                    } else if now - e.1 > tau {
+                        victim = Some(e.0);
+                        circle.push_back(e);
+                        break;
+                    }
+                    if longest.is_none_or(|(_, l)| e.1 < l) {
+                        longest = Some((e.0, e.1));
+                    }
+                    circle.push_back(e);
+                }
+                let victim = victim.or(longest.map(|l| l.0)).expect("a page was looked at");
+                circle.retain(|e| e.0 != victim);
+            }
+            circle.push_back((r, 0, true));
+        }
+        if refresh.is_some_and(|n| (t + 1) % n == 0) {
+            for e in circle.iter_mut().filter(|e| e.2) {
+                e.2 = false;
+                e.1 = now;
+            }
+        }
     }
     misses
 }

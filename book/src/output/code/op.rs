@@ -102,12 +102,18 @@ pub enum Op {
         pages: Option<u64>,
     },
     /// Let background work run for `ticks` rounds: in each, the modified
-    /// writer runs if its thresholds say so and the zero page thread
-    /// zeroes free pages.
+    /// writer runs if its thresholds say so, the zero page thread zeroes
+    /// free pages, and a period of the balance set manager passes (one
+    /// simulated second by default), after which it ages working sets and,
+    /// if available memory is low, trims them.
     Advance {
         /// Rounds.
         ticks: u32,
     },
+    /// The working-set manager's aging scan of every aging and WSClock
+    /// working set, without trimming: what `pagelab replay --refresh N`
+    /// runs every N references.
+    AgeWorkingSets,
     /// Exit a process.
     Exit {
         /// Process.
