@@ -1453,6 +1453,21 @@ mod tests {
         m
     }
 
+    /// A process that treats every address as committed (as a replay's).
+    fn trace_process(m: &mut Machine, max: u64) -> ProcessId {
+        let op = Op::CreateProcess {
+            name: "trace".into(),
+            ws_min: None,
+            ws_max: Some(max),
+            hard_max: None,
+            policy: None,
+            node: 0,
+            auto_commit: true,
+        };
+        let Ok(OpValue::Process(p)) = m.apply(&op) else { panic!("create") };
+        p
+    }
+
     fn process(m: &mut Machine, max: u64) -> ProcessId {
         let OpValue::Process(p) = m
             .apply(&Op::CreateProcess {
@@ -1833,20 +1848,7 @@ mod tests {
         // releasing the reservation released commit never charged (an
         // underflow of the process's commit).
         let mut m = small(32, 32);
-        let OpValue::Process(p) = m
-            .apply(&Op::CreateProcess {
-                name: "trace".into(),
-                ws_min: None,
-                ws_max: Some(8),
-                hard_max: None,
-                policy: None,
-                node: 0,
-                auto_commit: true,
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
+        let p = trace_process(&mut m, 8);
         assert_eq!(m.access(p, 0x110c000, AccessKind::Write, None, NEVER), Ok(Resolution::DemandZero));
         let reserve =
             |address, size| Op::Reserve { pid: p, address, size, protection: Protection::ReadWrite, commit: false };
@@ -1891,20 +1893,7 @@ mod tests {
         // reached page 3's PTE and soft-faulted it into the working set
         // under the wrong page number.
         let mut m = small(32, 32);
-        let OpValue::Process(p) = m
-            .apply(&Op::CreateProcess {
-                name: "trace".into(),
-                ws_min: None,
-                ws_max: Some(2),
-                hard_max: None,
-                policy: None,
-                node: 0,
-                auto_commit: true,
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
+        let p = trace_process(&mut m, 2);
         touch(&mut m, p, 0x3000, 3, AccessKind::Write);
         assert_eq!(m.pte(p, Vpn(3)).unwrap().kind().name(), "transition");
         for address in [0x1000000003000, 0x1000000004000] {
