@@ -1,5 +1,6 @@
 //! The machine driven by arbitrary operation sequences. The input decodes
-//! into a small machine (16-128 frames, a page file of 0-255 pages, one or
+//! into a small machine (16-128 frames, or 1024-1279 so that large pages
+//! fit, a page file of 0-255 pages, one or
 //! two NUMA nodes, a few bad frames, any policy and layout), one to three
 //! processes and a mapped file, then at most 64 operations: every `Op`,
 //! and runs of up to 16 references. Addresses fall mostly in four 1 MiB
@@ -18,6 +19,7 @@ use libfuzzer_sys::fuzz_target;
 use pagelab::config::{ClusterDirection, Layout, MachineConfig};
 use pagelab::machine::Counters;
 use pagelab::pte::Protection;
+use pagelab::token::Privilege;
 use pagelab::units::{Bytes, FileId, ProcessId};
 use pagelab::working_set::{PolicyKind, NEVER};
 use pagelab::{AccessKind, Machine, Op, OpError};
@@ -93,7 +95,12 @@ fn policy(c: &mut Cursor) -> PolicyKind {
 }
 
 fn config(c: &mut Cursor) -> MachineConfig {
-    let frames = 16 + c.below(113);
+    // The largest small size reads one more byte: a machine large enough
+    // for large pages (two or more 2 MiB regions) half the time.
+    let frames = match 16 + c.below(113) {
+        128 if c.bool() => 1024 + c.below(256),
+        f => f,
+    };
     let mut m = MachineConfig::with_memory(Bytes(frames * PAGE));
     m.pagefile = Bytes(c.u8() as u64 * PAGE);
     m.cluster.pagefile = c.below(9) as u32;
@@ -199,7 +206,7 @@ fuzz_target!(|data: &[u8]| {
         // One more than exist: sometimes a process or file that does not.
         let ids = procs as u64 + 1;
         let pid = move |c: &mut Cursor| ProcessId(c.below(ids) as u16);
-        let op = match c.below(16) {
+        let op = match c.below(20) {
             0 if procs < MAX_PROCESSES => {
                 procs += 1;
                 create_process(&mut c, procs - 1)
@@ -239,6 +246,24 @@ fuzz_target!(|data: &[u8]| {
             9 => Op::WriteModified { pages: c.bool().then(|| c.below(32)) },
             10 => Op::Advance { ticks: 1 + c.below(4) as u32 },
             11 => Op::Exit { pid: pid(&mut c) },
+            16 | 17 => Op::AllocateLarge {
+                pid: pid(&mut c),
+                address: match c.below(4) {
+                    0 => None,
+                    1 => Some(address(&mut c)),
+                    _ => Some((1 + c.below(4)) << 21),
+                },
+                size: if c.below(4) == 0 { size(&mut c, false) } else { (1 + c.below(3)) << 21 },
+                protection: c.pick(&PROTECTIONS),
+                commit: c.below(8) != 0,
+            },
+            18 if c.bool() => Op::GrantPrivilege { privilege: Privilege::LockMemory },
+            18 => Op::Logon,
+            19 => Op::AdjustTokenPrivileges {
+                pid: pid(&mut c),
+                privilege: Privilege::LockMemory,
+                enable: c.below(4) != 0,
+            },
             _ => {
                 let pid = pid(&mut c);
                 let start = address(&mut c);

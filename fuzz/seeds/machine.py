@@ -55,7 +55,33 @@ def set_ws(pid, lo, hi):
 def exit_(pid):
     return [11, pid]
 
+def setup_large(**kw):
+    """A 1024-frame machine (two 2 MiB regions): the largest small size
+    (128 frames) followed by the bytes that ask for a large machine."""
+    b = setup(frames=128, **kw)
+    return [b[0], 1, 0] + b[1:]
+
+def grant():
+    return [18, 1]
+
+def logon():
+    return [18, 0]
+
+def new_process():
+    # no ws_min or ws_max, machine defaults, node 0, no auto-commit
+    return [0, 0, 0, 0, 0, 0, 1]
+
+def adjust(pid):
+    return [19, pid, 1]
+
+def allocate_large(pid, pages2m=1, commit=True):
+    # system-chosen address, 2 MiB x pages2m, PAGE_READWRITE
+    return [16, pid, 0, 1, pages2m - 1, 0, 1 if commit else 0]
+
 SEEDS = {
+    "large-pages-after-logon": setup_large() + allocate_large(0) + adjust(0) + grant() + logon()
+        + new_process() + allocate_large(1) + adjust(1) + allocate_large(1) + allocate_large(1, 2)
+        + reserve(0, 0, 16) + touch(0, 0, 0, 16) + exit_(1) + allocate_large(0),
     "demand-zero-touch": setup() + reserve(0, 0, 16) + touch(0, 0, 0, 16) + touch(0, 0, 0, 8, kind=0),
     "soft-hard-pressure": setup(frames=24, pagefile=64, procs=((1, 39, 0),)) + reserve(0, 0, 32)
         + touch(0, 0, 0, 16) + touch(0, 0, 16, 16) + write_modified() + touch(0, 0, 0, 16, kind=0)
