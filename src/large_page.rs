@@ -32,7 +32,7 @@ use crate::pfn_db::PageLocation;
 use crate::process::{Vad, VadKind};
 use crate::pte::{Protection, Pte};
 use crate::token::Privilege;
-use crate::units::{Pfn, ProcessId, Vpn, PAGE_SIZE};
+use crate::units::{Pfn, ProcessId, PAGE_SIZE};
 use crate::win32::Win32Error;
 
 /// The size of a large page: a power of two number of 4 KiB frames, kept
@@ -105,7 +105,9 @@ impl Machine {
             return Err(self.fail(pid, CALL, Win32Error::NoSystemResources));
         }
         let regions: Vec<u32> = index.free_regions().take(count as usize).collect();
-        let start = self.place_large_range(pid, CALL, address, pages, large)?;
+        // The address is a multiple of the large-page size (checked above),
+        // so the rounding to the allocation granularity leaves it alone.
+        let (start, _) = self.place_range(pid, CALL, address, size, large.frames() as u64)?;
         self.processes[pid.0 as usize]
             .vads
             .insert(start.0, Vad { start, pages, kind: VadKind::Private, protection, mem_commit: true, large: true });
@@ -146,37 +148,6 @@ impl Machine {
         self.emit(|| Event::LargePagesAllocated { pid, start, count, frames: frames.clone(), zeroed: zeroed_now });
         Ok(OpValue::Address(start.address()))
     }
-
-    /// The virtual range of a large-page allocation: at `address` if given
-    /// (a multiple of the large-page size), else the lowest free range
-    /// aligned to it.
-    fn place_large_range(
-        &mut self,
-        pid: ProcessId,
-        call: &'static str,
-        address: Option<u64>,
-        pages: u64,
-        large: crate::large_page::LargePageSize,
-    ) -> Result<Vpn, OpError> {
-        let (lo, hi) = (self.config.layout.first_user_page(), self.config.layout.end_user_page());
-        let p = &self.processes[pid.0 as usize];
-        match address {
-            Some(a) => {
-                let v = Vpn::containing(a);
-                if v < lo || v.0 + pages > hi.0 {
-                    return Err(self.fail(pid, call, Win32Error::InvalidParameter));
-                }
-                if p.overlaps(v, pages) || p.page_table.first_in(v, v.offset(pages)).is_some() {
-                    return Err(self.fail(pid, call, Win32Error::InvalidAddress));
-                }
-                Ok(v)
-            }
-            None => match p.find_free(lo, pages, large.frames() as u64, hi) {
-                Some(v) => Ok(v),
-                None => Err(self.fail(pid, call, Win32Error::NotEnoughMemory)),
-            },
-        }
-    }
 }
 
 #[cfg(test)]
@@ -184,7 +155,7 @@ mod tests {
     use super::*;
     use crate::config::MachineConfig;
     use crate::machine::Op;
-    use crate::units::Bytes;
+    use crate::units::{Bytes, Vpn};
 
     const MIB2: u64 = 2 << 20;
 

@@ -409,6 +409,8 @@ pub const MAX_RECORDED_EVENTS: usize = 100_000;
 
 /// Allocation granularity of reservations: 64 KiB (WI7 p. 365).
 pub const ALLOCATION_GRANULARITY: u64 = 64 * 1024;
+/// The allocation granularity in pages: where a system-chosen range starts.
+const GRANULARITY_PAGES: u64 = ALLOCATION_GRANULARITY / 4096;
 /// The largest range one operation may cover: 2^32 pages (16 TiB) of
 /// page-by-page work would take the host hours.
 pub const MAX_OP_PAGES: u64 = 1 << 32;
@@ -741,7 +743,7 @@ impl Machine {
         protection: Protection,
         commit: bool,
     ) -> Result<OpValue, OpError> {
-        let (start, pages) = self.place_range(pid, "VirtualAlloc(MEM_RESERVE)", address, size)?;
+        let (start, pages) = self.place_range(pid, "VirtualAlloc(MEM_RESERVE)", address, size, GRANULARITY_PAGES)?;
         if commit {
             if self.commit_charge + pages > self.commit_limit {
                 return Err(self.fail(pid, "VirtualAlloc(MEM_COMMIT)", Win32Error::CommitmentLimit));
@@ -761,12 +763,17 @@ impl Machine {
     /// at `address` (rounded down to the allocation granularity, the end up
     /// to a page; WI7 p. 365) or, without one, the lowest free range. A
     /// failure is reported as a failure of `call`.
-    fn place_range(
+    /// The virtual range of a new reservation, view or large-page
+    /// allocation: at `address` (rounded down to the allocation
+    /// granularity), or the lowest free range starting on a multiple of
+    /// `align` pages (the allocation granularity, or the large-page size).
+    pub(crate) fn place_range(
         &mut self,
         pid: ProcessId,
         call: &'static str,
         address: Option<u64>,
         size: u64,
+        align: u64,
     ) -> Result<(Vpn, u64), OpError> {
         if size == 0 {
             return Err(self.fail(pid, call, Win32Error::InvalidParameter));
@@ -794,7 +801,7 @@ impl Machine {
             }
             None => {
                 let pages = Bytes(size).pages_ceil();
-                match self.processes[pid.0 as usize].find_free(lo, pages, ALLOCATION_GRANULARITY / 4096, hi) {
+                match self.processes[pid.0 as usize].find_free(lo, pages, align, hi) {
                     Some(v) => (v, pages),
                     // No free range: STATUS_NO_MEMORY.
                     None => return Err(self.fail(pid, call, Win32Error::NotEnoughMemory)),
@@ -995,7 +1002,7 @@ impl Machine {
         if address.is_some_and(|a| a % ALLOCATION_GRANULARITY != 0) {
             return Err(self.fail(pid, CALL, Win32Error::MappedAlignment));
         }
-        let (start, pages) = self.place_range(pid, CALL, address, size)?;
+        let (start, pages) = self.place_range(pid, CALL, address, size, GRANULARITY_PAGES)?;
         let kind = VadKind::Mapped { file, file_page: offset / 4096 };
         self.processes[pid.0 as usize]
             .vads
