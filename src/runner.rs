@@ -216,24 +216,16 @@ impl Runner {
     fn perform(&mut self, action: &Action) -> Result<(), OpError> {
         let m = &mut self.machine;
         match action {
-            Action::Reserve { process, address, size, protection, commit, large_pages: true } => m
-                .apply(&Op::AllocateLarge {
-                    pid: self.pids[*process],
-                    address: *address,
-                    size: *size,
-                    protection: *protection,
-                    commit: *commit,
-                })
-                .map(drop),
-            Action::Reserve { process, address, size, protection, commit, large_pages: false } => m
-                .apply(&Op::Reserve {
-                    pid: self.pids[*process],
-                    address: *address,
-                    size: *size,
-                    protection: *protection,
-                    commit: *commit,
-                })
-                .map(drop),
+            Action::Reserve { process, address, size, protection, commit, large_pages } => {
+                let (pid, address, size, protection, commit) =
+                    (self.pids[*process], *address, *size, *protection, *commit);
+                let op = if *large_pages {
+                    Op::AllocateLarge { pid, address, size, protection, commit }
+                } else {
+                    Op::Reserve { pid, address, size, protection, commit }
+                };
+                m.apply(&op).map(drop)
+            }
             Action::Commit { process, address, size, protection } => m
                 .apply(&Op::Commit {
                     pid: self.pids[*process],
