@@ -144,8 +144,13 @@ impl Machine {
         self.processes[pid.0 as usize].large_frames += pages;
         self.activity.zeroed_in_fault += zeroed_now;
         self.activity.time_foreground += self.config.cost.zero_page * zeroed_now;
-        let frames: Vec<Pfn> = regions.iter().map(|&r| Pfn(r * large.frames())).collect();
-        self.emit(|| Event::LargePagesAllocated { pid, start, count, frames: frames.clone(), zeroed: zeroed_now });
+        self.emit(|| Event::LargePagesAllocated {
+            pid,
+            start,
+            count,
+            frames: regions.iter().map(|&r| Pfn(r * large.frames())).collect(),
+            zeroed: zeroed_now,
+        });
         Ok(OpValue::Address(start.address()))
     }
 }
