@@ -181,6 +181,9 @@ pub struct MachineConfig {
     /// then 2 MiB on x64, 4 MiB on the NT x86 layout; 0 otherwise). A
     /// machine without them keeps no contiguity index.
     pub large_pages: bool,
+    /// Which era's allocator empties physical memory for large pages and
+    /// contiguous requests ([`crate::compaction::Era`]).
+    pub large_page_allocator: crate::compaction::Era,
 }
 
 /// A machine setting that cannot be used, and why.
@@ -218,6 +221,7 @@ impl MachineConfig {
             seed: 0,
             bad_frames: Vec::new(),
             large_pages: true,
+            large_page_allocator: crate::compaction::Era::default(),
         }
     }
 

@@ -22,6 +22,9 @@ pub struct CostModel {
     pub soft_fault: SimNanos,
     /// Zero one 4 KiB page.
     pub zero_page: SimNanos,
+    /// Copy one 4 KiB page to another frame (memory compaction moving a
+    /// page; reading and writing it, about twice a zeroing).
+    pub copy_page: SimNanos,
     /// Start one disk I/O: seek and rotation, or device latency.
     pub io_latency: SimNanos,
     /// Transfer one page to or from disk.
@@ -46,6 +49,7 @@ impl CostModel {
                 fault_trap: ns(10_000),
                 soft_fault: ns(30_000),
                 zero_page: ns(100_000),
+                copy_page: ns(200_000),
                 io_latency: ns(15_000_000),
                 io_per_page: ns(2_000_000),
                 ws_lock_hold: ns(5_000),
@@ -57,6 +61,7 @@ impl CostModel {
                 fault_trap: ns(1_000),
                 soft_fault: ns(2_000),
                 zero_page: ns(1_000),
+                copy_page: ns(2_000),
                 io_latency: ns(8_000_000),
                 io_per_page: ns(40_000),
                 ws_lock_hold: ns(200),
@@ -68,6 +73,7 @@ impl CostModel {
                 fault_trap: ns(500),
                 soft_fault: ns(700),
                 zero_page: ns(300),
+                copy_page: ns(600),
                 io_latency: ns(80_000),
                 io_per_page: ns(2_000),
                 ws_lock_hold: ns(100),

@@ -327,6 +327,78 @@ pub enum Event {
         /// Aligned regions entirely free.
         free_regions: u64,
     },
+    /// The allocator emptied a run of frames for a contiguous request.
+    RunEmptied {
+        /// First frame.
+        first: Pfn,
+        /// Frames.
+        frames: u32,
+        /// Standby pages repurposed.
+        repurposed: u64,
+        /// Modified pages written out first.
+        written: u64,
+        /// Pages copied to other frames.
+        moved: u64,
+        /// Simulated time it took.
+        time: SimNanos,
+    },
+    /// The allocator gave up on a run half-way: the work done is lost.
+    RunAbandoned {
+        /// First frame.
+        first: Pfn,
+        /// Frames.
+        frames: u32,
+        /// The frame that cannot move, or none if there was no room to
+        /// move a page to.
+        at: Option<Pfn>,
+        /// Standby pages repurposed before it gave up.
+        repurposed: u64,
+        /// Modified pages written out.
+        written: u64,
+        /// Pages copied.
+        moved: u64,
+        /// Simulated time spent.
+        time: SimNanos,
+    },
+    /// Compaction copied a page to another frame and fixed its PTE.
+    PageMoved {
+        /// The owner.
+        pid: ProcessId,
+        /// The page.
+        vpn: Vpn,
+        /// Old frame.
+        from: Pfn,
+        /// New frame.
+        to: Pfn,
+    },
+    /// A driver got physically contiguous memory.
+    ContiguousAllocated {
+        /// First frame.
+        first: Pfn,
+        /// Frames.
+        pages: u64,
+    },
+    /// MmAllocateContiguousMemory returned NULL.
+    ContiguousUnavailable {
+        /// Frames asked for.
+        pages: u64,
+    },
+    /// A driver freed its contiguous memory.
+    ContiguousFreed {
+        /// First frame.
+        first: Pfn,
+        /// Frames.
+        pages: u64,
+    },
+    /// A fragment step scattered pages over memory.
+    Fragmented {
+        /// Whose pages.
+        pid: ProcessId,
+        /// Where they went.
+        pattern: crate::fragment::FragmentPattern,
+        /// How many of each.
+        done: crate::fragment::Fragmented,
+    },
     /// Policy granted a user right to the account.
     PrivilegeGranted {
         /// The privilege.
@@ -544,6 +616,41 @@ impl Event {
                 if *wanted == 1 { "" } else { "s" },
                 if *free_regions == 1 { "is" } else { "are" }
             ),
+            Event::RunEmptied { first, frames, repurposed, written, moved, time } => format!(
+                "emptied {frames} frames from {first} for a contiguous request: {repurposed} standby page{} repurposed, {written} modified written out first, {moved} copied to other frames; {time}",
+                if *repurposed == 1 { "" } else { "s" }
+            ),
+            Event::RunAbandoned { first, frames, at, repurposed, written, moved, time } => format!(
+                "gave up on the {frames} frames from {first}: {} after repurposing {repurposed}, writing {written} and moving {moved} pages ({time} wasted)",
+                match at {
+                    Some(p) => format!("{p} cannot move"),
+                    None => "no frame or page-file space to move a page to".to_string(),
+                }
+            ),
+            Event::PageMoved { pid, vpn, from, to } => {
+                format!("copied {} page {vpn} from {from} to {to} and pointed its PTE there", name(*pid))
+            }
+            Event::ContiguousAllocated { first, pages } => format!(
+                "MmAllocateContiguousMemory: {} from {first}, locked, owned by the system",
+                frames(*pages)
+            ),
+            Event::ContiguousUnavailable { pages } => format!(
+                "MmAllocateContiguousMemory returned NULL: no run of {pages} contiguous frames could be had"
+            ),
+            Event::ContiguousFreed { first, pages } => {
+                format!("MmFreeContiguousMemory: {} from {first} went to the free list", frames(*pages))
+            }
+            Event::Fragmented { pid, pattern, done } => format!(
+                "fragment ({}): {} free, {} drivers' nonpaged pages, and {} of {}: {} active, {} standby, {} modified",
+                pattern.name(),
+                frames(done.free),
+                done.unmovable,
+                done.active + done.standby + done.modified,
+                name(*pid),
+                done.active,
+                done.standby,
+                done.modified
+            ),
             Event::PrivilegeGranted { privilege, new, logon } => format!(
                 "policy grants the account \"{}\" ({}){}: tokens of logon session {logon} are unchanged; it is in effect from the next logon",
                 privilege.right(),
@@ -599,6 +706,13 @@ impl Event {
             Event::CallFailed { .. } => "call_failed",
             Event::LargePagesAllocated { .. } => "large_pages_allocated",
             Event::LargePagesUnavailable { .. } => "large_pages_unavailable",
+            Event::RunEmptied { .. } => "run_emptied",
+            Event::RunAbandoned { .. } => "run_abandoned",
+            Event::PageMoved { .. } => "page_moved",
+            Event::ContiguousAllocated { .. } => "contiguous_allocated",
+            Event::ContiguousUnavailable { .. } => "contiguous_unavailable",
+            Event::ContiguousFreed { .. } => "contiguous_freed",
+            Event::Fragmented { .. } => "fragmented",
             Event::PrivilegeGranted { .. } => "privilege_granted",
             Event::LoggedOn { .. } => "logged_on",
             Event::PrivilegeAdjusted { .. } => "privilege_adjusted",
@@ -606,7 +720,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 27] = [
+    pub const KINDS: [&'static str; 34] = [
         "process_created",
         "reserved",
         "committed",
@@ -631,6 +745,13 @@ impl Event {
         "call_failed",
         "large_pages_allocated",
         "large_pages_unavailable",
+        "run_emptied",
+        "run_abandoned",
+        "page_moved",
+        "contiguous_allocated",
+        "contiguous_unavailable",
+        "contiguous_freed",
+        "fragmented",
         "privilege_granted",
         "logged_on",
         "privilege_adjusted",

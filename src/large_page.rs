@@ -98,32 +98,27 @@ impl Machine {
         }
         let count = size / bytes;
         // All or nothing: enough entirely free regions, or no frame taken.
-        let index = self.pfn.contiguity().expect("machines with large pages keep the index");
-        if index.free_count() < count {
-            let free = index.free_count();
-            self.emit(|| Event::LargePagesUnavailable { pid, wanted: count, free_regions: free });
-            return Err(self.fail(pid, CALL, Win32Error::NoSystemResources));
-        }
-        let regions: Vec<u32> = index.free_regions().take(count as usize).collect();
         // The address is a multiple of the large-page size (checked above),
         // so the rounding to the allocation granularity leaves it alone.
         let (start, _) = self.place_range(pid, CALL, address, size, large.frames() as u64)?;
+        let free = self.pfn.contiguity().expect("machines with large pages keep the index").free_count();
+        let Some((regions, stale)) = self.obtain_regions(count) else {
+            self.emit(|| Event::LargePagesUnavailable { pid, wanted: count, free_regions: free });
+            return Err(self.fail(pid, CALL, Win32Error::NoSystemResources));
+        };
         self.processes[pid.0 as usize]
             .vads
             .insert(start.0, Vad { start, pages, kind: VadKind::Private, protection, mem_commit: true, large: true });
         self.commit_charge += pages;
         self.processes[pid.0 as usize].commit += pages;
         let per = large.frames() as u64;
-        let mut zeroed_now = 0;
+        let zeroed_now = stale;
         for (k, &r) in regions.iter().enumerate() {
             let first = Pfn(r * large.frames());
             for i in 0..per {
                 let pfn = Pfn(first.0 + i as u32);
                 let vpn = start.offset(k as u64 * per + i);
-                if self.pfn.entry(pfn).location() == PageLocation::Free {
-                    zeroed_now += 1;
-                }
-                self.pfn.unlink(pfn);
+                // Claimed by obtain_regions: on no list, owned by nobody.
                 let e = self.pfn.entry_mut(pfn);
                 e.set_owner(Some((pid, vpn)));
                 e.set_large(true);

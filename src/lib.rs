@@ -37,12 +37,14 @@
 
 pub mod balance;
 pub mod cli;
+pub mod compaction;
 pub mod config;
 pub mod contiguity;
 pub mod cost;
 pub mod event;
 pub mod exit;
 pub mod fault;
+pub mod fragment;
 pub mod fragmentation;
 pub mod host;
 pub mod host_memory;
@@ -59,6 +61,7 @@ pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod system_pages;
 pub mod token;
 pub mod trace;
 pub mod tracegen;

@@ -187,6 +187,25 @@ pub enum Op {
         /// Whether MEM_COMMIT was given (it must be).
         commit: bool,
     },
+    /// A seeded `fragment` step: scatter pages over physical memory
+    /// ([`crate::fragment`]).
+    Fragment(crate::fragment::FragmentSpec),
+    /// A driver's MmAllocateContiguousMemorySpecifyCache: physically
+    /// contiguous locked memory ([`crate::system_pages`]). Returns the
+    /// physical address.
+    AllocateContiguous {
+        /// Bytes.
+        size: u64,
+        /// The first frame's physical address is a multiple of this.
+        alignment: u64,
+        /// The highest acceptable physical address.
+        highest: u64,
+    },
+    /// MmFreeContiguousMemory.
+    FreeContiguous {
+        /// The physical address the allocation returned.
+        address: u64,
+    },
     /// Grant a user right to the account by policy (Local Security Policy,
     /// `LsaAddAccountRights`): in effect from the next logon.
     GrantPrivilege {
@@ -249,6 +268,24 @@ pub enum OpError {
     /// The process does not exist or has exited.
     #[error("process {0} does not exist or has exited")]
     NoSuchProcess(u16),
+    /// MmAllocateContiguousMemory returned NULL: no run could be had.
+    #[error("MmAllocateContiguousMemory failed: no run of {pages} contiguous frames could be had")]
+    ContiguousUnavailable {
+        /// Frames asked for.
+        pages: u64,
+    },
+    /// MmFreeContiguousMemory of an address no contiguous allocation has.
+    #[error("MmFreeContiguousMemory: no contiguous allocation starts at physical address 0x{address:x}")]
+    NotContiguousMemory {
+        /// The address given.
+        address: u64,
+    },
+    /// A fragment step that cannot be built on this machine.
+    #[error("{message}")]
+    Fragment {
+        /// What is wrong.
+        message: String,
+    },
     /// More processes or files than 16-bit identifiers can name.
     #[error("too many {0}: pagelab names at most 65536")]
     TooMany(&'static str),
@@ -264,6 +301,9 @@ impl OpError {
             OpError::NoMemory => "no_memory".into(),
             OpError::NoSuchProcess(_) => "no_such_process".into(),
             OpError::TooMany(_) => "too_many".into(),
+            OpError::ContiguousUnavailable { .. } => "no_contiguous_memory".into(),
+            OpError::NotContiguousMemory { .. } => "not_contiguous_memory".into(),
+            OpError::Fragment { .. } => "fragment".into(),
         }
     }
 }
@@ -400,6 +440,10 @@ pub struct Machine {
     pub(crate) pending_wait: SimNanos,
     /// The balance set manager.
     pub(crate) balance: BalanceState,
+    /// Frames the system holds: drivers' nonpaged and contiguous memory.
+    pub(crate) system: crate::system_pages::SystemPages,
+    /// What emptying runs for contiguous requests has cost.
+    pub(crate) compaction: crate::compaction::CompactionStats,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -444,6 +488,8 @@ impl Machine {
             events_not_recorded: 0,
             pending_wait: SimNanos(0),
             security: Security::default(),
+            system: Default::default(),
+            compaction: Default::default(),
         })
     }
 
@@ -698,6 +744,14 @@ impl Machine {
                 self.live(*pid)?;
                 self.allocate_large(*pid, *address, *size, *protection, *commit)
             }
+            Op::Fragment(spec) => {
+                self.live(spec.pid)?;
+                self.fragment(spec)
+            }
+            Op::AllocateContiguous { size, alignment, highest } => {
+                self.allocate_contiguous(*size, *alignment, *highest)
+            }
+            Op::FreeContiguous { address } => self.free_contiguous(*address),
             Op::GrantPrivilege { privilege } => {
                 let new = self.security.grant(*privilege);
                 let logon = self.security.logon;
@@ -1284,6 +1338,9 @@ impl Machine {
                         return Err(format!("{pfn} is {:?} with I/O in progress", e.location()));
                     }
                 }
+                PageLocation::Active if e.locked() && e.owner().is_none() => {
+                    // The system's: checked by check_system_pages.
+                }
                 PageLocation::Standby | PageLocation::Modified | PageLocation::Active => {
                     let Some((pid, vpn)) = e.owner() else {
                         return Err(format!("{pfn} is {:?} with no PTE back-pointer", e.location()));
@@ -1300,10 +1357,12 @@ impl Machine {
                 other => return Err(format!("{pfn} left in state {other:?} between operations")),
             }
         }
+        self.check_system_pages()?;
         let large_total: u64 = self.processes.iter().map(|p| p.large_frames).sum();
-        if self.pfn.counts().active != ws_total + large_total {
+        let system = self.system.frames();
+        if self.pfn.counts().active != ws_total + large_total + system {
             return Err(format!(
-                "{} active frames but working sets hold {ws_total} and large pages {large_total}",
+                "{} active frames but working sets hold {ws_total}, large pages {large_total} and the system {system}",
                 self.pfn.counts().active
             ));
         }

@@ -45,7 +45,7 @@ impl Machine {
 
     /// Takes a standby page from its owner: the owner's transition PTE goes
     /// back to where the page's copy is (page file or mapped file).
-    fn repurpose(&mut self, pfn: Pfn) {
+    pub(crate) fn repurpose(&mut self, pfn: Pfn) {
         self.pfn.unlink(pfn);
         let e = *self.pfn.entry(pfn);
         let (pid, vpn) = e.owner().expect("a standby page has an owner");

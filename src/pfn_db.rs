@@ -203,6 +203,12 @@ impl PfnEntry {
     pub fn large(&self) -> bool {
         self.flags & LARGE != 0
     }
+    /// Marks the page locked in memory (a driver's or the system's page
+    /// that can never move), or no longer. Set only while the frame is on
+    /// no list, so the contiguity index sees its category change.
+    pub fn set_locked(&mut self, on: bool) {
+        self.set_flag(LOCKED, on);
+    }
     /// Marks the page as part of a large page, or no longer.
     pub fn set_large(&mut self, on: bool) {
         if on {
@@ -653,6 +659,31 @@ impl PfnDatabase {
         let h = &mut self.heads[list];
         h.tail = pfn.0;
         h.count += 1;
+    }
+
+    /// Moves the page in frame `src` to frame `dst`, which must be on no
+    /// list: `dst` takes `src`'s whole entry (owner, backing, flags,
+    /// counts, working-set index) and its state (an active page stays
+    /// active, a listed one goes to the tail of the same list); `src` is
+    /// left blank, on no list. What memory compaction does after copying
+    /// the contents; the caller points the owner's PTE at `dst`.
+    pub fn relocate(&mut self, src: Pfn, dst: Pfn) {
+        debug_assert_eq!(self.entry(dst).location(), PageLocation::Transition, "the destination is on no list");
+        let loc = self.entry(src).location();
+        let ws = self.entry(src).flink;
+        self.unlink(src);
+        self.touch(dst);
+        let mut moved = self.entries[src.index()];
+        moved.flink = NIL;
+        moved.blink = NIL;
+        self.entries[dst.index()] = moved;
+        let mut blank = PfnEntry::new();
+        blank.set_location(PageLocation::Transition);
+        self.entries[src.index()] = blank;
+        self.push_tail(dst, loc);
+        if loc == PageLocation::Active {
+            self.entries[dst.index()].flink = ws;
+        }
     }
 
     /// Takes a frame off whatever list it is on (or out of the active

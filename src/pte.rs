@@ -280,6 +280,12 @@ impl Pte {
         (self.0 & VALID != 0 || self.0 & (PROTOTYPE | TRANSITION) == TRANSITION).then(|| self.pfn())
     }
 
+    /// The same valid or transition PTE naming frame `pfn` instead (the
+    /// page was moved to another frame).
+    pub fn with_frame(self, pfn: Pfn) -> Pte {
+        Pte((self.0 & !PFN_MASK) | ((pfn.0 as u64) << PFN_SHIFT))
+    }
+
     /// Whether a valid PTE has been written.
     #[inline]
     pub fn is_dirty(self) -> bool {

@@ -66,6 +66,8 @@ pub struct Runner {
     workload: ChaCha8Rng,
     checks: Vec<CheckResult>,
     setup_events: Vec<Event>,
+    /// Physical addresses of the contiguous allocations still held, oldest first.
+    contiguous: Vec<u64>,
 }
 
 /// The id of a process not started yet (never used: the loader checks).
@@ -110,7 +112,17 @@ impl Runner {
         // The workload generator is separate from the machine's own, so a
         // random policy does not change which pages a random touch visits.
         let workload = ChaCha8Rng::seed_from_u64(scenario.machine.seed ^ 0x9E37_79B9_7F4A_7C15);
-        let mut runner = Runner { scenario, machine, pids, files, next: 0, workload, checks: Vec::new(), setup_events };
+        let mut runner = Runner {
+            scenario,
+            machine,
+            pids,
+            files,
+            next: 0,
+            workload,
+            checks: Vec::new(),
+            setup_events,
+            contiguous: Vec::new(),
+        };
         // A scenario without steps is at its end from the start.
         if runner.scenario.steps.is_empty() {
             let end: Vec<_> = runner.scenario.expect.iter().map(|e| runner.check(e, None)).collect();
@@ -262,6 +274,28 @@ impl Runner {
                 Ok(())
             }
             Action::Grant { privilege } => m.apply(&Op::GrantPrivilege { privilege: *privilege }).map(drop),
+            Action::Fragment { process, free, unmovable, standby, modified, pattern } => m
+                .apply(&Op::Fragment(crate::fragment::FragmentSpec {
+                    pid: self.pids[*process],
+                    free: *free,
+                    unmovable: *unmovable,
+                    standby: *standby,
+                    modified: *modified,
+                    pattern: *pattern,
+                }))
+                .map(drop),
+            Action::Contiguous { size, alignment, highest } => {
+                if let crate::machine::OpValue::Address(a) =
+                    m.apply(&Op::AllocateContiguous { size: *size, alignment: *alignment, highest: *highest })?
+                {
+                    self.contiguous.push(a);
+                }
+                Ok(())
+            }
+            Action::FreeContiguous => match self.contiguous.pop() {
+                Some(address) => m.apply(&Op::FreeContiguous { address }).map(drop),
+                None => m.apply(&Op::FreeContiguous { address: u64::MAX }).map(drop),
+            },
             Action::Logon => m.apply(&Op::Logon).map(drop),
             Action::AdjustPrivileges { process, privilege, enable } => m
                 .apply(&Op::AdjustTokenPrivileges { pid: self.pids[*process], privilege: *privilege, enable: *enable })
@@ -341,6 +375,16 @@ impl Runner {
                 "time_us" => m.time().0 / 1000,
                 "large_page_minimum" => m.large_page_minimum(),
                 "regions.free" => m.pfn_db().contiguity().map_or(0, |c| c.free_count()),
+                "regions.cheap" => m.pfn_db().contiguity().map_or(0, |c| c.obtainable().cheap),
+                "regions.movable" => m.pfn_db().contiguity().map_or(0, |c| c.obtainable().compacted),
+                "compaction.runs_emptied" => m.compaction().runs_emptied,
+                "compaction.runs_abandoned" => m.compaction().runs_abandoned,
+                "compaction.repurposed" => m.compaction().repurposed,
+                "compaction.written" => m.compaction().written,
+                "compaction.moved" => m.compaction().moved,
+                "compaction.time_us" => m.compaction().time.0 / 1000,
+                "system.pages" => m.system_pages().frames(),
+                "contiguous.pages" => m.system_pages().frames_for(crate::system_pages::SystemUse::Contiguous),
                 other => unreachable!("metric {other} validated"),
             })),
             Metric::Process(i, name) => {

@@ -272,6 +272,33 @@ pub enum Action {
         /// Enable or disable.
         enable: bool,
     },
+    /// Scatter pages over physical memory ([`crate::fragment`]); the
+    /// spec's process is filled in by the runner.
+    Fragment {
+        /// Process whose pages fill memory.
+        process: usize,
+        /// Fractions (ppm) and pattern.
+        free: u64,
+        /// Unmovable frames, ppm of all frames.
+        unmovable: u64,
+        /// Standby share, ppm.
+        standby: u64,
+        /// Modified share, ppm.
+        modified: u64,
+        /// Pattern.
+        pattern: crate::fragment::FragmentPattern,
+    },
+    /// A driver's MmAllocateContiguousMemorySpecifyCache.
+    Contiguous {
+        /// Bytes.
+        size: u64,
+        /// Alignment of the physical address, bytes.
+        alignment: u64,
+        /// Highest acceptable physical address.
+        highest: u64,
+    },
+    /// MmFreeContiguousMemory of the latest contiguous allocation still held.
+    FreeContiguous,
 }
 
 impl Action {
@@ -289,8 +316,14 @@ impl Action {
             | Action::Trim { process, .. }
             | Action::Exit { process }
             | Action::Start { process }
-            | Action::AdjustPrivileges { process, .. } => Some(*process),
-            Action::WriteModified { .. } | Action::Advance { .. } | Action::Grant { .. } | Action::Logon => None,
+            | Action::AdjustPrivileges { process, .. }
+            | Action::Fragment { process, .. } => Some(*process),
+            Action::WriteModified { .. }
+            | Action::Advance { .. }
+            | Action::Grant { .. }
+            | Action::Logon
+            | Action::Contiguous { .. }
+            | Action::FreeContiguous => None,
         }
     }
 
@@ -313,6 +346,9 @@ impl Action {
             Action::Grant { .. } => "grant",
             Action::Logon => "logon",
             Action::AdjustPrivileges { .. } => "adjust_privileges",
+            Action::Fragment { .. } => "fragment",
+            Action::Contiguous { .. } => "contiguous",
+            Action::FreeContiguous => "free_contiguous",
         }
     }
 }
@@ -361,6 +397,16 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "time_us",
     "large_page_minimum",
     "regions.free",
+    "regions.cheap",
+    "regions.movable",
+    "compaction.runs_emptied",
+    "compaction.runs_abandoned",
+    "compaction.repurposed",
+    "compaction.written",
+    "compaction.moved",
+    "compaction.time_us",
+    "system.pages",
+    "contiguous.pages",
 ];
 
 /// Per-process metric names (written `PROCESS.NAME`), besides the paging

@@ -12,6 +12,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("numa", include_str!("../../scenarios/numa.toml")),
     ("privileges", include_str!("../../scenarios/privileges.toml")),
     ("balance", include_str!("../../scenarios/balance.toml")),
+    ("eras", include_str!("../../scenarios/eras.toml")),
 ];
 
 /// The text of a built-in scenario.

@@ -68,6 +68,8 @@ pub struct RawMachine {
     pub ws_hard_max: Option<Sp<bool>>,
     /// Whether the machine supports large pages.
     pub large_pages: Option<Sp<bool>>,
+    /// The era of the contiguous allocator: "desperate", "give-up", "sp1".
+    pub large_page_allocator: Option<Sp<String>>,
     /// Cost profile name.
     pub cost: Option<Sp<String>>,
     /// Per-action cost overrides in nanoseconds.
@@ -219,6 +221,21 @@ pub struct RawStep {
     pub privilege: Option<Sp<String>>,
     /// Adjust_privileges: enable (default) or disable.
     pub enable: Option<bool>,
+    /// Fragment: fraction of frames left free.
+    pub free: Option<Sp<toml::Value>>,
+    /// Fragment: fraction of frames made unmovable.
+    pub unmovable: Option<Sp<toml::Value>>,
+    /// Fragment: share of the process's pages on standby.
+    pub standby: Option<Sp<toml::Value>>,
+    /// Fragment: share on the modified list.
+    pub modified: Option<Sp<toml::Value>>,
+    /// Contiguous: alignment of the physical address.
+    pub alignment: Option<Sp<toml::Value>>,
+    /// Contiguous: highest acceptable physical address.
+    pub highest: Option<Sp<toml::Value>>,
+    /// The allocator eras the step applies under (a name or a list): on
+    /// a machine of another era the step is left out.
+    pub allocator: Option<Sp<toml::Value>>,
     /// Expectations after the step.
     pub expect: Option<BTreeMap<Sp<String>, Sp<toml::Value>>>,
     /// Expected error.

@@ -86,6 +86,24 @@ impl Ctx<'_> {
         }
     }
 
+    /// A fraction from 0 to 1 (a number, or a percentage such as "30%"),
+    /// in parts per million.
+    fn fraction(&self, v: &Sp<toml::Value>, what: &str) -> Result<u64, ScenarioError> {
+        let x = match v.get_ref() {
+            toml::Value::Float(f) => Some(*f),
+            toml::Value::Integer(i) => Some(*i as f64),
+            toml::Value::String(s) => s.strip_suffix('%').and_then(|p| p.trim().parse::<f64>().ok()).map(|p| p / 100.0),
+            _ => None,
+        };
+        match x {
+            Some(x) if (0.0..=1.0).contains(&x) => Ok((x * 1e6).round() as u64),
+            _ => Err(self.err(
+                v.span(),
+                format!("{what}: expected a fraction from 0 to 1, such as 0.3 or \"30%\", found {}", v.get_ref()),
+            )),
+        }
+    }
+
     /// A duration: "1 s", "500 ms", "250 us" or an integer of nanoseconds.
     fn duration(&self, v: &Sp<toml::Value>, what: &str) -> Result<SimNanos, ScenarioError> {
         match v.get_ref() {
@@ -280,11 +298,14 @@ pub fn load_str(
 
     let sc = ScenarioCtx { ctx: &ctx, processes: &processes, files: &files, base_dir, machine: &machine };
     let mut steps = Vec::new();
+    let mut applies = Vec::new();
     for s in &raw.step {
         steps.push(sc.step(s)?);
+        applies.push(sc.applies(s)?);
     }
     let expect = sc.expectations(&raw.expect)?;
     check_started(&ctx, &processes, &raw.step, &steps, &expect)?;
+    let steps = steps.into_iter().zip(applies).filter(|(_, a)| *a).map(|(s, _)| s).collect();
     Ok(Scenario {
         name,
         title: header.title.clone().unwrap_or_default(),
@@ -418,6 +439,16 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
         if let Some(v) = &m.large_pages {
             cfg.large_pages = *v.get_ref();
         }
+        if let Some(v) = &m.large_page_allocator {
+            cfg.large_page_allocator = c
+                .word(
+                    v,
+                    "large_page_allocator",
+                    crate::compaction::Era::parse,
+                    &crate::compaction::Era::ALL.map(|e| e.name()),
+                )
+                .map_err(e(v.span()))?;
+        }
         if let Some(v) = &m.ws_hard_max {
             cfg.ws_hard_max = *v.get_ref();
         }
@@ -510,6 +541,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             "fault_trap" => &mut cfg.cost.fault_trap,
             "soft_fault" => &mut cfg.cost.soft_fault,
             "zero_page" => &mut cfg.cost.zero_page,
+            "copy_page" => &mut cfg.cost.copy_page,
             "io_latency" => &mut cfg.cost.io_latency,
             "io_per_page" => &mut cfg.cost.io_per_page,
             "ws_lock_hold" => &mut cfg.cost.ws_lock_hold,
@@ -517,7 +549,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             other => {
                 return Err((
                     format!(
-                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, io_latency, io_per_page, ws_lock_hold or pfn_lock_hold (nanoseconds)"
+                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, copy_page, io_latency, io_per_page, ws_lock_hold or pfn_lock_hold (nanoseconds)"
                     ),
                     span,
                     i == 1,
@@ -548,7 +580,7 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
     }
     sp!(
         process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace,
-        format, file, offset, min, max, ticks, privilege
+        format, file, offset, min, max, ticks, privilege, free, unmovable, standby, modified, alignment, highest
     );
     plain!(commit, empty, enable, large_pages);
     v
@@ -628,6 +660,33 @@ impl ScenarioCtx<'_> {
         }
     }
 
+    /// Whether a step applies on this machine: its `allocator` key, if
+    /// any, names the machine's era.
+    fn applies(&self, s: &Sp<RawStep>) -> Result<bool, ScenarioError> {
+        use crate::compaction::Era;
+        let Some(v) = &s.get_ref().allocator else { return Ok(true) };
+        let names: Vec<&str> = match v.get_ref() {
+            toml::Value::String(x) => vec![x.as_str()],
+            toml::Value::Array(a) => a.iter().map(|x| x.as_str().unwrap_or("")).collect(),
+            _ => vec![""],
+        };
+        let mut any = false;
+        for n in names {
+            let Some(era) = Era::parse(n) else {
+                return Err(self.ctx.err(
+                    v.span(),
+                    format!(
+                        "allocator: expected an era or a list of eras from {}, found {}",
+                        Era::ALL.map(|e| e.name()).join(", "),
+                        v.get_ref()
+                    ),
+                ));
+            };
+            any |= era == self.machine.large_page_allocator;
+        }
+        Ok(any)
+    }
+
     fn step(&self, s: &Sp<RawStep>) -> Result<Step, ScenarioError> {
         let c = self.ctx;
         let r = s.get_ref();
@@ -649,11 +708,14 @@ impl ScenarioCtx<'_> {
             "grant" => &["privilege"],
             "logon" => &[],
             "adjust_privileges" => &["process", "privilege", "enable"],
+            "fragment" => &["process", "free", "unmovable", "standby", "modified", "pattern"],
+            "contiguous" => &["size", "alignment", "highest"],
+            "free_contiguous" => &[],
             _ => {
                 return Err(c.err(
                     r.op.span(),
                     format!(
-                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon or adjust_privileges"
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous or free_contiguous"
                     ),
                 ))
             }
@@ -742,6 +804,60 @@ impl ScenarioCtx<'_> {
                 privilege: self.privilege(s)?,
                 enable: r.enable.unwrap_or(true),
             },
+            "fragment" => {
+                let frac = |v: &Option<Sp<toml::Value>>, what: &str, default: u64| match v {
+                    None => Ok(default),
+                    Some(v) => c.fraction(v, what),
+                };
+                let pattern = match &r.pattern {
+                    None => crate::fragment::FragmentPattern::Random,
+                    Some(p) => c.word(
+                        p,
+                        "pattern",
+                        crate::fragment::FragmentPattern::parse,
+                        &crate::fragment::FragmentPattern::ALL.map(|p| p.name()),
+                    )?,
+                };
+                let (standby, modified) =
+                    (frac(&r.standby, "standby", 250_000)?, frac(&r.modified, "modified", 250_000)?);
+                if standby + modified > crate::fragment::PPM {
+                    return Err(c.err(
+                        s.span(),
+                        "fragment: `standby` and `modified` are shares of the same pages and add up to more than 1",
+                    ));
+                }
+                Action::Fragment {
+                    process: self.process(s)?,
+                    free: frac(&r.free, "free", u64::MAX).and_then(|f| {
+                        if f == u64::MAX {
+                            Err(c.err(
+                                s.span(),
+                                "op \"fragment\" needs `free`, the fraction of frames to leave free (0 to 1)",
+                            ))
+                        } else {
+                            Ok(f)
+                        }
+                    })?,
+                    unmovable: frac(&r.unmovable, "unmovable", 0)?,
+                    standby,
+                    modified,
+                    pattern,
+                }
+            }
+            "contiguous" => {
+                let size = c.size(self.need(s, &r.size, "size")?, "size")?;
+                let alignment = r.alignment.as_ref().map(|a| c.size(a, "alignment")).transpose()?.unwrap_or(PAGE_SIZE);
+                if !alignment.is_power_of_two() || alignment < PAGE_SIZE {
+                    let a = r.alignment.as_ref().expect("the default is a page");
+                    return Err(c.err(
+                        a.span(),
+                        format!("alignment: expected a power of two of at least 4 KiB, found {alignment}"),
+                    ));
+                }
+                let highest = r.highest.as_ref().map(|h| c.size(h, "highest")).transpose()?.unwrap_or(u64::MAX);
+                Action::Contiguous { size, alignment, highest }
+            }
+            "free_contiguous" => Action::FreeContiguous,
             _ => unreachable!("op checked above"),
         };
         let expect = match &r.expect {
@@ -751,11 +867,12 @@ impl ScenarioCtx<'_> {
         let expect_error = match &r.expect_error {
             None => None,
             Some(e) => {
-                let known = ["access_violation", "no_memory"]
-                    .iter()
-                    .copied()
-                    .chain(Win32Error::ALL.iter().map(|w| w.name()))
-                    .collect::<Vec<_>>();
+                let known =
+                    ["access_violation", "no_memory", "no_contiguous_memory", "not_contiguous_memory", "fragment"]
+                        .iter()
+                        .copied()
+                        .chain(Win32Error::ALL.iter().map(|w| w.name()))
+                        .collect::<Vec<_>>();
                 if !known.contains(&e.get_ref().as_str()) {
                     return Err(c.err(
                         e.span(),

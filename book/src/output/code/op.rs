@@ -133,6 +133,25 @@ pub enum Op {
         /// Whether MEM_COMMIT was given (it must be).
         commit: bool,
     },
+    /// A seeded `fragment` step: scatter pages over physical memory
+    /// ([`crate::fragment`]).
+    Fragment(crate::fragment::FragmentSpec),
+    /// A driver's MmAllocateContiguousMemorySpecifyCache: physically
+    /// contiguous locked memory ([`crate::system_pages`]). Returns the
+    /// physical address.
+    AllocateContiguous {
+        /// Bytes.
+        size: u64,
+        /// The first frame's physical address is a multiple of this.
+        alignment: u64,
+        /// The highest acceptable physical address.
+        highest: u64,
+    },
+    /// MmFreeContiguousMemory.
+    FreeContiguous {
+        /// The physical address the allocation returned.
+        address: u64,
+    },
     /// Grant a user right to the account by policy (Local Security Policy,
     /// `LsaAddAccountRights`): in effect from the next logon.
     GrantPrivilege {

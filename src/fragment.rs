@@ -1,0 +1,299 @@
+//! A seeded `fragment` step: the state physical memory is in after a
+//! machine has run for a long time.
+//!
+//! A freshly booted machine has all its memory in one free run; a large
+//! page is then trivial. After hours of allocations and frees in every
+//! order, the free frames are scattered, standby and modified pages of
+//! many owners are between them, and drivers' nonpaged pages are
+//! sprinkled wherever a frame was free when they asked. A `fragment` step
+//! builds such a state in one operation, from the machine's seed:
+//!
+//! - a fraction `free` of all frames stays free;
+//! - a fraction `unmovable` of all frames becomes drivers' nonpaged pages
+//!   ([`crate::system_pages`]): locked, owned by no process;
+//! - the rest become pages of the step's process: `standby` and
+//!   `modified` give the shares on those lists (the standby ones have a
+//!   copy in the page file), the others are active in its working set;
+//! - `pattern` says where the used frames are: `random` (uniformly among
+//!   the free frames: what long churn gives), `stripes` (spread evenly:
+//!   the worst case, every region keeps some) or `packed` (the lowest
+//!   frames: no fragmentation at all).
+//!
+//! Where the era keeps unmovable pages together (SP1, pagelab's
+//! assumption; see [`crate::compaction`]) they take the highest free
+//! frames instead of following the pattern: the same history under that
+//! placement policy. The step is setup, not simulated work: it costs no
+//! simulated time and does no I/O; events are summed in one.
+
+use serde::Serialize;
+
+use crate::event::Event;
+use crate::machine::{Machine, OpError, OpValue};
+use crate::pfn_db::{Backing, PageLocation};
+use crate::process::{Vad, VadKind};
+use crate::pte::{Protection, Pte};
+use crate::system_pages::SystemUse;
+use crate::units::{Bytes, Pfn, ProcessId, Vpn};
+use crate::working_set::NEVER;
+
+/// Where a fragment step puts the frames it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FragmentPattern {
+    /// Uniformly at random among the free frames.
+    Random,
+    /// Evenly spread: every k-th free frame.
+    Stripes,
+    /// The lowest free frames.
+    Packed,
+}
+
+impl FragmentPattern {
+    /// Every pattern.
+    pub const ALL: [FragmentPattern; 3] = [FragmentPattern::Random, FragmentPattern::Stripes, FragmentPattern::Packed];
+
+    /// The name scenarios use.
+    pub fn name(self) -> &'static str {
+        match self {
+            FragmentPattern::Random => "random",
+            FragmentPattern::Stripes => "stripes",
+            FragmentPattern::Packed => "packed",
+        }
+    }
+
+    /// The pattern named `s`.
+    pub fn parse(s: &str) -> Option<FragmentPattern> {
+        FragmentPattern::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
+/// A fraction in parts per million (exact, and comparable).
+pub const PPM: u64 = 1_000_000;
+
+/// What a fragment step asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FragmentSpec {
+    /// The process whose pages fill memory.
+    pub pid: ProcessId,
+    /// Frames to leave free, ppm of all frames.
+    pub free: u64,
+    /// Frames made drivers' nonpaged pages, ppm of all frames.
+    pub unmovable: u64,
+    /// Share of the process's pages on the standby list, ppm.
+    pub standby: u64,
+    /// Share of the process's pages on the modified list, ppm.
+    pub modified: u64,
+    /// Where the used frames go.
+    pub pattern: FragmentPattern,
+}
+
+/// What a fragment step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Fragmented {
+    /// Frames left free.
+    pub free: u64,
+    /// Nonpaged driver pages.
+    pub unmovable: u64,
+    /// The process's pages on standby.
+    pub standby: u64,
+    /// On the modified list.
+    pub modified: u64,
+    /// Active in its working set.
+    pub active: u64,
+}
+
+/// `part` ppm of `n`, rounded to nearest.
+fn share(n: u64, part: u64) -> u64 {
+    ((n as u128 * part as u128 + PPM as u128 / 2) / PPM as u128) as u64
+}
+
+impl Machine {
+    /// The `fragment` step ([`crate::fragment`]).
+    pub(crate) fn fragment(&mut self, spec: &FragmentSpec) -> Result<OpValue, OpError> {
+        let bad = |message: String| Err(OpError::Fragment { message });
+        let frames = self.pfn.frames() as u64;
+        let counts = self.pfn.counts();
+        let free_now = counts.zeroed + counts.free;
+        let keep = share(frames, spec.free);
+        if keep > free_now {
+            return bad(format!(
+                "fragment: {keep} frames should stay free but only {free_now} are free now (of {frames})"
+            ));
+        }
+        let used = free_now - keep;
+        let unmovable = share(frames, spec.unmovable).min(used);
+        let movable = used - unmovable;
+        let standby = share(movable, spec.standby);
+        let modified = share(movable, spec.modified).min(movable - standby);
+        let active = movable - standby - modified;
+        if (self.pagefile.capacity() as u64 - self.pagefile.used() as u64) < standby {
+            return bad(format!(
+                "fragment: {standby} standby pages need a copy in the page file, which has {} free slots",
+                self.pagefile.capacity() as u64 - self.pagefile.used() as u64
+            ));
+        }
+        if self.commit_charge + movable > self.commit_limit {
+            return bad(format!(
+                "fragment: {movable} pages of private memory would take the commit charge past its limit {}",
+                self.commit_limit
+            ));
+        }
+        let pid = spec.pid;
+        let recording = std::mem::replace(&mut self.recording, false);
+        // The process's pages: one committed private region.
+        let start = if movable > 0 {
+            let (start, pages) = self.place_range(pid, "fragment", None, Bytes(movable * 4096).0, 16)?;
+            self.commit_charge += pages;
+            self.processes[pid.0 as usize].commit += pages;
+            self.processes[pid.0 as usize].vads.insert(
+                start.0,
+                Vad {
+                    start,
+                    pages,
+                    kind: VadKind::Private,
+                    protection: Protection::ReadWrite,
+                    mem_commit: true,
+                    large: false,
+                },
+            );
+            start
+        } else {
+            Vpn(0)
+        };
+        let is_free =
+            |m: &Machine, f: u32| matches!(m.pfn.entry(Pfn(f)).location(), PageLocation::Zeroed | PageLocation::Free);
+        // Unmovable pages at the top of memory, where the era keeps them together.
+        let mut unmovable_left = unmovable;
+        if self.config.large_page_allocator.segregates_unmovable() && unmovable > 0 {
+            let mut top = Vec::with_capacity(unmovable as usize);
+            for f in (0..frames as u32).rev() {
+                if top.len() as u64 == unmovable {
+                    break;
+                }
+                if is_free(self, f) {
+                    top.push(f);
+                }
+            }
+            top.reverse();
+            self.hold_for_system(&top, SystemUse::Nonpaged);
+            unmovable_left = 0;
+        }
+        // The pattern picks `pick` of the `pool` frames free now, in
+        // address order; each picked frame's kind is drawn without
+        // replacement so the totals are exact.
+        let pool = free_now - (unmovable - unmovable_left);
+        let pick = movable + unmovable_left;
+        let mut left = [unmovable_left, standby, modified, active];
+        let mut scattered = Vec::new();
+        let (mut seen, mut picked, mut next_vpn) = (0u64, 0u64, 0u64);
+        let mut f = 0u32;
+        while picked < pick && (f as u64) < frames {
+            if !is_free(self, f) {
+                f += 1;
+                continue;
+            }
+            let take = match spec.pattern {
+                FragmentPattern::Packed => true,
+                FragmentPattern::Stripes => (seen + 1) * pick / pool > seen * pick / pool,
+                FragmentPattern::Random => {
+                    use rand::Rng;
+                    self.rng.gen_range(0..pool - seen) < pick - picked
+                }
+            };
+            seen += 1;
+            if take {
+                picked += 1;
+                let total: u64 = left.iter().sum();
+                let mut draw = {
+                    use rand::Rng;
+                    self.rng.gen_range(0..total)
+                };
+                let kind = (0..4)
+                    .find(|&k| {
+                        if draw < left[k] {
+                            true
+                        } else {
+                            draw -= left[k];
+                            false
+                        }
+                    })
+                    .expect("the draw is below the total");
+                left[kind] -= 1;
+                if kind == 0 {
+                    scattered.push(f);
+                } else {
+                    let vpn = start.offset(next_vpn);
+                    next_vpn += 1;
+                    self.place_fragment_page(pid, vpn, Pfn(f), kind);
+                }
+            }
+            f += 1;
+        }
+        self.hold_for_system(&scattered, SystemUse::Nonpaged);
+        let ws = &mut self.processes[pid.0 as usize].ws;
+        ws.max = ws.max.max(ws.len());
+        self.recording = recording;
+        let done = Fragmented { free: keep, unmovable, standby, modified, active };
+        let pattern = spec.pattern;
+        self.emit(|| Event::Fragmented { pid, pattern, done });
+        Ok(OpValue::None)
+    }
+
+    /// Puts one page of a fragment step's process in `pfn`: on standby with
+    /// a page-file copy (`kind` 1), on the modified list (2), or active (3).
+    fn place_fragment_page(&mut self, pid: ProcessId, vpn: Vpn, pfn: Pfn, kind: usize) {
+        let prot = Protection::ReadWrite;
+        self.pfn.unlink(pfn);
+        let e = self.pfn.entry_mut(pfn);
+        e.set_owner(Some((pid, vpn)));
+        match kind {
+            1 => {
+                let (slot, _) = self.pagefile.allocate_run(1).expect("free slots checked");
+                let e = self.pfn.entry_mut(pfn);
+                e.set_backing(Backing::PageFile(slot.0));
+                e.set_modified(false);
+                self.pfn.set_counts(pfn, 0, 0);
+                self.pfn.push_tail(pfn, PageLocation::Standby);
+                self.processes[pid.0 as usize].page_table.set(vpn, Pte::transition(pfn, prot));
+            }
+            2 => {
+                let e = self.pfn.entry_mut(pfn);
+                e.set_backing(Backing::None);
+                e.set_modified(true);
+                self.pfn.set_counts(pfn, 0, 0);
+                self.pfn.push_tail(pfn, PageLocation::Modified);
+                self.processes[pid.0 as usize].page_table.set(vpn, Pte::transition(pfn, prot));
+            }
+            _ => {
+                let e = self.pfn.entry_mut(pfn);
+                e.set_backing(Backing::None);
+                e.set_modified(true);
+                let p = &mut self.processes[pid.0 as usize];
+                let slot = p.ws.insert(vpn, NEVER);
+                self.pfn.entry_mut(pfn).set_ws_index(slot);
+                self.pfn.set_counts(pfn, 1, 1);
+                self.pfn.push_tail(pfn, PageLocation::Active);
+                p.page_table.set(vpn, Pte::valid(pfn, prot, true));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_round_to_nearest() {
+        assert_eq!(share(1000, 250_000), 250);
+        assert_eq!(share(3, 500_000), 2);
+        assert_eq!(share(0, PPM), 0);
+    }
+
+    #[test]
+    fn patterns_parse() {
+        for p in FragmentPattern::ALL {
+            assert_eq!(FragmentPattern::parse(p.name()), Some(p));
+        }
+    }
+}
