@@ -171,18 +171,31 @@ impl Contiguity {
     /// the region records, no frame read.
     pub fn best_candidate(&self, repurpose: u64, copy: u64) -> Option<RegionWork> {
         let per = self.size().frames() as u16;
-        let mut best: Option<(u64, RegionWork)> = None;
-        for r in 0..self.regions() {
-            let w = RegionWork { region: r, counts: self.region(r) };
-            if w.counts.get(Category::Free) == per || !w.movable() {
-                continue;
-            }
-            let c = w.cost(repurpose, copy);
-            if best.is_none_or(|(b, _)| c < b) {
-                best = Some((c, w));
+        let (f, s, m, a, u, t) = (
+            Category::Free as usize,
+            Category::Standby as usize,
+            Category::Modified as usize,
+            Category::Active as usize,
+            Category::Unmovable as usize,
+            Category::Transition as usize,
+        );
+        // One straight pass over the records in 32-bit arithmetic (a
+        // region's cost is at most 1024 pages times a weight capped at
+        // 2^21): a region that cannot be emptied, or needs no emptying,
+        // costs u32::MAX.
+        let (repurpose, copy) = (repurpose.min(1 << 21) as u32, copy.min(1 << 21) as u32);
+        let (mut best, mut at) = (u32::MAX, u32::MAX);
+        for (r, c) in self.region_counts().iter().enumerate() {
+            let c = &c.counts;
+            let cost = c[s] as u32 * repurpose + (c[m] as u32 + c[a] as u32) * copy;
+            let ruled_out = (c[u] | c[t]) != 0 || c[f] == per;
+            let cost = if ruled_out { u32::MAX } else { cost };
+            if cost < best {
+                best = cost;
+                at = r as u32;
             }
         }
-        best.map(|(_, w)| w)
+        (best != u32::MAX).then(|| RegionWork { region: at, counts: self.region(at) })
     }
 
     /// How many large pages could be had now: free, after cheap steps,
@@ -506,5 +519,105 @@ mod tests {
         assert_eq!(regions(c.candidates(Era::GiveUp, 4, 1, 5)), vec![1, 3]);
         assert_eq!(regions(c.candidates(Era::Desperate, 4, 1, 5)), vec![0, 1, 2, 3]);
         assert_eq!(c.obtainable(), Obtainable { free: 0, cheap: 2, compacted: 3 });
+    }
+
+    /// A 16 MiB machine (eight regions) fragmented in stripes, 2% of its
+    /// frames drivers' pages (in every region before SP1), and a process
+    /// ready to ask for one large page.
+    fn striped(era: Era) -> (Machine, crate::units::ProcessId) {
+        use crate::machine::{Op, OpValue};
+        let mut cfg = crate::config::MachineConfig::with_memory(crate::units::Bytes(16 << 20));
+        cfg.large_page_allocator = era;
+        let mut m = Machine::new(cfg).unwrap();
+        m.apply(&Op::GrantPrivilege { privilege: crate::token::Privilege::LockMemory }).unwrap();
+        m.apply(&Op::Logon).unwrap();
+        let create = |name: &str| Op::CreateProcess {
+            name: name.into(),
+            ws_min: None,
+            ws_max: Some(4096),
+            hard_max: None,
+            policy: None,
+            node: 0,
+            auto_commit: false,
+        };
+        let OpValue::Process(busy) = m.apply(&create("busy")).unwrap() else { panic!() };
+        let OpValue::Process(db) = m.apply(&create("db")).unwrap() else { panic!() };
+        m.apply(&Op::AdjustTokenPrivileges { pid: db, privilege: crate::token::Privilege::LockMemory, enable: true })
+            .unwrap();
+        let spec = crate::fragment::FragmentSpec {
+            pid: busy,
+            free: 500_000,
+            unmovable: 20_000,
+            standby: 300_000,
+            modified: 300_000,
+            pattern: crate::fragment::FragmentPattern::Stripes,
+        };
+        m.apply(&Op::Fragment(spec)).unwrap();
+        m.check_invariants().unwrap();
+        (m, db)
+    }
+
+    fn allocate(
+        m: &mut Machine,
+        pid: crate::units::ProcessId,
+    ) -> Result<crate::machine::OpValue, crate::machine::OpError> {
+        m.apply(&crate::machine::Op::AllocateLarge {
+            pid,
+            address: None,
+            size: 2 << 20,
+            protection: crate::pte::Protection::ReadWrite,
+            commit: true,
+        })
+    }
+
+    #[test]
+    fn the_desperate_allocator_wastes_its_work_on_regions_it_cannot_finish() {
+        let (mut m, db) = striped(Era::Desperate);
+        assert_eq!(m.pfn_db().contiguity().unwrap().obtainable().compacted, 0, "a driver's page in every region");
+        assert!(allocate(&mut m, db).is_err());
+        let c = m.compaction();
+        assert_eq!((c.runs_emptied, c.runs_abandoned), (0, 8));
+        assert!(c.written > 0 && c.moved > 0 && c.time.0 > 0, "{c:?}");
+        assert_eq!(m.process(db).unwrap().last_error, 1450);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn sp1_empties_the_cheapest_region_by_copying_and_the_owner_never_notices() {
+        let (mut m, db) = striped(Era::Sp1);
+        let before = m.counters().activity;
+        allocate(&mut m, db).unwrap();
+        let c = m.compaction();
+        assert_eq!((c.runs_emptied, c.runs_abandoned, c.written), (1, 0, 0));
+        assert!(c.moved > 0);
+        assert_eq!(m.counters().activity.io_writes, before.io_writes);
+        m.check_invariants().unwrap();
+        // Every page of the owner still has its contents: moved ones hit,
+        // listed ones soft-fault, repurposed ones come back from the page
+        // file; none is lost to a demand-zero fault.
+        let busy = crate::units::ProcessId(0);
+        let (start, pages) = {
+            let v = m.process(busy).unwrap().vads.values().next().copied().unwrap();
+            (v.start, v.pages)
+        };
+        for i in 0..pages {
+            let r = m.access(
+                busy,
+                start.offset(i).address(),
+                crate::machine::AccessKind::Read,
+                None,
+                crate::working_set::NEVER,
+            );
+            assert!(r.is_ok() && r != Ok(crate::machine::Resolution::DemandZero), "{r:?}");
+        }
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn give_up_takes_no_step_that_costs_io_or_a_copy() {
+        let (mut m, db) = striped(Era::GiveUp);
+        assert!(allocate(&mut m, db).is_err());
+        assert_eq!(m.compaction(), CompactionStats::default());
+        m.check_invariants().unwrap();
     }
 }

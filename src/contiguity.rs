@@ -165,6 +165,11 @@ impl Contiguity {
         self.regions[r as usize]
     }
 
+    /// Every region's counts, lowest first.
+    pub fn region_counts(&self) -> &[RegionCounts] {
+        &self.regions
+    }
+
     /// Number of regions (the last may be cut short).
     pub fn regions(&self) -> u32 {
         self.regions.len() as u32

@@ -279,6 +279,41 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// The free frames (zeroed or free) of each NUMA node as a buddy
+    /// allocator with orders 0 to `highest` would hold them: what Linux's
+    /// `/proc/buddyinfo` would say of this machine, a zone per node. One
+    /// pass over the frames, for reports.
+    pub fn free_zones(&self, highest: crate::fragmentation::Order) -> Vec<crate::fragmentation::ZoneBlocks> {
+        use crate::fragmentation::{FreeBlocks, FreeRun, ZoneBlocks};
+        (0..self.pfn.nodes())
+            .map(|node| {
+                let (lo, hi) = self.pfn.node_range(node);
+                let mut runs = Vec::new();
+                let mut start = None;
+                for f in lo..=hi {
+                    let free = f < hi
+                        && matches!(self.pfn.entry(Pfn(f)).location(), PageLocation::Zeroed | PageLocation::Free);
+                    match (free, start) {
+                        (true, None) => start = Some(f),
+                        (false, Some(s)) => {
+                            runs.push(FreeRun { start: Pfn(s), frames: f - s });
+                            start = None;
+                        }
+                        _ => {}
+                    }
+                }
+                ZoneBlocks {
+                    node: node as u32,
+                    zone: "pagelab".into(),
+                    blocks: FreeBlocks::from_free_runs(runs, highest),
+                    line: node as u64 + 1,
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -409,7 +409,8 @@ impl PfnDatabase {
 
     /// The frames of a node: the nodes split the frames evenly, the last
     /// taking the remainder.
-    fn node_range(&self, node: u8) -> (u32, u32) {
+    /// The frames of a NUMA node, `start..end`.
+    pub fn node_range(&self, node: u8) -> (u32, u32) {
         let start = (node as u32).saturating_mul(self.frames_per_node).min(self.frames);
         let end = if node + 1 == self.nodes { self.frames } else { (start + self.frames_per_node).min(self.frames) };
         (start, end)

@@ -24,7 +24,16 @@ const MAX_TEXT: u64 = 16 << 20;
 pub struct FragmentationArgs {
     /// A /proc/buddyinfo text (`-` for standard input; default: this
     /// machine's /proc/buddyinfo).
+    #[arg(conflicts_with = "scenario")]
     pub file: Option<String>,
+    /// Instead of a buddyinfo text, run this scenario (a file or a
+    /// built-in) and report the simulated machine's physical memory at its
+    /// end, with the large pages its allocator could obtain.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// With --scenario: override a machine setting, as `run --set` does.
+    #[arg(long, requires = "scenario")]
+    pub set: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -77,6 +86,9 @@ struct Report<'a> {
     large_page_order: Order,
     total: Figures,
     zones: Vec<ZoneReport<'a>>,
+    /// With --scenario: what the machine's allocator could obtain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    simulated: Option<&'a Simulated>,
 }
 
 /// `Node 0, zone   Normal`, as the kernel starts each line.
@@ -171,17 +183,59 @@ fn largest(b: &FreeBlocks) -> String {
     }
 }
 
+/// Large pages the simulated machine's allocator could obtain, by effort.
+#[derive(Serialize)]
+struct Simulated {
+    allocator: &'static str,
+    large_page: Bytes,
+    regions: u32,
+    #[serde(flatten)]
+    obtainable: crate::compaction::Obtainable,
+}
+
+/// Runs a scenario to its end for `fragmentation --scenario`.
+fn run_scenario(name: &str, set: &[String]) -> Result<crate::machine::Machine, i32> {
+    let ov = super::run::overrides(set, None).map_err(bad)?;
+    let scenario = crate::scenario::resolve(name, &ov).map_err(|e| bad(e.to_string()))?;
+    crate::host_memory::check_scenario(&scenario, crate::host_memory::Front::Run, None)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut runner =
+        crate::runner::Runner::new(std::sync::Arc::new(scenario), false).map_err(|e| bad(format!("{name}: {e}")))?;
+    while runner.step().is_some() {}
+    Ok(runner.machine().clone())
+}
+
 /// Runs `fragmentation`.
 pub fn fragmentation(a: FragmentationArgs) -> i32 {
-    let source = a.file.as_deref().unwrap_or(PROC_BUDDYINFO);
-    let text = match read_text(source) {
-        Ok(t) => t,
-        Err(e) => return bad(e),
+    let (source, info, simulated) = if let Some(name) = &a.scenario {
+        let m = match run_scenario(name, &a.set) {
+            Ok(m) => m,
+            Err(c) => return c,
+        };
+        let zones = m.free_zones(Order::new(10));
+        let mut total = FreeBlocks::empty(Order::new(10));
+        for z in &zones {
+            total = total.checked_add(&z.blocks).expect("a machine's free pages fit in 64 bits");
+        }
+        let simulated = m.pfn_db().contiguity().map(|c| Simulated {
+            allocator: m.config().large_page_allocator.name(),
+            large_page: Bytes(c.size().bytes()),
+            regions: c.regions(),
+            obtainable: c.obtainable(),
+        });
+        (format!("scenario {name}"), crate::fragmentation::Buddyinfo { zones, total }, simulated)
+    } else {
+        let source = a.file.as_deref().unwrap_or(PROC_BUDDYINFO);
+        let text = match read_text(source) {
+            Ok(t) => t,
+            Err(e) => return bad(e),
+        };
+        match FreeBlocks::from_buddyinfo(&text) {
+            Ok(i) => (source.to_string(), i, None),
+            Err(e) => return bad(format!("{source}:{e}")),
+        }
     };
-    let info = match FreeBlocks::from_buddyinfo(&text) {
-        Ok(i) => i,
-        Err(e) => return bad(format!("{source}:{e}")),
-    };
+    let source = source.as_str();
     let out = if a.json {
         let report = Report {
             source,
@@ -193,10 +247,19 @@ pub fn fragmentation(a: FragmentationArgs) -> i32 {
                 .iter()
                 .map(|z| ZoneReport { node: z.node, zone: &z.zone, line: z.line, figures: z.blocks.figures() })
                 .collect(),
+            simulated: simulated.as_ref(),
         };
         serde_json::to_string_pretty(&report).expect("json") + "\n"
     } else {
-        text_report(source, &info.zones, &info.total)
+        let mut t = text_report(source, &info.zones, &info.total);
+        if let Some(s) = &simulated {
+            let _ = writeln!(
+                t,
+                "\nlarge pages of {} the {} allocator could have now, of {} regions:\n  entirely free           {:>8}\n  after the cheap steps   {:>8}  (regions holding only free and standby pages)\n  after full compaction   {:>8}  (regions holding no page that cannot move)",
+                s.large_page, s.allocator, s.regions, s.obtainable.free, s.obtainable.cheap, s.obtainable.compacted
+            );
+        }
+        t
     };
     match emit(a.output.as_deref(), &out) {
         Ok(()) => EXIT_OK,

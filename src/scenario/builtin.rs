@@ -13,6 +13,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("privileges", include_str!("../../scenarios/privileges.toml")),
     ("balance", include_str!("../../scenarios/balance.toml")),
     ("eras", include_str!("../../scenarios/eras.toml")),
+    ("contiguous", include_str!("../../scenarios/contiguous.toml")),
 ];
 
 /// The text of a built-in scenario.

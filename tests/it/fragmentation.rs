@@ -219,3 +219,57 @@ fn malformed_buddyinfo_exits_2_with_file_line_and_column() {
     let o = pagelab_with_stdin(None, &["fragmentation", "-"], Some(b"Node 0, zone DMA"));
     o.code(2).stderr_has(&["pagelab: -:1:17: expected the free blocks of each order"]);
 }
+
+/// The `eras` scenario's large-page request under each era: the before-Vista
+/// allocator succeeds after seconds of writing and moving pages, Vista RTM
+/// fails at once with 1450, SP1 succeeds in milliseconds without I/O.
+#[test]
+fn the_three_eras_meet_one_request_on_one_fragmented_machine() {
+    let mut time = Vec::new();
+    for era in ["desperate", "give-up", "sp1"] {
+        let o = pagelab(&["run", "eras", "--json", "--set", &format!("large_page_allocator={era}")]);
+        o.code(0);
+        let v = o.json();
+        assert_eq!(v["passed"], true, "{era}");
+        let c = &v["state"]["counters"];
+        time.push((era, uint(c, "time_foreground"), uint(c, "io_writes")));
+    }
+    let (desperate, give_up, sp1) = (time[0], time[1], time[2]);
+    assert!(desperate.1 > 1_000_000_000 && desperate.2 > 100, "{desperate:?}");
+    assert_eq!((give_up.1, give_up.2), (0, 0));
+    assert!(sp1.1 < 10_000_000 && sp1.2 == 0, "{sp1:?}");
+    assert!(desperate.1 > 1000 * sp1.1, "{desperate:?} vs {sp1:?}");
+}
+
+/// `fragmentation --scenario` reports the simulated machine's free memory
+/// in Linux's layout and what the allocator could obtain; SP1's placement
+/// leaves far more regions that compaction can empty.
+#[test]
+fn fragmentation_of_a_scenario_reports_simulated_memory() {
+    let figures = |era: &str| {
+        let o = pagelab(&[
+            "fragmentation",
+            "--scenario",
+            "eras",
+            "--json",
+            "--set",
+            &format!("large_page_allocator={era}"),
+        ]);
+        o.code(0);
+        let v = o.json();
+        let sim = &v["simulated"];
+        assert_eq!(sim["regions"], 256);
+        assert_eq!(v["total"]["free_pages"], v["zones"][0]["free_pages"]);
+        (uint(sim, "free"), uint(sim, "cheap"), uint(sim, "compacted"))
+    };
+    let (free, cheap, compacted) = figures("desperate");
+    assert_eq!((free, cheap), (0, 0));
+    assert!(compacted < 40, "{compacted}");
+    assert!(figures("sp1").2 > 250);
+    let o = pagelab(&["fragmentation", "--scenario", "eras"]);
+    o.code(0);
+    assert!(o.stdout.contains("/proc/buddyinfo (free blocks)\nNode 0, zone  pagelab"), "{}", o.stdout);
+    assert!(o.stdout.contains("after full compaction"), "{}", o.stdout);
+    pagelab(&["fragmentation", "--scenario", "no-such-scenario"]).code(2);
+    pagelab(&["fragmentation", "--set", "memory=1MiB"]).code(2);
+}

@@ -8,8 +8,19 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 10] =
-    ["tour", "demand-zero", "belady", "soft-hard", "mapped-file", "nt31-2gb", "numa", "privileges", "balance", "eras"];
+pub const BUILTINS: [&str; 11] = [
+    "tour",
+    "demand-zero",
+    "belady",
+    "soft-hard",
+    "mapped-file",
+    "nt31-2gb",
+    "numa",
+    "privileges",
+    "balance",
+    "eras",
+    "contiguous",
+];
 
 /// What one run of the binary did.
 #[derive(Debug)]
