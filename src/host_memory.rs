@@ -270,6 +270,21 @@ pub fn scenario(s: &Scenario, front: Front) -> Estimate {
                 large = true;
                 (0, 0, 0)
             }
+            // A fragment step uses frames all over memory, for pages of one
+            // committed range of its process, whose working set it lets
+            // grow to hold the active ones.
+            Action::Fragment { process, .. } => {
+                large = true;
+                if let Some(w) = ws_max.get_mut(*process) {
+                    *w = frames;
+                }
+                (frames, frames, 0)
+            }
+            // A driver's run can be anywhere in memory.
+            Action::Contiguous { .. } => {
+                large = true;
+                (0, 0, 0)
+            }
             Action::SetWorkingSet { process, limits: Some((_, max)) } => {
                 if let Some(w) = ws_max.get_mut(*process) {
                     *w = (*w).max(*max);
