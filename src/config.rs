@@ -184,6 +184,8 @@ pub struct MachineConfig {
     /// Which era's allocator empties physical memory for large pages and
     /// contiguous requests ([`crate::compaction::Era`]).
     pub large_page_allocator: crate::compaction::Era,
+    /// The TLB model, if any ([`crate::tlb`]): `None` counts no TLB misses.
+    pub tlb: Option<crate::tlb::TlbConfig>,
 }
 
 /// A machine setting that cannot be used, and why.
@@ -222,6 +224,7 @@ impl MachineConfig {
             bad_frames: Vec::new(),
             large_pages: true,
             large_page_allocator: crate::compaction::Era::default(),
+            tlb: None,
         }
     }
 
@@ -242,6 +245,9 @@ impl MachineConfig {
     /// Checks that the machine can be built on this host; the error says
     /// which setting is wrong and what was expected.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(t) = &self.tlb {
+            t.validate()?;
+        }
         self.check().map_err(|e| e.message)
     }
 

@@ -22,6 +22,8 @@ pub struct CostModel {
     pub soft_fault: SimNanos,
     /// Zero one 4 KiB page.
     pub zero_page: SimNanos,
+    /// Walk the page tables after a TLB miss (only with a TLB model).
+    pub tlb_miss: SimNanos,
     /// Copy one 4 KiB page to another frame (memory compaction moving a
     /// page; reading and writing it, about twice a zeroing).
     pub copy_page: SimNanos,
@@ -50,6 +52,7 @@ impl CostModel {
                 soft_fault: ns(30_000),
                 zero_page: ns(100_000),
                 copy_page: ns(200_000),
+                tlb_miss: ns(1_000),
                 io_latency: ns(15_000_000),
                 io_per_page: ns(2_000_000),
                 ws_lock_hold: ns(5_000),
@@ -62,6 +65,7 @@ impl CostModel {
                 soft_fault: ns(2_000),
                 zero_page: ns(1_000),
                 copy_page: ns(2_000),
+                tlb_miss: ns(50),
                 io_latency: ns(8_000_000),
                 io_per_page: ns(40_000),
                 ws_lock_hold: ns(200),
@@ -74,6 +78,7 @@ impl CostModel {
                 soft_fault: ns(700),
                 zero_page: ns(300),
                 copy_page: ns(600),
+                tlb_miss: ns(30),
                 io_latency: ns(80_000),
                 io_per_page: ns(2_000),
                 ws_lock_hold: ns(100),

@@ -71,17 +71,44 @@ impl Machine {
             if pte.is_valid() && (!write || pte.is_dirty()) {
                 // The hit path: set the accessed bit, tell the policy.
                 pte.touch(write);
-                let pfn = pte.pfn();
+                let pte = *pte;
                 p.counters.paging.references += 1;
                 // A large page is in no working set: nothing to tell.
                 if p.ws.tracks_references() && !pte.is_large() {
-                    let slot = self.pfn.entry(pfn).ws_index();
+                    let slot = self.pfn.entry(pte.pfn()).ws_index();
                     p.ws.referenced(slot, next_use);
+                }
+                if self.tlb.is_some() {
+                    self.tlb_hit(pid, vpn, pte.is_large());
                 }
                 return Ok(Resolution::Hit);
             }
         }
         self.access_slow(pid, vpn, address, kind, node, next_use)
+    }
+
+    /// A reference that hit its working set goes through the TLB: a miss
+    /// costs a page walk. Out of line: machines without a TLB model pay one
+    /// test on the hit path.
+    #[inline(never)]
+    fn tlb_hit(&mut self, pid: ProcessId, vpn: Vpn, large: bool) {
+        let Some(t) = self.tlb.as_deref_mut() else { return };
+        if t.reference(pid, vpn, large) {
+            self.processes[pid.0 as usize].counters.paging.tlb_misses += 1;
+            self.activity.time_foreground += self.config.cost.tlb_miss;
+        }
+    }
+
+    /// A reference that faulted walked the page tables: a TLB miss, and the
+    /// new translation loaded.
+    #[inline(never)]
+    fn tlb_after_fault(&mut self, pid: ProcessId, vpn: Vpn) {
+        let large = self.processes[pid.0 as usize].page_table.get(vpn).is_large();
+        if let Some(t) = self.tlb.as_deref_mut() {
+            t.fault(pid, vpn, large);
+        }
+        self.processes[pid.0 as usize].counters.paging.tlb_misses += 1;
+        self.activity.time_foreground += self.config.cost.tlb_miss;
     }
 
     /// Tells the host that `pid` will soon reference `address`, so that
@@ -151,8 +178,28 @@ impl Machine {
         }
     }
 
+    /// Every reference that is not a plain hit: faults, first writes to
+    /// clean pages, violations; with a TLB model, a walk that loads the
+    /// new translation.
     #[inline(never)]
     fn access_slow(
+        &mut self,
+        pid: ProcessId,
+        vpn: Vpn,
+        address: u64,
+        kind: AccessKind,
+        node: Option<u8>,
+        next_use: u64,
+    ) -> Result<Resolution, OpError> {
+        let r = self.resolve(pid, vpn, address, kind, node, next_use);
+        if self.tlb.is_some() && r.is_ok() {
+            self.tlb_after_fault(pid, vpn);
+        }
+        r
+    }
+
+    #[inline(always)]
+    fn resolve(
         &mut self,
         pid: ProcessId,
         vpn: Vpn,

@@ -62,6 +62,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod system_pages;
+pub mod tlb;
 pub mod token;
 pub mod trace;
 pub mod tracegen;

@@ -444,6 +444,8 @@ pub struct Machine {
     pub(crate) system: crate::system_pages::SystemPages,
     /// What emptying runs for contiguous requests has cost.
     pub(crate) compaction: crate::compaction::CompactionStats,
+    /// The TLB model, on machines that have one.
+    pub(crate) tlb: Option<Box<crate::tlb::Tlb>>,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -471,6 +473,8 @@ impl Machine {
         let pagefile_pages = (config.pagefile.0 / crate::units::PAGE_SIZE) as u32;
         let pagefile = PageFile::new(pagefile_pages);
         let commit_limit = (frames as u64 - pfn.counts().bad) + pagefile.capacity() as u64;
+        let large_frames = config.large_page_size().map_or(512, |s| s.frames());
+        let tlb = config.tlb.map(|t| Box::new(crate::tlb::Tlb::new(t, large_frames)));
         Ok(Machine {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             balance: BalanceState::new(&config.balance),
@@ -490,6 +494,7 @@ impl Machine {
             security: Security::default(),
             system: Default::default(),
             compaction: Default::default(),
+            tlb,
         })
     }
 
@@ -523,6 +528,11 @@ impl Machine {
     /// The configuration.
     pub fn config(&self) -> &MachineConfig {
         &self.config
+    }
+
+    /// The TLB model, if the machine has one.
+    pub fn tlb(&self) -> Option<&crate::tlb::Tlb> {
+        self.tlb.as_deref()
     }
 
     /// The PFN database (read only).

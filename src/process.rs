@@ -79,12 +79,14 @@ pub struct PagingCounts {
     pub access_violations: u64,
     /// Pages evicted from working sets.
     pub evictions: u64,
+    /// References that missed the TLB (0 on machines without a TLB model).
+    pub tlb_misses: u64,
 }
 
 impl PagingCounts {
     /// The metric names scenarios use for these counts, machine-wide or
     /// after a process name.
-    pub const METRICS: [&'static str; 9] = [
+    pub const METRICS: [&'static str; 10] = [
         "references",
         "faults",
         "faults.demand_zero",
@@ -94,6 +96,7 @@ impl PagingCounts {
         "faults.hard_file",
         "access_violations",
         "evictions",
+        "tlb_misses",
     ];
 
     /// Hard faults of both kinds.
@@ -118,6 +121,7 @@ impl PagingCounts {
             "faults.hard_file" => self.hard_file,
             "access_violations" => self.access_violations,
             "evictions" => self.evictions,
+            "tlb_misses" => self.tlb_misses,
             _ => return None,
         })
     }
@@ -132,6 +136,7 @@ impl std::ops::AddAssign for PagingCounts {
         self.hard_file += o.hard_file;
         self.access_violations += o.access_violations;
         self.evictions += o.evictions;
+        self.tlb_misses += o.tlb_misses;
     }
 }
 

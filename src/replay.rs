@@ -119,6 +119,18 @@ pub struct ReplayResult {
     pub fault_latency: LatencySummary,
     /// Memory of the simulated machine, bytes.
     pub memory: u64,
+    /// With a TLB model: its misses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlb: Option<TlbResult>,
+}
+
+/// TLB misses of a replay.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TlbResult {
+    /// Misses on the trace's 4 KiB pages.
+    pub misses: u64,
+    /// What the same references would have missed on 2 MiB pages.
+    pub misses_if_large: u64,
 }
 
 /// Faults by kind.
@@ -408,6 +420,7 @@ fn result(m: &Machine, cfg: &ReplayConfig) -> ReplayResult {
         counters: c,
         fault_latency: m.latency(),
         memory: cfg.machine.memory.0,
+        tlb: m.tlb().map(|t| TlbResult { misses: t.misses(), misses_if_large: t.misses_if_large }),
     }
 }
 

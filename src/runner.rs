@@ -384,6 +384,8 @@ impl Runner {
                 "compaction.moved" => m.compaction().moved,
                 "compaction.time_us" => m.compaction().time.0 / 1000,
                 "system.pages" => m.system_pages().frames(),
+                "tlb.misses_small" => m.tlb().map_or(0, |t| t.small_misses),
+                "tlb.misses_large" => m.tlb().map_or(0, |t| t.large_misses),
                 "contiguous.pages" => m.system_pages().frames_for(crate::system_pages::SystemUse::Contiguous),
                 other => unreachable!("metric {other} validated"),
             })),

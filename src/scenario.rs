@@ -407,6 +407,8 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "compaction.time_us",
     "system.pages",
     "contiguous.pages",
+    "tlb.misses_small",
+    "tlb.misses_large",
 ];
 
 /// Per-process metric names (written `PROCESS.NAME`), besides the paging

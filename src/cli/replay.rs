@@ -66,6 +66,11 @@ pub struct ReplayArgs {
     /// Do not check the invariants at all.
     #[arg(long)]
     pub no_check: bool,
+    /// Model a TLB of ENTRIES entries for 4 KiB pages (and LARGE entries
+    /// for 2 MiB pages, default 32; 4-way) and report its misses, with
+    /// what the same references would miss on 2 MiB pages.
+    #[arg(long, value_name = "ENTRIES[,LARGE]")]
+    pub tlb: Option<String>,
 }
 
 fn bad(msg: String) -> i32 {
@@ -123,6 +128,19 @@ pub fn replay(a: ReplayArgs) -> i32 {
         return bad("--check-every 0: expected at least 1 (or --no-check)".into());
     }
     cfg.check_every = (!a.no_check).then_some(a.check_every);
+    if let Some(t) = &a.tlb {
+        let mut shape = crate::tlb::TlbConfig::default();
+        let mut parts = t.split(',').map(|p| p.trim().parse::<u32>());
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(e)), None, None) => shape.entries = e,
+            (Some(Ok(e)), Some(Ok(l)), None) => (shape.entries, shape.large_entries) = (e, l),
+            _ => return bad(format!("--tlb {t:?}: expected ENTRIES or ENTRIES,LARGE, e.g. --tlb 64,32")),
+        }
+        if let Err(e) = shape.validate() {
+            return bad(format!("--tlb {t:?}: {e}"));
+        }
+        cfg.machine.tlb = Some(shape);
+    }
     if let Err(e) = cfg.machine.validate() {
         return bad(format!("--memory {}: {e}", a.memory.as_deref().unwrap_or("(default)")));
     }
@@ -189,7 +207,14 @@ pub fn replay(a: ReplayArgs) -> i32 {
             c.activity.time_foreground,
             SimNanos(l.p50_ns),
             SimNanos(l.p99_ns),
-        )
+        ) + &r.tlb.map_or(String::new(), |t| {
+            format!(
+                "TLB misses        {} ({:.2}% of references) on 4 KiB pages; on 2 MiB pages it would be {}\n",
+                t.misses,
+                t.misses as f64 * 100.0 / r.references.max(1) as f64,
+                t.misses_if_large
+            )
+        })
     };
     match emit(a.output.as_deref(), &text) {
         Ok(()) => EXIT_OK,

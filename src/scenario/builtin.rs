@@ -14,6 +14,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("balance", include_str!("../../scenarios/balance.toml")),
     ("eras", include_str!("../../scenarios/eras.toml")),
     ("contiguous", include_str!("../../scenarios/contiguous.toml")),
+    ("tlb", include_str!("../../scenarios/tlb.toml")),
 ];
 
 /// The text of a built-in scenario.

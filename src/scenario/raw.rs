@@ -84,6 +84,8 @@ pub struct RawMachine {
     pub writer: Option<RawWriter>,
     /// `[machine.balance]`.
     pub balance: Option<RawBalance>,
+    /// `[machine.tlb]`: a TLB model.
+    pub tlb: Option<RawTlb>,
     /// WSClock's window, in references.
     pub wsclock_tau: Option<Sp<i64>>,
 }
@@ -100,6 +102,18 @@ pub struct RawBalance {
     pub available_below: Option<Sp<i64>>,
     /// Trim toward this many available pages.
     pub goal: Option<Sp<i64>>,
+}
+
+/// `[machine.tlb]`: its presence turns the TLB model on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlb {
+    /// Entries for 4 KiB pages.
+    pub entries: Option<Sp<i64>>,
+    /// Entries for large pages.
+    pub large_entries: Option<Sp<i64>>,
+    /// Ways per set.
+    pub ways: Option<Sp<i64>>,
 }
 
 /// `[machine.cluster]`.

@@ -497,6 +497,19 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
                     .map_err(e(x.span()))?;
             }
         }
+        if let Some(r) = &m.tlb {
+            let mut t = cfg.tlb.unwrap_or_default();
+            if let Some(x) = &r.entries {
+                t.entries = c.count(x, 1, 1 << 16, "tlb.entries").map_err(e(x.span()))? as u32;
+            }
+            if let Some(x) = &r.large_entries {
+                t.large_entries = c.count(x, 1, 1 << 16, "tlb.large_entries").map_err(e(x.span()))? as u32;
+            }
+            if let Some(x) = &r.ways {
+                t.ways = c.count(x, 1, 64, "tlb.ways").map_err(e(x.span()))? as u32;
+            }
+            cfg.tlb = Some(t);
+        }
         if let Some(v) = &m.wsclock_tau {
             cfg.wsclock_tau = c.count(v, 1, 1 << 40, "wsclock_tau").map_err(e(v.span()))?;
         }
@@ -542,6 +555,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             "soft_fault" => &mut cfg.cost.soft_fault,
             "zero_page" => &mut cfg.cost.zero_page,
             "copy_page" => &mut cfg.cost.copy_page,
+            "tlb_miss" => &mut cfg.cost.tlb_miss,
             "io_latency" => &mut cfg.cost.io_latency,
             "io_per_page" => &mut cfg.cost.io_per_page,
             "ws_lock_hold" => &mut cfg.cost.ws_lock_hold,
@@ -549,7 +563,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             other => {
                 return Err((
                     format!(
-                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, copy_page, io_latency, io_per_page, ws_lock_hold or pfn_lock_hold (nanoseconds)"
+                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, copy_page, tlb_miss, io_latency, io_per_page, ws_lock_hold or pfn_lock_hold (nanoseconds)"
                     ),
                     span,
                     i == 1,

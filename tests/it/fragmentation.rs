@@ -273,3 +273,29 @@ fn fragmentation_of_a_scenario_reports_simulated_memory() {
     pagelab(&["fragmentation", "--scenario", "no-such-scenario"]).code(2);
     pagelab(&["fragmentation", "--set", "memory=1MiB"]).code(2);
 }
+
+/// `replay --tlb`: a trace whose pages are beyond the reach of 64 small
+/// entries misses on nearly every reference, and far less on 2 MiB pages;
+/// a malformed shape is exit 2.
+#[test]
+fn replay_counts_tlb_misses_on_small_pages_and_as_if_large() {
+    let dir = TempDir::new("tlb");
+    let trace = dir.path().join("cycle.refs");
+    // 2048 pages (8 MiB, four 2 MiB pages) in a cycle, five times.
+    let text: String = (0..5).flat_map(|_| 0..2048).map(|p| format!("{p}\n")).collect();
+    std::fs::write(&trace, text).unwrap();
+    let t = trace.to_str().unwrap();
+    let o = pagelab(&["replay", t, "--frames", "4096", "--tlb", "64,32", "--json"]);
+    o.code(0);
+    let v = o.json();
+    assert_eq!(uint(&v["tlb"], "misses"), 10_240, "LRU over 64 entries misses a cycle of 2048 every time");
+    assert_eq!(uint(&v["tlb"], "misses_if_large"), 4, "one miss per 2 MiB page");
+    let o = pagelab(&["replay", t, "--frames", "4096"]);
+    o.code(0);
+    assert!(!o.stdout.contains("TLB"), "no TLB model unless asked");
+    for bad in ["0", "64,x", "63", "64,32,1"] {
+        let o = pagelab(&["replay", t, "--frames", "16", "--tlb", bad]);
+        o.code(2);
+        assert!(o.stderr.contains("--tlb"), "{bad}: {}", o.stderr);
+    }
+}

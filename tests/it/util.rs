@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 11] = [
+pub const BUILTINS: [&str; 12] = [
     "tour",
     "demand-zero",
     "belady",
@@ -20,6 +20,7 @@ pub const BUILTINS: [&str; 11] = [
     "balance",
     "eras",
     "contiguous",
+    "tlb",
 ];
 
 /// What one run of the binary did.

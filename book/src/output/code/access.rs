@@ -23,12 +23,15 @@
             if pte.is_valid() && (!write || pte.is_dirty()) {
                 // The hit path: set the accessed bit, tell the policy.
                 pte.touch(write);
-                let pfn = pte.pfn();
+                let pte = *pte;
                 p.counters.paging.references += 1;
                 // A large page is in no working set: nothing to tell.
                 if p.ws.tracks_references() && !pte.is_large() {
-                    let slot = self.pfn.entry(pfn).ws_index();
+                    let slot = self.pfn.entry(pte.pfn()).ws_index();
                     p.ws.referenced(slot, next_use);
+                }
+                if self.tlb.is_some() {
+                    self.tlb_hit(pid, vpn, pte.is_large());
                 }
                 return Ok(Resolution::Hit);
             }
