@@ -211,7 +211,7 @@ run 0 help.txt --help
 run 0 scenarios.txt scenarios
 
 # Every built-in scenario: its report, its steps, and its events per step.
-for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance; do
+for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb; do
     run 0 "$s/run.txt" run "$s"
     step_blocks "scenarios/$s.toml" "$s"
     raw "$s.events" run "$s" --events
@@ -281,6 +281,16 @@ run 0 fragmentation/sample.txt fragmentation book/src/traces/buddyinfo.txt
 run 0 fragmentation/small.txt fragmentation book/src/traces/buddyinfo-small.txt
 run 0 fragmentation/fragmented.txt fragmentation book/src/traces/buddyinfo-fragmented.txt
 run 2 fragmentation/bad.txt fragmentation book/src/broken/bad-buddyinfo.txt
+
+# Large pages: one request on one fragmented machine under three eras.
+step_blocks scenarios/eras.toml eras
+for era in desperate give-up sp1; do
+    run 0 "eras/run-$era.txt" run eras --set "large_page_allocator=$era"
+    raw "eras-$era.events" run eras --set "large_page_allocator=$era" --events
+    step_events "eras-$era.events" "eras-$era"
+    run 0 "eras/fragmentation-$era.txt" fragmentation --scenario eras --set "large_page_allocator=$era"
+done
+run 0 tlb/replay.txt replay book/src/traces/cycle.refs --frames 4096 --tlb 64,32
 
 # Writing scenarios: errors and exit codes.
 for b in unknown-key wrong-op-key unknown-metric bad-size unknown-process; do

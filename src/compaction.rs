@@ -348,19 +348,22 @@ impl Machine {
         let e = *self.pfn.entry(pfn);
         let (pid, vpn) = e.owner().expect("a modified page has an owner");
         let vad = self.processes[pid.0 as usize].vad_at(vpn).copied();
-        match vad.map(|v| v.kind) {
+        let to = match vad.map(|v| v.kind) {
             Some(crate::process::VadKind::Mapped { file, file_page }) => {
                 let page = file_page + (vpn.0 - vad.expect("mapped").start.0);
                 self.files[file.0 as usize].pages_written += 1;
                 self.activity.pages_written_file += 1;
                 self.pfn.entry_mut(pfn).set_backing(Backing::File(page as u32));
+                crate::event::WriteTarget::File { file, page }
             }
             _ => {
                 let Some((slot, _)) = self.pagefile.allocate_run(1) else { return Err(Blocked::NoRoom) };
                 self.pfn.entry_mut(pfn).set_backing(Backing::PageFile(slot.0));
                 self.activity.pages_written_pagefile += 1;
+                crate::event::WriteTarget::PageFile { slot }
             }
-        }
+        };
+        self.emit(|| Event::WrittenForRun { pid, vpn, to });
         self.pfn.unlink(pfn);
         self.pfn.entry_mut(pfn).set_modified(false);
         self.pfn.push_tail(pfn, PageLocation::Standby);

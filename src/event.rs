@@ -360,6 +360,16 @@ pub enum Event {
         /// Simulated time spent.
         time: SimNanos,
     },
+    /// The desperate allocator wrote a modified page out on its own, one
+    /// synchronous I/O, to empty a run.
+    WrittenForRun {
+        /// The owner.
+        pid: ProcessId,
+        /// The page.
+        vpn: Vpn,
+        /// Where it went.
+        to: WriteTarget,
+    },
     /// Compaction copied a page to another frame and fixed its PTE.
     PageMoved {
         /// The owner.
@@ -627,6 +637,14 @@ impl Event {
                     None => "no frame or page-file space to move a page to".to_string(),
                 }
             ),
+            Event::WrittenForRun { pid, vpn, to } => format!(
+                "the allocator wrote {} page {vpn} out to {}, one synchronous I/O, to empty its frame",
+                name(*pid),
+                match to {
+                    WriteTarget::PageFile { slot } => format!("the page file at offset 0x{:x}", slot.0),
+                    WriteTarget::File { file, page } => format!("file {} page {page}", file_name(*file)),
+                }
+            ),
             Event::PageMoved { pid, vpn, from, to } => {
                 format!("copied {} page {vpn} from {from} to {to} and pointed its PTE there", name(*pid))
             }
@@ -708,6 +726,7 @@ impl Event {
             Event::LargePagesUnavailable { .. } => "large_pages_unavailable",
             Event::RunEmptied { .. } => "run_emptied",
             Event::RunAbandoned { .. } => "run_abandoned",
+            Event::WrittenForRun { .. } => "written_for_run",
             Event::PageMoved { .. } => "page_moved",
             Event::ContiguousAllocated { .. } => "contiguous_allocated",
             Event::ContiguousUnavailable { .. } => "contiguous_unavailable",
@@ -720,7 +739,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 34] = [
+    pub const KINDS: [&'static str; 35] = [
         "process_created",
         "reserved",
         "committed",
@@ -747,6 +766,7 @@ impl Event {
         "large_pages_unavailable",
         "run_emptied",
         "run_abandoned",
+        "written_for_run",
         "page_moved",
         "contiguous_allocated",
         "contiguous_unavailable",
