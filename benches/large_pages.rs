@@ -120,6 +120,7 @@ fn main() {
     let t = Instant::now();
     let spec = pagelab::fragment::FragmentSpec {
         pid: busy,
+        free_blocks: None,
         free: 300_000,
         unmovable: 5_000,
         standby: 300_000,

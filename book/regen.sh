@@ -292,6 +292,13 @@ for era in desperate give-up sp1; do
 done
 run 0 tlb/replay.txt replay book/src/traces/cycle.refs --frames 4096 --tlb 64,32
 
+# A real machine's free memory as a starting state.
+step_blocks book/src/scenarios/from-buddyinfo.toml from-buddyinfo
+run 0 from-buddyinfo/fragmentation.txt fragmentation --scenario book/src/scenarios/from-buddyinfo.toml --set large_page_allocator=give-up
+for era in desperate give-up sp1; do
+    brief from-buddyinfo/eras.txt '^(I/O|simulated|expectations)' run book/src/scenarios/from-buddyinfo.toml --set "large_page_allocator=$era"
+done
+
 # Writing scenarios: errors and exit codes.
 for b in unknown-key wrong-op-key unknown-metric bad-size unknown-process; do
     run 2 "errors/$b.txt" check "book/src/broken/$b.toml"

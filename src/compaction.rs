@@ -549,6 +549,7 @@ mod tests {
             .unwrap();
         let spec = crate::fragment::FragmentSpec {
             pid: busy,
+            free_blocks: None,
             free: 500_000,
             unmovable: 20_000,
             standby: 300_000,

@@ -71,12 +71,18 @@ impl FragmentPattern {
 pub const PPM: u64 = 1_000_000;
 
 /// What a fragment step asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FragmentSpec {
     /// The process whose pages fill memory.
     pub pid: ProcessId,
-    /// Frames to leave free, ppm of all frames.
+    /// Frames to leave free, ppm of all frames (ignored with `free_blocks`).
     pub free: u64,
+    /// Instead of `free` and `pattern`: leave exactly these free blocks,
+    /// `free_blocks[k]` of order k (2^k frames, naturally aligned), as a
+    /// Linux `/proc/buddyinfo` line gives them; the blocks are placed at
+    /// seeded positions, each followed by at least one used frame so that
+    /// no two merge.
+    pub free_blocks: Option<std::sync::Arc<Vec<u64>>>,
     /// Frames made drivers' nonpaged pages, ppm of all frames.
     pub unmovable: u64,
     /// Share of the process's pages on the standby list, ppm.
@@ -114,7 +120,19 @@ impl Machine {
         let frames = self.pfn.frames() as u64;
         let counts = self.pfn.counts();
         let free_now = counts.zeroed + counts.free;
-        let keep = share(frames, spec.free);
+        // With free blocks given, which frames stay free: a bitmap.
+        let mask = match &spec.free_blocks {
+            None => None,
+            Some(blocks) => match self.buddyinfo_layout(blocks) {
+                Ok(m) => Some(m),
+                Err(message) => return bad(message),
+            },
+        };
+        let in_mask = |f: u32| mask.as_ref().is_some_and(|m: &Vec<u64>| m[f as usize / 64] >> (f % 64) & 1 == 1);
+        let keep = match &mask {
+            Some(m) => m.iter().map(|w| w.count_ones() as u64).sum(),
+            None => share(frames, spec.free),
+        };
         if keep > free_now {
             return bad(format!(
                 "fragment: {keep} frames should stay free but only {free_now} are free now (of {frames})"
@@ -170,7 +188,7 @@ impl Machine {
                 if top.len() as u64 == unmovable {
                     break;
                 }
-                if is_free(self, f) {
+                if is_free(self, f) && !in_mask(f) {
                     top.push(f);
                 }
             }
@@ -192,12 +210,16 @@ impl Machine {
                 f += 1;
                 continue;
             }
-            let take = match spec.pattern {
-                FragmentPattern::Packed => true,
-                FragmentPattern::Stripes => (seen + 1) * pick / pool > seen * pick / pool,
-                FragmentPattern::Random => {
-                    use rand::Rng;
-                    self.rng.gen_range(0..pool - seen) < pick - picked
+            let take = if mask.is_some() {
+                !in_mask(f)
+            } else {
+                match spec.pattern {
+                    FragmentPattern::Packed => true,
+                    FragmentPattern::Stripes => (seen + 1) * pick / pool > seen * pick / pool,
+                    FragmentPattern::Random => {
+                        use rand::Rng;
+                        self.rng.gen_range(0..pool - seen) < pick - picked
+                    }
                 }
             };
             seen += 1;
@@ -237,6 +259,57 @@ impl Machine {
         let pattern = spec.pattern;
         self.emit(|| Event::Fragmented { pid, pattern, done });
         Ok(OpValue::None)
+    }
+
+    /// Where the free blocks of a buddyinfo distribution go: a bitmap of
+    /// the frames to leave free. The blocks, in seeded order, are laid out
+    /// from the bottom of memory, each at the next multiple of its size
+    /// after a gap of used frames (at least one, so that no block touches
+    /// another and merges with it; the spare frames are spread over the
+    /// gaps at random). Every frame of a block must be free now.
+    fn buddyinfo_layout(&mut self, blocks: &[u64]) -> Result<Vec<u64>, String> {
+        use rand::seq::SliceRandom;
+        use rand::Rng;
+        let frames = self.pfn.frames() as u64;
+        let total: u64 = blocks.iter().sum();
+        let pages: u64 = blocks.iter().enumerate().map(|(k, &n)| n.saturating_mul(1 << k)).sum();
+        // The least memory the layout needs: every block aligned, each
+        // followed by one used frame (a block of order k needs at most
+        // 2^k + 1 frames beyond the previous one's end, plus alignment).
+        let need: u64 = blocks.iter().enumerate().map(|(k, &n)| n.saturating_mul((2u64 << k) + 1)).sum();
+        if need > frames {
+            return Err(format!(
+                "fragment: the free blocks ({pages} pages in {total} blocks) need up to {need} frames to lie apart, more than the machine's {frames}: give it more memory"
+            ));
+        }
+        let mut order: Vec<u8> = Vec::with_capacity(total as usize);
+        for (k, &n) in blocks.iter().enumerate() {
+            order.extend(std::iter::repeat_n(k as u8, n as usize));
+        }
+        order.shuffle(&mut self.rng);
+        // Spare frames to spread over the gaps, if the machine has them.
+        let spare = frames.saturating_sub(need);
+        let mean_extra = spare / total.max(1);
+        let mut mask = vec![0u64; (frames as usize).div_ceil(64)];
+        let mut at = 0u64;
+        // What the blocks not yet placed can need at most.
+        let mut rest = need;
+        for &k in &order {
+            let size = 1u64 << k;
+            rest -= (2 * size) + 1;
+            let room = frames.saturating_sub(at + rest + 2 * size + 1);
+            let extra = if mean_extra > 0 { self.rng.gen_range(0..=2 * mean_extra).min(room) } else { 0 };
+            let start = (at + extra).next_multiple_of(size);
+            debug_assert!(start + size <= frames, "the bound `need` leaves room for every block");
+            for f in start..start + size {
+                if !matches!(self.pfn.entry(Pfn(f as u32)).location(), PageLocation::Zeroed | PageLocation::Free) {
+                    return Err(format!("fragment: frame {f} should stay free for the free blocks, but it is in use"));
+                }
+                mask[f as usize / 64] |= 1 << (f % 64);
+            }
+            at = start + size + 1;
+        }
+        Ok(mask)
     }
 
     /// Puts one page of a fragment step's process in `pfn`: on standby with
@@ -323,6 +396,70 @@ mod tests {
         assert_eq!(share(1000, 250_000), 250);
         assert_eq!(share(3, 500_000), 2);
         assert_eq!(share(0, PPM), 0);
+    }
+
+    /// A machine fragmented from a buddyinfo distribution reports exactly
+    /// that distribution, under every era; one too large for the machine
+    /// is refused with the memory it would need, and nothing changes.
+    #[test]
+    fn free_blocks_from_a_buddyinfo_are_exactly_what_is_left_free() {
+        use crate::fragmentation::Order;
+        use crate::machine::Op;
+        let counts = vec![300, 120, 40, 10, 6, 3, 2, 1, 1, 1, 2];
+        for era in crate::compaction::Era::ALL {
+            let mut cfg = crate::config::MachineConfig::with_memory(Bytes(64 << 20));
+            cfg.large_page_allocator = era;
+            let mut m = Machine::new(cfg).unwrap();
+            let create = Op::CreateProcess {
+                name: "busy".into(),
+                ws_min: None,
+                ws_max: None,
+                hard_max: None,
+                policy: None,
+                node: 0,
+                auto_commit: false,
+            };
+            let Ok(OpValue::Process(pid)) = m.apply(&create) else { panic!() };
+            let spec = FragmentSpec {
+                pid,
+                free: 0,
+                free_blocks: Some(std::sync::Arc::new(counts.clone())),
+                unmovable: 5_000,
+                standby: 300_000,
+                modified: 300_000,
+                pattern: FragmentPattern::Random,
+            };
+            m.apply(&Op::Fragment(spec)).unwrap();
+            m.check_invariants().unwrap();
+            let zones = m.free_zones(Order::new(10));
+            assert_eq!(zones[0].blocks.counts(), &counts[..], "{era:?}");
+            assert_eq!(m.system_pages().frames(), 82, "0.5% of 16384 frames");
+        }
+        let mut m = Machine::new(crate::config::MachineConfig::with_memory(Bytes(16 << 20))).unwrap();
+        let Ok(OpValue::Process(pid)) = m.apply(&Op::CreateProcess {
+            name: "busy".into(),
+            ws_min: None,
+            ws_max: None,
+            hard_max: None,
+            policy: None,
+            node: 0,
+            auto_commit: false,
+        }) else {
+            panic!()
+        };
+        let spec = FragmentSpec {
+            pid,
+            free: 0,
+            free_blocks: Some(std::sync::Arc::new(vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4])),
+            unmovable: 0,
+            standby: 0,
+            modified: 0,
+            pattern: FragmentPattern::Random,
+        };
+        let err = m.apply(&Op::Fragment(spec)).unwrap_err().to_string();
+        assert!(err.contains("more memory"), "{err}");
+        assert_eq!(m.pfn_db().counts().zeroed, 4096);
+        m.check_invariants().unwrap();
     }
 
     #[test]

@@ -274,10 +274,11 @@ impl Runner {
                 Ok(())
             }
             Action::Grant { privilege } => m.apply(&Op::GrantPrivilege { privilege: *privilege }).map(drop),
-            Action::Fragment { process, free, unmovable, standby, modified, pattern } => m
+            Action::Fragment { process, free, free_blocks, unmovable, standby, modified, pattern } => m
                 .apply(&Op::Fragment(crate::fragment::FragmentSpec {
                     pid: self.pids[*process],
                     free: *free,
+                    free_blocks: free_blocks.clone().map(std::sync::Arc::new),
                     unmovable: *unmovable,
                     standby: *standby,
                     modified: *modified,

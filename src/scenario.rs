@@ -279,6 +279,8 @@ pub enum Action {
         process: usize,
         /// Fractions (ppm) and pattern.
         free: u64,
+        /// Or the free blocks per order to leave (a buddyinfo distribution).
+        free_blocks: Option<Vec<u64>>,
         /// Unmovable frames, ppm of all frames.
         unmovable: u64,
         /// Standby share, ppm.

@@ -243,6 +243,8 @@ pub struct RawStep {
     pub standby: Option<Sp<toml::Value>>,
     /// Fragment: share on the modified list.
     pub modified: Option<Sp<toml::Value>>,
+    /// Fragment: free blocks per order, a list or a /proc/buddyinfo file.
+    pub buddyinfo: Option<Sp<toml::Value>>,
     /// Contiguous: alignment of the physical address.
     pub alignment: Option<Sp<toml::Value>>,
     /// Contiguous: highest acceptable physical address.

@@ -594,7 +594,8 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
     }
     sp!(
         process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace,
-        format, file, offset, min, max, ticks, privilege, free, unmovable, standby, modified, alignment, highest
+        format, file, offset, min, max, ticks, privilege, free, unmovable, standby, modified, alignment, highest,
+        buddyinfo
     );
     plain!(commit, empty, enable, large_pages);
     v
@@ -722,7 +723,7 @@ impl ScenarioCtx<'_> {
             "grant" => &["privilege"],
             "logon" => &[],
             "adjust_privileges" => &["process", "privilege", "enable"],
-            "fragment" => &["process", "free", "unmovable", "standby", "modified", "pattern"],
+            "fragment" => &["process", "free", "buddyinfo", "unmovable", "standby", "modified", "pattern"],
             "contiguous" => &["size", "alignment", "highest"],
             "free_contiguous" => &[],
             _ => {
@@ -840,18 +841,35 @@ impl ScenarioCtx<'_> {
                         "fragment: `standby` and `modified` are shares of the same pages and add up to more than 1",
                     ));
                 }
+                let free_blocks = match &r.buddyinfo {
+                    None => None,
+                    Some(b) => {
+                        if let Some(x) = r.free.as_ref().map(|f| f.span()).or(r.pattern.as_ref().map(|p| p.span())) {
+                            return Err(c.err(
+                                x,
+                                "fragment: with `buddyinfo`, the free blocks say what stays free: no `free` or `pattern`",
+                            ));
+                        }
+                        Some(self.buddyinfo(b)?)
+                    }
+                };
                 Action::Fragment {
                     process: self.process(s)?,
-                    free: frac(&r.free, "free", u64::MAX).and_then(|f| {
-                        if f == u64::MAX {
-                            Err(c.err(
-                                s.span(),
-                                "op \"fragment\" needs `free`, the fraction of frames to leave free (0 to 1)",
-                            ))
-                        } else {
-                            Ok(f)
-                        }
-                    })?,
+                    free: if free_blocks.is_some() {
+                        0
+                    } else {
+                        frac(&r.free, "free", u64::MAX).and_then(|f| {
+                            if f == u64::MAX {
+                                Err(c.err(
+                                    s.span(),
+                                    "op \"fragment\" needs `free`, the fraction of frames to leave free (0 to 1), or `buddyinfo`",
+                                ))
+                            } else {
+                                Ok(f)
+                            }
+                        })?
+                    },
+                    free_blocks,
                     unmovable: frac(&r.unmovable, "unmovable", 0)?,
                     standby,
                     modified,
@@ -959,6 +977,59 @@ impl ScenarioCtx<'_> {
             .transpose()?
             .map(|n| n as u8);
         Ok(Action::Touch { process, address, pages, access: self.access(&r.access)?, pattern, repeat, node })
+    }
+
+    /// A fragment step's `buddyinfo`: free blocks per order, as a list
+    /// (`[26853, 5089, 278]`) or a `/proc/buddyinfo` text file relative to
+    /// the scenario (its zones summed).
+    fn buddyinfo(&self, v: &Sp<toml::Value>) -> Result<Vec<u64>, ScenarioError> {
+        let c = self.ctx;
+        let counts = match v.get_ref() {
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|x| match x.as_integer() {
+                    Some(n) if n >= 0 => Ok(n as u64),
+                    _ => Err(c.err(
+                        v.span(),
+                        format!("buddyinfo: expected counts of free blocks (integers from 0), found {x}"),
+                    )),
+                })
+                .collect::<Result<Vec<u64>, _>>()?,
+            toml::Value::String(file) => {
+                let Some(dir) = self.base_dir else {
+                    return Err(
+                        c.err(v.span(), "a built-in scenario cannot read buddyinfo files: give the counts as a list")
+                    );
+                };
+                let path = dir.join(file);
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| c.err(v.span(), format!("cannot read buddyinfo {shown}: {e}")))?;
+                let info = crate::fragmentation::FreeBlocks::from_buddyinfo(&text).map_err(|e| ScenarioError {
+                    file: shown.clone(),
+                    line: e.line as usize,
+                    col: e.col as usize,
+                    message: e.message,
+                })?;
+                info.total.counts().to_vec()
+            }
+            other => {
+                return Err(c.err(
+                    v.span(),
+                    format!(
+                        "buddyinfo: expected a list of free-block counts per order or a file name, found {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+        };
+        if counts.is_empty() || counts.len() > 21 {
+            return Err(c.err(v.span(), format!("buddyinfo: expected 1 to 21 orders, found {}", counts.len())));
+        }
+        if counts.iter().enumerate().any(|(k, &n)| n.checked_mul(1 << k).is_none_or(|p| p > 1 << 36)) {
+            return Err(c.err(v.span(), "buddyinfo: more free pages than any machine pagelab simulates (256 GiB)"));
+        }
+        Ok(counts)
     }
 
     fn refs(&self, s: &Sp<RawStep>) -> Result<Action, ScenarioError> {

@@ -819,7 +819,7 @@ fn large_act() -> impl Strategy<Value = LargeAct> {
         4 => (0u8..2, 1u16..700).prop_map(|(p, pages)| LargeAct::Small { p, pages }),
         2 => (0u8..2).prop_map(|p| LargeAct::Trim { p }),
         1 => (0u8..2).prop_map(|p| LargeAct::Exit { p }),
-        2 => (0u8..2, 1u8..9, 0u8..20, 0u8..3).prop_map(|(p, free, unmovable, pattern)| LargeAct::Fragment { p, free, unmovable, pattern }),
+        2 => (0u8..2, 1u8..9, 0u8..20, 0u8..4).prop_map(|(p, free, unmovable, pattern)| LargeAct::Fragment { p, free, unmovable, pattern }),
         2 => (1u16..600, 0u8..10).prop_map(|(pages, align)| LargeAct::Contiguous { pages, align }),
         1 => Just(LargeAct::FreeContiguous),
     ]
@@ -912,15 +912,23 @@ proptest! {
                     let _ = m.apply(&Op::Exit { pid: pids[p as usize] });
                 }
                 LargeAct::Fragment { p, free, unmovable, pattern } => {
+                    // Pattern 3: free blocks as a buddyinfo gives them.
+                    let blocks = (pattern == 3).then(|| std::sync::Arc::new(vec![free as u64 * 20, free as u64 * 5, 3, 1, 1, 0, 0, 0, 0, 1]));
                     let spec = pagelab::fragment::FragmentSpec {
                         pid: pids[p as usize],
+                        free_blocks: blocks.clone(),
                         free: free as u64 * 100_000,
                         unmovable: unmovable as u64 * 1_000,
                         standby: 300_000,
                         modified: 300_000,
-                        pattern: pagelab::fragment::FragmentPattern::ALL[pattern as usize],
+                        pattern: pagelab::fragment::FragmentPattern::ALL[pattern as usize % 3],
                     };
-                    let _ = m.apply(&Op::Fragment(spec));
+                    if m.apply(&Op::Fragment(spec)).is_ok() {
+                        if let Some(b) = blocks {
+                            let zones = m.free_zones(pagelab::fragmentation::Order::new(9));
+                            prop_assert_eq!(zones[0].blocks.counts(), &b[..]);
+                        }
+                    }
                 }
                 LargeAct::Contiguous { pages, align } => {
                     let op = Op::AllocateContiguous { size: pages as u64 * PAGE, alignment: PAGE << align, highest: u64::MAX };
