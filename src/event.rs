@@ -409,6 +409,37 @@ pub enum Event {
         /// How many of each.
         done: crate::fragment::Fragmented,
     },
+    /// pagelab's experiment wrote a large page to the page file.
+    LargePagePagedOut {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Pages written.
+        pages: u64,
+        /// Simulated time of the write.
+        time: SimNanos,
+    },
+    /// A paged-out large page came back whole.
+    LargePagePagedIn {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Its new first frame.
+        frame: Pfn,
+        /// Simulated time, finding the region included.
+        time: SimNanos,
+    },
+    /// A paged-out large page could not come back.
+    LargePageLost {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Frames a large page needs.
+        frames: u32,
+    },
     /// Policy granted a user right to the account.
     PrivilegeGranted {
         /// The privilege.
@@ -669,6 +700,18 @@ impl Event {
                 done.standby,
                 done.modified
             ),
+            Event::LargePagePagedOut { pid, start, pages, time } => format!(
+                "{} large page at {start} written to the page file (pagelab's experiment: Windows never pages a large page): {pages} pages in one I/O, {time}; its frames went to the free list",
+                name(*pid)
+            ),
+            Event::LargePagePagedIn { pid, start, frame, time } => format!(
+                "{} large page at {start} read back whole into the aligned frames from {frame}: {time}",
+                name(*pid)
+            ),
+            Event::LargePageLost { pid, start, frames } => format!(
+                "{} large page at {start} cannot come back: no aligned region of {frames} free frames can be had, however much memory is free in pieces",
+                name(*pid)
+            ),
             Event::PrivilegeGranted { privilege, new, logon } => format!(
                 "policy grants the account \"{}\" ({}){}: tokens of logon session {logon} are unchanged; it is in effect from the next logon",
                 privilege.right(),
@@ -732,6 +775,9 @@ impl Event {
             Event::ContiguousUnavailable { .. } => "contiguous_unavailable",
             Event::ContiguousFreed { .. } => "contiguous_freed",
             Event::Fragmented { .. } => "fragmented",
+            Event::LargePagePagedOut { .. } => "large_page_paged_out",
+            Event::LargePagePagedIn { .. } => "large_page_paged_in",
+            Event::LargePageLost { .. } => "large_page_lost",
             Event::PrivilegeGranted { .. } => "privilege_granted",
             Event::LoggedOn { .. } => "logged_on",
             Event::PrivilegeAdjusted { .. } => "privilege_adjusted",
@@ -739,7 +785,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 35] = [
+    pub const KINDS: [&'static str; 38] = [
         "process_created",
         "reserved",
         "committed",
@@ -772,6 +818,9 @@ impl Event {
         "contiguous_unavailable",
         "contiguous_freed",
         "fragmented",
+        "large_page_paged_out",
+        "large_page_paged_in",
+        "large_page_lost",
         "privilege_granted",
         "logged_on",
         "privilege_adjusted",

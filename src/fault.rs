@@ -243,6 +243,12 @@ impl Machine {
                 self.check_protection(pid, address, protection, write)?;
                 self.demand_zero_fault(pid, vpn, protection, write, node, next_use)
             }
+            PteKind::PageFile { protection, .. }
+                if !self.processes[pid.0 as usize].large_out.is_empty() && self.in_large_out(pid, vpn) =>
+            {
+                self.check_protection(pid, address, protection, write)?;
+                self.page_in_large(pid, vpn, address)
+            }
             PteKind::PageFile { slot, protection, .. } => {
                 self.check_protection(pid, address, protection, write)?;
                 self.page_file_fault(pid, vpn, slot, protection, write, node, next_use)

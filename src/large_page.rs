@@ -27,12 +27,12 @@ use serde::Serialize;
 
 use crate::contiguity::Category;
 use crate::event::Event;
-use crate::machine::{Machine, OpError, OpValue};
+use crate::machine::{Machine, OpError, OpValue, Resolution};
 use crate::pfn_db::PageLocation;
 use crate::process::{Vad, VadKind};
-use crate::pte::{Protection, Pte};
+use crate::pte::{Protection, Pte, PteKind};
 use crate::token::Privilege;
-use crate::units::{Pfn, ProcessId, PAGE_SIZE};
+use crate::units::{PageFileSlot, Pfn, ProcessId, SimNanos, Vpn, PAGE_SIZE};
 use crate::win32::Win32Error;
 
 /// The size of a large page: a power of two number of 4 KiB frames, kept
@@ -114,29 +114,8 @@ impl Machine {
         let per = large.frames() as u64;
         let zeroed_now = stale;
         for (k, &r) in regions.iter().enumerate() {
-            let first = Pfn(r * large.frames());
-            for i in 0..per {
-                let pfn = Pfn(first.0 + i as u32);
-                let vpn = start.offset(k as u64 * per + i);
-                // Claimed by obtain_regions: on no list, owned by nobody.
-                let e = self.pfn.entry_mut(pfn);
-                e.set_owner(Some((pid, vpn)));
-                e.set_large(true);
-                e.set_modified(protection.writable());
-                self.pfn.set_counts(pfn, 1, 1);
-                self.pfn.push_tail(pfn, PageLocation::Active);
-                // Never paged, so never cleaned: a writable large page is
-                // mapped dirty and is never taken back to make it clean.
-                let pte = Pte::large(pfn, protection);
-                self.processes[pid.0 as usize].page_table.set(vpn, pte);
-            }
-            debug_assert_eq!(
-                self.pfn.contiguity().map(|c| c.region(r).get(Category::Unmovable) as u64),
-                Some(per),
-                "the region is now one large page"
-            );
+            self.map_large(pid, start.offset(k as u64 * per), r, protection);
         }
-        self.processes[pid.0 as usize].large_frames += pages;
         self.activity.zeroed_in_fault += zeroed_now;
         self.activity.time_foreground += self.config.cost.zero_page * zeroed_now;
         self.emit(|| Event::LargePagesAllocated {
@@ -147,6 +126,132 @@ impl Machine {
             zeroed: zeroed_now,
         });
         Ok(OpValue::Address(start.address()))
+    }
+}
+
+impl Machine {
+    /// Maps the claimed region `r` (its frames on no list, owned by
+    /// nobody) as one large page at `start`.
+    fn map_large(&mut self, pid: ProcessId, start: Vpn, r: u32, protection: Protection) {
+        let per = self.config.large_page_size().expect("a machine with large pages").frames();
+        let first = Pfn(r * per);
+        for i in 0..per {
+            let pfn = Pfn(first.0 + i);
+            let vpn = start.offset(i as u64);
+            let e = self.pfn.entry_mut(pfn);
+            e.set_owner(Some((pid, vpn)));
+            e.set_large(true);
+            e.set_modified(protection.writable());
+            self.pfn.set_counts(pfn, 1, 1);
+            self.pfn.push_tail(pfn, PageLocation::Active);
+            // Never paged, so never cleaned: a writable large page is
+            // mapped dirty and is never taken back to make it clean.
+            self.processes[pid.0 as usize].page_table.set(vpn, Pte::large(pfn, protection));
+        }
+        debug_assert_eq!(
+            self.pfn.contiguity().map(|c| c.region(r).get(Category::Unmovable) as u32),
+            Some(per),
+            "the region is now one large page"
+        );
+        self.processes[pid.0 as usize].large_frames += per as u64;
+    }
+
+    /// The `page_out_large` experiment: what paging a large page would
+    /// cost if Windows did it (it does not: large pages are never paged,
+    /// MODEL.md s5). The large page holding `address` is written to the
+    /// page file in one I/O of 512 pages, 512 times the transfer of a small
+    /// page, and its frames go to the free list, where other allocations
+    /// are free to take them. A reference to it then needs an aligned
+    /// region of free frames again (the era's allocator may empty one), or
+    /// fails with [`OpError::LargePageLost`].
+    pub(crate) fn page_out_large(&mut self, pid: ProcessId, address: u64) -> Result<OpValue, OpError> {
+        const CALL: &str = "page_out_large";
+        let Some(size) = self.config.large_page_size() else {
+            return Err(self.fail(pid, CALL, Win32Error::NotSupported));
+        };
+        let per = size.frames() as u64;
+        let vpn = Vpn::containing(address);
+        let p = &self.processes[pid.0 as usize];
+        let Some(vad) = p.vad_at(vpn).copied().filter(|v| v.large) else {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidAddress));
+        };
+        let start = vad.start.offset((vpn.0 - vad.start.0) / per * per);
+        if p.large_out.contains(&start.0) {
+            return Err(self.fail(pid, CALL, Win32Error::InvalidParameter));
+        }
+        if (self.pagefile.capacity() - self.pagefile.used()) < per as u32 {
+            return Err(self.fail(pid, CALL, Win32Error::CommitmentLimit));
+        }
+        let prot = vad.protection;
+        let mut written = 0;
+        while written < per {
+            let (slot, n) = self.pagefile.allocate_run((per - written) as u32).expect("free slots checked");
+            for j in 0..n as u64 {
+                let v = start.offset(written + j);
+                let pfn = self.processes[pid.0 as usize].page_table.get(v).pfn();
+                self.pfn.unlink(pfn);
+                let e = self.pfn.entry_mut(pfn);
+                e.set_large(false);
+                e.set_modified(false);
+                e.set_owner(None);
+                self.pfn.set_counts(pfn, 0, 0);
+                self.pfn.push_tail(pfn, PageLocation::Free);
+                let pte = Pte::page_file(PageFileSlot(slot.0 + j as u32), prot);
+                self.processes[pid.0 as usize].page_table.set(v, pte);
+            }
+            written += n as u64;
+        }
+        let p = &mut self.processes[pid.0 as usize];
+        p.large_frames -= per;
+        p.large_out.insert(start.0);
+        let time = self.config.cost.io(per);
+        self.activity.io_writes += 1;
+        self.activity.pages_written_pagefile += per;
+        self.activity.time_foreground += time;
+        self.emit(|| Event::LargePagePagedOut { pid, start, pages: per, time });
+        Ok(OpValue::None)
+    }
+
+    /// Whether `vpn` is in a large page the experiment paged out.
+    pub(crate) fn in_large_out(&self, pid: ProcessId, vpn: Vpn) -> bool {
+        let p = &self.processes[pid.0 as usize];
+        let Some(size) = self.config.large_page_size() else { return false };
+        p.vad_at(vpn).filter(|v| v.large).is_some_and(|v| {
+            let per = size.frames() as u64;
+            p.large_out.contains(&(v.start.0 + (vpn.0 - v.start.0) / per * per))
+        })
+    }
+
+    /// A reference to a paged-out large page: it comes back whole, into an
+    /// aligned region the era's allocator finds or empties, with one read
+    /// of 512 pages; or it cannot come back at all.
+    pub(crate) fn page_in_large(&mut self, pid: ProcessId, vpn: Vpn, address: u64) -> Result<Resolution, OpError> {
+        let per = self.config.large_page_size().expect("large pages were paged out").frames();
+        let vad = self.processes[pid.0 as usize].vad_at(vpn).copied().expect("in a large-page VAD");
+        let start = vad.start.offset((vpn.0 - vad.start.0) / per as u64 * per as u64);
+        let before = self.activity.time_foreground;
+        let Some((regions, _)) = self.obtain_regions(1) else {
+            let frames = per;
+            self.emit(|| Event::LargePageLost { pid, start, frames });
+            return Err(OpError::LargePageLost { address, frames: per });
+        };
+        for i in 0..per as u64 {
+            if let PteKind::PageFile { slot, .. } =
+                self.processes[pid.0 as usize].page_table.get(start.offset(i)).kind()
+            {
+                self.pagefile.free(slot);
+            }
+        }
+        self.map_large(pid, start, regions[0], vad.protection);
+        self.processes[pid.0 as usize].large_out.remove(&start.0);
+        self.activity.io_reads += 1;
+        self.activity.pages_read += per as u64;
+        self.activity.time_foreground += self.config.cost.fault_trap + self.config.cost.io(per as u64);
+        let time = SimNanos(self.activity.time_foreground.0 - before.0);
+        self.processes[pid.0 as usize].counters.paging.hard_pagefile += 1;
+        let frame = Pfn(regions[0] * per);
+        self.emit(|| Event::LargePagePagedIn { pid, start, frame, time });
+        Ok(Resolution::HardPageFile)
     }
 }
 
@@ -275,6 +380,38 @@ mod tests {
         m.apply(&Op::Exit { pid: p }).unwrap();
         assert_eq!(m.pfn_db().contiguity().unwrap().free_count(), 4);
         assert_eq!(m.pfn_db().counts().active, 0);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_paged_out_large_page_comes_back_whole_or_not_at_all() {
+        let (mut m, p) = machine(8, true);
+        let OpValue::Address(a) = alloc(&mut m, p, None, MIB2, true).unwrap() else { panic!() };
+        m.access(p, a, crate::machine::AccessKind::Write, None, crate::working_set::NEVER).unwrap();
+        m.apply(&Op::PageOutLarge { pid: p, address: a + 4096 }).unwrap();
+        let c = m.counters().activity;
+        assert_eq!((c.io_writes, c.pages_written_pagefile), (1, 512));
+        assert_eq!(m.process(p).unwrap().large_frames, 0);
+        assert_eq!(m.pfn_db().contiguity().unwrap().free_count(), 4);
+        assert_eq!(error(m.apply(&Op::PageOutLarge { pid: p, address: a })), 87, "already out");
+        m.check_invariants().unwrap();
+        // Back in whole on the next reference: one read of 512 pages.
+        let r = m.access(p, a + 8192, crate::machine::AccessKind::Read, None, crate::working_set::NEVER);
+        assert_eq!(r, Ok(crate::machine::Resolution::HardPageFile));
+        assert_eq!((m.counters().activity.io_reads, m.counters().activity.pages_read), (1, 512));
+        assert_eq!(m.process(p).unwrap().large_frames, 512);
+        assert!(m.pte(p, Vpn::containing(a + 8192)).unwrap().is_large());
+        assert_eq!(m.pagefile_usage().0, 0, "its page-file copy is freed");
+        m.check_invariants().unwrap();
+        // Out again, and every region taken by another large page: lost.
+        m.apply(&Op::PageOutLarge { pid: p, address: a }).unwrap();
+        alloc(&mut m, p, None, 4 * MIB2, true).unwrap();
+        let r = m.access(p, a, crate::machine::AccessKind::Read, None, crate::working_set::NEVER);
+        assert!(matches!(r, Err(OpError::LargePageLost { .. })), "{r:?}");
+        m.check_invariants().unwrap();
+        // Releasing it frees its page-file copy.
+        m.apply(&Op::Release { pid: p, address: a }).unwrap();
+        assert_eq!(m.pagefile_usage().0, 0);
         m.check_invariants().unwrap();
     }
 

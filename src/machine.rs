@@ -187,6 +187,16 @@ pub enum Op {
         /// Whether MEM_COMMIT was given (it must be).
         commit: bool,
     },
+    /// pagelab's experiment (Windows never does it): write one large page
+    /// out to the page file, 2 MiB in one I/O, and free its frames; the
+    /// next reference must find an aligned free region to bring it back
+    /// ([`crate::large_page`]).
+    PageOutLarge {
+        /// Process.
+        pid: ProcessId,
+        /// An address in the large page.
+        address: u64,
+    },
     /// A seeded `fragment` step: scatter pages over physical memory
     /// ([`crate::fragment`]).
     Fragment(crate::fragment::FragmentSpec),
@@ -280,6 +290,17 @@ pub enum OpError {
         /// The address given.
         address: u64,
     },
+    /// A paged-out large page (pagelab's experiment) cannot come back: no
+    /// aligned region of free frames can be had.
+    #[error(
+        "the large page at 0x{address:x} cannot be paged back in: no aligned region of {frames} frames can be had"
+    )]
+    LargePageLost {
+        /// The address referenced.
+        address: u64,
+        /// Frames a large page needs.
+        frames: u32,
+    },
     /// A fragment step that cannot be built on this machine.
     #[error("{message}")]
     Fragment {
@@ -304,6 +325,7 @@ impl OpError {
             OpError::ContiguousUnavailable { .. } => "no_contiguous_memory".into(),
             OpError::NotContiguousMemory { .. } => "not_contiguous_memory".into(),
             OpError::Fragment { .. } => "fragment".into(),
+            OpError::LargePageLost { .. } => "large_page_lost".into(),
         }
     }
 }
@@ -683,6 +705,7 @@ impl Machine {
                     auto_commit: *auto_commit,
                     exited: false,
                     large_frames: 0,
+                    large_out: Default::default(),
                     token: self.security.new_token(),
                     last_error: 0,
                 });
@@ -753,6 +776,10 @@ impl Machine {
             Op::AllocateLarge { pid, address, size, protection, commit } => {
                 self.live(*pid)?;
                 self.allocate_large(*pid, *address, *size, *protection, *commit)
+            }
+            Op::PageOutLarge { pid, address } => {
+                self.live(*pid)?;
+                self.page_out_large(*pid, *address)
             }
             Op::Fragment(spec) => {
                 self.live(spec.pid)?;
@@ -974,6 +1001,8 @@ impl Machine {
         let before = self.activity;
         let freed = self.release_vad(pid, &vad);
         self.processes[pid.0 as usize].vads.remove(&start.0);
+        let end = vad.start.0 + vad.pages;
+        self.processes[pid.0 as usize].large_out.retain(|&v| v < vad.start.0 || v >= end);
         match vad.kind {
             VadKind::Mapped { file, .. } => {
                 let written = self.activity.pages_written_file - before.pages_written_file;
@@ -1124,6 +1153,7 @@ impl Machine {
         }
         let p = &mut self.processes[pid.0 as usize];
         p.vads.clear();
+        p.large_out.clear();
         p.exited = true;
         self.balance.process_exited(p.ws.policy());
         self.commit_charge -= p.commit;
@@ -1145,6 +1175,18 @@ impl Machine {
             for i in 0..vad.pages {
                 let vpn = vad.start.offset(i);
                 let pte = p.page_table.get(vpn);
+                let first_page = vad.start.offset(i - i % per);
+                if p.large_out.contains(&first_page.0) {
+                    // Paged out by the experiment: every page in the page file.
+                    if !matches!(pte.kind(), PteKind::PageFile { .. }) {
+                        return Err(format!(
+                            "{}: page {vpn} of a paged-out large page has a {} PTE",
+                            p.name,
+                            pte.kind()
+                        ));
+                    }
+                    continue;
+                }
                 if !pte.is_large() {
                     return Err(format!("{}: page {vpn} of a large-page VAD has a {} PTE", p.name, pte.kind()));
                 }
@@ -1157,7 +1199,8 @@ impl Machine {
                     ));
                 }
             }
-            frames += vad.pages;
+            let out = p.large_out.range(vad.start.0..vad.start.0 + vad.pages).count() as u64;
+            frames += vad.pages - out * per;
         }
         if frames != p.large_frames {
             return Err(format!("{}: {} large-page frames counted, {frames} mapped", p.name, p.large_frames));

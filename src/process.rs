@@ -175,6 +175,10 @@ pub struct Process {
     pub exited: bool,
     /// Frames of its large pages (mapped, never in the working set).
     pub large_frames: u64,
+    /// First pages of this process's large pages that pagelab's
+    /// `page_out_large` experiment has written to the page file (Windows
+    /// never pages a large page; see [`crate::large_page`]).
+    pub large_out: std::collections::BTreeSet<u64>,
     /// Its access token: the privileges it holds and has enabled.
     pub token: crate::token::Token,
     /// Its last Win32 error (what GetLastError would return): set by every

@@ -293,6 +293,9 @@ impl Runner {
                 }
                 Ok(())
             }
+            Action::PageOutLarge { process, address } => {
+                m.apply(&Op::PageOutLarge { pid: self.pids[*process], address: *address }).map(drop)
+            }
             Action::FreeContiguous => match self.contiguous.pop() {
                 Some(address) => m.apply(&Op::FreeContiguous { address }).map(drop),
                 None => m.apply(&Op::FreeContiguous { address: u64::MAX }).map(drop),

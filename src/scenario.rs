@@ -301,6 +301,13 @@ pub enum Action {
     },
     /// MmFreeContiguousMemory of the latest contiguous allocation still held.
     FreeContiguous,
+    /// pagelab's experiment: write a large page out to the page file.
+    PageOutLarge {
+        /// Process.
+        process: usize,
+        /// An address in the large page.
+        address: u64,
+    },
 }
 
 impl Action {
@@ -319,7 +326,8 @@ impl Action {
             | Action::Exit { process }
             | Action::Start { process }
             | Action::AdjustPrivileges { process, .. }
-            | Action::Fragment { process, .. } => Some(*process),
+            | Action::Fragment { process, .. }
+            | Action::PageOutLarge { process, .. } => Some(*process),
             Action::WriteModified { .. }
             | Action::Advance { .. }
             | Action::Grant { .. }
@@ -351,6 +359,7 @@ impl Action {
             Action::Fragment { .. } => "fragment",
             Action::Contiguous { .. } => "contiguous",
             Action::FreeContiguous => "free_contiguous",
+            Action::PageOutLarge { .. } => "page_out_large",
         }
     }
 }

@@ -15,6 +15,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("eras", include_str!("../../scenarios/eras.toml")),
     ("contiguous", include_str!("../../scenarios/contiguous.toml")),
     ("tlb", include_str!("../../scenarios/tlb.toml")),
+    ("paging-large", include_str!("../../scenarios/paging-large.toml")),
 ];
 
 /// The text of a built-in scenario.

@@ -726,11 +726,12 @@ impl ScenarioCtx<'_> {
             "fragment" => &["process", "free", "buddyinfo", "unmovable", "standby", "modified", "pattern"],
             "contiguous" => &["size", "alignment", "highest"],
             "free_contiguous" => &[],
+            "page_out_large" => &["process", "address"],
             _ => {
                 return Err(c.err(
                     r.op.span(),
                     format!(
-                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous or free_contiguous"
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous or page_out_large"
                     ),
                 ))
             }
@@ -890,6 +891,10 @@ impl ScenarioCtx<'_> {
                 Action::Contiguous { size, alignment, highest }
             }
             "free_contiguous" => Action::FreeContiguous,
+            "page_out_large" => Action::PageOutLarge {
+                process: self.process(s)?,
+                address: c.address(self.need(s, &r.address, "address")?, "address")?,
+            },
             _ => unreachable!("op checked above"),
         };
         let expect = match &r.expect {
@@ -899,12 +904,18 @@ impl ScenarioCtx<'_> {
         let expect_error = match &r.expect_error {
             None => None,
             Some(e) => {
-                let known =
-                    ["access_violation", "no_memory", "no_contiguous_memory", "not_contiguous_memory", "fragment"]
-                        .iter()
-                        .copied()
-                        .chain(Win32Error::ALL.iter().map(|w| w.name()))
-                        .collect::<Vec<_>>();
+                let known = [
+                    "access_violation",
+                    "no_memory",
+                    "no_contiguous_memory",
+                    "not_contiguous_memory",
+                    "fragment",
+                    "large_page_lost",
+                ]
+                .iter()
+                .copied()
+                .chain(Win32Error::ALL.iter().map(|w| w.name()))
+                .collect::<Vec<_>>();
                 if !known.contains(&e.get_ref().as_str()) {
                     return Err(c.err(
                         e.span(),

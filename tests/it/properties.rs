@@ -810,6 +810,11 @@ enum LargeAct {
     Contiguous { pages: u16, align: u8 },
     /// The latest contiguous allocation is freed.
     FreeContiguous,
+    /// pagelab's experiment: the first large page of slot `slot` is paged out.
+    PageOut { p: u8, slot: u8 },
+    /// A reference to the first page of slot `slot` (a paged-out large
+    /// page comes back whole, or cannot).
+    TouchLarge { p: u8, slot: u8 },
 }
 
 fn large_act() -> impl Strategy<Value = LargeAct> {
@@ -822,6 +827,8 @@ fn large_act() -> impl Strategy<Value = LargeAct> {
         2 => (0u8..2, 1u8..9, 0u8..20, 0u8..4).prop_map(|(p, free, unmovable, pattern)| LargeAct::Fragment { p, free, unmovable, pattern }),
         2 => (1u16..600, 0u8..10).prop_map(|(pages, align)| LargeAct::Contiguous { pages, align }),
         1 => Just(LargeAct::FreeContiguous),
+        2 => (0u8..2, 0u8..4).prop_map(|(p, slot)| LargeAct::PageOut { p, slot }),
+        2 => (0u8..2, 0u8..4).prop_map(|(p, slot)| LargeAct::TouchLarge { p, slot }),
     ]
 }
 
@@ -863,6 +870,7 @@ proptest! {
         }
         let mut small_next = [0x4000_0000u64; 2];
         let mut contiguous = Vec::new();
+        let mut paged_out = std::collections::HashSet::new();
         for act in &acts {
             let before = m.snapshot();
             match *act {
@@ -892,6 +900,7 @@ proptest! {
                 }
                 LargeAct::Release { p, slot } => {
                     let _ = m.apply(&Op::Release { pid: pids[p as usize], address: 0x100_0000 + slot as u64 * (8 << 20) });
+                    paged_out.remove(&(p, slot));
                 }
                 LargeAct::Small { p, pages } => {
                     let pid = pids[p as usize];
@@ -910,6 +919,7 @@ proptest! {
                 }
                 LargeAct::Exit { p } => {
                     let _ = m.apply(&Op::Exit { pid: pids[p as usize] });
+                    paged_out.retain(|&(q, _)| q != p);
                 }
                 LargeAct::Fragment { p, free, unmovable, pattern } => {
                     // Pattern 3: free blocks as a buddyinfo gives them.
@@ -940,6 +950,28 @@ proptest! {
                         }
                         Ok(v) => prop_assert!(false, "unexpected {:?}", v),
                         Err(_) => prop_assert_eq!(m.snapshot().lists.active, before.lists.active),
+                    }
+                }
+                LargeAct::PageOut { p, slot } => {
+                    let a = 0x100_0000 + slot as u64 * (8 << 20);
+                    if m.apply(&Op::PageOutLarge { pid: pids[p as usize], address: a }).is_ok() {
+                        paged_out.insert((p, slot));
+                    }
+                }
+                LargeAct::TouchLarge { p, slot } => {
+                    let pid = pids[p as usize];
+                    let a = 0x100_0000 + slot as u64 * (8 << 20);
+                    let r = m.access(pid, a, AccessKind::Read, None, NEVER);
+                    if paged_out.contains(&(p, slot)) {
+                        match r {
+                            // Back whole: a valid large PTE on an aligned frame.
+                            Ok(_) => {
+                                let pte = m.pte(pid, pagelab::units::Vpn::containing(a)).unwrap();
+                                prop_assert!(pte.is_large() && pte.pfn().0 % 512 == 0, "{:?}", pte.kind());
+                                paged_out.remove(&(p, slot));
+                            }
+                            Err(e) => prop_assert_eq!(e.name(), "large_page_lost"),
+                        }
                     }
                 }
                 LargeAct::FreeContiguous => {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 12] = [
+pub const BUILTINS: [&str; 13] = [
     "tour",
     "demand-zero",
     "belady",
@@ -21,6 +21,7 @@ pub const BUILTINS: [&str; 12] = [
     "eras",
     "contiguous",
     "tlb",
+    "paging-large",
 ];
 
 /// What one run of the binary did.

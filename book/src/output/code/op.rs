@@ -133,6 +133,16 @@ pub enum Op {
         /// Whether MEM_COMMIT was given (it must be).
         commit: bool,
     },
+    /// pagelab's experiment (Windows never does it): write one large page
+    /// out to the page file, 2 MiB in one I/O, and free its frames; the
+    /// next reference must find an aligned free region to bring it back
+    /// ([`crate::large_page`]).
+    PageOutLarge {
+        /// Process.
+        pid: ProcessId,
+        /// An address in the large page.
+        address: u64,
+    },
     /// A seeded `fragment` step: scatter pages over physical memory
     /// ([`crate::fragment`]).
     Fragment(crate::fragment::FragmentSpec),
