@@ -271,8 +271,18 @@ impl Geometry {
         let nodes = db.nodes().max(1);
         let mut bounds: Vec<u32> = (0..nodes).map(|n| node_start(db, n)).collect();
         bounds.push(frames);
+        Geometry::layout(&bounds, frames.saturating_sub(1), width, height)
+    }
+
+    /// The layout of units (frames, or large-page regions) in sections
+    /// `bounds[i]..bounds[i + 1]`, each under a heading when there are
+    /// several, in a map of `width` x `height` cells: the smallest
+    /// power-of-two group that fits. Row labels are wide enough for
+    /// `label_max` in hex.
+    pub fn layout(bounds: &[u32], label_max: u32, width: u16, height: u16) -> Geometry {
+        let nodes = bounds.len().saturating_sub(1).max(1);
         let headers = if nodes > 1 { nodes as u32 } else { 0 };
-        let label_width = format!("{:x}", frames.saturating_sub(1)).len() as u16 + 3;
+        let label_width = format!("{label_max:x}").len() as u16 + 3;
         let pow2 = |n: u16| 1u16 << (15 - n.leading_zeros());
         let (label, w) = if width >= label_width + 16 {
             (label_width, pow2(width - label_width))
