@@ -534,10 +534,14 @@ pub fn touched(app: &App) -> Touched {
     Touched { step, event }
 }
 
-/// Draws the pane.
+/// Draws the pane: the frames, or the large-page regions when the app
+/// shows them ([`App::region_view`]).
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let m = app.machine();
     let db = m.pfn_db();
+    if let Some(c) = db.contiguity().filter(|_| app.region_view()) {
+        return super::regions::render(app, c, area, buf, focused);
+    }
     let inner = super::ui::inner(area);
     let map = map_area(inner);
     let geo = Geometry::new(db, map.width, map.height);
@@ -723,7 +727,10 @@ mod tests {
         while a.focus != Focus::Events {
             a.on_key(KeyEvent::from(KeyCode::Char('f')));
         }
-        while crate::tui::events::selected_event(&a) != Some(moved) {
+        for _ in 0..moved + 3 {
+            if crate::tui::events::selected_event(&a) == Some(moved) {
+                break;
+            }
             a.on_key(KeyEvent::from(KeyCode::Down));
         }
         let t = touched(&a);
