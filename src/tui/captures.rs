@@ -168,3 +168,18 @@ fn book_captures_are_current() {
         "stale book captures (rewrite with PAGELAB_BLESS=1 cargo test --lib tui::captures): {stale:#?}"
     );
 }
+
+#[test]
+fn the_book_lists_every_key_of_the_help_overlay() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/tui.md");
+    let chapter = std::fs::read_to_string(path).unwrap();
+    let table: Vec<&str> = chapter.lines().filter(|l| l.starts_with("| `")).collect();
+    for (keys, what) in super::help::KEYS {
+        let Some(first) = keys.split_whitespace().next() else { continue };
+        if matches!(first, "arrows" | "mouse") {
+            continue;
+        }
+        let quoted = format!("`{first}`");
+        assert!(table.iter().any(|l| l.contains(&quoted)), "the book's key table lacks {quoted} ({what})");
+    }
+}
