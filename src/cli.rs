@@ -59,6 +59,9 @@ pub enum Command {
     Tui {
         /// Scenario file or built-in name (default: tour).
         scenario: Option<String>,
+        /// Override a machine setting, e.g. --set large_page_allocator=sp1.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// Host memory the UI may use, checkpoints included (e.g. 8GiB, or
         /// "unlimited"); default: $PAGELAB_HOST_MEMORY, else 3/4 of the
         /// host's RAM or memory limits.
@@ -98,7 +101,7 @@ pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
         None => {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                crate::tui::run_named("tour", None)
+                crate::tui::run_named("tour", &[], None)
             } else {
                 run::run(run::RunArgs::tour())
             }
@@ -109,8 +112,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Replay(a)) => replay::replay(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
-        Some(Command::Tui { scenario, host_memory }) => {
-            crate::tui::run_named(scenario.as_deref().unwrap_or("tour"), host_memory.as_deref())
+        Some(Command::Tui { scenario, set, host_memory }) => {
+            crate::tui::run_named(scenario.as_deref().unwrap_or("tour"), &set, host_memory.as_deref())
         }
     }
 }

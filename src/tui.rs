@@ -20,6 +20,7 @@ pub mod history;
 pub mod inspect;
 pub mod lists;
 pub mod page_table;
+pub mod regions;
 pub mod ui;
 pub mod working_set;
 
@@ -45,13 +46,21 @@ const STEP_BUDGET: Duration = Duration::from_millis(30);
 /// terminal.
 pub const TEST_PANIC_VAR: &str = "PAGELAB_TUI_TEST_PANIC";
 
-/// Opens the terminal UI on a scenario file or built-in name. Returns the
-/// exit code: 0 on quit; 2 when the scenario does not load (the error is
-/// printed as `pagelab check` prints it, before the terminal is touched),
-/// can need more host memory than `host_memory` allows, or there is no
-/// terminal.
-pub fn run_named(name: &str, host_memory: Option<&str>) -> i32 {
-    let scenario = match crate::scenario::resolve(name, &[]) {
+/// Opens the terminal UI on a scenario file or built-in name, with the
+/// machine settings `set` ("key=value", as `pagelab run --set` takes
+/// them). Returns the exit code: 0 on quit; 2 when a setting or the
+/// scenario does not load (the error is printed as `pagelab check` prints
+/// it, before the terminal is touched), can need more host memory than
+/// `host_memory` allows, or there is no terminal.
+pub fn run_named(name: &str, set: &[String], host_memory: Option<&str>) -> i32 {
+    let overrides = match crate::cli::run::overrides(set, None) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pagelab: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let scenario = match crate::scenario::resolve(name, &overrides) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("pagelab: {e}");
@@ -71,7 +80,8 @@ pub fn run_named(name: &str, host_memory: Option<&str>) -> i32 {
         }
     };
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
-        eprintln!("pagelab: the terminal UI needs a terminal; try `pagelab run {name} --events`");
+        let sets: String = set.iter().map(|s| format!(" --set {s}")).collect();
+        eprintln!("pagelab: the terminal UI needs a terminal; try `pagelab run {name}{sets} --events`");
         return EXIT_BAD_INPUT;
     }
     let signals = match Signals::watch() {

@@ -14,7 +14,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButto
 use ratatui::layout::{Position, Rect};
 
 use super::history::{History, DEFAULT_BUDGET};
-use super::{events, frames, page_table, ui, working_set};
+use super::{events, frames, page_table, regions, ui, working_set};
 use crate::event::Event;
 use crate::machine::Machine;
 use crate::pfn_db::ListCounts;
@@ -148,6 +148,7 @@ pub struct App {
     pub focus: Focus,
     process: usize,
     frame: Pfn,
+    regions: bool,
     page: Cursor,
     ws: Cursor,
     log: Cursor,
@@ -180,6 +181,7 @@ impl App {
             focus: Focus::Frames,
             process: 0,
             frame: Pfn(0),
+            regions: false,
             page: Cursor::default(),
             ws: Cursor::default(),
             log: Cursor::default(),
@@ -249,6 +251,12 @@ impl App {
     /// The selected frame.
     pub fn frame(&self) -> Pfn {
         self.frame
+    }
+
+    /// Whether the memory map shows large-page regions rather than frames
+    /// (only on a machine with a contiguity index).
+    pub fn region_view(&self) -> bool {
+        self.regions && self.machine().pfn_db().contiguity().is_some()
     }
 
     /// The page-table selection.
@@ -538,8 +546,24 @@ impl App {
                 None => self.message = Some("nothing to inspect here".into()),
             },
             KeyCode::Char('x') => self.jump(),
+            KeyCode::Char('v') => self.toggle_regions(),
             _ => {}
         }
+    }
+
+    /// `v`: the memory map by frame or by large-page region.
+    fn toggle_regions(&mut self) {
+        if self.machine().pfn_db().contiguity().is_none() {
+            self.regions = false;
+            self.message = Some("no region view: this machine has no large pages, so no index of its regions".into());
+            return;
+        }
+        self.regions = !self.regions;
+        self.message = Some(if self.regions {
+            "memory map by large-page region (v: by frame)".into()
+        } else {
+            "memory map by frame (v: by large-page region)".into()
+        });
     }
 
     fn key_help(&mut self, key: KeyEvent, scroll: usize) {
@@ -685,9 +709,9 @@ impl App {
         match focus {
             Focus::Frames => {
                 let map = frames::map_area(inner);
-                let g = frames::Geometry::new(self.machine().pfn_db(), map.width, map.height);
-                if let Some(pfn) = g.pfn_at(at.x - map.x, at.y.wrapping_sub(map.y)) {
-                    self.frame = Pfn(pfn);
+                let (g, per) = self.map_geometry(map);
+                if let Some(unit) = g.pfn_at(at.x - map.x, at.y.wrapping_sub(map.y)) {
+                    self.frame = Pfn(unit * per);
                 }
             }
             Focus::PageTable => {
@@ -745,6 +769,16 @@ impl App {
         }
     }
 
+    /// The memory map's layout in `map`, and the frames of one of its
+    /// units: one frame, or one large-page region in the region view.
+    fn map_geometry(&self, map: Rect) -> (frames::Geometry, u32) {
+        let db = self.machine().pfn_db();
+        match db.contiguity().filter(|_| self.regions) {
+            Some(c) => (regions::geometry(c, db.frames(), map), c.size().frames()),
+            None => (frames::Geometry::new(db, map.width, map.height), 1),
+        }
+    }
+
     fn switch_process(&mut self, delta: isize) {
         let n = self.machine().processes().len();
         if n == 0 {
@@ -760,8 +794,8 @@ impl App {
             Focus::Frames => {
                 let a = ui::areas(self.screen());
                 let map = frames::map_area(ui::inner(a.frames));
-                let g = frames::Geometry::new(self.machine().pfn_db(), map.width, map.height);
-                self.frame = Pfn(g.moved(self.frame.0, dx, dy));
+                let (g, per) = self.map_geometry(map);
+                self.frame = Pfn(g.moved(self.frame.0 / per, dx, dy) * per);
             }
             Focus::PageTable => {
                 let len = self.process().map_or(0, page_table::row_count);
@@ -1136,5 +1170,41 @@ mod tests {
         click(&mut a, 10, 21);
         assert_eq!(a.focus, Focus::Events);
         assert!(matches!(a.selection_target(), Some(Target::Page(ProcessId(0), _))));
+    }
+
+    #[test]
+    fn v_shows_the_map_by_region_and_the_selection_moves_by_region() {
+        let mut a = app("eras", (160, 48));
+        a.goto(6);
+        press(&mut a, "v");
+        assert!(a.region_view());
+        assert!(a.message().unwrap().contains("by large-page region"));
+        press(&mut a, "l");
+        assert_eq!(a.frame(), Pfn(512), "one region to the right");
+        // 256 regions in rows of 32 at this size.
+        press(&mut a, "j");
+        assert_eq!(a.frame(), Pfn(33 * 512));
+        press(&mut a, "h");
+        assert_eq!(a.frame(), Pfn(32 * 512));
+        // Enter inspects the region's first frame; back in the frame view it is selected.
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.overlay(), &Overlay::Inspect(Target::Frame(Pfn(32 * 512))));
+        key(&mut a, KeyCode::Esc);
+        press(&mut a, "v");
+        assert!(!a.region_view());
+        assert_eq!(a.frame(), Pfn(32 * 512));
+        press(&mut a, "l");
+        let f = a.frame().0;
+        assert!(f > 32 * 512 && f < 33 * 512, "the frame view moves by its own cells, of fewer frames: {f:#x}");
+    }
+
+    #[test]
+    fn v_on_a_machine_without_large_pages_keeps_the_frames_and_says_why() {
+        let text = "[scenario]\nname = \"small\"\n[machine]\nmemory = \"1 MiB\"\nlarge_pages = false\n";
+        let s = crate::scenario::load_str(text, "small", None, &[]).unwrap();
+        let mut a = App::new(Arc::new(s), (80, 24)).unwrap();
+        press(&mut a, "v");
+        assert!(!a.region_view());
+        assert!(a.message().unwrap().contains("no large pages"), "{:?}", a.message());
     }
 }

@@ -16,7 +16,9 @@ use ratatui::Terminal;
 
 use super::app::App;
 
-/// (file, scenario, columns x rows, keys). Keys are characters, or names
+/// (file, scenario, columns x rows, keys). The scenario is a built-in
+/// name, maybe followed by `--set key=value` machine settings. Keys are
+/// characters, or names
 /// in angle brackets: `<Enter>`, `<Esc>`, `<Tab>`, `<Down>`, `<Up>`,
 /// `<Left>`, `<Right>`, `<Home>`, `<End>`, `<PgDn>`, `<PgUp>`, `<BackTab>`.
 const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
@@ -39,6 +41,14 @@ const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
     ("tour-goto", "tour", (80, 24), "g12"),
     ("belady-four", "belady", (80, 24), "nnnn<Tab>ff"),
     ("numa-grouped", "builtin-free:numa", (100, 30), "nn<Down><Down><Down><Down><Down><Down><Down><Down><Down><Down>"),
+    ("eras-regions-desperate", "eras", (120, 40), "g6<Enter>v"),
+    ("eras-regions-sp1", "eras --set large_page_allocator=sp1", (120, 40), "g6<Enter>v"),
+    (
+        "eras-regions-sp1-moving",
+        "eras --set large_page_allocator=sp1",
+        (120, 40),
+        "g6<Enter>vfff<Down><Down><Down><Down>",
+    ),
 ];
 
 /// A two-node machine too big for one frame a cell.
@@ -105,12 +115,20 @@ fn press(app: &mut App, script: &str) -> String {
 }
 
 fn capture(scenario: &str, size: (u16, u16), script: &str) -> String {
-    let s = match scenario.strip_prefix("builtin-free:") {
-        Some("numa") => crate::scenario::load_str(NUMA, "numa.toml", None, &[]).unwrap(),
+    let mut words = scenario.split_whitespace();
+    let first = words.next().unwrap_or_default();
+    let mut overrides = Vec::new();
+    while let Some(w) = words.next() {
+        assert_eq!(w, "--set", "capture scenario {scenario:?}: only --set may follow the name");
+        let kv = words.next().unwrap_or_else(|| panic!("capture scenario {scenario:?}: --set needs key=value"));
+        overrides.push(crate::scenario::Override::parse(kv).unwrap());
+    }
+    let s = match first.strip_prefix("builtin-free:") {
+        Some("numa") => crate::scenario::load_str(NUMA, "numa.toml", None, &overrides).unwrap(),
         Some(other) => panic!("no capture scenario {other}"),
-        None => crate::scenario::resolve(scenario, &[]).unwrap(),
+        None => crate::scenario::resolve(first, &overrides).unwrap(),
     };
-    let name = if scenario.starts_with("builtin-free:") { "numa.toml" } else { scenario };
+    let name = if first.starts_with("builtin-free:") { "numa.toml" } else { scenario };
     let mut app = App::new(Arc::new(s), size).unwrap();
     let typed = press(&mut app, script);
     let mut t = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
@@ -149,4 +167,19 @@ fn book_captures_are_current() {
         stale.is_empty(),
         "stale book captures (rewrite with PAGELAB_BLESS=1 cargo test --lib tui::captures): {stale:#?}"
     );
+}
+
+#[test]
+fn the_book_lists_every_key_of_the_help_overlay() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/tui.md");
+    let chapter = std::fs::read_to_string(path).unwrap();
+    let table: Vec<&str> = chapter.lines().filter(|l| l.starts_with("| `")).collect();
+    for (keys, what) in super::help::KEYS {
+        let Some(first) = keys.split_whitespace().next() else { continue };
+        if matches!(first, "arrows" | "mouse") {
+            continue;
+        }
+        let quoted = format!("`{first}`");
+        assert!(table.iter().any(|l| l.contains(&quoted)), "the book's key table lacks {quoted} ({what})");
+    }
 }

@@ -13,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
-use super::app::{App, Target};
+use super::app::{App, Focus, Target};
 use super::fit::put_line;
 use crate::event::Event;
 use crate::scenario::Scenario;
@@ -83,13 +83,29 @@ pub fn event_target(e: &Event) -> Option<Target> {
         | Event::ClusterPage { pid, vpn, .. }
         | Event::Evicted { pid, vpn, .. }
         | Event::ModifiedWrite { pid, vpn, .. } => Target::Page(pid, vpn),
+        Event::PageMoved { pid, vpn, .. } => Target::Page(pid, vpn),
         Event::Repurposed { pfn, .. } => Target::Frame(pfn),
+        Event::RunAbandoned { at: Some(pfn), .. } => Target::Frame(pfn),
+        Event::RunEmptied { first, .. }
+        | Event::RunAbandoned { first, .. }
+        | Event::ContiguousAllocated { first, .. }
+        | Event::ContiguousFreed { first, .. } => Target::Frame(first),
+        Event::LargePagesAllocated { pid, start, .. } => Target::Vad(pid, start),
         Event::Reserved { pid, start, .. } | Event::FileMapped { pid, start, .. } => Target::Vad(pid, start),
         Event::Committed { pid, start, .. }
         | Event::Decommitted { pid, start, .. }
         | Event::Released { pid, start, .. } => Target::Page(pid, start),
         _ => return None,
     })
+}
+
+/// The event selected in the log, as an index into [`step_events`], while
+/// the log has the focus: the position in the step the other panes mark.
+pub fn selected_event(app: &App) -> Option<usize> {
+    if app.focus != Focus::Events {
+        return None;
+    }
+    items(app).get(app.log_cursor().pos)?.event
 }
 
 /// The lines of a step's `[[step]]` table, without the note and

@@ -271,8 +271,18 @@ impl Geometry {
         let nodes = db.nodes().max(1);
         let mut bounds: Vec<u32> = (0..nodes).map(|n| node_start(db, n)).collect();
         bounds.push(frames);
+        Geometry::layout(&bounds, frames.saturating_sub(1), width, height)
+    }
+
+    /// The layout of units (frames, or large-page regions) in sections
+    /// `bounds[i]..bounds[i + 1]`, each under a heading when there are
+    /// several, in a map of `width` x `height` cells: the smallest
+    /// power-of-two group that fits. Row labels are wide enough for
+    /// `label_max` in hex.
+    pub fn layout(bounds: &[u32], label_max: u32, width: u16, height: u16) -> Geometry {
+        let nodes = bounds.len().saturating_sub(1).max(1);
         let headers = if nodes > 1 { nodes as u32 } else { 0 };
-        let label_width = format!("{:x}", frames.saturating_sub(1)).len() as u16 + 3;
+        let label_width = format!("{label_max:x}").len() as u16 + 3;
         let pow2 = |n: u16| 1u16 << (15 - n.leading_zeros());
         let (label, w) = if width >= label_width + 16 {
             (label_width, pow2(width - label_width))
@@ -421,34 +431,117 @@ pub fn map_area(inner: Rect) -> Rect {
     Rect { height: inner.height - reserved, ..inner }
 }
 
-/// Frames the current step's events name (to mark them on the map).
-fn touched(app: &App) -> Vec<u32> {
-    let mut v: Vec<u32> = app
-        .last_outcome()
-        .map(|o| {
-            o.events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::DemandZeroFault { pfn, .. }
-                    | Event::SoftFault { pfn, .. }
-                    | Event::HardFault { pfn, .. }
-                    | Event::ClusterPage { pfn, .. }
-                    | Event::Evicted { pfn, .. }
-                    | Event::Repurposed { pfn, .. } => Some(pfn.0),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort_unstable();
-    v.dedup();
+/// Frames of the map, as sorted, disjoint ranges `[start, end)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Marks(Vec<(u32, u32)>);
+
+impl Marks {
+    /// The ranges, sorted and merged.
+    pub fn new(mut ranges: Vec<(u32, u32)>) -> Marks {
+        ranges.retain(|r| r.0 < r.1);
+        ranges.sort_unstable();
+        let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match out.last_mut() {
+                Some(last) if r.0 <= last.1 => last.1 = last.1.max(r.1),
+                _ => out.push(r),
+            }
+        }
+        Marks(out)
+    }
+
+    /// Whether any marked frame is in `start..end`.
+    pub fn any_in(&self, start: u32, end: u32) -> bool {
+        let i = self.0.partition_point(|r| r.1 <= start);
+        i < self.0.len() && self.0[i].0 < end
+    }
+
+    /// Whether nothing is marked.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The frames a page was put in or taken from by an event: the frame of a
+/// fault, an eviction or a repurposing; both frames of a page moved by
+/// compaction.
+fn page_frames(e: &Event) -> [Option<u32>; 2] {
+    match e {
+        Event::DemandZeroFault { pfn, .. }
+        | Event::SoftFault { pfn, .. }
+        | Event::HardFault { pfn, .. }
+        | Event::ClusterPage { pfn, .. }
+        | Event::Evicted { pfn, .. }
+        | Event::Repurposed { pfn, .. } => [Some(pfn.0), None],
+        Event::PageMoved { from, to, .. } => [Some(from.0), Some(to.0)],
+        _ => [None, None],
+    }
+}
+
+/// Every frame an event names, as ranges: [`page_frames`], and the runs
+/// of frames of contiguous requests (a run emptied or abandoned and the
+/// frame that stopped it, each large page of an allocation, a driver's
+/// buffer). `large` is the frames of a large page.
+pub fn event_frames(e: &Event, large: u32) -> Vec<(u32, u32)> {
+    let mut v: Vec<(u32, u32)> = page_frames(e).into_iter().flatten().map(|f| (f, f + 1)).collect();
+    match e {
+        Event::RunEmptied { first, frames, .. } => v.push((first.0, first.0 + frames)),
+        Event::RunAbandoned { first, frames, at, .. } => {
+            v.push((first.0, first.0 + frames));
+            v.extend(at.map(|p| (p.0, p.0 + 1)));
+        }
+        Event::LargePagesAllocated { frames, .. } => v.extend(frames.iter().map(|f| (f.0, f.0 + large))),
+        Event::ContiguousAllocated { first, pages } | Event::ContiguousFreed { first, pages } => {
+            v.push((first.0, first.0.saturating_add(*pages as u32)))
+        }
+        _ => {}
+    }
     v
 }
 
-/// Draws the pane.
+/// The frames of a large page on this machine (0 without large pages).
+pub fn large_frames(m: &Machine) -> u32 {
+    m.config().large_page_size().map_or(0, |s| s.frames())
+}
+
+/// What the map marks: the frames the current step's events put a page in
+/// or took one from (drawn bold) and, while the event log has the focus
+/// and an event is selected there, every frame that one event names
+/// (drawn lit), so that moving through the log shows the step one event
+/// at a time.
+pub struct Touched {
+    /// The step's frames.
+    pub step: Marks,
+    /// The selected event's frames.
+    pub event: Marks,
+}
+
+/// Style of the frames the selected event names.
+pub const EVENT_LIT: Style = Style::new().fg(Color::Black).bg(Color::LightYellow).add_modifier(Modifier::BOLD);
+
+/// What the map marks for the app's current step and log selection.
+pub fn touched(app: &App) -> Touched {
+    let events = super::events::step_events(app);
+    let step = if app.last_outcome().is_some() {
+        Marks::new(events.iter().flat_map(page_frames).flatten().map(|f| (f, f + 1)).collect())
+    } else {
+        Marks::default()
+    };
+    let event = super::events::selected_event(app)
+        .and_then(|i| events.get(i))
+        .map(|e| Marks::new(event_frames(e, large_frames(app.machine()))))
+        .unwrap_or_default();
+    Touched { step, event }
+}
+
+/// Draws the pane: the frames, or the large-page regions when the app
+/// shows them ([`App::region_view`]).
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let m = app.machine();
     let db = m.pfn_db();
+    if let Some(c) = db.contiguity().filter(|_| app.region_view()) {
+        return super::regions::render(app, c, area, buf, focused);
+    }
     let inner = super::ui::inner(area);
     let map = map_area(inner);
     let geo = Geometry::new(db, map.width, map.height);
@@ -508,9 +601,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             if mixed {
                 style = style.add_modifier(Modifier::UNDERLINED);
             }
-            let lo = touched.partition_point(|&t| t < start);
-            if lo < touched.len() && touched[lo] < end {
+            if touched.step.any_in(start, end) {
                 style = style.add_modifier(Modifier::BOLD);
+            }
+            if touched.event.any_in(start, end) {
+                style = style.patch(EVENT_LIT);
             }
             if start == selected {
                 style = style.add_modifier(Modifier::REVERSED);
@@ -598,7 +693,62 @@ fn detail(m: &Machine, geo: &Geometry, selected: u32, tally: &mut Tally) -> Line
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use crossterm::event::{KeyCode, KeyEvent};
+
     use super::*;
+    use crate::tui::app::Focus;
+
+    #[test]
+    fn marks_merge_ranges_and_find_overlaps() {
+        let m = Marks::new(vec![(10, 12), (3, 4), (11, 20), (30, 30)]);
+        assert_eq!(m, Marks(vec![(3, 4), (10, 20)]));
+        assert!(m.any_in(0, 4) && m.any_in(19, 25) && m.any_in(12, 13));
+        assert!(!m.any_in(4, 10) && !m.any_in(20, 64) && !m.any_in(0, 3));
+        assert!(Marks::new(vec![(5, 5)]).is_empty());
+    }
+
+    #[test]
+    fn the_selected_page_moved_event_lights_both_its_frames() {
+        let s = crate::scenario::resolve("eras", &[]).unwrap();
+        let mut a = App::new(Arc::new(s), (160, 48)).unwrap();
+        a.goto(6);
+        let events = crate::tui::events::step_events(&a).to_vec();
+        let Some(moved) = events.iter().position(|e| e.kind() == "page_moved") else {
+            panic!("the desperate allocator moves pages in step 6")
+        };
+        let Event::PageMoved { from, to, .. } = events[moved] else { unreachable!() };
+        // The map marks every frame the step moved a page between.
+        let t = touched(&a);
+        assert!(t.step.any_in(from.0, from.0 + 1) && t.step.any_in(to.0, to.0 + 1));
+        assert!(t.event.is_empty(), "no event is selected while the map has the focus");
+        // Focus the log and walk down to the first move: just its two frames are lit.
+        while a.focus != Focus::Events {
+            a.on_key(KeyEvent::from(KeyCode::Char('f')));
+        }
+        for _ in 0..moved + 3 {
+            if crate::tui::events::selected_event(&a) == Some(moved) {
+                break;
+            }
+            a.on_key(KeyEvent::from(KeyCode::Down));
+        }
+        let t = touched(&a);
+        assert_eq!(t.event, Marks::new(vec![(from.0, from.0 + 1), (to.0, to.0 + 1)]));
+        // And the map draws them lit.
+        let area = Rect::new(0, 0, 80, 20);
+        let mut buf = Buffer::empty(area);
+        render(&a, area, &mut buf, false);
+        let map = map_area(crate::tui::ui::inner(area));
+        let g = Geometry::new(a.machine().pfn_db(), map.width, map.height);
+        for f in [from.0, to.0] {
+            let (x, y) = g.cell_of(f).unwrap();
+            assert_eq!(buf[(map.x + x, map.y + y)].bg, Color::LightYellow, "frame {f:#x}");
+        }
+        // The next event is another one: its frames are lit instead.
+        a.on_key(KeyEvent::from(KeyCode::Down));
+        assert_ne!(touched(&a).event, t.event);
+    }
 
     #[test]
     fn one_frame_a_cell_when_it_fits_with_round_rows_and_labels() {

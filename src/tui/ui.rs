@@ -280,6 +280,14 @@ mod tests {
         a
     }
 
+    fn app_set(name: &str, set: &[&str], size: (u16, u16), step: usize) -> App {
+        let o: Vec<_> = set.iter().map(|s| crate::scenario::Override::parse(s).unwrap()).collect();
+        let s = crate::scenario::resolve(name, &o).unwrap();
+        let mut a = App::new(Arc::new(s), size).unwrap();
+        a.goto(step);
+        a
+    }
+
     fn app_from(text: &str, size: (u16, u16), step: usize) -> App {
         let s = crate::scenario::load_str(text, "test", None, &[]).unwrap();
         let mut a = App::new(Arc::new(s), size).unwrap();
@@ -406,6 +414,29 @@ mod tests {
         a.focus = Focus::Frames;
         a.on_key(KeyEvent::from(KeyCode::Down));
         insta::assert_snapshot!("frames_grouped_numa_selected_80x24", pane(&a, (80, 24), frames::render));
+    }
+
+    #[test]
+    fn regions_pane_after_the_large_page_step() {
+        // The scenario's own era: desperate, two regions emptied after
+        // thirteen abandoned.
+        let mut a = app("eras", SMALL, 6);
+        keys(&mut a, "v");
+        assert!(a.region_view());
+        insta::assert_snapshot!("regions_eras_desperate_80x20", pane(&a, (80, 20), frames::render));
+        // SP1: the two cheapest regions, the unmovable pages kept at the top.
+        let mut a = app_set("eras", &["large_page_allocator=sp1"], SMALL, 6);
+        keys(&mut a, "v");
+        insta::assert_snapshot!("regions_eras_sp1_80x20", pane(&a, (80, 20), frames::render));
+        insta::assert_snapshot!("regions_eras_sp1_40x8", pane(&a, (40, 8), frames::render));
+        // The whole screen, the selection moved onto the second large page.
+        let mut a = app_set("eras", &["large_page_allocator=sp1"], LARGE, 6);
+        keys(&mut a, "v");
+        let target = crate::tui::regions::candidates(&a)[1];
+        while a.frame().0 / 512 < target {
+            a.on_key(KeyEvent::from(KeyCode::Right));
+        }
+        insta::assert_snapshot!("screen_regions_sp1_160x48", screen(&a));
     }
 
     #[test]

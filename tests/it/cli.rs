@@ -244,7 +244,23 @@ fn help_works_for_every_subcommand() {
     for flag in ["--json", "--seed", "--set", "--events", "--output"] {
         assert!(o.stdout.contains(flag), "run --help lacks {flag}");
     }
+    let o = pagelab(&["tui", "--help"]);
+    for flag in ["--set", "--host-memory"] {
+        assert!(o.stdout.contains(flag), "tui --help lacks {flag}");
+    }
     pagelab(&["--version"]).code(0);
+}
+
+#[test]
+fn tui_takes_machine_settings_and_checks_them_before_the_terminal() {
+    pagelab(&["tui", "eras", "--set", "large_page_allocator=bogus"])
+        .code(2)
+        .stderr_has(&["large_page_allocator", "desperate, give-up, sp1"]);
+    pagelab(&["tui", "eras", "--set", "nonsense"]).code(2).stderr_has(&["expected key=value"]);
+    // A good setting gets as far as the terminal, and the hint keeps it.
+    pagelab(&["tui", "eras", "--set", "large_page_allocator=sp1"])
+        .code(2)
+        .stderr_has(&["needs a terminal", "pagelab run eras --set large_page_allocator=sp1 --events"]);
 }
 
 #[test]
