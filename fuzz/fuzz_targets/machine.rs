@@ -116,7 +116,15 @@ fn config(c: &mut Cursor) -> MachineConfig {
     m.writer.modified_max = c.below(64);
     m.writer.cluster = 1 + c.below(16) as u32;
     m.writer.zero_wake = c.below(16);
+    // From the seed byte, so that the corpus decodes as before: the era of
+    // the large-page allocator, and a TLB model on half the machines.
+    m.large_page_allocator = pagelab::compaction::Era::ALL[(m.seed % 3) as usize];
+    m.tlb = (m.seed / 3 % 2 == 1).then(pagelab::tlb::TlbConfig::default);
     m
+}
+
+fn frames_of(m: &Machine) -> u64 {
+    m.snapshot().frames
 }
 
 fn create_process(c: &mut Cursor, n: usize) -> Op {
@@ -138,7 +146,10 @@ fn create_file(c: &mut Cursor) -> Op {
 
 /// Everything a reference may fail with; anything else is a finding.
 fn expected(e: &OpError) -> bool {
-    matches!(e, OpError::AccessViolation { .. } | OpError::NoMemory | OpError::NoSuchProcess(_))
+    matches!(
+        e,
+        OpError::AccessViolation { .. } | OpError::NoMemory | OpError::NoSuchProcess(_) | OpError::LargePageLost { .. }
+    )
 }
 
 /// The invariants, and what can be seen from outside.
@@ -201,6 +212,7 @@ fuzz_target!(|data: &[u8]| {
     explain_events(&mut m);
 
     let mut ops = 0;
+    let mut contiguous: Vec<u64> = Vec::new();
     while !c.is_empty() && ops < MAX_OPS {
         ops += 1;
         // One more than exist: sometimes a process or file that does not.
@@ -257,6 +269,28 @@ fuzz_target!(|data: &[u8]| {
                 protection: c.pick(&PROTECTIONS),
                 commit: c.below(8) != 0,
             },
+            12 if c.bool() => match c.below(4) {
+                0 => Op::Fragment(pagelab::fragment::FragmentSpec {
+                    pid: pid(&mut c),
+                    free: c.below(11) * 100_000,
+                    free_blocks: (c.below(4) == 0)
+                        .then(|| std::sync::Arc::new((0..1 + c.below(10)).map(|_| c.below(6)).collect())),
+                    unmovable: c.below(50) * 1_000,
+                    standby: c.below(5) * 100_000,
+                    modified: c.below(5) * 100_000,
+                    pattern: pagelab::fragment::FragmentPattern::ALL[c.below(3) as usize],
+                }),
+                1 => Op::AllocateContiguous {
+                    size: if c.below(8) == 0 { c.u64() } else { c.below(600) * PAGE },
+                    alignment: PAGE << c.below(12),
+                    highest: if c.bool() { u64::MAX } else { c.below(frames_of(&m) + 8) * PAGE },
+                },
+                2 => Op::FreeContiguous { address: contiguous.pop().unwrap_or_else(|| c.below(frames_of(&m)) * PAGE) },
+                _ => Op::PageOutLarge {
+                    pid: pid(&mut c),
+                    address: if c.bool() { address(&mut c) } else { (1 + c.below(4)) << 21 },
+                },
+            },
             18 if c.bool() => Op::GrantPrivilege { privilege: Privilege::LockMemory },
             18 => Op::Logon,
             19 => Op::AdjustTokenPrivileges {
@@ -291,6 +325,11 @@ fuzz_target!(|data: &[u8]| {
         if verbose {
             eprintln!("op {ops}: {op:?} -> {r:?}");
         }
+        match (&op, &r) {
+            (Op::AllocateContiguous { .. }, Ok(pagelab::OpValue::Address(a))) => contiguous.push(*a),
+            (Op::FreeContiguous { address }, Ok(_)) => contiguous.retain(|a| a != address),
+            _ => {}
+        }
         audit(&m, &before, &|| format!("op {ops}: {op:?} ({r:?})"));
         before = m.counters();
         explain_events(&mut m);
@@ -302,7 +341,13 @@ fuzz_target!(|data: &[u8]| {
         before = m.counters();
         explain_events(&mut m);
     }
+    for address in contiguous {
+        m.apply(&Op::FreeContiguous { address }).expect("a contiguous allocation frees");
+        audit(&m, &before, &|| format!("freeing contiguous memory at {address:#x}"));
+    }
     let s = m.snapshot();
-    assert_eq!(s.lists.zeroed + s.lists.free + s.lists.bad, s.frames, "frames not all back: {:?}", s.lists);
+    // What stays in use is the drivers' nonpaged pages of fragment steps.
+    let held = m.system_pages().frames();
+    assert_eq!(s.lists.zeroed + s.lists.free + s.lists.bad + held, s.frames, "frames not all back: {:?}", s.lists);
     assert_eq!((s.commit_charge, s.pagefile_used), (0, 0), "commit or page file not all back");
 });
