@@ -19,7 +19,7 @@ use crate::pte::Protection;
 use crate::token::Privilege;
 use crate::working_set::PolicyKind;
 
-pub use validate::{load, load_str, Override};
+pub use validate::{load, load_str, overrides, Override};
 
 /// A scenario error: file, line, column and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq)]

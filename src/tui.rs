@@ -53,7 +53,7 @@ pub const TEST_PANIC_VAR: &str = "PAGELAB_TUI_TEST_PANIC";
 /// it, before the terminal is touched), can need more host memory than
 /// `host_memory` allows, or there is no terminal.
 pub fn run_named(name: &str, set: &[String], host_memory: Option<&str>) -> i32 {
-    let overrides = match crate::cli::run::overrides(set, None) {
+    let overrides = match crate::scenario::overrides(set, None) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("pagelab: {e}");

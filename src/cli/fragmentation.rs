@@ -195,7 +195,7 @@ struct Simulated {
 
 /// Runs a scenario to its end for `fragmentation --scenario`.
 fn run_scenario(name: &str, set: &[String]) -> Result<crate::machine::Machine, i32> {
-    let ov = super::run::overrides(set, None).map_err(bad)?;
+    let ov = crate::scenario::overrides(set, None).map_err(bad)?;
     let scenario = crate::scenario::resolve(name, &ov).map_err(|e| bad(e.to_string()))?;
     crate::host_memory::check_scenario(&scenario, crate::host_memory::Front::Run, None)
         .map_err(|e| bad(e.to_string()))?;

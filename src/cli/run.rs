@@ -10,7 +10,6 @@ use crate::host_memory::{self, Front};
 use crate::output::StdoutError;
 use crate::report::Report;
 use crate::runner::Runner;
-use crate::scenario::Override;
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -58,14 +57,7 @@ impl RunArgs {
     }
 }
 
-/// Parses `--set` and `--seed` into overrides.
-pub fn overrides(set: &[String], seed: Option<u64>) -> Result<Vec<Override>, String> {
-    let mut o: Vec<Override> = set.iter().map(|s| Override::parse(s)).collect::<Result<_, _>>()?;
-    if let Some(s) = seed {
-        o.push(Override { key: "seed".into(), value: s.to_string() });
-    }
-    Ok(o)
-}
+pub use crate::scenario::overrides;
 
 /// Runs `run`.
 pub fn run(a: RunArgs) -> i32 {

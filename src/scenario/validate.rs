@@ -38,6 +38,16 @@ impl Override {
     }
 }
 
+/// Parses `--set KEY=VALUE` arguments and a `--seed` into overrides (for
+/// every front-end that runs scenarios).
+pub fn overrides(set: &[String], seed: Option<u64>) -> Result<Vec<Override>, String> {
+    let mut o: Vec<Override> = set.iter().map(|s| Override::parse(s)).collect::<Result<_, _>>()?;
+    if let Some(s) = seed {
+        o.push(Override { key: "seed".into(), value: s.to_string() });
+    }
+    Ok(o)
+}
+
 /// The most references one step may make: a billion (hours of host time).
 const MAX_STEP_REFS: u64 = 1_000_000_000;
 /// The largest file: 2^32 pages (16 TiB), the range of a PFN's file offset.
