@@ -314,11 +314,11 @@ run 1 errors/wrong-expectation-json.txt run book/src/broken/wrong-expectation.to
 run 2 errors/host-memory.txt run book/src/broken/huge.toml --host-memory 2GiB
 
 # Architecture: a few items of the code, cut out by name.
-rust_item src/machine.rs 'pub enum Op {' code/op.rs
-rust_item src/fault.rs 'pub fn access(' code/access.rs
-rust_item src/pfn_db.rs 'pub struct PfnEntry {' code/pfn-entry.rs
-rust_item src/event.rs 'pub enum EvictReason {' code/evict-reason.rs
-rust_item src/cost.rs 'pub fn profile(' code/cost-profile.rs
+rust_item src/mm/machine.rs 'pub enum Op {' code/op.rs
+rust_item src/mm/fault.rs 'pub fn access(' code/access.rs
+rust_item src/mm/pfn_db.rs 'pub struct PfnEntry {' code/pfn-entry.rs
+rust_item src/mm/event.rs 'pub enum EvictReason {' code/evict-reason.rs
+rust_item src/mm/cost.rs 'pub fn profile(' code/cost-profile.rs
 
 # ---------------------------------------------------------------- compare
 if ((check)); then

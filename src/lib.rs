@@ -35,40 +35,24 @@
 //! or from synthetic Zipf streams ([`tracegen`]).
 #![warn(missing_docs)]
 
-pub mod balance;
 pub mod cli;
-pub mod compaction;
-pub mod config;
-pub mod contiguity;
-pub mod cost;
-pub mod event;
 pub mod exit;
-pub mod fault;
-pub mod fragment;
 pub mod fragmentation;
 pub mod host;
 pub mod host_memory;
-pub mod large_page;
-pub mod machine;
+pub mod mm;
 pub mod output;
-pub mod page_table;
-pub mod pagefile;
-pub mod pager;
-pub mod pfn_db;
-pub mod process;
-pub mod pte;
 pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
-pub mod system_pages;
-pub mod tlb;
-pub mod token;
 pub mod trace;
 pub mod tracegen;
 pub mod tui;
-pub mod units;
-pub mod win32;
-pub mod working_set;
+
+pub use mm::{
+    balance, compaction, config, contiguity, cost, event, fault, fragment, large_page, machine, page_table, pagefile,
+    pager, pfn_db, process, pte, system_pages, tlb, token, units, win32, working_set,
+};
 
 pub use machine::{AccessKind, Machine, Op, OpError, OpValue, Resolution};

@@ -1,0 +1,29 @@
+//! The memory manager model: the [`machine::Machine`] and everything it
+//! owns, one module a subsystem (PTEs, the PFN database and its lists,
+//! working sets, faults and paging, the page file, large pages and the
+//! contiguity index, the allocator eras, the system's pages, tokens and
+//! privileges, the TLB, costs and events). The front-ends and drivers
+//! (scenarios, traces, the CLI, the TUI) sit beside it in `src/`.
+
+pub mod balance;
+pub mod compaction;
+pub mod config;
+pub mod contiguity;
+pub mod cost;
+pub mod event;
+pub mod fault;
+pub mod fragment;
+pub mod large_page;
+pub mod machine;
+pub mod page_table;
+pub mod pagefile;
+pub mod pager;
+pub mod pfn_db;
+pub mod process;
+pub mod pte;
+pub mod system_pages;
+pub mod tlb;
+pub mod token;
+pub mod units;
+pub mod win32;
+pub mod working_set;
