@@ -43,16 +43,7 @@ fn machine_with_pagefile(gib: u64, pagefile_gib: u64) -> (Machine, ProcessId) {
     let mut m = Machine::new(cfg).expect("machine");
     m.apply(&Op::GrantPrivilege { privilege: Privilege::LockMemory }).unwrap();
     m.apply(&Op::Logon).unwrap();
-    let create = Op::CreateProcess {
-        name: "db".into(),
-        ws_min: None,
-        ws_max: None,
-        hard_max: None,
-        policy: None,
-        node: 0,
-        auto_commit: false,
-    };
-    let Ok(OpValue::Process(p)) = m.apply(&create) else { panic!("process") };
+    let Ok(OpValue::Process(p)) = m.apply(&Op::create_process("db")) else { panic!("process") };
     m.apply(&Op::AdjustTokenPrivileges { pid: p, privilege: Privilege::LockMemory, enable: true }).unwrap();
     (m, p)
 }

@@ -410,16 +410,7 @@ mod tests {
             let mut cfg = crate::config::MachineConfig::with_memory(Bytes(64 << 20));
             cfg.large_page_allocator = era;
             let mut m = Machine::new(cfg).unwrap();
-            let create = Op::CreateProcess {
-                name: "busy".into(),
-                ws_min: None,
-                ws_max: None,
-                hard_max: None,
-                policy: None,
-                node: 0,
-                auto_commit: false,
-            };
-            let Ok(OpValue::Process(pid)) = m.apply(&create) else { panic!() };
+            let Ok(OpValue::Process(pid)) = m.apply(&Op::create_process("busy")) else { panic!() };
             let spec = FragmentSpec {
                 pid,
                 free: 0,
@@ -436,17 +427,7 @@ mod tests {
             assert_eq!(m.system_pages().frames(), 82, "0.5% of 16384 frames");
         }
         let mut m = Machine::new(crate::config::MachineConfig::with_memory(Bytes(16 << 20))).unwrap();
-        let Ok(OpValue::Process(pid)) = m.apply(&Op::CreateProcess {
-            name: "busy".into(),
-            ws_min: None,
-            ws_max: None,
-            hard_max: None,
-            policy: None,
-            node: 0,
-            auto_commit: false,
-        }) else {
-            panic!()
-        };
+        let Ok(OpValue::Process(pid)) = m.apply(&Op::create_process("busy")) else { panic!() };
         let spec = FragmentSpec {
             pid,
             free: 0,

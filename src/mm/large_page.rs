@@ -317,20 +317,7 @@ mod tests {
         cfg.large_pages = false;
         let mut m3 = Machine::new(cfg).unwrap();
         assert_eq!(m3.large_page_minimum(), 0);
-        let OpValue::Process(r) = m3
-            .apply(&Op::CreateProcess {
-                name: "p".into(),
-                ws_min: None,
-                ws_max: None,
-                hard_max: None,
-                policy: None,
-                node: 0,
-                auto_commit: false,
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
+        let OpValue::Process(r) = m3.apply(&Op::create_process("p")).unwrap() else { panic!() };
         assert_eq!(error(alloc(&mut m3, r, None, MIB2, true)), 50, "no large-page support");
         for m in [&m, &m2, &m3] {
             m.check_invariants().unwrap();

@@ -238,6 +238,21 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// CreateProcess with the machine's defaults for everything but the name.
+    pub fn create_process(name: &str) -> Op {
+        Op::CreateProcess {
+            name: name.into(),
+            ws_min: None,
+            ws_max: None,
+            hard_max: None,
+            policy: None,
+            node: 0,
+            auto_commit: false,
+        }
+    }
+}
+
 /// What a successful operation returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpValue {
