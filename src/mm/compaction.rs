@@ -422,14 +422,7 @@ impl Machine {
         let mut got: Vec<u32> = index.free_regions().take(count as usize).collect();
         let (mut stale, mut zeroed) = (0, Vec::new());
         for &r in &got {
-            for f in r * per..(r + 1) * per {
-                let pfn = Pfn(f);
-                match self.pfn.entry(pfn).location() {
-                    PageLocation::Free => stale += 1,
-                    _ => zeroed.push(f),
-                }
-                self.pfn.unlink(pfn);
-            }
+            stale += self.pfn.take_free_run(Pfn(r * per), per, &mut zeroed);
         }
         if (got.len() as u64) < count {
             let (rep, copy) = self.compaction_weights();

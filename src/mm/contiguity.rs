@@ -145,6 +145,31 @@ impl Contiguity {
         }
     }
 
+    /// `n` frames from `first`, all in one region, moved from `from` to `to`.
+    pub fn moved_run(&mut self, first: u32, n: u32, from: Category, to: Category) {
+        let shift = self.size.frames().trailing_zeros();
+        let r = first >> shift;
+        if (first + n - 1) >> shift != r {
+            for f in first..first + n {
+                self.moved(f, from, to);
+            }
+            return;
+        }
+        if from == to {
+            return;
+        }
+        let per = self.size.frames() as u16;
+        let c = &mut self.regions[r as usize].counts;
+        if from == Category::Free && c[Category::Free as usize] == per {
+            self.free.remove(&r);
+        }
+        c[from as usize] -= n as u16;
+        c[to as usize] += n as u16;
+        if to == Category::Free && c[Category::Free as usize] == per {
+            self.free.insert(r);
+        }
+    }
+
     /// The lowest entirely free region.
     pub fn first_free(&self) -> Option<u32> {
         self.free.first().copied()

@@ -135,18 +135,14 @@ impl Machine {
     fn map_large(&mut self, pid: ProcessId, start: Vpn, r: u32, protection: Protection) {
         let per = self.config.large_page_size().expect("a machine with large pages").frames();
         let first = Pfn(r * per);
-        for i in 0..per {
-            let pfn = Pfn(first.0 + i);
-            let vpn = start.offset(i as u64);
-            let e = self.pfn.entry_mut(pfn);
-            e.set_owner(Some((pid, vpn)));
-            e.set_large(true);
-            e.set_modified(protection.writable());
-            self.pfn.set_counts(pfn, 1, 1);
-            self.pfn.push_tail(pfn, PageLocation::Active);
-            // Never paged, so never cleaned: a writable large page is
-            // mapped dirty and is never taken back to make it clean.
-            self.processes[pid.0 as usize].page_table.set(vpn, Pte::large(pfn, protection));
+        self.pfn.activate_large_run(first, per, pid, start, protection.writable());
+        // Never paged, so never cleaned: a writable large page is mapped
+        // dirty and is never taken back to make it clean. One leaf table
+        // per 512 pages, written whole.
+        let pt = &mut self.processes[pid.0 as usize].page_table;
+        for leaf in 0..per / 512 {
+            let base = leaf * 512;
+            pt.set_leaf(start.offset(base as u64), |i| Pte::large(Pfn(first.0 + base + i as u32), protection));
         }
         debug_assert_eq!(
             self.pfn.contiguity().map(|c| c.region(r).get(Category::Unmovable) as u32),

@@ -176,6 +176,22 @@ impl PageTable {
         }
     }
 
+    /// Writes the PTEs of the aligned 512 pages from `start` (one leaf
+    /// table: what one large PDE maps), `pte(i)` for the i-th.
+    pub fn set_leaf(&mut self, start: Vpn, mut pte: impl FnMut(usize) -> Pte) {
+        debug_assert_eq!(start.0 & MASK, 0, "a leaf's first page");
+        let mut leaf = self.leaf_index(start);
+        if leaf == NONE {
+            leaf = self.allocate_path(start);
+        }
+        let mut used = 0;
+        for (i, slot) in self.leaves[leaf as usize].iter_mut().enumerate() {
+            *slot = pte(i);
+            used += (*slot != Pte::ZERO) as u32;
+        }
+        self.used[leaf as usize] = used as _;
+    }
+
     #[cold]
     #[inline(never)]
     fn allocate_path(&mut self, vpn: Vpn) -> u32 {

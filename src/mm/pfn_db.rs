@@ -662,6 +662,90 @@ impl PfnDatabase {
         h.count += 1;
     }
 
+    /// Takes the frames `first..first + n`, every one zeroed or free, off
+    /// their lists, leaving them in transition; returns how many were on
+    /// the free list (stale contents) and adds those that were on the
+    /// zeroed list to `zeroed`. When they lie on one list in
+    /// address order, as frames freed together do, the run is cut out in
+    /// one step and the contiguity index told once; otherwise frame by
+    /// frame.
+    pub fn take_free_run(&mut self, first: Pfn, n: u32, zeroed: &mut Vec<u32>) -> u64 {
+        let last = first.0 + n - 1;
+        let loc = self.entry(first).location();
+        let (bs, be) = self.boot[self.node_of(first) as usize];
+        let one_list = n > 1
+            && matches!(loc, PageLocation::Zeroed | PageLocation::Free)
+            && self.node_of(first) == self.node_of(Pfn(last))
+            && (last < bs || first.0 >= be)
+            && (last as usize) < self.entries.len()
+            && (first.0..last).all(|f| {
+                let e = &self.entries[f as usize];
+                e.flink == f + 1 && self.entries[f as usize + 1].location() == loc
+            });
+        if !one_list {
+            let mut stale = 0;
+            for f in first.0..=last {
+                match self.entry(Pfn(f)).location() {
+                    PageLocation::Free => stale += 1,
+                    _ => zeroed.push(f),
+                }
+                self.unlink(Pfn(f));
+            }
+            return stale;
+        }
+        let list = self.list_index(first, loc).expect("a listed frame");
+        let (prev, next) = (self.entries[first.index()].blink, self.entries[last as usize].flink);
+        if prev == NIL {
+            self.heads[list].head = next;
+        } else {
+            self.entries[prev as usize].flink = next;
+        }
+        if next == NIL {
+            self.heads[list].tail = prev;
+        } else {
+            self.entries[next as usize].blink = prev;
+        }
+        self.heads[list].count -= n as u64;
+        self.totals[loc as usize] -= n as u64;
+        for e in &mut self.entries[first.index()..=last as usize] {
+            e.flink = NIL;
+            e.blink = NIL;
+            e.set_location(PageLocation::Transition);
+        }
+        if let Some(c) = self.contiguity.as_deref_mut() {
+            c.moved_run(first.0, n, Category::Free, Category::Transition);
+        }
+        if loc == PageLocation::Free {
+            n as u64
+        } else {
+            zeroed.extend(first.0..=last);
+            0
+        }
+    }
+
+    /// Makes the frames `first..first + n`, every one on no list, the
+    /// active frames of one large page mapped at `start` by `pid`: each
+    /// owned by its page, part of a large page, modified if `dirty`,
+    /// mapped once.
+    pub fn activate_large_run(&mut self, first: Pfn, n: u32, pid: ProcessId, start: Vpn, dirty: bool) {
+        let last = first.0 + n - 1;
+        self.touch(Pfn(last));
+        for (i, e) in self.entries[first.index()..=last as usize].iter_mut().enumerate() {
+            debug_assert_eq!(e.location(), PageLocation::Transition);
+            e.set_owner(Some((pid, start.offset(i as u64))));
+            e.set_large(true);
+            e.set_modified(dirty);
+            e.share_count = 1;
+            e.reference_count = 1;
+            e.set_location(PageLocation::Active);
+        }
+        let pinned = true;
+        self.totals[PageLocation::Active as usize] += n as u64;
+        if let Some(c) = self.contiguity.as_deref_mut() {
+            c.moved_run(first.0, n, Category::Transition, Category::of(PageLocation::Active, pinned));
+        }
+    }
+
     /// Moves the page in frame `src` to frame `dst`, which must be on no
     /// list: `dst` takes `src`'s whole entry (owner, backing, flags,
     /// counts, working-set index) and its state (an active page stays
@@ -1126,6 +1210,37 @@ mod tests {
                 lazy.audit_lists().unwrap_or_else(|e| panic!("step {step} of seed {seed}: {e}"));
             }
         }
+    }
+
+    /// A run on one list in address order is cut in one step, anything
+    /// else frame by frame; both leave the same lists, counts and index.
+    #[test]
+    fn a_free_run_is_taken_whole_or_frame_by_frame_with_the_same_result() {
+        let size = LargePageSize::X64;
+        let mut fast = written_out(2048, 1);
+        fast.index_contiguity(size, &[]);
+        // Scramble region 1 on the free list for the slow path's copy.
+        let mut slow = fast.clone();
+        for f in (512..1024).rev() {
+            slow.unlink(Pfn(f));
+            slow.push_tail(Pfn(f), PageLocation::Free);
+        }
+        for f in 512..1024 {
+            fast.unlink(Pfn(f));
+            fast.push_tail(Pfn(f), PageLocation::Free);
+        }
+        let (mut zf, mut zs) = (Vec::new(), Vec::new());
+        assert_eq!(fast.take_free_run(Pfn(512), 512, &mut zf), 512);
+        assert_eq!(slow.take_free_run(Pfn(512), 512, &mut zs), 512);
+        assert_eq!(fast.take_free_run(Pfn(0), 512, &mut zf), 0, "zeroed, one list");
+        assert_eq!(zf, (0..512).collect::<Vec<_>>());
+        for db in [&fast, &slow] {
+            db.audit_lists().unwrap();
+            assert_eq!(db.counts().free, 0);
+            db.contiguity().unwrap().audit(&db.recount_regions(size)).unwrap();
+        }
+        assert_eq!(fast.counts().zeroed, 1024);
+        assert_eq!(fast.contiguity().unwrap().free_regions().collect::<Vec<_>>(), vec![2, 3]);
     }
 
     #[test]
