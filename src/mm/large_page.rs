@@ -152,6 +152,37 @@ impl Machine {
         self.processes[pid.0 as usize].large_frames += per as u64;
     }
 
+    /// Frees every large page of a large-page VAD: a resident one's frames
+    /// go to the free list in one splice and its leaf table is cleared
+    /// whole; a paged-out one's page-file copies are freed. Returns the
+    /// frames freed; the VAD's whole charge is returned.
+    pub(crate) fn release_large_vad(&mut self, pid: ProcessId, vad: &Vad) -> u64 {
+        let per = self.config.large_page_size().expect("a machine with large pages").frames() as u64;
+        let mut freed = 0;
+        for k in 0..vad.pages / per {
+            let start = vad.start.offset(k * per);
+            if self.processes[pid.0 as usize].large_out.contains(&start.0) {
+                for i in 0..per {
+                    self.discard_page(pid, start.offset(i));
+                    self.processes[pid.0 as usize].page_table.set(start.offset(i), Pte::ZERO);
+                }
+                continue;
+            }
+            let first = self.processes[pid.0 as usize].page_table.get(start).pfn();
+            self.pfn.free_large_run(first, per as u32);
+            let p = &mut self.processes[pid.0 as usize];
+            p.large_frames -= per;
+            for leaf in 0..per / 512 {
+                p.page_table.set_leaf(start.offset(leaf * 512), |_| Pte::ZERO);
+            }
+            freed += per;
+        }
+        let p = &mut self.processes[pid.0 as usize];
+        p.commit -= vad.pages;
+        self.commit_charge -= vad.pages;
+        freed
+    }
+
     /// The `page_out_large` experiment: what paging a large page would
     /// cost if Windows did it (it does not: large pages are never paged,
     /// MODEL.md s5). The large page holding `address` is written to the

@@ -1032,6 +1032,9 @@ impl Machine {
     /// Frees everything a VAD holds (pages, page-file slots, commit) and
     /// clears its PTEs; dirty mapped-file pages are written back first.
     fn release_vad(&mut self, pid: ProcessId, vad: &Vad) -> u64 {
+        if vad.large {
+            return self.release_large_vad(pid, vad);
+        }
         let ptes: Vec<(Vpn, Pte)> =
             self.processes[pid.0 as usize].page_table.iter().filter(|(v, _)| vad.contains(*v)).collect();
         if let VadKind::Mapped { file, .. } = vad.kind {

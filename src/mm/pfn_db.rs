@@ -746,6 +746,55 @@ impl PfnDatabase {
         }
     }
 
+    /// Frees the frames `first..first + n` of one large page (active,
+    /// pinned as part of it): they leave the large page, lose their owner,
+    /// and go to the tail of their node's free list in one splice, in
+    /// address order.
+    pub fn free_large_run(&mut self, first: Pfn, n: u32) {
+        let last = first.0 + n - 1;
+        self.touch(Pfn(last));
+        if self.node_of(first) != self.node_of(Pfn(last)) {
+            for f in first.0..=last {
+                let pfn = Pfn(f);
+                self.unlink(pfn);
+                let e = &mut self.entries[pfn.index()];
+                e.set_large(false);
+                e.set_modified(false);
+                e.set_owner(None);
+                e.share_count = 0;
+                e.reference_count = 0;
+                self.push_tail(pfn, PageLocation::Free);
+            }
+            return;
+        }
+        if let Some(c) = self.contiguity.as_deref_mut() {
+            c.moved_run(first.0, n, Category::Unmovable, Category::Free);
+        }
+        let list = self.list_index(first, PageLocation::Free).expect("the free list");
+        let tail = self.heads[list].tail;
+        for (i, e) in self.entries[first.index()..=last as usize].iter_mut().enumerate() {
+            debug_assert!(e.large() && e.location() == PageLocation::Active);
+            let f = first.0 + i as u32;
+            e.set_large(false);
+            e.set_modified(false);
+            e.set_owner(None);
+            e.share_count = 0;
+            e.reference_count = 0;
+            e.set_location(PageLocation::Free);
+            e.blink = if f == first.0 { tail } else { f - 1 };
+            e.flink = if f == last { NIL } else { f + 1 };
+        }
+        if tail == NIL {
+            self.heads[list].head = first.0;
+        } else {
+            self.entries[tail as usize].flink = first.0;
+        }
+        self.heads[list].tail = last;
+        self.heads[list].count += n as u64;
+        self.totals[PageLocation::Active as usize] -= n as u64;
+        self.totals[PageLocation::Free as usize] += n as u64;
+    }
+
     /// Moves the page in frame `src` to frame `dst`, which must be on no
     /// list: `dst` takes `src`'s whole entry (owner, backing, flags,
     /// counts, working-set index) and its state (an active page stays
