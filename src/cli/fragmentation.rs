@@ -189,6 +189,10 @@ struct Simulated {
     allocator: &'static str,
     large_page: Bytes,
     regions: u32,
+    /// The longest run of free frames, in frames (0: nothing free).
+    largest_free_run: u32,
+    /// Its first frame.
+    largest_free_run_start: Option<u32>,
     #[serde(flatten)]
     obtainable: crate::compaction::Obtainable,
 }
@@ -221,6 +225,8 @@ pub fn fragmentation(a: FragmentationArgs) -> i32 {
             allocator: m.config().large_page_allocator.name(),
             large_page: Bytes(c.size().bytes()),
             regions: c.regions(),
+            largest_free_run: m.largest_free_run().map_or(0, |(_, n)| n),
+            largest_free_run_start: m.largest_free_run().map(|(p, _)| p.0),
             obtainable: c.obtainable(),
         });
         (format!("scenario {name}"), crate::fragmentation::Buddyinfo { zones, total }, simulated)
@@ -253,9 +259,18 @@ pub fn fragmentation(a: FragmentationArgs) -> i32 {
     } else {
         let mut t = text_report(source, &info.zones, &info.total);
         if let Some(s) = &simulated {
+            let _ = match s.largest_free_run_start {
+                Some(p) => writeln!(
+                    t,
+                    "\nlargest free run    {} frames ({}) from pfn 0x{p:x}",
+                    s.largest_free_run,
+                    Bytes(s.largest_free_run as u64 * PAGE_SIZE)
+                ),
+                None => writeln!(t, "\nlargest free run    none: nothing is free"),
+            };
             let _ = writeln!(
                 t,
-                "\nlarge pages of {} the {} allocator could have now, of {} regions:\n  entirely free           {:>8}\n  after the cheap steps   {:>8}  (regions holding only free and standby pages)\n  after full compaction   {:>8}  (regions holding no page that cannot move)",
+                "large pages of {} the {} allocator could have now, of {} regions:\n  entirely free           {:>8}\n  after the cheap steps   {:>8}  (regions holding only free and standby pages)\n  after full compaction   {:>8}  (regions holding no page that cannot move)",
                 s.large_page, s.allocator, s.regions, s.obtainable.free, s.obtainable.cheap, s.obtainable.compacted
             );
         }

@@ -353,6 +353,28 @@ impl Machine {
 }
 
 impl Machine {
+    /// The longest run of consecutive free (zeroed or free) frames, as
+    /// (first frame, frames); `None` when nothing is free. One pass over
+    /// the frames, for reports.
+    pub fn largest_free_run(&self) -> Option<(Pfn, u32)> {
+        let (mut best, mut start): (Option<(Pfn, u32)>, Option<u32>) = (None, None);
+        for f in 0..=self.pfn.frames() {
+            let free = f < self.pfn.frames()
+                && matches!(self.pfn.entry(Pfn(f)).location(), PageLocation::Zeroed | PageLocation::Free);
+            match (free, start) {
+                (true, None) => start = Some(f),
+                (false, Some(s)) => {
+                    if best.is_none_or(|(_, n)| f - s > n) {
+                        best = Some((Pfn(s), f - s));
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        best
+    }
+
     /// The free frames (zeroed or free) of each NUMA node as a buddy
     /// allocator with orders 0 to `highest` would hold them: what Linux's
     /// `/proc/buddyinfo` would say of this machine, a zone per node. One

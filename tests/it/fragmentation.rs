@@ -260,6 +260,9 @@ fn fragmentation_of_a_scenario_reports_simulated_memory() {
         let sim = &v["simulated"];
         assert_eq!(sim["regions"], 256);
         assert_eq!(v["total"]["free_pages"], v["zones"][0]["free_pages"]);
+        // No run of 512 free frames is left, and yet there is free memory.
+        let run = uint(sim, "largest_free_run");
+        assert!(run > 0 && run < 512, "{era}: largest free run {run}");
         (uint(sim, "free"), uint(sim, "cheap"), uint(sim, "compacted"))
     };
     let (free, cheap, compacted) = figures("desperate");
