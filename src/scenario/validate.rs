@@ -307,15 +307,19 @@ pub fn load_str(
     }
 
     let sc = ScenarioCtx { ctx: &ctx, processes: &processes, files: &files, base_dir, machine: &machine };
+    // Every step is checked; those of other allocator eras are then left
+    // out, and which processes run when is judged on the steps that stay.
     let mut steps = Vec::new();
-    let mut applies = Vec::new();
+    let mut kept_raw = Vec::new();
     for s in &raw.step {
-        steps.push(sc.step(s)?);
-        applies.push(sc.applies(s)?);
+        let step = sc.step(s)?;
+        if sc.applies(s)? {
+            steps.push(step);
+            kept_raw.push(s);
+        }
     }
     let expect = sc.expectations(&raw.expect)?;
-    check_started(&ctx, &processes, &raw.step, &steps, &expect)?;
-    let steps = steps.into_iter().zip(applies).filter(|(_, a)| *a).map(|(s, _)| s).collect();
+    check_started(&ctx, &processes, &kept_raw, &steps, &expect)?;
     Ok(Scenario {
         name,
         title: header.title.clone().unwrap_or_default(),
@@ -335,7 +339,7 @@ pub fn load_str(
 fn check_started(
     ctx: &Ctx,
     processes: &[ProcessSpec],
-    raw: &[Sp<RawStep>],
+    raw: &[&Sp<RawStep>],
     steps: &[Step],
     end: &[Expectation],
 ) -> Result<(), ScenarioError> {

@@ -644,3 +644,36 @@ fn the_top_of_the_address_range_never_panics() {
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+/// A step left out under the machine's allocator era does not start a
+/// process for the steps that stay: the loader names the step that uses
+/// it (it used to pass and then panic when the expectation measured a
+/// process that never ran). An unknown era is named too.
+#[test]
+fn steps_of_other_allocator_eras_are_left_out_before_checking_starts() {
+    let text = lines(&[
+        "[scenario]",
+        "name = \"x\"",
+        "[[process]]",
+        "name = \"a\"",
+        "started = false",
+        "[[step]]",
+        "op = \"start\"",
+        "process = \"a\"",
+        "allocator = \"desperate\"",
+        "[[step]]",
+        "op = \"advance\"",
+        "expect = { \"a.ws_size\" = 0 }",
+    ]);
+    rejects(&text, 10, Some(1), &["process a", "has not been started yet"]);
+    let ok = text.replace("allocator = \"desperate\"", "allocator = [\"desperate\", \"sp1\"]");
+    let dir = TempDir::new("eras");
+    let f = dir.write("ok.toml", &ok);
+    pagelab(&["run", s(&f)]).code(0);
+    rejects(
+        &with_head(&["[[step]]", "op = \"advance\"", "allocator = \"xp\""]),
+        7,
+        Some(13),
+        &["allocator: expected an era", "desperate, give-up, sp1"],
+    );
+}
