@@ -298,7 +298,7 @@ impl Runner {
             }
             Action::FreeContiguous => match self.contiguous.pop() {
                 Some(address) => m.apply(&Op::FreeContiguous { address }).map(drop),
-                None => m.apply(&Op::FreeContiguous { address: u64::MAX }).map(drop),
+                None => Err(OpError::NoContiguousHeld),
             },
             Action::Logon => m.apply(&Op::Logon).map(drop),
             Action::AdjustPrivileges { process, privilege, enable } => m

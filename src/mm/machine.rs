@@ -305,6 +305,10 @@ pub enum OpError {
         /// The address given.
         address: u64,
     },
+    /// A scenario's `free_contiguous` step when no contiguous allocation
+    /// of the scenario is held.
+    #[error("free_contiguous: no contiguous allocation is held (each frees the latest `contiguous` step's)")]
+    NoContiguousHeld,
     /// A paged-out large page (pagelab's experiment) cannot come back: no
     /// aligned region of free frames can be had.
     #[error(
@@ -338,7 +342,7 @@ impl OpError {
             OpError::NoSuchProcess(_) => "no_such_process".into(),
             OpError::TooMany(_) => "too_many".into(),
             OpError::ContiguousUnavailable { .. } => "no_contiguous_memory".into(),
-            OpError::NotContiguousMemory { .. } => "not_contiguous_memory".into(),
+            OpError::NotContiguousMemory { .. } | OpError::NoContiguousHeld => "not_contiguous_memory".into(),
             OpError::Fragment { .. } => "fragment".into(),
             OpError::LargePageLost { .. } => "large_page_lost".into(),
         }

@@ -105,14 +105,27 @@ impl Machine {
             return;
         }
         for &f in frames {
-            let pfn = Pfn(f);
-            debug_assert!(matches!(self.pfn.entry(pfn).location(), PageLocation::Zeroed | PageLocation::Free));
-            self.pfn.unlink(pfn);
-            self.pfn.entry_mut(pfn).set_locked(true);
-            self.pfn.set_counts(pfn, 1, 1);
-            self.pfn.push_tail(pfn, PageLocation::Active);
+            debug_assert!(matches!(self.pfn.entry(Pfn(f)).location(), PageLocation::Zeroed | PageLocation::Free));
+            self.pfn.unlink(Pfn(f));
+            self.lock_for_system(Pfn(f));
         }
         self.system.insert(SystemAllocation { usage, runs: runs_of(frames) });
+    }
+
+    /// Holds for the system a run of frames already claimed (on no list,
+    /// owned by nobody).
+    fn hold_claimed(&mut self, run: std::ops::Range<u32>, usage: SystemUse) {
+        for f in run.clone() {
+            self.lock_for_system(Pfn(f));
+        }
+        self.system.insert(SystemAllocation { usage, runs: vec![(run.start, run.end - run.start)] });
+    }
+
+    /// A frame on no list becomes the system's: locked, active, mapped once.
+    fn lock_for_system(&mut self, pfn: Pfn) {
+        self.pfn.entry_mut(pfn).set_locked(true);
+        self.pfn.set_counts(pfn, 1, 1);
+        self.pfn.push_tail(pfn, PageLocation::Active);
     }
 
     /// `MmAllocateContiguousMemorySpecifyCache`: `size` bytes of physically
@@ -124,33 +137,33 @@ impl Machine {
     /// run as it does for large pages ([`crate::compaction`]).
     pub(crate) fn allocate_contiguous(&mut self, size: u64, alignment: u64, highest: u64) -> Result<OpValue, OpError> {
         let n = size.div_ceil(PAGE_SIZE);
-        let align = (alignment / PAGE_SIZE).max(1);
         let frames = self.pfn.frames() as u64;
         let limit = (highest / PAGE_SIZE + 1).min(frames);
-        if n == 0 || n > limit || !align.is_power_of_two() {
+        if n == 0 || n > limit || !alignment.is_power_of_two() {
             return Err(OpError::ContiguousUnavailable { pages: n });
         }
+        // An alignment beyond the end of memory leaves frame 0 only, as
+        // the next power of two above the limit does (and that fits the
+        // frame arithmetic below).
+        let align = (alignment / PAGE_SIZE).clamp(1, limit.next_power_of_two()) as u32;
+        let (n32, limit32) = (n as u32, limit as u32);
         let era = self.config.large_page_allocator;
-        let first = match self.find_run(n as u32, align as u32, limit as u32, era, true) {
+        let first = match self.find_run(n32, align, limit32, era, true) {
             Some(f) => {
-                for p in f..f + n as u32 {
+                for p in f..f + n32 {
                     self.pfn.unlink(Pfn(p));
                 }
                 Some(f)
             }
-            None => self.empty_some_run(n as u32, align as u32, limit as u32, era),
+            None => self.empty_some_run(n32, align, limit32, era),
         };
         let Some(first) = first else {
             let pages = n;
             self.emit(|| Event::ContiguousUnavailable { pages });
             return Err(OpError::ContiguousUnavailable { pages: n });
         };
-        // The run's frames are claimed (on no list); hold them.
-        for p in first..first + n as u32 {
-            self.pfn.push_tail(Pfn(p), PageLocation::Free);
-        }
-        let run: Vec<u32> = (first..first + n as u32).collect();
-        self.hold_for_system(&run, SystemUse::Contiguous);
+        // The run's frames are claimed, on no list: hold them.
+        self.hold_claimed(first..first + n32, SystemUse::Contiguous);
         let pages = n;
         self.emit(|| Event::ContiguousAllocated { first: Pfn(first), pages });
         Ok(OpValue::Address(first as u64 * PAGE_SIZE))
@@ -299,6 +312,34 @@ impl Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first frame is a multiple of the alignment and the last byte at
+    /// or below the highest address; an alignment beyond memory leaves
+    /// frame 0 (it used to divide by zero); what cannot be had is NULL.
+    #[test]
+    fn contiguous_requests_honour_alignment_and_the_highest_address() {
+        use crate::machine::Op;
+        let mut m = Machine::new(crate::config::MachineConfig::with_memory(crate::units::Bytes(8 << 20))).unwrap();
+        let ask = |m: &mut Machine, size: u64, alignment: u64, highest: u64| {
+            m.apply(&Op::AllocateContiguous { size, alignment, highest })
+        };
+        let Ok(OpValue::Address(a)) = ask(&mut m, 5 * PAGE_SIZE, 64 << 10, u64::MAX) else { panic!() };
+        assert_eq!(a % (64 << 10), 0);
+        let Ok(OpValue::Address(b)) = ask(&mut m, 3 * PAGE_SIZE, PAGE_SIZE, (1 << 20) - 1) else { panic!() };
+        assert!(b + 3 * PAGE_SIZE <= 1 << 20, "{b:#x}");
+        assert_eq!(ask(&mut m, PAGE_SIZE, 1 << 44, u64::MAX), Ok(OpValue::Address(0)));
+        assert!(matches!(ask(&mut m, PAGE_SIZE, 1 << 44, u64::MAX), Err(OpError::ContiguousUnavailable { .. })));
+        assert!(matches!(ask(&mut m, 9 << 20, PAGE_SIZE, u64::MAX), Err(OpError::ContiguousUnavailable { .. })));
+        assert!(matches!(ask(&mut m, PAGE_SIZE, 3 * PAGE_SIZE, u64::MAX), Err(OpError::ContiguousUnavailable { .. })));
+        assert_eq!(m.system_pages().frames_for(SystemUse::Contiguous), 9);
+        m.check_invariants().unwrap();
+        for addr in [a, b, 0] {
+            m.apply(&Op::FreeContiguous { address: addr }).unwrap();
+        }
+        assert!(matches!(m.apply(&Op::FreeContiguous { address: a }), Err(OpError::NotContiguousMemory { .. })));
+        assert_eq!(m.system_pages().frames(), 0);
+        m.check_invariants().unwrap();
+    }
 
     #[test]
     fn runs_join_consecutive_frames() {

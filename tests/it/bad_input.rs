@@ -677,3 +677,33 @@ fn steps_of_other_allocator_eras_are_left_out_before_checking_starts() {
         &["allocator: expected an era", "desperate, give-up, sp1"],
     );
 }
+
+/// A driver's step that cannot be met fails the step with a message that
+/// says why, never a panic: freeing contiguous memory when none is held, and
+/// an alignment larger than memory (which leaves frame 0 only).
+#[test]
+fn contiguous_steps_fail_with_reasons() {
+    let dir = TempDir::new("contig");
+    let f = dir.write("fc.toml", lines(&["[scenario]", "name = \"c\"", "[[step]]", "op = \"free_contiguous\""]));
+    let o = pagelab(&["run", s(&f)]);
+    o.code(1);
+    assert!(o.stdout.contains("no contiguous allocation is held"), "{}", o.stdout);
+    let f = dir.write(
+        "align.toml",
+        lines(&[
+            "[scenario]",
+            "name = \"c\"",
+            "[[step]]",
+            "op = \"contiguous\"",
+            "size = \"4 KiB\"",
+            "alignment = \"16 TiB\"",
+            "expect = { \"contiguous.pages\" = 1 }",
+            "[[step]]",
+            "op = \"contiguous\"",
+            "size = \"4 KiB\"",
+            "alignment = \"16 TiB\"",
+            "expect_error = \"no_contiguous_memory\"",
+        ]),
+    );
+    pagelab(&["run", s(&f)]).code(0);
+}
