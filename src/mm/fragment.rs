@@ -11,9 +11,10 @@
 //! - a fraction `free` of all frames stays free;
 //! - a fraction `unmovable` of all frames becomes drivers' nonpaged pages
 //!   ([`crate::system_pages`]): locked, owned by no process;
-//! - the rest become pages of the step's process: `standby` and
-//!   `modified` give the shares on those lists (the standby ones have a
-//!   copy in the page file), the others are active in its working set;
+//! - the rest become pages of the step's process, in one committed
+//!   private range: `standby` and `modified` give the shares on those
+//!   lists (the standby ones have a copy in the page file), the others are
+//!   active in its working set, whose maximum is raised to hold them;
 //! - `pattern` says where the used frames are: `random` (uniformly among
 //!   the free frames: what long churn gives), `stripes` (spread evenly:
 //!   the worst case, every region keeps some) or `packed` (the lowest
@@ -33,7 +34,7 @@ use crate::pfn_db::{Backing, PageLocation};
 use crate::process::{Vad, VadKind};
 use crate::pte::{Protection, Pte};
 use crate::system_pages::SystemUse;
-use crate::units::{Bytes, Pfn, ProcessId, Vpn};
+use crate::units::{Pfn, ProcessId, Vpn};
 use crate::working_set::NEVER;
 
 /// Where a fragment step puts the frames it uses.
@@ -160,7 +161,7 @@ impl Machine {
         let recording = std::mem::replace(&mut self.recording, false);
         // The process's pages: one committed private region.
         let start = if movable > 0 {
-            let (start, pages) = self.place_range(pid, "fragment", None, Bytes(movable * 4096).0, 16)?;
+            let (start, pages) = self.place_range(pid, "fragment", None, movable * crate::units::PAGE_SIZE, 16)?;
             self.commit_charge += pages;
             self.processes[pid.0 as usize].commit += pages;
             self.processes[pid.0 as usize].vads.insert(
@@ -271,12 +272,16 @@ impl Machine {
         use rand::seq::SliceRandom;
         use rand::Rng;
         let frames = self.pfn.frames() as u64;
-        let total: u64 = blocks.iter().sum();
-        let pages: u64 = blocks.iter().enumerate().map(|(k, &n)| n.saturating_mul(1 << k)).sum();
-        // The least memory the layout needs: every block aligned, each
+        // A block above order 32 is larger than any machine: refused below
+        // by `need`, without shifting past 64 bits.
+        let size = |k: usize| if k < 33 { 1u64 << k } else { u64::MAX / 4 };
+        let total = blocks.iter().fold(0u64, |a, &n| a.saturating_add(n));
+        let pages = blocks.iter().enumerate().fold(0u64, |a, (k, &n)| a.saturating_add(n.saturating_mul(size(k))));
+        // The most memory the layout can need: every block aligned, each
         // followed by one used frame (a block of order k needs at most
-        // 2^k + 1 frames beyond the previous one's end, plus alignment).
-        let need: u64 = blocks.iter().enumerate().map(|(k, &n)| n.saturating_mul((2u64 << k) + 1)).sum();
+        // 2^(k+1) + 1 frames beyond the previous one's end).
+        let need =
+            blocks.iter().enumerate().fold(0u64, |a, (k, &n)| a.saturating_add(n.saturating_mul(2 * size(k) + 1)));
         if need > frames {
             return Err(format!(
                 "fragment: the free blocks ({pages} pages in {total} blocks) need up to {need} frames to lie apart, more than the machine's {frames}: give it more memory"
@@ -429,7 +434,7 @@ mod tests {
         use crate::machine::Op;
         let counts = vec![300, 120, 40, 10, 6, 3, 2, 1, 1, 1, 2];
         for era in crate::compaction::Era::ALL {
-            let mut cfg = crate::config::MachineConfig::with_memory(Bytes(64 << 20));
+            let mut cfg = crate::config::MachineConfig::with_memory(crate::units::Bytes(64 << 20));
             cfg.large_page_allocator = era;
             let mut m = Machine::new(cfg).unwrap();
             let Ok(OpValue::Process(pid)) = m.apply(&Op::create_process("busy")) else { panic!() };
@@ -448,7 +453,7 @@ mod tests {
             assert_eq!(zones[0].blocks.counts(), &counts[..], "{era:?}");
             assert_eq!(m.system_pages().frames(), 82, "0.5% of 16384 frames");
         }
-        let mut m = Machine::new(crate::config::MachineConfig::with_memory(Bytes(16 << 20))).unwrap();
+        let mut m = Machine::new(crate::config::MachineConfig::with_memory(crate::units::Bytes(16 << 20))).unwrap();
         let Ok(OpValue::Process(pid)) = m.apply(&Op::create_process("busy")) else { panic!() };
         let spec = FragmentSpec {
             pid,
