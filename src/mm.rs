@@ -1,10 +1,11 @@
 //! The memory manager model: the [`machine::Machine`] and everything it
 //! owns, one module a subsystem (PTEs, the PFN database and its lists,
 //! working sets, faults and paging, the page file, large pages and the
-//! contiguity index, the allocator eras, the system's pages, tokens and
+//! contiguity index, the allocator eras, AWE, the system's pages, tokens and
 //! privileges, the TLB, costs and events). The front-ends and drivers
 //! (scenarios, traces, the CLI, the TUI) sit beside it in `src/`.
 
+pub mod awe;
 pub mod balance;
 pub mod compaction;
 pub mod config;

@@ -35,6 +35,9 @@ pub struct CostModel {
     pub ws_lock_hold: SimNanos,
     /// Hold time of the PFN database lock per acquisition.
     pub pfn_lock_hold: SimNanos,
+    /// One page's share of a batch call that takes a lock once for many
+    /// pages (AWE): a page off a list, or one PTE written, under the lock.
+    pub batch_page: SimNanos,
 }
 
 impl CostModel {
@@ -57,6 +60,7 @@ impl CostModel {
                 io_per_page: ns(2_000_000),
                 ws_lock_hold: ns(5_000),
                 pfn_lock_hold: ns(5_000),
+                batch_page: ns(1_000),
             },
             // A 2008 server: ~8 ms per random disk I/O, ~100 MB/s transfer.
             "server-2008" => CostModel {
@@ -70,6 +74,7 @@ impl CostModel {
                 io_per_page: ns(40_000),
                 ws_lock_hold: ns(200),
                 pfn_lock_hold: ns(200),
+                batch_page: ns(40),
             },
             // A current machine with an NVMe drive: ~80 us latency, ~2 GB/s.
             "nvme" => CostModel {
@@ -83,6 +88,7 @@ impl CostModel {
                 io_per_page: ns(2_000),
                 ws_lock_hold: ns(100),
                 pfn_lock_hold: ns(100),
+                batch_page: ns(20),
             },
             _ => return None,
         })

@@ -318,6 +318,67 @@ pub enum Event {
         /// Frames that came from the free list and were zeroed now.
         zeroed: u64,
     },
+    /// VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL) reserved an AWE window.
+    AweWindowReserved {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        start: Vpn,
+        /// Size.
+        size: Bytes,
+    },
+    /// AllocateUserPhysicalPages took pages for a process.
+    PhysicalPagesAllocated {
+        /// The process.
+        pid: ProcessId,
+        /// Pages asked for.
+        asked: u64,
+        /// Pages it got (0: the call failed with 1450).
+        allocated: u64,
+        /// The node the pages were sought on first.
+        node: u8,
+        /// Pages that were not zeroed already and were zeroed now.
+        zeroed: u64,
+        /// Simulated time of the call.
+        time: SimNanos,
+    },
+    /// MapUserPhysicalPages (or the scatter variant) mapped AWE pages.
+    PhysicalPagesMapped {
+        /// The process.
+        pid: ProcessId,
+        /// The first page mapped.
+        first: Vpn,
+        /// Pages mapped.
+        pages: u64,
+        /// Addresses that had another AWE page, now unmapped (not freed).
+        replaced: u64,
+        /// The scatter variant.
+        scatter: bool,
+        /// Simulated time of the call.
+        time: SimNanos,
+    },
+    /// MapUserPhysicalPages with a NULL array unmapped AWE pages.
+    PhysicalPagesUnmapped {
+        /// The process.
+        pid: ProcessId,
+        /// The first address.
+        first: Vpn,
+        /// Addresses in the call.
+        pages: u64,
+        /// Addresses that had a page mapped.
+        unmapped: u64,
+        /// The scatter variant.
+        scatter: bool,
+    },
+    /// FreeUserPhysicalPages freed AWE pages.
+    PhysicalPagesFreed {
+        /// The process.
+        pid: ProcessId,
+        /// Pages freed (to the free list).
+        freed: u64,
+        /// Of those, pages that were mapped and were unmapped first.
+        unmapped: u64,
+    },
     /// VirtualAlloc(MEM_LARGE_PAGES) found too few entirely free regions.
     LargePagesUnavailable {
         /// The process.
@@ -651,6 +712,35 @@ impl Event {
                     zeroed
                 )
             }
+            Event::AweWindowReserved { pid, start, size } => format!(
+                "{} VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL) at {start}: an AWE window of {size}, never committed; only MapUserPhysicalPages puts pages in it",
+                name(*pid)
+            ),
+            Event::PhysicalPagesAllocated { pid, asked, allocated, node, zeroed, time } => format!(
+                "{} AllocateUserPhysicalPages({asked}): {allocated} page{} from node {node} first, zeroed ({zeroed} zeroed now), locked, owned by the process, in no working set; the PFN lock taken once for the batch, {:.1} us",
+                name(*pid),
+                if *allocated == 1 { "" } else { "s" },
+                time.0 as f64 / 1000.0
+            ),
+            Event::PhysicalPagesMapped { pid, first, pages, replaced, scatter, time } => format!(
+                "{} MapUserPhysicalPages{}: {pages} AWE page{} mapped from {first} ({replaced} address{} had another page, now unmapped but still owned); the working-set lock taken once, {:.1} us",
+                name(*pid),
+                if *scatter { "Scatter" } else { "" },
+                if *pages == 1 { "" } else { "s" },
+                if *replaced == 1 { "" } else { "es" },
+                time.0 as f64 / 1000.0
+            ),
+            Event::PhysicalPagesUnmapped { pid, first, pages, unmapped, scatter } => format!(
+                "{} MapUserPhysicalPages{}(NULL) at {first}: {unmapped} of {pages} address{} unmapped; the pages stay the process's",
+                name(*pid),
+                if *scatter { "Scatter" } else { "" },
+                if *pages == 1 { "" } else { "es" }
+            ),
+            Event::PhysicalPagesFreed { pid, freed, unmapped } => format!(
+                "{} FreeUserPhysicalPages: {freed} AWE page{} to the free list ({unmapped} unmapped first)",
+                name(*pid),
+                if *freed == 1 { "" } else { "s" }
+            ),
             Event::LargePagesUnavailable { pid, wanted, free_regions } => format!(
                 "{} VirtualAlloc(MEM_LARGE_PAGES) needs {wanted} aligned free region{} but {free_regions} {} entirely free: ERROR_NO_SYSTEM_RESOURCES, whatever the free memory in pieces",
                 name(*pid),
@@ -766,6 +856,11 @@ impl Event {
             Event::AccessViolation { .. } => "access_violation",
             Event::CallFailed { .. } => "call_failed",
             Event::LargePagesAllocated { .. } => "large_pages_allocated",
+            Event::AweWindowReserved { .. } => "awe_window_reserved",
+            Event::PhysicalPagesAllocated { .. } => "physical_pages_allocated",
+            Event::PhysicalPagesMapped { .. } => "physical_pages_mapped",
+            Event::PhysicalPagesUnmapped { .. } => "physical_pages_unmapped",
+            Event::PhysicalPagesFreed { .. } => "physical_pages_freed",
             Event::LargePagesUnavailable { .. } => "large_pages_unavailable",
             Event::RunEmptied { .. } => "run_emptied",
             Event::RunAbandoned { .. } => "run_abandoned",
@@ -785,7 +880,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 38] = [
+    pub const KINDS: [&'static str; 43] = [
         "process_created",
         "reserved",
         "committed",
@@ -824,5 +919,10 @@ impl Event {
         "privilege_granted",
         "logged_on",
         "privilege_adjusted",
+        "awe_window_reserved",
+        "physical_pages_allocated",
+        "physical_pages_mapped",
+        "physical_pages_unmapped",
+        "physical_pages_freed",
     ];
 }

@@ -73,8 +73,8 @@ impl Machine {
                 pte.touch(write);
                 let pte = *pte;
                 p.counters.paging.references += 1;
-                // A large page is in no working set: nothing to tell.
-                if p.ws.tracks_references() && !pte.is_large() {
+                // Large and AWE pages are in no working set: nothing to tell.
+                if p.ws.tracks_references() && pte.in_working_set() {
                     let slot = self.pfn.entry(pte.pfn()).ws_index();
                     p.ws.referenced(slot, next_use);
                 }
@@ -223,7 +223,7 @@ impl Machine {
             let p = &mut self.processes[pid.0 as usize];
             let e = p.page_table.get_mut(vpn).expect("valid PTE exists");
             e.touch(true);
-            if p.ws.tracks_references() {
+            if p.ws.tracks_references() && pte.in_working_set() {
                 let slot = self.pfn.entry(pte.pfn()).ws_index();
                 p.ws.referenced(slot, next_use);
             }
@@ -233,6 +233,8 @@ impl Machine {
         // Every fault takes the working-set lock and the PFN lock once.
         self.activity.ws_lock += 1;
         self.activity.pfn_lock += 1;
+        self.activity.ws_lock_held += self.config.cost.ws_lock_hold;
+        self.activity.pfn_lock_held += self.config.cost.pfn_lock_hold;
         let result = match pte.kind() {
             PteKind::Valid { .. } => unreachable!("handled above"),
             PteKind::Transition { pfn, protection } => {
@@ -292,6 +294,9 @@ impl Machine {
                     self.demand_zero_fault(pid, vpn, vad.protection, write, node, next_use)
                 }
                 VadKind::Private => Err(self.violation(pid, address, "address is reserved but not committed")),
+                VadKind::Physical => {
+                    Err(self.violation(pid, address, "no AWE page is mapped at this address of the AWE window"))
+                }
                 VadKind::Mapped { .. } => {
                     self.check_protection(pid, address, vad.protection, write)?;
                     self.mapped_file_fault(pid, vpn, vad.protection, write, node, next_use)

@@ -225,6 +225,67 @@ pub enum Op {
     /// The account logs on again: processes started from now on get
     /// tokens with the rights granted by now.
     Logon,
+    /// VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL): an AWE window
+    /// ([`crate::awe`]).
+    ReservePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// Base address, or `None`.
+        address: Option<u64>,
+        /// Size in bytes.
+        size: u64,
+        /// Protection (it must be PAGE_READWRITE).
+        protection: Protection,
+        /// Whether MEM_COMMIT was given too (it must not be).
+        commit: bool,
+    },
+    /// AllocateUserPhysicalPages, or the Numa variant with a preferred
+    /// node. Returns [`OpValue::Frames`].
+    AllocatePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// Pages asked for.
+        pages: u64,
+        /// The preferred node (AllocateUserPhysicalPagesNuma), or `None`.
+        node: Option<u8>,
+    },
+    /// MapUserPhysicalPages: `frames` at `address` onwards, or (`None`)
+    /// unmap `pages` pages there.
+    MapPhysical {
+        /// Process.
+        pid: ProcessId,
+        /// First address.
+        address: u64,
+        /// Pages, when unmapping (with frames, their count).
+        pages: u64,
+        /// The PFN array, or `None` (NULL: unmap).
+        frames: Option<Vec<Pfn>>,
+    },
+    /// MapUserPhysicalPagesScatter: `frames[i]` at `addresses[i]`, or
+    /// (`None`) unmap each address.
+    MapPhysicalScatter {
+        /// Process.
+        pid: ProcessId,
+        /// One address per page.
+        addresses: Vec<u64>,
+        /// The PFN array, or `None`.
+        frames: Option<Vec<Pfn>>,
+    },
+    /// FreeUserPhysicalPages. Returns [`OpValue::Count`].
+    FreePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// The PFN array.
+        frames: Vec<Pfn>,
+    },
+    /// The most AWE pages the process may own (0: no limit), as a job's
+    /// memory limit sets it (MmSetPhysicalPagesLimit).
+    SetPhysicalLimit {
+        /// Process.
+        pid: ProcessId,
+        /// Pages.
+        pages: u64,
+    },
     /// AdjustTokenPrivileges on the process's own token for one privilege.
     /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
     /// 0 or 1300 ERROR_NOT_ALL_ASSIGNED.
@@ -254,7 +315,7 @@ impl Op {
 }
 
 /// What a successful operation returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OpValue {
     /// Nothing.
     None,
@@ -266,6 +327,11 @@ pub enum OpValue {
     File(FileId),
     /// What AdjustTokenPrivileges did (it returned TRUE).
     Adjusted(Adjusted),
+    /// The frames AllocateUserPhysicalPages returned, in order (its PFN
+    /// array).
+    Frames(Vec<Pfn>),
+    /// A count: the pages FreeUserPhysicalPages freed.
+    Count(u64),
 }
 
 /// Why an operation or access failed.
@@ -387,6 +453,10 @@ pub struct Activity {
     pub ws_lock: u64,
     /// PFN database lock acquisitions.
     pub pfn_lock: u64,
+    /// Simulated time the working-set lock was held, over every acquisition.
+    pub ws_lock_held: SimNanos,
+    /// Simulated time the PFN database lock was held.
+    pub pfn_lock_held: SimNanos,
     /// Simulated time spent by faulting threads.
     pub time_foreground: SimNanos,
     /// Simulated time spent by background work (writer, zero thread).
@@ -727,6 +797,7 @@ impl Machine {
                     large_out: Default::default(),
                     token: self.security.new_token(),
                     last_error: 0,
+                    awe: Default::default(),
                 });
                 self.emit(|| Event::ProcessCreated { pid: id, ws_min: min.min(max), ws_max: max });
                 Ok(OpValue::Process(id))
@@ -818,6 +889,31 @@ impl Machine {
                 self.security.logon();
                 let (logon, rights) = (self.security.logon, self.security.session);
                 self.emit(|| Event::LoggedOn { logon, rights });
+                Ok(OpValue::None)
+            }
+            Op::ReservePhysical { pid, address, size, protection, commit } => {
+                self.live(*pid)?;
+                self.reserve_physical(*pid, *address, *size, *protection, *commit)
+            }
+            Op::AllocatePhysical { pid, pages, node } => {
+                self.live(*pid)?;
+                self.allocate_physical(*pid, *pages, *node)
+            }
+            Op::MapPhysical { pid, address, pages, frames } => {
+                self.live(*pid)?;
+                self.map_physical(*pid, *address, *pages, frames.as_deref())
+            }
+            Op::MapPhysicalScatter { pid, addresses, frames } => {
+                self.live(*pid)?;
+                self.map_physical_scatter(*pid, addresses, frames.as_deref())
+            }
+            Op::FreePhysical { pid, frames } => {
+                self.live(*pid)?;
+                self.free_physical(*pid, frames)
+            }
+            Op::SetPhysicalLimit { pid, pages } => {
+                self.live(*pid)?;
+                self.processes[pid.0 as usize].awe.limit = *pages;
                 Ok(OpValue::None)
             }
             Op::AdjustTokenPrivileges { pid, privilege, enable } => {
@@ -1028,7 +1124,7 @@ impl Machine {
                 let writes = self.activity.io_writes - before.io_writes;
                 self.emit(|| Event::ViewUnmapped { pid, file, start, written, writes, freed });
             }
-            VadKind::Private => self.emit(|| Event::Released { pid, start, freed }),
+            VadKind::Private | VadKind::Physical => self.emit(|| Event::Released { pid, start, freed }),
         }
         Ok(OpValue::None)
     }
@@ -1038,6 +1134,9 @@ impl Machine {
     fn release_vad(&mut self, pid: ProcessId, vad: &Vad) -> u64 {
         if vad.large {
             return self.release_large_vad(pid, vad);
+        }
+        if vad.kind == VadKind::Physical {
+            return self.release_awe_window(pid, vad);
         }
         let ptes: Vec<(Vpn, Pte)> =
             self.processes[pid.0 as usize].page_table.iter().filter(|(v, _)| vad.contains(*v)).collect();
@@ -1173,6 +1272,7 @@ impl Machine {
             }
             self.processes[pid.0 as usize].page_table.set(v, Pte::ZERO);
         }
+        freed += self.free_all_awe(pid);
         let p = &mut self.processes[pid.0 as usize];
         p.vads.clear();
         p.large_out.clear();
@@ -1413,6 +1513,9 @@ impl Machine {
                         return Err(format!("{pfn} is {:?} with I/O in progress", e.location()));
                     }
                 }
+                PageLocation::Active if e.awe() => {
+                    // A process's AWE page: checked by check_awe.
+                }
                 PageLocation::Active if e.locked() && e.owner().is_none() => {
                     // The system's: checked by check_system_pages.
                 }
@@ -1433,11 +1536,13 @@ impl Machine {
             }
         }
         self.check_system_pages()?;
+        self.check_awe()?;
         let large_total: u64 = self.processes.iter().map(|p| p.large_frames).sum();
         let system = self.system.frames();
-        if self.pfn.counts().active != ws_total + large_total + system {
+        let awe = self.awe_frames();
+        if self.pfn.counts().active != ws_total + large_total + system + awe {
             return Err(format!(
-                "{} active frames but working sets hold {ws_total}, large pages {large_total} and the system {system}",
+                "{} active frames but working sets hold {ws_total}, large pages {large_total}, AWE pages {awe} and the system {system}",
                 self.pfn.counts().active
             ));
         }
@@ -1514,6 +1619,8 @@ impl Machine {
                         _ => {}
                     }
                 }
+                // Checked by check_awe.
+                VadKind::Physical => {}
                 VadKind::Mapped { file_page, .. } => {
                     let page = file_page + (vpn.0 - vad.start.0);
                     let ok = match kind {

@@ -209,6 +209,12 @@ impl PfnEntry {
     pub fn set_locked(&mut self, on: bool) {
         self.set_flag(LOCKED, on);
     }
+    /// Marks the page as allocated by AllocateUserPhysicalPages, or no
+    /// longer. Set only while the frame is on no list (as
+    /// [`PfnEntry::set_locked`]).
+    pub fn set_awe(&mut self, on: bool) {
+        self.set_flag(AWE, on);
+    }
     /// Marks the page as part of a large page, or no longer.
     pub fn set_large(&mut self, on: bool) {
         if on {

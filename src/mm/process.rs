@@ -29,6 +29,10 @@ pub enum VadKind {
         /// The file page mapped at the VAD's first page.
         file_page: u64,
     },
+    /// An AWE window: VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL). Never
+    /// committed; MapUserPhysicalPages maps the process's AWE pages into it
+    /// ([`crate::awe`]).
+    Physical,
 }
 
 /// One virtual address descriptor.
@@ -184,6 +188,8 @@ pub struct Process {
     /// Its last Win32 error (what GetLastError would return): set by every
     /// call that fails, and by AdjustTokenPrivileges either way.
     pub last_error: u32,
+    /// Its AWE pages and where each is mapped ([`crate::awe`]).
+    pub awe: crate::awe::AweInfo,
 }
 
 impl Process {

@@ -130,6 +130,9 @@ const DIRTY: u64 = 1 << 6;
 const LARGE_PAGE: u64 = 1 << 7;
 const PROTOTYPE: u64 = 1 << 10;
 const TRANSITION: u64 = 1 << 11;
+/// A software bit of a valid PTE (pagelab's; real NT knows from the VAD):
+/// the page is an AWE page mapped by MapUserPhysicalPages, in no working set.
+const AWE_PAGE: u64 = 1 << 58;
 const PROT_SHIFT: u32 = 5;
 const PROT_MASK: u64 = 0x1f << PROT_SHIFT;
 const PFN_SHIFT: u32 = 12;
@@ -233,6 +236,26 @@ impl Pte {
     #[inline]
     pub fn is_large(self) -> bool {
         self.0 & (VALID | LARGE_PAGE) == VALID | LARGE_PAGE
+    }
+
+    /// A valid PTE mapping the AWE page `pfn`, as MapUserPhysicalPages
+    /// writes it: read-write and dirty from the start (WRK `physical.c`:
+    /// MI_MAKE_VALID_USER_PTE with MM_READWRITE, then MI_SET_PTE_DIRTY).
+    pub fn awe(pfn: Pfn) -> Pte {
+        Pte(Pte::valid(pfn, Protection::ReadWrite, true).0 | AWE_PAGE)
+    }
+
+    /// Whether a valid PTE maps an AWE page.
+    #[inline]
+    pub fn is_awe(self) -> bool {
+        self.0 & (VALID | AWE_PAGE) == VALID | AWE_PAGE
+    }
+
+    /// Whether a valid PTE's page has a working-set entry: every valid page
+    /// but large and AWE pages, which no working set holds.
+    #[inline]
+    pub fn in_working_set(self) -> bool {
+        self.0 & (LARGE_PAGE | AWE_PAGE) == 0
     }
 
     /// A demand-zero PTE with the given protection.

@@ -574,6 +574,7 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             "io_per_page" => &mut cfg.cost.io_per_page,
             "ws_lock_hold" => &mut cfg.cost.ws_lock_hold,
             "pfn_lock_hold" => &mut cfg.cost.pfn_lock_hold,
+            "batch_page" => &mut cfg.cost.batch_page,
             other => {
                 return Err((
                     format!(

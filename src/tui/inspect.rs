@@ -162,6 +162,10 @@ fn vad_lines(m: &Machine, pid: ProcessId, start: Vpn) -> (String, Vec<Line<'stat
             "kind",
             match v.kind {
                 VadKind::Private => "private memory, backed by the page file".into(),
+                VadKind::Physical => {
+                    let a = &p.awe;
+                    format!("AWE window (MEM_PHYSICAL); the process owns {} AWE pages, {} mapped", a.len(), a.mapped())
+                }
                 VadKind::Mapped { file, file_page } => {
                     let name = m.snapshot().files.get(file.0 as usize).map_or(String::new(), |f| f.name.clone());
                     format!("view of file {} ({name}) from page {file_page}", file.0)

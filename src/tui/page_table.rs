@@ -109,6 +109,7 @@ pub fn short_protection(p: Protection) -> &'static str {
 pub fn describe_vad(v: &Vad) -> String {
     let kind = match v.kind {
         VadKind::Private => "private".to_string(),
+        VadKind::Physical => "AWE window".to_string(),
         VadKind::Mapped { file, file_page } => format!("file {} @page {file_page}", file.0),
     };
     format!(
@@ -125,6 +126,7 @@ pub fn describe_vad(v: &Vad) -> String {
 pub fn describe_page(pte: Pte, vad: &Vad, vpn: Vpn) -> (char, String) {
     let kind = pte.kind();
     match kind {
+        PteKind::Valid { pfn, .. } if pte.is_awe() => ('A', format!("AWE page {pfn}, in no working set")),
         PteKind::Valid { .. } => ('V', kind.to_string()),
         PteKind::Transition { pfn, .. } => ('T', format!("transition {pfn}")),
         PteKind::PageFile { slot, .. } => ('P', format!("page file offset 0x{:x}", slot.0)),
@@ -136,6 +138,7 @@ pub fn describe_page(pte: Pte, vad: &Vad, vpn: Vpn) -> (char, String) {
             VadKind::Mapped { .. } => ('F', format!("mapped file{} (zero PTE)", file_page(vad, vpn))),
             VadKind::Private if vad.mem_commit => ('D', "demand zero (zero PTE)".into()),
             VadKind::Private => ('·', "reserved (zero PTE)".into()),
+            VadKind::Physical => ('·', "AWE window, nothing mapped".into()),
         },
     }
 }
@@ -143,7 +146,7 @@ pub fn describe_page(pte: Pte, vad: &Vad, vpn: Vpn) -> (char, String) {
 fn file_page(vad: &Vad, vpn: Vpn) -> String {
     match vad.kind {
         VadKind::Mapped { file, file_page } => format!(" {} page {}", file.0, file_page + (vpn.0 - vad.start.0)),
-        VadKind::Private => String::new(),
+        VadKind::Private | VadKind::Physical => String::new(),
     }
 }
 
@@ -151,6 +154,7 @@ fn file_page(vad: &Vad, vpn: Vpn) -> String {
 pub fn letter_style(c: char) -> Style {
     let fg = match c {
         'V' => Color::Green,
+        'A' => Color::LightGreen,
         'T' => Color::Yellow,
         'P' => Color::Red,
         'D' => Color::Blue,
