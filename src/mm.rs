@@ -22,6 +22,7 @@ pub mod pager;
 pub mod pfn_db;
 pub mod process;
 pub mod pte;
+pub mod query;
 pub mod system_pages;
 pub mod tlb;
 pub mod token;
