@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::event::Event;
 use crate::machine::{AccessKind, Machine, Op, OpError, OpValue};
 use crate::pte::PteKind;
-use crate::scenario::{Action, Check, Expectation, Metric, Pattern, ProcessSpec, Scenario};
+use crate::scenario::{Action, Check, Expectation, Metric, Pattern, ProcessSpec, Scenario, WsExField};
 use crate::token::Privilege;
 use crate::units::{FileId, ProcessId, Vpn, PAGE_SIZE};
 use crate::working_set::NEVER;
@@ -416,6 +416,17 @@ impl Runner {
                 Some(pfn) => MetricValue::Count(m.pfn_db().node_of(pfn) as u64),
                 None => MetricValue::Kind("not in memory"),
             },
+            Metric::WsEx(i, addr, field) => {
+                let b = m.query_working_set_ex(self.pids[*i], *addr);
+                match field {
+                    WsExField::Block => MetricValue::Count(b.0),
+                    WsExField::Valid => MetricValue::Count(b.valid() as u64),
+                    WsExField::Node if !b.valid() => MetricValue::Kind("not valid"),
+                    WsExField::Node => MetricValue::Count(b.node() as u64),
+                    WsExField::Locked => MetricValue::Count(b.locked() as u64),
+                    WsExField::Large => MetricValue::Count(b.large_page() as u64),
+                }
+            }
             Metric::File(i, name) => {
                 let f = &m.snapshot().files[self.files[*i].0 as usize];
                 MetricValue::Count(if *name == "pages_read" { f.pages_read } else { f.pages_written })

@@ -375,8 +375,38 @@ pub enum Metric {
     Pte(usize, u64),
     /// The NUMA node of the frame holding a process's page.
     Node(usize, u64),
+    /// A process's page as QueryWorkingSetEx reports it: the whole block,
+    /// or one of its fields.
+    WsEx(usize, u64, WsExField),
     /// A per-file counter (see [`FILE_METRICS`]).
     File(usize, &'static str),
+}
+
+/// What a `PROCESS.wsex*.ADDRESS` metric reads of the
+/// PSAPI_WORKING_SET_EX_BLOCK ([`crate::query::WorkingSetExBlock`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WsExField {
+    /// `wsex`: the whole block as a number.
+    Block,
+    /// `wsex_valid`: bit 0, 1 or 0.
+    Valid,
+    /// `wsex_node`: bits 16-21, the frame's node (a valid page only).
+    Node,
+    /// `wsex_locked`: bit 22, 1 or 0.
+    Locked,
+    /// `wsex_large`: bit 23, 1 or 0.
+    Large,
+}
+
+impl WsExField {
+    /// The metric prefixes, written `PROCESS.PREFIX.ADDRESS`.
+    pub const PREFIXES: [(&'static str, WsExField); 5] = [
+        ("wsex", WsExField::Block),
+        ("wsex_valid", WsExField::Valid),
+        ("wsex_node", WsExField::Node),
+        ("wsex_locked", WsExField::Locked),
+        ("wsex_large", WsExField::Large),
+    ];
 }
 
 /// Machine-wide metric names, besides the paging counts

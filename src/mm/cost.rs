@@ -38,6 +38,10 @@ pub struct CostModel {
     /// One page's share of a batch call that takes a lock once for many
     /// pages (AWE): a page off a list, or one PTE written, under the lock.
     pub batch_page: SimNanos,
+    /// What a reference costs beyond a local one when its frame is on
+    /// another NUMA node than the referencing thread (only on machines of
+    /// more than one node).
+    pub remote_access: SimNanos,
 }
 
 impl CostModel {
@@ -61,6 +65,9 @@ impl CostModel {
                 ws_lock_hold: ns(5_000),
                 pfn_lock_hold: ns(5_000),
                 batch_page: ns(1_000),
+                // Illustrative only: no PC of 1993 had NUMA; here a remote
+                // reference costs about ten local ones of the era.
+                remote_access: ns(2_000),
             },
             // A 2008 server: ~8 ms per random disk I/O, ~100 MB/s transfer.
             "server-2008" => CostModel {
@@ -75,6 +82,9 @@ impl CostModel {
                 ws_lock_hold: ns(200),
                 pfn_lock_hold: ns(200),
                 batch_page: ns(40),
+                // Nehalem-EP (2009), QPI: about 65 ns local, 105 ns remote
+                // (Molka et al., PACT 2009).
+                remote_access: ns(40),
             },
             // A current machine with an NVMe drive: ~80 us latency, ~2 GB/s.
             "nvme" => CostModel {
@@ -89,6 +99,9 @@ impl CostModel {
                 ws_lock_hold: ns(100),
                 pfn_lock_hold: ns(100),
                 batch_page: ns(20),
+                // A current two-socket server: about 90 ns local, 140 ns
+                // remote (vendors' latency figures, an order of magnitude).
+                remote_access: ns(50),
             },
             _ => return None,
         })

@@ -81,6 +81,9 @@ impl Machine {
                 if self.tlb.is_some() {
                     self.tlb_hit(pid, vpn, pte.is_large());
                 }
+                if self.multi_node {
+                    self.reference_on_node(pid, pte.pfn(), node);
+                }
                 return Ok(Resolution::Hit);
             }
         }
@@ -96,6 +99,30 @@ impl Machine {
         if t.reference(pid, vpn, large) {
             self.processes[pid.0 as usize].counters.paging.tlb_misses += 1;
             self.activity.time_foreground += self.config.cost.tlb_miss;
+        }
+    }
+
+    /// A reference by a thread of `pid` on `node` (the process's node if
+    /// `None`) to frame `pfn`, on a machine of more than one node: a frame
+    /// on another node is a remote reference, counted and charged
+    /// `remote_access`. Out of line: one-node machines never call it.
+    #[inline(never)]
+    fn reference_on_node(&mut self, pid: ProcessId, pfn: Pfn, node: Option<u8>) {
+        let p = &mut self.processes[pid.0 as usize];
+        let thread = node.unwrap_or(p.node).min(self.pfn.nodes() - 1);
+        if self.pfn.node_of(pfn) != thread {
+            p.counters.paging.remote_references += 1;
+            self.activity.time_foreground += self.config.cost.remote_access;
+        }
+    }
+
+    /// After a fault, the faulting reference reads the page: remote if the
+    /// page's frame is on another node than the thread.
+    #[inline(never)]
+    fn reference_after_fault(&mut self, pid: ProcessId, vpn: Vpn, node: Option<u8>) {
+        let pte = self.processes[pid.0 as usize].page_table.get(vpn);
+        if pte.is_valid() {
+            self.reference_on_node(pid, pte.pfn(), node);
         }
     }
 
@@ -194,6 +221,9 @@ impl Machine {
         let r = self.resolve(pid, vpn, address, kind, node, next_use);
         if self.tlb.is_some() && r.is_ok() {
             self.tlb_after_fault(pid, vpn);
+        }
+        if self.multi_node && r.is_ok() {
+            self.reference_after_fault(pid, vpn, node);
         }
         r
     }

@@ -557,6 +557,9 @@ pub struct Machine {
     pub(crate) compaction: crate::compaction::CompactionStats,
     /// The TLB model, on machines that have one.
     pub(crate) tlb: Option<Box<crate::tlb::Tlb>>,
+    /// More than one NUMA node: references are checked for remote frames
+    /// (one test on the hit path of a one-node machine, never taken).
+    pub(crate) multi_node: bool,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -578,6 +581,7 @@ impl Machine {
         config.validate()?;
         let frames = config.frames() as u32;
         let mut pfn = PfnDatabase::new(frames, config.numa_nodes, &config.bad_frames);
+        let pfn_nodes = pfn.nodes();
         if let Some(size) = config.large_page_size() {
             pfn.index_contiguity(size, &config.bad_frames);
         }
@@ -606,6 +610,7 @@ impl Machine {
             system: Default::default(),
             compaction: Default::default(),
             tlb,
+            multi_node: pfn_nodes > 1,
         })
     }
 

@@ -85,12 +85,15 @@ pub struct PagingCounts {
     pub evictions: u64,
     /// References that missed the TLB (0 on machines without a TLB model).
     pub tlb_misses: u64,
+    /// References (hits and faulting references alike) whose frame is on
+    /// another NUMA node than the referencing thread (0 on one-node machines).
+    pub remote_references: u64,
 }
 
 impl PagingCounts {
     /// The metric names scenarios use for these counts, machine-wide or
     /// after a process name.
-    pub const METRICS: [&'static str; 10] = [
+    pub const METRICS: [&'static str; 11] = [
         "references",
         "faults",
         "faults.demand_zero",
@@ -101,6 +104,7 @@ impl PagingCounts {
         "access_violations",
         "evictions",
         "tlb_misses",
+        "remote_references",
     ];
 
     /// Hard faults of both kinds.
@@ -126,6 +130,7 @@ impl PagingCounts {
             "access_violations" => self.access_violations,
             "evictions" => self.evictions,
             "tlb_misses" => self.tlb_misses,
+            "remote_references" => self.remote_references,
             _ => return None,
         })
     }
@@ -141,6 +146,7 @@ impl std::ops::AddAssign for PagingCounts {
         self.access_violations += o.access_violations;
         self.evictions += o.evictions;
         self.tlb_misses += o.tlb_misses;
+        self.remote_references += o.remote_references;
     }
 }
 

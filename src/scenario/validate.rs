@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::raw::{RawMachine, RawScenario, RawStep, Sp};
 use super::{
-    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario,
+    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario, WsExField,
     ScenarioError, Step, FILE_METRICS,
 };
 use crate::config::{ClusterDirection, Layout, MachineConfig};
@@ -345,7 +345,7 @@ fn check_started(
 ) -> Result<(), ScenarioError> {
     let mut running: Vec<bool> = processes.iter().map(|p| p.started).collect();
     let measured = |e: &Expectation| match e.metric {
-        Metric::Process(i, _) | Metric::Pte(i, _) | Metric::Node(i, _) => Some(i),
+        Metric::Process(i, _) | Metric::Pte(i, _) | Metric::Node(i, _) | Metric::WsEx(i, _, _) => Some(i),
         _ => None,
     };
     let not_started = |i: usize| {
@@ -575,10 +575,11 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
             "ws_lock_hold" => &mut cfg.cost.ws_lock_hold,
             "pfn_lock_hold" => &mut cfg.cost.pfn_lock_hold,
             "batch_page" => &mut cfg.cost.batch_page,
+            "remote_access" => &mut cfg.cost.remote_access,
             other => {
                 return Err((
                     format!(
-                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, copy_page, tlb_miss, io_latency, io_per_page, ws_lock_hold or pfn_lock_hold (nanoseconds)"
+                        "costs: unknown cost {other:?}; expected fault_trap, soft_fault, zero_page, copy_page, tlb_miss, io_latency, io_per_page, ws_lock_hold, pfn_lock_hold, batch_page or remote_access (nanoseconds)"
                     ),
                     span,
                     i == 1,
@@ -1135,7 +1136,7 @@ impl ScenarioCtx<'_> {
             c.err(
                 k.span(),
                 format!(
-                    "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, PROCESS.node.ADDRESS, or files.FILE.METRIC ({})",
+                    "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, PROCESS.node.ADDRESS, PROCESS.wsex.ADDRESS (or wsex_valid, wsex_node, wsex_locked, wsex_large), or files.FILE.METRIC ({})",
                     machine_metrics().collect::<Vec<_>>().join(", "),
                     process_metrics().collect::<Vec<_>>().join(", "),
                     FILE_METRICS.join(", ")
@@ -1157,6 +1158,11 @@ impl ScenarioCtx<'_> {
             } else if let Some(a) = rest.strip_prefix("node.") {
                 let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
                 Metric::Node(p, addr)
+            } else if let Some((field, a)) = rest.split_once('.').and_then(|(prefix, a)| {
+                WsExField::PREFIXES.iter().find(|(n, _)| *n == prefix).map(|(_, f)| (*f, a))
+            }) {
+                let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
+                Metric::WsEx(p, addr, field)
             } else {
                 Metric::Process(p, process_metrics().find(|m| *m == rest).ok_or_else(bad_key)?)
             }
