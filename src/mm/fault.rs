@@ -680,3 +680,202 @@ impl Pte {
         !write || self.protection().is_some_and(|p| p.writable())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MachineConfig;
+    use crate::machine::{Op, OpValue};
+    use crate::token::Privilege;
+    use crate::units::Bytes;
+    use crate::working_set::NEVER;
+
+    /// A machine of `frames` frames on `nodes` nodes and one process on
+    /// node 0 with `pages` committed pages at 0x10000, free to hold them all.
+    fn machine(frames: u64, nodes: u8, pages: u64) -> (Machine, ProcessId) {
+        let mut c = MachineConfig::with_memory(Bytes(frames * 4096));
+        c.numa_nodes = nodes;
+        let mut m = Machine::new(c).unwrap();
+        let create = Op::CreateProcess {
+            name: "p".into(),
+            ws_min: Some(1),
+            ws_max: Some(frames),
+            hard_max: None,
+            policy: None,
+            node: 0,
+            auto_commit: false,
+        };
+        let OpValue::Process(p) = m.apply(&create).unwrap() else { panic!() };
+        let reserve = Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: pages * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        };
+        m.apply(&reserve).unwrap();
+        (m, p)
+    }
+
+    fn remote(m: &Machine, p: ProcessId) -> u64 {
+        m.process(p).unwrap().counters.paging.remote_references
+    }
+
+    fn read(m: &mut Machine, p: ProcessId, address: u64, node: Option<u8>) -> Resolution {
+        m.access(p, address, AccessKind::Read, node, NEVER).unwrap()
+    }
+
+    #[test]
+    fn a_reference_to_a_frame_on_another_node_is_remote_and_costs_remote_access() {
+        let (mut m, p) = machine(64, 2, 4);
+        let remote_cost = m.config().cost.remote_access;
+        assert!(remote_cost.0 > 0);
+        // Faulted in by a node 0 thread (the process's node): a node 0 frame.
+        assert_eq!(read(&mut m, p, 0x10000, None), Resolution::DemandZero);
+        assert_eq!((m.pfn_db().node_of(m.frame_of(p, Vpn(0x10)).unwrap()), remote(&m, p)), (0, 0));
+        let before = m.time();
+        assert_eq!(read(&mut m, p, 0x10000, Some(0)), Resolution::Hit);
+        assert_eq!((remote(&m, p), m.time()), (0, before), "a local hit costs nothing");
+        assert_eq!(read(&mut m, p, 0x10000, Some(1)), Resolution::Hit);
+        assert_eq!((remote(&m, p), m.time()), (1, before + remote_cost), "a node 1 thread reaches across");
+        // Faulted in by a node 1 thread: a node 1 frame, local to it,
+        // remote to the process's own node.
+        assert_eq!(read(&mut m, p, 0x11000, Some(1)), Resolution::DemandZero);
+        assert_eq!(m.pfn_db().node_of(m.frame_of(p, Vpn(0x11)).unwrap()), 1);
+        assert_eq!(remote(&m, p), 1, "the faulting reference was local");
+        read(&mut m, p, 0x11000, None);
+        assert_eq!(remote(&m, p), 2);
+        // A first write to a clean valid page goes through the slow path
+        // and is counted there too.
+        m.access(p, 0x11000, AccessKind::Write, Some(0), NEVER).unwrap();
+        assert_eq!(remote(&m, p), 3);
+        // The machine-wide count is the sum over processes.
+        assert_eq!(m.snapshot().counters.paging.remote_references, 3);
+    }
+
+    #[test]
+    fn a_fault_that_falls_back_to_another_node_reads_its_page_remotely() {
+        // Node 0 has 16 frames: the 17th page a node 0 thread faults in
+        // comes from node 1, and the faulting reference is remote.
+        let (mut m, p) = machine(32, 2, 20);
+        for i in 0..16 {
+            read(&mut m, p, 0x10000 + i * 4096, Some(0));
+        }
+        assert_eq!(remote(&m, p), 0);
+        let before = m.time();
+        assert_eq!(read(&mut m, p, 0x20000, Some(0)), Resolution::DemandZero);
+        assert_eq!(m.pfn_db().node_of(m.frame_of(p, Vpn(0x20)).unwrap()), 1);
+        assert_eq!(remote(&m, p), 1);
+        let c = &m.config().cost;
+        let fault = c.fault_trap + c.ws_lock_hold + c.pfn_lock_hold + c.soft_fault;
+        assert_eq!(m.time(), before + fault + c.remote_access);
+    }
+
+    #[test]
+    fn a_one_node_machine_counts_no_remote_reference_and_charges_none() {
+        let run = |remote_access: u64| {
+            let (mut m, p) = machine(64, 1, 8);
+            m.config.cost.remote_access = SimNanos(remote_access);
+            for round in 0..4u8 {
+                for i in 0..8 {
+                    let kind = if round == 2 { AccessKind::Write } else { AccessKind::Read };
+                    m.access(p, 0x10000 + i * 4096, kind, Some(round % 3), NEVER).unwrap();
+                }
+            }
+            assert!(!m.multi_node);
+            (remote(&m, p), m.time())
+        };
+        let (count, time) = run(1_000_000);
+        assert_eq!(count, 0, "threads on nodes 1 and 2 of a one-node machine run on node 0");
+        assert_eq!(time, run(0).1, "remote_access never enters the time");
+    }
+
+    #[test]
+    fn frames_are_taken_from_the_nearest_node_first_in_the_documented_order() {
+        let m = Machine::new({
+            let mut c = MachineConfig::with_memory(Bytes(256 * 4096));
+            c.numa_nodes = 4;
+            c
+        })
+        .unwrap();
+        assert_eq!(m.pfn_db().fallback_order(2).collect::<Vec<_>>(), [2, 3, 0, 1]);
+        assert_eq!(m.pfn_db().fallback_order(0).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert_eq!(
+            m.pfn_db().fallback_order(9).collect::<Vec<_>>(),
+            [3, 0, 1, 2],
+            "a node beyond the last is the last"
+        );
+        // Node 2's 64 frames, then node 3's, then node 0's.
+        let (mut m, p) = machine(256, 4, 140);
+        m.processes[p.0 as usize].node = 2;
+        for i in 0..140 {
+            read(&mut m, p, 0x10000 + i * 4096, None);
+        }
+        let node = |m: &Machine, i: u64| m.pfn_db().node_of(m.frame_of(p, Vpn(0x10 + i)).unwrap());
+        assert_eq!((node(&m, 0), node(&m, 63), node(&m, 64), node(&m, 127), node(&m, 128)), (2, 2, 3, 3, 0));
+    }
+
+    /// AWE and large pages are never paged and compaction never moves
+    /// them: their frames, and so their nodes, stay what they were, while
+    /// ordinary pages around them are moved.
+    #[test]
+    fn compaction_moves_ordinary_pages_and_never_awe_or_large_pages() {
+        let frames = 4096;
+        let (mut m, p) = machine(frames, 2, 3000);
+        m.apply(&Op::GrantPrivilege { privilege: Privilege::LockMemory }).unwrap();
+        m.apply(&Op::Logon).unwrap();
+        // The token was made before the logon took the right: a new process.
+        let create = Op::CreateProcess {
+            name: "awe".into(),
+            ws_min: Some(1),
+            ws_max: Some(16),
+            hard_max: None,
+            policy: None,
+            node: 0,
+            auto_commit: false,
+        };
+        let OpValue::Process(a) = m.apply(&create).unwrap() else { panic!() };
+        m.apply(&Op::AdjustTokenPrivileges { pid: a, privilege: Privilege::LockMemory, enable: true }).unwrap();
+        for i in 0..1000 {
+            m.access(p, 0x10000 + i * 4096, AccessKind::Write, Some(0), NEVER).unwrap();
+        }
+        let window = Op::ReservePhysical {
+            pid: a,
+            address: Some(0x100000),
+            size: 64 * 4096,
+            protection: Protection::ReadWrite,
+            commit: false,
+        };
+        m.apply(&window).unwrap();
+        let Ok(OpValue::Frames(awe)) = m.apply(&Op::AllocatePhysical { pid: a, pages: 64, node: Some(0) }) else {
+            panic!()
+        };
+        m.apply(&Op::MapPhysical { pid: a, address: 0x100000, pages: 64, frames: Some(awe.clone()) }).unwrap();
+        let large =
+            Op::AllocateLarge { pid: a, address: None, size: 2 << 20, protection: Protection::ReadWrite, commit: true };
+        let Ok(OpValue::Address(la)) = m.apply(&large) else { panic!() };
+        let large_frames: Vec<_> = (0..512).map(|i| m.frame_of(a, Vpn::containing(la).offset(i)).unwrap()).collect();
+        for i in 1000..3000 {
+            m.access(p, 0x10000 + i * 4096, AccessKind::Write, Some(1), NEVER).unwrap();
+        }
+        // Three contiguous megabytes and a second large page need runs
+        // emptied: 520 frames are free.
+        let _ = m.apply(&Op::AllocateContiguous { size: 3 << 20, alignment: 4096, highest: u64::MAX });
+        let _ = m.apply(&large);
+        let moved = m.compaction().moved + m.compaction().repurposed + m.compaction().written;
+        assert!(moved > 0, "compaction emptied runs: {:?}", m.compaction());
+        m.check_invariants().unwrap();
+        for (i, f) in awe.iter().enumerate() {
+            assert_eq!(m.frame_of(a, Vpn(0x100 + i as u64)), Some(*f), "AWE page {i}");
+            assert!(m.pfn_db().entry(*f).awe());
+        }
+        for (i, f) in large_frames.iter().enumerate() {
+            assert_eq!(m.frame_of(a, Vpn::containing(la).offset(i as u64)), Some(*f), "large page frame {i}");
+        }
+        // An AWE page referenced from the other node is remote, and stays put.
+        let awe_node = m.pfn_db().node_of(awe[0]);
+        let before = remote(&m, a);
+        m.access(a, 0x100000, AccessKind::Read, Some(1 - awe_node), NEVER).unwrap();
+        assert_eq!((remote(&m, a), m.frame_of(a, Vpn(0x100))), (before + 1, Some(awe[0])));
+    }
+}

@@ -15,13 +15,12 @@ const MODIFIED_TRIGGER_CAP: u64 = (64 << 20) / 4096;
 
 impl Machine {
     /// Takes a frame from the lists without waiting: the node's own list
-    /// first, then the other nodes in order, then the oldest standby page.
-    /// Demand zero takes zeroed before free; a read takes free before
-    /// zeroed (WI7 p. 428).
+    /// first, then the other nodes nearest first
+    /// ([`crate::pfn_db::PfnDatabase::fallback_order`]), then the oldest
+    /// standby page, whatever its node. Demand zero takes zeroed before
+    /// free; a read takes free before zeroed (WI7 p. 428).
     pub(crate) fn allocate_frame(&mut self, purpose: FramePurpose, node: u8) -> Option<(Pfn, ZeroSource)> {
-        let nodes = self.pfn.nodes();
-        for i in 0..nodes {
-            let n = (node + i) % nodes;
+        for n in self.pfn.fallback_order(node) {
             let got = match purpose {
                 FramePurpose::ZeroFill => self
                     .pfn

@@ -460,6 +460,18 @@ impl PfnDatabase {
         self.nodes
     }
 
+    /// The nodes a frame for a thread on `node` is taken from, nearest
+    /// first: `node` itself, then `node + 1`, `node + 2`, ... wrapping
+    /// round to `node - 1`. Windows orders the other nodes by the distances
+    /// the firmware reports (the ACPI SLIT; WI7 Part 1, ch. 5, "NUMA");
+    /// pagelab has no distance table and assumes node `node + k` is the
+    /// `k`-th nearest, which on two nodes is the only order there is.
+    pub fn fallback_order(&self, node: u8) -> impl Iterator<Item = u8> {
+        let nodes = self.nodes;
+        let node = node.min(nodes - 1);
+        (0..nodes).map(move |i| ((node as u16 + i as u16) % nodes as u16) as u8)
+    }
+
     /// The NUMA node a frame belongs to.
     #[inline]
     pub fn node_of(&self, pfn: Pfn) -> u8 {

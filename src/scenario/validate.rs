@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::raw::{RawMachine, RawScenario, RawStep, Sp};
 use super::{
-    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario, WsExField,
-    ScenarioError, Step, FILE_METRICS,
+    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario,
+    ScenarioError, Step, WsExField, FILE_METRICS,
 };
 use crate::config::{ClusterDirection, Layout, MachineConfig};
 use crate::cost::CostModel;
@@ -1158,9 +1158,10 @@ impl ScenarioCtx<'_> {
             } else if let Some(a) = rest.strip_prefix("node.") {
                 let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
                 Metric::Node(p, addr)
-            } else if let Some((field, a)) = rest.split_once('.').and_then(|(prefix, a)| {
-                WsExField::PREFIXES.iter().find(|(n, _)| *n == prefix).map(|(_, f)| (*f, a))
-            }) {
+            } else if let Some((field, a)) = rest
+                .split_once('.')
+                .and_then(|(prefix, a)| WsExField::PREFIXES.iter().find(|(n, _)| *n == prefix).map(|(_, f)| (*f, a)))
+            {
                 let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
                 Metric::WsEx(p, addr, field)
             } else {
