@@ -152,6 +152,13 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
     if c.paging.access_violations > 0 {
         let _ = writeln!(o, "access violations {}", c.paging.access_violations);
     }
+    if c.paging.remote_references > 0 {
+        let _ = writeln!(
+            o,
+            "remote references {}  (to a frame on another NUMA node than the thread's)",
+            c.paging.remote_references
+        );
+    }
     let _ = writeln!(
         o,
         "pages             evicted {}, repurposed from standby {}, zeroed in faults {}, zeroed by the zero thread {}",

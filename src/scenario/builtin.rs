@@ -10,6 +10,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("mapped-file", include_str!("../../scenarios/mapped-file.toml")),
     ("nt31-2gb", include_str!("../../scenarios/nt31-2gb.toml")),
     ("numa", include_str!("../../scenarios/numa.toml")),
+    ("numa-drift", include_str!("../../scenarios/numa-drift.toml")),
     ("privileges", include_str!("../../scenarios/privileges.toml")),
     ("balance", include_str!("../../scenarios/balance.toml")),
     ("eras", include_str!("../../scenarios/eras.toml")),

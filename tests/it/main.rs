@@ -9,7 +9,9 @@
 //! - `fragmentation`: free-block distributions against a buddy allocator
 //!   model, and `pagelab fragmentation` on real and broken buddyinfo texts;
 //! - `determinism`: the same inputs give the same output, bit for bit;
-//! - `lackey`: a real valgrind trace, replayed and checked independently.
+//! - `lackey`: a real valgrind trace, replayed and checked independently;
+//! - `numa`: NUMA residency: ordinary pages drift after paging, AWE pages
+//!   stay where they were allocated, remote references counted.
 
 mod util;
 
@@ -19,5 +21,6 @@ mod determinism;
 mod fragmentation;
 mod hardening;
 mod lackey;
+mod numa;
 mod oracles;
 mod properties;
