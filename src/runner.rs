@@ -141,6 +141,12 @@ impl Runner {
         &self.machine
     }
 
+    /// The machine, for tests that reach states no scenario step gives.
+    #[cfg(test)]
+    pub(crate) fn machine_mut(&mut self) -> &mut Machine {
+        &mut self.machine
+    }
+
     /// Events of creating the processes and files.
     pub fn setup_events(&self) -> &[Event] {
         &self.setup_events

@@ -208,6 +208,13 @@ impl App {
         self.runner.machine()
     }
 
+    /// The machine, for tests that reach states no scenario step gives
+    /// (stepping back would replay the scenario without them).
+    #[cfg(test)]
+    pub(crate) fn machine_mut(&mut self) -> &mut Machine {
+        self.runner.machine_mut()
+    }
+
     /// The scenario.
     pub fn scenario(&self) -> &Scenario {
         self.runner.scenario()
@@ -849,10 +856,17 @@ impl App {
     fn other_side(&self, t: Target) -> Result<Target, String> {
         let m = self.machine();
         match t {
-            Target::Frame(pfn) => match m.pfn_db().entry(pfn).owner() {
-                Some((pid, vpn)) if m.process(pid).is_some() => Ok(Target::Page(pid, vpn)),
-                _ => Err(format!("{pfn} maps no page ({})", m.pfn_db().entry(pfn).location().name())),
-            },
+            // An AWE frame has no owner in its PFN entry: its process's
+            // AWE pages say where it is mapped.
+            Target::Frame(pfn) => {
+                match m.pfn_db().entry(pfn).owner().or_else(|| match super::inspect::awe_owner(m, pfn) {
+                    Some((pid, Some(vpn))) => Some((pid, vpn)),
+                    _ => None,
+                }) {
+                    Some((pid, vpn)) if m.process(pid).is_some() => Ok(Target::Page(pid, vpn)),
+                    _ => Err(format!("{pfn} maps no page ({})", m.pfn_db().entry(pfn).location().name())),
+                }
+            }
             Target::Page(pid, vpn) => match m.frame_of(pid, vpn) {
                 Some(pfn) => Ok(Target::Frame(pfn)),
                 None => {

@@ -800,4 +800,117 @@ mod tests {
         assert_eq!(g.moved(49, 0, 1), 51, "down past the heading into node 1");
         assert_eq!(g.moved(49, 1, 0), 50, "right across the boundary");
     }
+
+    /// A two-node machine with a large page (a scenario step) and 64 AWE
+    /// pages on node 1 (through the machine: no scenario step allocates
+    /// them), at step 5 of 5.
+    fn awe_and_large_app() -> (App, Vec<Pfn>) {
+        let text = r#"
+[scenario]
+name = "awe-large"
+[machine]
+memory = "8 MiB"
+numa_nodes = 2
+[[process]]
+name = "db"
+started = false
+[[step]]
+op = "grant"
+privilege = "SeLockMemoryPrivilege"
+[[step]]
+op = "logon"
+[[step]]
+op = "start"
+process = "db"
+[[step]]
+op = "adjust_privileges"
+process = "db"
+privilege = "SeLockMemoryPrivilege"
+[[step]]
+op = "reserve"
+process = "db"
+address = 0x4000000
+size = "2 MiB"
+commit = true
+large_pages = true
+"#;
+        use crate::machine::{Op, OpValue};
+        let s = crate::scenario::load_str(text, "awe-large", None, &[]).unwrap();
+        let mut a = App::new(Arc::new(s), (100, 40)).unwrap();
+        a.goto(5);
+        let m = a.machine_mut();
+        let pid = m.processes().iter().find(|p| p.name == "db").unwrap().id;
+        let window = Op::ReservePhysical {
+            pid,
+            address: Some(0x100000),
+            size: 64 * 4096,
+            protection: crate::pte::Protection::ReadWrite,
+            commit: false,
+        };
+        m.apply(&window).unwrap();
+        let Ok(OpValue::Frames(awe)) = m.apply(&Op::AllocatePhysical { pid, pages: 64, node: Some(1) }) else {
+            panic!("AllocateUserPhysicalPagesNuma")
+        };
+        m.apply(&Op::MapPhysical { pid, address: 0x100000, pages: 64, frames: Some(awe.clone()) }).unwrap();
+        (a, awe)
+    }
+
+    fn text(buf: &Buffer) -> String {
+        let a = buf.area;
+        (a.y..a.y + a.height)
+            .map(|y| (a.x..a.x + a.width).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn awe_and_large_pages_have_their_own_letters_and_each_node_its_heading() {
+        let (a, awe) = awe_and_large_app();
+        let area = Rect::new(0, 0, 100, 40);
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(area.width, area.height)).unwrap();
+        t.draw(|f| render(&a, f.area(), f.buffer_mut(), false)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let map = map_area(crate::tui::ui::inner(area));
+        let g = Geometry::new(a.machine().pfn_db(), map.width, map.height);
+        // The cell of an AWE frame and of a large page's frame.
+        let m = a.machine();
+        let large = m.frame_of(m.processes()[0].id, crate::units::Vpn::containing(0x4000000)).unwrap();
+        for (f, glyph) in [(awe[0], "W"), (large, "H")] {
+            let (x, y) = g.cell_of(f.0).unwrap();
+            assert_eq!(buf[(map.x + x, map.y + y)].symbol(), glyph, "frame {f}");
+        }
+        let screen = text(&buf);
+        assert!(screen.contains("W=AWE") && screen.contains("H=large"), "the legend names both:\n{screen}");
+        assert!(screen.contains("node 0: pfn 0x0-0x3ff") && screen.contains("node 1: pfn 0x400-0x7ff"), "{screen}");
+        assert!(awe.iter().all(|f| m.pfn_db().node_of(*f) == 1));
+    }
+
+    #[test]
+    fn the_inspector_names_an_awe_frame_its_flags_node_and_page() {
+        let (a, awe) = awe_and_large_app();
+        let m = a.machine();
+        let flat = |t| {
+            let (_, lines) = crate::tui::inspect::lines(m, t);
+            lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n")
+        };
+        let pfn = flat(crate::tui::app::Target::Frame(awe[0]));
+        for want in [
+            "AWE yes",
+            "pinned yes",
+            "large no",
+            "1 of 2",
+            "page 0x100000 of db",
+            "ws index      none: in no working set",
+            "never moved",
+        ] {
+            assert!(pfn.contains(want), "{want:?} in\n{pfn}");
+        }
+        let large = m.frame_of(m.processes()[0].id, crate::units::Vpn::containing(0x4000000)).unwrap();
+        let pfn = flat(crate::tui::app::Target::Frame(large));
+        assert!(
+            pfn.contains("large yes") && pfn.contains("pinned yes") && pfn.contains("part of a large page"),
+            "{pfn}"
+        );
+        let pte = flat(crate::tui::app::Target::Page(m.processes()[0].id, crate::units::Vpn::containing(0x100000)));
+        assert!(pte.contains("AWE, node 1") && pte.contains("node 1, locked)") && !pte.contains("ws index"), "{pte}");
+    }
 }

@@ -45,11 +45,19 @@ fn pfn_lines(m: &Machine, pfn: Pfn) -> (String, Vec<Line<'static>>) {
     let e = db.entry(pfn);
     let loc = e.location();
     let mut out = vec![field("location", format!("{} (list {})", loc.name(), loc as u8))];
-    match e.owner() {
-        Some((pid, vpn)) => out.push(field("PTE", format!("page {vpn} of {}  (x: show it)", m.name_of(pid)))),
-        None => out.push(field("PTE", "none: no page maps this frame".into())),
+    match (e.owner(), awe_owner(m, pfn)) {
+        (Some((pid, vpn)), _) => out.push(field("PTE", format!("page {vpn} of {}  (x: show it)", m.name_of(pid)))),
+        (None, Some((pid, Some(vpn)))) => {
+            out.push(field("PTE", format!("AWE page of {}, mapped at {vpn}  (x: show it)", m.name_of(pid))))
+        }
+        (None, Some((pid, None))) => {
+            out.push(field("PTE", format!("AWE page of {}, mapped nowhere now", m.name_of(pid))))
+        }
+        (None, None) => out.push(field("PTE", "none: no page maps this frame".into())),
     }
-    if loc == PageLocation::Active {
+    if loc == PageLocation::Active && (e.awe() || e.large()) {
+        out.push(field("ws index", "none: in no working set".into()));
+    } else if loc == PageLocation::Active {
         out.push(field("ws index", e.ws_index().to_string()));
     } else if let Some(next) = db.next_on_list(pfn) {
         out.push(field("next on list", format!("{next}")));
@@ -64,7 +72,7 @@ fn pfn_lines(m: &Machine, pfn: Pfn) -> (String, Vec<Line<'static>>) {
             Backing::File(p) => format!("mapped file page {p}"),
         },
     ));
-    out.push(field("node", db.node_of(pfn).to_string()));
+    out.push(field("node", format!("{} of {}", db.node_of(pfn), db.nodes())));
     out.push(field(
         "flags",
         format!(
@@ -74,9 +82,29 @@ fn pfn_lines(m: &Machine, pfn: Pfn) -> (String, Vec<Line<'static>>) {
             yes(e.prototype())
         ),
     ));
-    out.push(field("", format!("locked {} AWE {} large {}", yes(e.locked()), yes(e.awe()), yes(e.large()))));
-    out.push(field("meaning", frame_meaning(loc).into()));
+    out.push(field(
+        "",
+        format!("locked {} AWE {} large {} pinned {}", yes(e.locked()), yes(e.awe()), yes(e.large()), yes(e.pinned())),
+    ));
+    let meaning = if e.large() {
+        "part of a large page: in no working set, never paged, never moved"
+    } else if e.awe() {
+        "an AWE page: in no working set, never paged, never moved"
+    } else if e.locked() {
+        "locked: never paged, never moved"
+    } else {
+        frame_meaning(loc)
+    };
+    out.push(field("meaning", meaning.into()));
     (format!("!pfn 0x{:x}", pfn.0), out)
+}
+
+/// The process owning an AWE frame, and the page it is mapped at.
+pub(crate) fn awe_owner(m: &Machine, pfn: Pfn) -> Option<(ProcessId, Option<Vpn>)> {
+    if !m.pfn_db().entry(pfn).awe() {
+        return None;
+    }
+    m.processes().iter().find_map(|p| p.awe.pages.get(&pfn.0).map(|v| (p.id, *v)))
 }
 
 fn frame_meaning(loc: PageLocation) -> &'static str {
@@ -127,8 +155,16 @@ fn pte_lines(m: &Machine, pid: ProcessId, vpn: Vpn) -> (String, Vec<Line<'static
     match m.frame_of(pid, vpn) {
         Some(f) => {
             let e = m.pfn_db().entry(f);
-            out.push(field("frame", format!("{f}, {}  (x: show its PFN entry)", e.location().name())));
-            if e.location() == PageLocation::Active {
+            let node = m.pfn_db().node_of(f);
+            let what = if e.large() {
+                "large page"
+            } else if e.awe() {
+                "AWE"
+            } else {
+                e.location().name()
+            };
+            out.push(field("frame", format!("{f}, {what}, node {node}  (x: show its PFN entry)")));
+            if e.location() == PageLocation::Active && !e.awe() && !e.large() {
                 out.push(field("ws index", e.ws_index().to_string()));
             }
         }
@@ -137,6 +173,7 @@ fn pte_lines(m: &Machine, pid: ProcessId, vpn: Vpn) -> (String, Vec<Line<'static
     if let Some(slot) = m.pagefile_slot(pid, vpn) {
         out.push(field("page file", format!("offset 0x{:x} holds a copy", slot.0)));
     }
+    out.push(field("wsex", m.query_working_set_ex(pid, vpn.address()).to_string()));
     let meaning = match (kind, p.vad_at(vpn)) {
         (PteKind::Zero, Some(v)) if matches!(v.kind, VadKind::Mapped { .. }) => {
             "in the file: a fault reads it from the file"
@@ -144,6 +181,8 @@ fn pte_lines(m: &Machine, pid: ProcessId, vpn: Vpn) -> (String, Vec<Line<'static
         (PteKind::Zero, Some(v)) if v.mem_commit => "never touched: the first touch is a demand-zero fault",
         (PteKind::Zero, Some(_)) => "reserved, not committed: an access violation",
         (PteKind::Zero, None) => "free address space: an access violation",
+        (PteKind::Valid { .. }, _) if pte.is_large() => "resident, part of a large page: never paged, never moved",
+        (PteKind::Valid { .. }, _) if pte.is_awe() => "resident, an AWE page: never paged, never moved",
         (k, _) => pte_meaning(&k),
     };
     out.push(field("meaning", meaning.into()));
