@@ -411,6 +411,17 @@ pub enum OpError {
         /// What is wrong.
         message: String,
     },
+    /// An AWE step names an entry its PFN array does not have (a scenario
+    /// error found when the step runs).
+    #[error("frame {index} of {owner}'s PFN array: it holds {len} frames (AllocateUserPhysicalPages returned them)")]
+    BadFrameIndex {
+        /// Whose array.
+        owner: String,
+        /// The index given.
+        index: u64,
+        /// Frames in the array.
+        len: usize,
+    },
     /// More processes or files than 16-bit identifiers can name.
     #[error("too many {0}: pagelab names at most 65536")]
     TooMany(&'static str),
@@ -430,6 +441,7 @@ impl OpError {
             OpError::NotContiguousMemory { .. } | OpError::NoContiguousHeld => "not_contiguous_memory".into(),
             OpError::Fragment { .. } => "fragment".into(),
             OpError::LargePageLost { .. } => "large_page_lost".into(),
+            OpError::BadFrameIndex { .. } => "bad_frame_index".into(),
         }
     }
 }
