@@ -475,6 +475,11 @@ impl WorkingSet {
     /// Tells the policy that the page in `slot` was referenced.
     #[inline]
     pub fn referenced(&mut self, slot: u32, next_use: u64) {
+        // A locked page is in no policy's order (LRU and OPT move pages in
+        // theirs on every reference).
+        if self.locked != 0 && self.slots[slot as usize].prev == LOCKED_LINK {
+            return;
+        }
         match self.policy {
             PolicyKind::Lru => {
                 if self.tail != slot {
