@@ -17,6 +17,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("contiguous", include_str!("../../scenarios/contiguous.toml")),
     ("tlb", include_str!("../../scenarios/tlb.toml")),
     ("paging-large", include_str!("../../scenarios/paging-large.toml")),
+    ("awe", include_str!("../../scenarios/awe.toml")),
 ];
 
 /// The text of a built-in scenario.

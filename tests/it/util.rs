@@ -23,6 +23,7 @@ pub const BUILTINS: [&str; 14] = [
     "contiguous",
     "tlb",
     "paging-large",
+    "awe",
 ];
 
 /// What one run of the binary did.

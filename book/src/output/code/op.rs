@@ -171,6 +171,86 @@ pub enum Op {
     /// The account logs on again: processes started from now on get
     /// tokens with the rights granted by now.
     Logon,
+    /// VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL): an AWE window
+    /// ([`crate::awe`]).
+    ReservePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// Base address, or `None`.
+        address: Option<u64>,
+        /// Size in bytes.
+        size: u64,
+        /// Protection (it must be PAGE_READWRITE).
+        protection: Protection,
+        /// Whether MEM_COMMIT was given too (it must not be).
+        commit: bool,
+    },
+    /// AllocateUserPhysicalPages, or the Numa variant with a preferred
+    /// node. Returns [`OpValue::Frames`].
+    AllocatePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// Pages asked for.
+        pages: u64,
+        /// The preferred node (AllocateUserPhysicalPagesNuma), or `None`.
+        node: Option<u8>,
+    },
+    /// MapUserPhysicalPages: `frames` at `address` onwards, or (`None`)
+    /// unmap `pages` pages there.
+    MapPhysical {
+        /// Process.
+        pid: ProcessId,
+        /// First address.
+        address: u64,
+        /// Pages, when unmapping (with frames, their count).
+        pages: u64,
+        /// The PFN array, or `None` (NULL: unmap).
+        frames: Option<Vec<Pfn>>,
+    },
+    /// MapUserPhysicalPagesScatter: `frames[i]` at `addresses[i]`, or
+    /// (`None`) unmap each address.
+    MapPhysicalScatter {
+        /// Process.
+        pid: ProcessId,
+        /// One address per page.
+        addresses: Vec<u64>,
+        /// The PFN array, or `None`.
+        frames: Option<Vec<Pfn>>,
+    },
+    /// FreeUserPhysicalPages. Returns [`OpValue::Count`].
+    FreePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// The PFN array.
+        frames: Vec<Pfn>,
+    },
+    /// The most AWE pages the process may own (0: no limit), as a job's
+    /// memory limit sets it (MmSetPhysicalPagesLimit).
+    SetPhysicalLimit {
+        /// Process.
+        pid: ProcessId,
+        /// Pages.
+        pages: u64,
+    },
+    /// VirtualLock: lock the pages of a range in the working set
+    /// ([`crate::virtual_lock`]).
+    VirtualLock {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+    },
+    /// VirtualUnlock.
+    VirtualUnlock {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+    },
     /// AdjustTokenPrivileges on the process's own token for one privilege.
     /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
     /// 0 or 1300 ERROR_NOT_ALL_ASSIGNED.
