@@ -1,8 +1,8 @@
-//! NUMA residency through the library: the numa-drift scenario's story for
-//! ordinary pages, and the same story for AWE pages, which no scenario
-//! step drives: paged out and faulted back from another node, an ordinary
-//! page changes node; an AWE page is never paged, so it stays where
-//! AllocateUserPhysicalPages put it, and the other node reaches it remotely.
+//! NUMA residency through the library, the numa-drift scenario's story
+//! checked frame by frame: paged out and faulted back from another node,
+//! an ordinary page changes node; an AWE page is never paged, so it keeps
+//! the frame AllocateUserPhysicalPages gave it, and the other node reaches
+//! it remotely, each reference charged exactly `remote_access`.
 
 use pagelab::config::MachineConfig;
 use pagelab::machine::{AccessKind, Machine, Op, OpValue};
