@@ -912,5 +912,27 @@ large_pages = true
         );
         let pte = flat(crate::tui::app::Target::Page(m.processes()[0].id, crate::units::Vpn::containing(0x100000)));
         assert!(pte.contains("AWE, node 1") && pte.contains("node 1, locked)") && !pte.contains("ws index"), "{pte}");
+        // An ordinary page, and the same page locked by VirtualLock.
+        let (mut a, _) = awe_and_large_app();
+        use crate::machine::{AccessKind, Op};
+        let pid = a.machine().processes()[0].id;
+        let m = a.machine_mut();
+        let reserve = Op::Reserve {
+            pid,
+            address: Some(0x10000),
+            size: 4096,
+            protection: crate::pte::Protection::ReadWrite,
+            commit: true,
+        };
+        m.apply(&reserve).unwrap();
+        m.access(pid, 0x10000, AccessKind::Write, Some(1), crate::working_set::NEVER).unwrap();
+        let f = m.frame_of(pid, crate::units::Vpn(0x10)).unwrap();
+        let flat = |m: &Machine| {
+            let (_, lines) = crate::tui::inspect::lines(m, crate::tui::app::Target::Frame(f));
+            lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n")
+        };
+        assert!(!flat(m).contains("VirtualLock") && flat(m).contains("pinned no"), "{}", flat(m));
+        m.apply(&Op::VirtualLock { pid, address: 0x10000, size: 4096 }).unwrap();
+        assert!(flat(m).contains("locked in the working set (VirtualLock)"), "{}", flat(m));
     }
 }

@@ -58,7 +58,9 @@ fn pfn_lines(m: &Machine, pfn: Pfn) -> (String, Vec<Line<'static>>) {
     if loc == PageLocation::Active && (e.awe() || e.large()) {
         out.push(field("ws index", "none: in no working set".into()));
     } else if loc == PageLocation::Active {
-        out.push(field("ws index", e.ws_index().to_string()));
+        let virtual_lock = e.owner().and_then(|(pid, _)| m.process(pid)).is_some_and(|p| p.ws.is_locked(e.ws_index()));
+        let lock = if virtual_lock { "   locked in the working set (VirtualLock)" } else { "" };
+        out.push(field("ws index", format!("{}{lock}", e.ws_index())));
     } else if let Some(next) = db.next_on_list(pfn) {
         out.push(field("next on list", format!("{next}")));
     }
