@@ -211,7 +211,7 @@ run 0 help.txt --help
 run 0 scenarios.txt scenarios
 
 # Every built-in scenario: its report, its steps, and its events per step.
-for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb paging-large; do
+for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb paging-large numa-drift; do
     run 0 "$s/run.txt" run "$s"
     step_blocks "scenarios/$s.toml" "$s"
     raw "$s.events" run "$s" --events
@@ -259,6 +259,11 @@ run 0 replay/silberschatz-fifo-json.txt replay book/src/traces/silberschatz.refs
 # Soft and hard faults under the three cost profiles.
 for c in disk-1993 server-2008 nvme; do
     brief soft-hard/costs.txt '^(simulated time|fault service)' run soft-hard --set "cost=$c"
+done
+
+# NUMA residency: the drift scenario under three remote-access costs.
+for r in 0 40 400; do
+    brief numa-drift/costs.txt '^(remote|simulated)' run numa-drift --set "costs.remote_access=$r"
 done
 
 # Replaying traces.

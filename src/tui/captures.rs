@@ -41,6 +41,8 @@ const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
     ("tour-goto", "tour", (80, 24), "g12"),
     ("belady-four", "belady", (80, 24), "nnnn<Tab>ff"),
     ("numa-grouped", "builtin-free:numa", (100, 30), "nn<Down><Down><Down><Down><Down><Down><Down><Down><Down><Down>"),
+    ("numa-drift-step17", "numa-drift", (100, 30), "g17<Enter>"),
+    ("numa-drift-awe-pfn", "numa-drift", (100, 30), "g17<Enter><Right><Right><Right><Right><Enter>"),
     ("eras-regions-desperate", "eras", (120, 40), "g6<Enter>v"),
     ("eras-regions-sp1", "eras --set large_page_allocator=sp1", (120, 40), "g6<Enter>v"),
     (

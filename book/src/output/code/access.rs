@@ -33,6 +33,9 @@
                 if self.tlb.is_some() {
                     self.tlb_hit(pid, vpn, pte.is_large());
                 }
+                if self.multi_node {
+                    self.reference_on_node(pid, pte.pfn(), node);
+                }
                 return Ok(Resolution::Hit);
             }
         }

@@ -15,6 +15,9 @@
                 ws_lock_hold: ns(5_000),
                 pfn_lock_hold: ns(5_000),
                 batch_page: ns(1_000),
+                // Illustrative only: no PC of 1993 had NUMA; here a remote
+                // reference costs about ten local ones of the era.
+                remote_access: ns(2_000),
             },
             // A 2008 server: ~8 ms per random disk I/O, ~100 MB/s transfer.
             "server-2008" => CostModel {
@@ -29,6 +32,9 @@
                 ws_lock_hold: ns(200),
                 pfn_lock_hold: ns(200),
                 batch_page: ns(40),
+                // Nehalem-EP (2009), QPI: about 65 ns local, 105 ns remote
+                // (Molka et al., PACT 2009).
+                remote_access: ns(40),
             },
             // A current machine with an NVMe drive: ~80 us latency, ~2 GB/s.
             "nvme" => CostModel {
@@ -43,6 +49,9 @@
                 ws_lock_hold: ns(100),
                 pfn_lock_hold: ns(100),
                 batch_page: ns(20),
+                // A current two-socket server: about 90 ns local, 140 ns
+                // remote (vendors' latency figures, an order of magnitude).
+                remote_access: ns(50),
             },
             _ => return None,
         })
