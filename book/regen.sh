@@ -211,7 +211,7 @@ run 0 help.txt --help
 run 0 scenarios.txt scenarios
 
 # Every built-in scenario: its report, its steps, and its events per step.
-for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb paging-large numa-drift; do
+for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb paging-large awe numa-drift; do
     run 0 "$s/run.txt" run "$s"
     step_blocks "scenarios/$s.toml" "$s"
     raw "$s.events" run "$s" --events

@@ -123,6 +123,20 @@ fn config(c: &mut Cursor) -> MachineConfig {
     m
 }
 
+/// Frames for an AWE call: mostly ones some process was given (owned by
+/// it, another, or freed since), sometimes any frame at all.
+fn awe_frames(c: &mut Cursor, given: &[pagelab::units::Pfn], frames: u64) -> Vec<pagelab::units::Pfn> {
+    (0..c.below(6))
+        .map(|_| {
+            if !given.is_empty() && c.below(4) != 0 {
+                given[c.below(given.len() as u64) as usize]
+            } else {
+                pagelab::units::Pfn(c.below(frames + 4) as u32)
+            }
+        })
+        .collect()
+}
+
 fn frames_of(m: &Machine) -> u64 {
     m.snapshot().frames
 }
@@ -213,6 +227,8 @@ fuzz_target!(|data: &[u8]| {
 
     let mut ops = 0;
     let mut contiguous: Vec<u64> = Vec::new();
+    // Every frame AllocateUserPhysicalPages returned (to any process).
+    let mut awe: Vec<pagelab::units::Pfn> = Vec::new();
     while !c.is_empty() && ops < MAX_OPS {
         ops += 1;
         // One more than exist: sometimes a process or file that does not.
@@ -269,6 +285,39 @@ fuzz_target!(|data: &[u8]| {
                 protection: c.pick(&PROTECTIONS),
                 commit: c.below(8) != 0,
             },
+            13 if c.bool() => match c.below(6) {
+                0 => Op::ReservePhysical {
+                    pid: pid(&mut c),
+                    address: (c.below(4) != 0).then(|| address(&mut c)),
+                    size: size(&mut c, false),
+                    protection: if c.below(4) == 0 { c.pick(&PROTECTIONS) } else { pagelab::pte::Protection::ReadWrite },
+                    commit: c.below(8) == 0,
+                },
+                1 => Op::AllocatePhysical {
+                    pid: pid(&mut c),
+                    pages: c.below(24),
+                    node: c.bool().then(|| c.below(3) as u8),
+                },
+                2 | 3 => {
+                    let frames = (c.below(6) != 0).then(|| awe_frames(&mut c, &awe, frames_of(&m)));
+                    if c.bool() {
+                        let n = frames.as_ref().map_or(1 + c.below(4), |f| f.len() as u64);
+                        Op::MapPhysicalScatter { pid: pid(&mut c), addresses: (0..n).map(|_| address(&mut c)).collect(), frames }
+                    } else {
+                        Op::MapPhysical { pid: pid(&mut c), address: address(&mut c), pages: c.below(8), frames }
+                    }
+                }
+                4 => Op::FreePhysical { pid: pid(&mut c), frames: awe_frames(&mut c, &awe, frames_of(&m)) },
+                _ => Op::SetPhysicalLimit { pid: pid(&mut c), pages: c.below(32) },
+            },
+            13 => {
+                let (pid, address, size) = (pid(&mut c), address(&mut c), size(&mut c, true));
+                if c.bool() {
+                    Op::VirtualLock { pid, address, size }
+                } else {
+                    Op::VirtualUnlock { pid, address, size }
+                }
+            }
             12 if c.bool() => match c.below(4) {
                 0 => Op::Fragment(pagelab::fragment::FragmentSpec {
                     pid: pid(&mut c),
@@ -328,6 +377,7 @@ fuzz_target!(|data: &[u8]| {
         match (&op, &r) {
             (Op::AllocateContiguous { .. }, Ok(pagelab::OpValue::Address(a))) => contiguous.push(*a),
             (Op::FreeContiguous { address }, Ok(_)) => contiguous.retain(|a| a != address),
+            (Op::AllocatePhysical { .. }, Ok(pagelab::OpValue::Frames(f))) => awe.extend(f),
             _ => {}
         }
         audit(&m, &before, &|| format!("op {ops}: {op:?} ({r:?})"));

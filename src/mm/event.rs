@@ -755,6 +755,10 @@ impl Event {
                 "{} VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL) at {start}: an AWE window of {size}, never committed; only MapUserPhysicalPages puts pages in it",
                 name(*pid)
             ),
+            Event::PhysicalPagesAllocated { pid, asked, allocated: 0, node, .. } => format!(
+                "{} AllocateUserPhysicalPages({asked}): no page on any list of node {node} or the others (AWE takes free, zeroed and standby pages, and never trims a working set to make more)",
+                name(*pid)
+            ),
             Event::PhysicalPagesAllocated { pid, asked, allocated, node, zeroed, time } => format!(
                 "{} AllocateUserPhysicalPages({asked}): {allocated} page{} from node {node} first, zeroed ({zeroed} zeroed now), locked, owned by the process, in no working set; the PFN lock taken once for the batch, {:.1} us",
                 name(*pid),

@@ -467,3 +467,26 @@ fn the_book_describes_the_balance_set_manager_its_defaults_and_conventions() {
     let o = pagelab(&["scenarios"]);
     o.code(0).stdout_has(&["balance"]);
 }
+
+/// Every chapter in the book's summary exists, and every output a chapter
+/// includes is one `book/regen.sh` writes: a chapter never quotes a file
+/// that is not there.
+#[test]
+fn every_chapter_and_every_included_output_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let summary = std::fs::read_to_string(root.join("SUMMARY.md")).expect("the summary");
+    let mut chapters = Vec::new();
+    for part in summary.split("](").skip(1) {
+        let file = part.split(')').next().expect("a link");
+        assert!(root.join(file).exists(), "SUMMARY.md lists {file}, which does not exist");
+        chapters.push(file.to_string());
+    }
+    assert!(chapters.len() >= 10, "{chapters:?}");
+    for c in &chapters {
+        let text = std::fs::read_to_string(root.join(c)).expect("a chapter");
+        for part in text.split("{{#include ").skip(1) {
+            let file = part.split("}}").next().expect("an include").split(':').next().expect("a path");
+            assert!(root.join(file).exists(), "{c} includes {file}, which does not exist");
+        }
+    }
+}
