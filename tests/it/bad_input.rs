@@ -292,6 +292,19 @@ fn unknown_ops_processes_files_metrics_and_pte_kinds() {
     rejects(&with_head(&["[expect]", "\"faultz\" = 3"]), 6, Some(1), &["unknown metric \"faultz\""]);
     rejects(&with_head(&["[expect]", "\"files.nope.pages_read\" = 3"]), 6, Some(1), &["unknown metric"]);
     rejects(
+        &with_head(&["[expect]", "\"a.wsex_nodes.0x10000\" = 0"]),
+        6,
+        Some(1),
+        &["unknown metric \"a.wsex_nodes.0x10000\"", "PROCESS.wsex.ADDRESS"],
+    );
+    rejects(&with_head(&["[expect]", "\"a.wsex.0xzz\" = 0"]), 6, Some(1), &["a.wsex.0xzz:"]);
+    rejects(
+        &with_head(&["[expect]", "\"a.wsex_node.0x10000\" = \"one\""]),
+        6,
+        Some(25),
+        &["a.wsex_node.0x10000: expected"],
+    );
+    rejects(
         &with_head(&["[[step]]", "op = \"exit\"", "process = \"a\"", "expect = { \"a.bogus\" = 1 }"]),
         8,
         Some(12),
