@@ -308,6 +308,28 @@ pub enum Action {
         /// An address in the large page.
         address: u64,
     },
+    /// Start a buffer pool ([`crate::buffer_pool`]).
+    BufferPool {
+        /// Process.
+        process: usize,
+        /// Target, memory, batch, shrink, queries.
+        spec: crate::buffer_pool::PoolSpec,
+        /// Grow to the target now.
+        grow: bool,
+    },
+    /// Grow a buffer pool to its target now.
+    PoolGrow {
+        /// Process.
+        process: usize,
+    },
+    /// Run background rounds until a memory resource notification is
+    /// signalled, at most `ticks` of them.
+    WaitNotification {
+        /// Which.
+        notification: crate::notify::Notification,
+        /// The most rounds to run (0: only look).
+        ticks: u32,
+    },
 }
 
 impl Action {
@@ -327,13 +349,16 @@ impl Action {
             | Action::Start { process }
             | Action::AdjustPrivileges { process, .. }
             | Action::Fragment { process, .. }
-            | Action::PageOutLarge { process, .. } => Some(*process),
+            | Action::PageOutLarge { process, .. }
+            | Action::BufferPool { process, .. }
+            | Action::PoolGrow { process } => Some(*process),
             Action::WriteModified { .. }
             | Action::Advance { .. }
             | Action::Grant { .. }
             | Action::Logon
             | Action::Contiguous { .. }
-            | Action::FreeContiguous => None,
+            | Action::FreeContiguous
+            | Action::WaitNotification { .. } => None,
         }
     }
 
@@ -360,6 +385,9 @@ impl Action {
             Action::Contiguous { .. } => "contiguous",
             Action::FreeContiguous => "free_contiguous",
             Action::PageOutLarge { .. } => "page_out_large",
+            Action::BufferPool { .. } => "buffer_pool",
+            Action::PoolGrow { .. } => "pool_grow",
+            Action::WaitNotification { .. } => "wait_notification",
         }
     }
 }
@@ -420,12 +448,31 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "contiguous.pages",
     "tlb.misses_small",
     "tlb.misses_large",
+    "notify.low",
+    "notify.high",
+    "notify.low_signals",
+    "notify.high_signals",
+    "notify.low_threshold",
+    "notify.high_threshold",
 ];
 
 /// Per-process metric names (written `PROCESS.NAME`), besides the paging
 /// counts ([`PagingCounts::METRICS`]).
-pub const PROCESS_METRICS: &[&str] =
-    &["ws_size", "ws_peak", "commit", "last_error", "lock_memory_held", "lock_memory_enabled", "logon", "large_pages"];
+pub const PROCESS_METRICS: &[&str] = &[
+    "ws_size",
+    "ws_peak",
+    "commit",
+    "last_error",
+    "lock_memory_held",
+    "lock_memory_enabled",
+    "logon",
+    "large_pages",
+    "pool.pages",
+    "pool.target",
+    "pool.queries",
+    "pool.shrinks",
+    "pool.remote",
+];
 
 /// Every machine-wide metric name.
 pub fn machine_metrics() -> impl Iterator<Item = &'static str> {

@@ -16,6 +16,8 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("contiguous", include_str!("../../scenarios/contiguous.toml")),
     ("tlb", include_str!("../../scenarios/tlb.toml")),
     ("paging-large", include_str!("../../scenarios/paging-large.toml")),
+    ("buffer-pool", include_str!("../../scenarios/buffer-pool.toml")),
+    ("buffer-pool-ignores-pressure", include_str!("../../scenarios/buffer-pool-ignores-pressure.toml")),
 ];
 
 /// The text of a built-in scenario.

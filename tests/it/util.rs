@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 13] = [
+pub const BUILTINS: [&str; 15] = [
     "tour",
     "demand-zero",
     "belady",
@@ -22,6 +22,8 @@ pub const BUILTINS: [&str; 13] = [
     "contiguous",
     "tlb",
     "paging-large",
+    "buffer-pool",
+    "buffer-pool-ignores-pressure",
 ];
 
 /// What one run of the binary did.
