@@ -303,6 +303,9 @@ impl Machine {
     fn pool_shrink(&mut self, i: usize, n: u64) -> Result<(), OpError> {
         let p = &self.pools[i];
         let (pid, keep) = (p.pid, p.pages - n);
+        let available = self.pfn.available();
+        self.emit(|| Event::BufferPoolShrank { pid, released: n, pages: keep, available });
+        let p = &self.pools[i];
         match p.spec.memory {
             PoolMemory::Awe => {
                 let frames = p.frames[keep as usize..].to_vec();
@@ -319,8 +322,6 @@ impl Machine {
         p.pages = keep;
         p.shrinks += 1;
         p.released += n;
-        let available = self.pfn.available();
-        self.emit(|| Event::BufferPoolShrank { pid, released: n, pages: keep, available });
         Ok(())
     }
 

@@ -398,7 +398,7 @@ pub enum Event {
         released: u64,
         /// Pages left in the pool.
         pages: u64,
-        /// Available pages after.
+        /// Available pages before.
         available: u64,
     },
     /// MapUserPhysicalPages with a NULL array unmapped AWE pages.
@@ -812,7 +812,7 @@ impl Event {
                 format!("{}'s buffer pool grew by {}: {n} of its target {target}", name(*pid), pages(*added))
             }
             Event::BufferPoolShrank { pid, released, pages: n, available } => format!(
-                "{}'s buffer pool saw the low memory notification and gave back {}: {n} left, {available} pages available",
+                "{}'s buffer pool sees the low memory notification with {available} pages available and gives back {}, keeping {n}",
                 name(*pid),
                 pages(*released)
             ),

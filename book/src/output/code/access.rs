@@ -25,8 +25,8 @@
                 pte.touch(write);
                 let pte = *pte;
                 p.counters.paging.references += 1;
-                // A large page is in no working set: nothing to tell.
-                if p.ws.tracks_references() && !pte.is_large() {
+                // Large and AWE pages are in no working set: nothing to tell.
+                if p.ws.tracks_references() && pte.in_working_set() {
                     let slot = self.pfn.entry(pte.pfn()).ws_index();
                     p.ws.referenced(slot, next_use);
                 }

@@ -14,6 +14,7 @@
                 io_per_page: ns(2_000_000),
                 ws_lock_hold: ns(5_000),
                 pfn_lock_hold: ns(5_000),
+                batch_page: ns(1_000),
             },
             // A 2008 server: ~8 ms per random disk I/O, ~100 MB/s transfer.
             "server-2008" => CostModel {
@@ -27,6 +28,7 @@
                 io_per_page: ns(40_000),
                 ws_lock_hold: ns(200),
                 pfn_lock_hold: ns(200),
+                batch_page: ns(40),
             },
             // A current machine with an NVMe drive: ~80 us latency, ~2 GB/s.
             "nvme" => CostModel {
@@ -40,6 +42,7 @@
                 io_per_page: ns(2_000),
                 ws_lock_hold: ns(100),
                 pfn_lock_hold: ns(100),
+                batch_page: ns(20),
             },
             _ => return None,
         })

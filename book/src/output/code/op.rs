@@ -105,7 +105,9 @@ pub enum Op {
     /// writer runs if its thresholds say so, the zero page thread zeroes
     /// free pages, and a period of the balance set manager passes (one
     /// simulated second by default), after which it ages working sets and,
-    /// if available memory is low, trims them.
+    /// if available memory is low, trims them; then every buffer pool's
+    /// resource monitor reads the memory resource notifications and grows
+    /// or shrinks its pool ([`crate::buffer_pool`]).
     Advance {
         /// Rounds.
         ticks: u32,
@@ -171,6 +173,84 @@ pub enum Op {
     /// The account logs on again: processes started from now on get
     /// tokens with the rights granted by now.
     Logon,
+    /// VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL): an AWE window
+    /// ([`crate::awe`]).
+    ReservePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// Base address, or `None`.
+        address: Option<u64>,
+        /// Size in bytes.
+        size: u64,
+        /// Protection (it must be PAGE_READWRITE).
+        protection: Protection,
+        /// Whether MEM_COMMIT was given too (it must not be).
+        commit: bool,
+    },
+    /// AllocateUserPhysicalPages, or the Numa variant with a preferred
+    /// node. Returns [`OpValue::Frames`].
+    AllocatePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// Pages asked for.
+        pages: u64,
+        /// The preferred node (AllocateUserPhysicalPagesNuma), or `None`.
+        node: Option<u8>,
+    },
+    /// MapUserPhysicalPages: `frames` at `address` onwards, or (`None`)
+    /// unmap `pages` pages there.
+    MapPhysical {
+        /// Process.
+        pid: ProcessId,
+        /// First address.
+        address: u64,
+        /// Pages, when unmapping (with frames, their count).
+        pages: u64,
+        /// The PFN array, or `None` (NULL: unmap).
+        frames: Option<Vec<Pfn>>,
+    },
+    /// MapUserPhysicalPagesScatter: `frames[i]` at `addresses[i]`, or
+    /// (`None`) unmap each address.
+    MapPhysicalScatter {
+        /// Process.
+        pid: ProcessId,
+        /// One address per page.
+        addresses: Vec<u64>,
+        /// The PFN array, or `None`.
+        frames: Option<Vec<Pfn>>,
+    },
+    /// FreeUserPhysicalPages. Returns [`OpValue::Count`].
+    FreePhysical {
+        /// Process.
+        pid: ProcessId,
+        /// The PFN array.
+        frames: Vec<Pfn>,
+    },
+    /// The most AWE pages the process may own (0: no limit), as a job's
+    /// memory limit sets it (MmSetPhysicalPagesLimit).
+    SetPhysicalLimit {
+        /// Process.
+        pid: ProcessId,
+        /// Pages.
+        pages: u64,
+    },
+    /// An application starts its buffer pool ([`crate::buffer_pool`]):
+    /// reserves its window, and with `grow` fills it to its target.
+    /// Returns the window's address.
+    StartBufferPool {
+        /// Process.
+        pid: ProcessId,
+        /// Target, memory, batch, shrink, queries.
+        spec: crate::buffer_pool::PoolSpec,
+        /// Grow to the target now.
+        grow: bool,
+    },
+    /// The process's buffer pool grows to its target now. Returns
+    /// [`OpValue::Count`], the pages added.
+    GrowBufferPool {
+        /// Process.
+        pid: ProcessId,
+    },
     /// AdjustTokenPrivileges on the process's own token for one privilege.
     /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
     /// 0 or 1300 ERROR_NOT_ALL_ASSIGNED.
