@@ -1,8 +1,8 @@
 //! The memory manager model: the [`machine::Machine`] and everything it
 //! owns, one module a subsystem (PTEs, the PFN database and its lists,
 //! working sets, faults and paging, the page file, large pages and the
-//! contiguity index, the allocator eras, AWE, memory resource notifications
-//! and the buffer-pool application model, the system's pages, tokens and
+//! contiguity index, the allocator eras, AWE, VirtualLock, memory resource
+//! notifications and the buffer-pool application model, the system's pages, tokens and
 //! privileges, the TLB, costs and events). The front-ends and drivers
 //! (scenarios, traces, the CLI, the TUI) sit beside it in `src/`.
 
@@ -30,5 +30,6 @@ pub mod system_pages;
 pub mod tlb;
 pub mod token;
 pub mod units;
+pub mod virtual_lock;
 pub mod win32;
 pub mod working_set;

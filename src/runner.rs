@@ -68,6 +68,9 @@ pub struct Runner {
     setup_events: Vec<Event>,
     /// Physical addresses of the contiguous allocations still held, oldest first.
     contiguous: Vec<u64>,
+    /// Each scenario process's PFN array: every frame AllocateUserPhysicalPages
+    /// returned to it, in order (freed ones stay, as in a program's array).
+    pfn_arrays: Vec<Vec<crate::units::Pfn>>,
 }
 
 /// The id of a process not started yet (never used: the loader checks).
@@ -109,6 +112,7 @@ impl Runner {
             files.push(id);
         }
         let setup_events = machine.drain_events();
+        let scenario_processes = scenario.processes.len();
         // The workload generator is separate from the machine's own, so a
         // random policy does not change which pages a random touch visits.
         let workload = ChaCha8Rng::seed_from_u64(scenario.machine.seed ^ 0x9E37_79B9_7F4A_7C15);
@@ -122,6 +126,7 @@ impl Runner {
             checks: Vec::new(),
             setup_events,
             contiguous: Vec::new(),
+            pfn_arrays: vec![Vec::new(); scenario_processes],
         };
         // A scenario without steps is at its end from the start.
         if runner.scenario.steps.is_empty() {
@@ -228,11 +233,13 @@ impl Runner {
     fn perform(&mut self, action: &Action) -> Result<(), OpError> {
         let m = &mut self.machine;
         match action {
-            Action::Reserve { process, address, size, protection, commit, large_pages } => {
+            Action::Reserve { process, address, size, protection, commit, large_pages, physical } => {
                 let (pid, address, size, protection, commit) =
                     (self.pids[*process], *address, *size, *protection, *commit);
                 let op = if *large_pages {
                     Op::AllocateLarge { pid, address, size, protection, commit }
+                } else if *physical {
+                    Op::ReservePhysical { pid, address, size, protection, commit }
                 } else {
                     Op::Reserve { pid, address, size, protection, commit }
                 };
@@ -295,6 +302,36 @@ impl Runner {
             }
             Action::PageOutLarge { process, address } => {
                 m.apply(&Op::PageOutLarge { pid: self.pids[*process], address: *address }).map(drop)
+            }
+            Action::AllocatePhysical { process, pages, node } => {
+                let r = m.apply(&Op::AllocatePhysical { pid: self.pids[*process], pages: *pages, node: *node })?;
+                if let OpValue::Frames(f) = r {
+                    self.pfn_arrays[*process].extend(f);
+                }
+                Ok(())
+            }
+            Action::MapPhysical { process, address, pages, frames } => {
+                let frames = frames.as_ref().map(|f| self.frames(f)).transpose()?;
+                let op = Op::MapPhysical { pid: self.pids[*process], address: *address, pages: *pages, frames };
+                self.machine.apply(&op).map(drop)
+            }
+            Action::MapScatter { process, addresses, frames } => {
+                let frames = frames.as_ref().map(|f| self.frames(f)).transpose()?;
+                let op = Op::MapPhysicalScatter { pid: self.pids[*process], addresses: addresses.clone(), frames };
+                self.machine.apply(&op).map(drop)
+            }
+            Action::FreePhysical { process, frames } => {
+                let frames = self.frames(frames)?;
+                self.machine.apply(&Op::FreePhysical { pid: self.pids[*process], frames }).map(drop)
+            }
+            Action::PhysicalLimit { process, pages } => {
+                m.apply(&Op::SetPhysicalLimit { pid: self.pids[*process], pages: *pages }).map(drop)
+            }
+            Action::VirtualLock { process, address, size } => {
+                m.apply(&Op::VirtualLock { pid: self.pids[*process], address: *address, size: *size }).map(drop)
+            }
+            Action::VirtualUnlock { process, address, size } => {
+                m.apply(&Op::VirtualUnlock { pid: self.pids[*process], address: *address, size: *size }).map(drop)
             }
             Action::FreeContiguous => match self.contiguous.pop() {
                 Some(address) => m.apply(&Op::FreeContiguous { address }).map(drop),
@@ -362,6 +399,21 @@ impl Runner {
         }
     }
 
+    /// The frames a step names in a PFN array.
+    fn frames(&self, f: &crate::scenario::FrameRefs) -> Result<Vec<crate::units::Pfn>, OpError> {
+        let array = &self.pfn_arrays[f.of];
+        f.indexes
+            .iter()
+            .map(|&i| {
+                array.get(i as usize).copied().ok_or_else(|| OpError::BadFrameIndex {
+                    owner: self.scenario.processes[f.of].name.clone(),
+                    index: i,
+                    len: array.len(),
+                })
+            })
+            .collect()
+    }
+
     /// The current value of a metric, as text.
     pub fn metric_value(&self, metric: &Metric) -> MetricValue {
         let m = &self.machine;
@@ -407,6 +459,9 @@ impl Runner {
                 "tlb.misses_small" => m.tlb().map_or(0, |t| t.small_misses),
                 "tlb.misses_large" => m.tlb().map_or(0, |t| t.large_misses),
                 "contiguous.pages" => m.system_pages().frames_for(crate::system_pages::SystemUse::Contiguous),
+                "awe.pages" => m.awe_frames(),
+                "locks.ws_held_us" => c.activity.ws_lock_held.0 / 1000,
+                "locks.pfn_held_us" => c.activity.pfn_lock_held.0 / 1000,
                 "notify.low" => m.notifications().low as u64,
                 "notify.high" => m.notifications().high as u64,
                 "notify.low_signals" => m.notifications().low_signals,
@@ -427,6 +482,9 @@ impl Runner {
                     "lock_memory_enabled" => p.token.enabled.contains(Privilege::LockMemory) as u64,
                     "logon" => p.token.logon as u64,
                     "large_pages" => p.large_frames / m.config().large_page_size().map_or(1, |s| s.frames() as u64),
+                    "ws_locked" => p.ws.locked_len(),
+                    "awe_pages" => p.awe.len(),
+                    "awe_mapped" => p.awe.mapped(),
                     "pool.pages" => m.buffer_pool(p.id).map_or(0, |b| b.pages),
                     "pool.target" => m.buffer_pool(p.id).map_or(0, |b| b.spec.target),
                     "pool.queries" => m.buffer_pool(p.id).map_or(0, |b| b.queries),

@@ -151,6 +151,8 @@ pub enum Action {
         commit: bool,
         /// MEM_LARGE_PAGES.
         large_pages: bool,
+        /// MEM_PHYSICAL: an AWE window.
+        physical: bool,
     },
     /// VirtualAlloc(MEM_COMMIT).
     Commit {
@@ -301,6 +303,68 @@ pub enum Action {
     },
     /// MmFreeContiguousMemory of the latest contiguous allocation still held.
     FreeContiguous,
+    /// AllocateUserPhysicalPages (or the Numa variant): the frames are
+    /// appended to the process's PFN array.
+    AllocatePhysical {
+        /// Process.
+        process: usize,
+        /// Pages asked for.
+        pages: u64,
+        /// The preferred node (AllocateUserPhysicalPagesNuma).
+        node: Option<u8>,
+    },
+    /// MapUserPhysicalPages: frames at an address, or unmap (`frames` `None`).
+    MapPhysical {
+        /// Process.
+        process: usize,
+        /// First address.
+        address: u64,
+        /// Pages (the frames' count when they are given).
+        pages: u64,
+        /// The frames.
+        frames: Option<FrameRefs>,
+    },
+    /// MapUserPhysicalPagesScatter.
+    MapScatter {
+        /// Process.
+        process: usize,
+        /// One address per page.
+        addresses: Vec<u64>,
+        /// The frames, or `None` to unmap.
+        frames: Option<FrameRefs>,
+    },
+    /// FreeUserPhysicalPages.
+    FreePhysical {
+        /// Process.
+        process: usize,
+        /// The frames.
+        frames: FrameRefs,
+    },
+    /// The most AWE pages the process may own (a job's limit).
+    PhysicalLimit {
+        /// Process.
+        process: usize,
+        /// Pages (0: none).
+        pages: u64,
+    },
+    /// VirtualLock.
+    VirtualLock {
+        /// Process.
+        process: usize,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+    },
+    /// VirtualUnlock.
+    VirtualUnlock {
+        /// Process.
+        process: usize,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+    },
     /// pagelab's experiment: write a large page out to the page file.
     PageOutLarge {
         /// Process.
@@ -349,6 +413,13 @@ impl Action {
             | Action::Start { process }
             | Action::AdjustPrivileges { process, .. }
             | Action::Fragment { process, .. }
+            | Action::AllocatePhysical { process, .. }
+            | Action::MapPhysical { process, .. }
+            | Action::MapScatter { process, .. }
+            | Action::FreePhysical { process, .. }
+            | Action::PhysicalLimit { process, .. }
+            | Action::VirtualLock { process, .. }
+            | Action::VirtualUnlock { process, .. }
             | Action::PageOutLarge { process, .. }
             | Action::BufferPool { process, .. }
             | Action::PoolGrow { process } => Some(*process),
@@ -385,11 +456,29 @@ impl Action {
             Action::Contiguous { .. } => "contiguous",
             Action::FreeContiguous => "free_contiguous",
             Action::PageOutLarge { .. } => "page_out_large",
+            Action::AllocatePhysical { .. } => "allocate_physical",
+            Action::MapPhysical { .. } => "map_physical",
+            Action::MapScatter { .. } => "map_scatter",
+            Action::FreePhysical { .. } => "free_physical",
+            Action::PhysicalLimit { .. } => "physical_limit",
+            Action::VirtualLock { .. } => "virtual_lock",
+            Action::VirtualUnlock { .. } => "virtual_unlock",
             Action::BufferPool { .. } => "buffer_pool",
             Action::PoolGrow { .. } => "pool_grow",
             Action::WaitNotification { .. } => "wait_notification",
         }
     }
+}
+
+/// Entries of a process's PFN array (the frames AllocateUserPhysicalPages
+/// returned to it, in order, freed ones included: a program's array still
+/// holds them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameRefs {
+    /// Whose array.
+    pub of: usize,
+    /// Indexes into it.
+    pub indexes: Vec<u64>,
 }
 
 /// Something to measure at a point of the run.
@@ -448,6 +537,9 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "contiguous.pages",
     "tlb.misses_small",
     "tlb.misses_large",
+    "awe.pages",
+    "locks.ws_held_us",
+    "locks.pfn_held_us",
     "notify.low",
     "notify.high",
     "notify.low_signals",
@@ -467,6 +559,9 @@ pub const PROCESS_METRICS: &[&str] = &[
     "lock_memory_enabled",
     "logon",
     "large_pages",
+    "ws_locked",
+    "awe_pages",
+    "awe_mapped",
     "pool.pages",
     "pool.target",
     "pool.queries",

@@ -134,7 +134,6 @@ impl Machine {
         let home = node.unwrap_or(self.processes[pid.0 as usize].node).min(self.pfn.nodes() - 1);
         // One acquisition of the PFN lock for the batch; each page costs a
         // list removal under it, and zeroing if it was not zeroed already.
-        self.activity.pfn_lock += 1;
         let mut frames = Vec::new();
         let mut zeroed = 0;
         while (frames.len() as u64) < want {
@@ -155,7 +154,7 @@ impl Machine {
         let c = &self.config.cost;
         let hold = c.pfn_lock_hold + c.batch_page * frames.len() as u64;
         let time = c.fault_trap + hold + c.zero_page * zeroed;
-        self.activity.pfn_lock_held += hold;
+        self.took_pfn_lock(hold);
         self.activity.zeroed_in_fault += zeroed;
         self.activity.time_foreground += time;
         let allocated = frames.len() as u64;
@@ -231,7 +230,6 @@ impl Machine {
             }
         }
         // One working-set lock acquisition for the call; one PTE write each.
-        self.activity.ws_lock += 1;
         let mut replaced = 0;
         for (i, &v) in targets.iter().enumerate() {
             if self.unmap_awe_page(pid, v) {
@@ -247,7 +245,7 @@ impl Machine {
         let c = &self.config.cost;
         let hold = c.ws_lock_hold + c.batch_page * targets.len() as u64;
         let time = c.fault_trap + hold;
-        self.activity.ws_lock_held += hold;
+        self.took_ws_lock(hold);
         self.activity.time_foreground += time;
         let (first, pages) = (targets[0], targets.len() as u64);
         if frames.is_some() {
@@ -299,9 +297,8 @@ impl Machine {
             }
         }
         if freed > 0 {
-            self.activity.pfn_lock += 1;
             let hold = self.config.cost.pfn_lock_hold + self.config.cost.batch_page * freed;
-            self.activity.pfn_lock_held += hold;
+            self.took_pfn_lock(hold);
             self.activity.time_foreground += self.config.cost.fault_trap + hold;
         }
         self.emit(|| Event::PhysicalPagesFreed { pid, freed, unmapped });

@@ -166,6 +166,7 @@ impl Machine {
             if scanned > 0 {
                 n += scanned;
                 self.activity.ws_lock += 1;
+                self.activity.ws_lock_held += self.config.cost.ws_lock_hold;
                 self.activity.time_background += self.config.cost.ws_lock_hold;
             }
         }
@@ -240,8 +241,8 @@ impl Machine {
         if victims.is_empty() {
             return 0;
         }
-        self.activity.ws_lock += 1;
-        self.activity.pfn_lock += 1;
+        self.took_ws_lock(self.config.cost.ws_lock_hold);
+        self.took_pfn_lock(self.config.cost.pfn_lock_hold);
         self.activity.time_background += self.config.cost.ws_lock_hold + self.config.cost.pfn_lock_hold;
         for &(slot, age) in &victims {
             self.evict_slot(pid, slot, EvictReason::Balance { age, min, available, below });

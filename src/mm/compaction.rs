@@ -338,7 +338,7 @@ impl Machine {
     /// goes back to the page's copy; the frame stays claimed.
     fn repurpose_for_run(&mut self, pfn: Pfn) {
         self.repurpose(pfn);
-        self.activity.pfn_lock += 1;
+        self.took_pfn_lock(self.config.cost.pfn_lock_hold);
         self.activity.time_foreground += self.config.cost.pfn_lock_hold;
     }
 
@@ -383,8 +383,8 @@ impl Machine {
         let pte = pt.get(vpn);
         debug_assert!(matches!(pte.kind(), PteKind::Valid { .. } | PteKind::Transition { .. }));
         pt.set(vpn, pte.with_frame(dst));
+        self.took_pfn_lock(self.config.cost.pfn_lock_hold);
         let c = &self.config.cost;
-        self.activity.pfn_lock += 1;
         self.activity.time_foreground += c.copy_page + c.soft_fault + c.pfn_lock_hold;
         self.emit(|| Event::PageMoved { pid, vpn, from: pfn, to: dst });
         Ok(())

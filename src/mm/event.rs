@@ -318,6 +318,30 @@ pub enum Event {
         /// Frames that came from the free list and were zeroed now.
         zeroed: u64,
     },
+    /// VirtualLock locked pages in the working set.
+    PagesLocked {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        first: Vpn,
+        /// Pages in the range.
+        pages: u64,
+        /// Faults taken to bring them in.
+        faulted: u64,
+        /// Pages of the range locked already.
+        already: u64,
+    },
+    /// VirtualUnlock unlocked a range, or found pages not locked in it.
+    PagesUnlocked {
+        /// The process.
+        pid: ProcessId,
+        /// First page.
+        first: Vpn,
+        /// Pages unlocked (0 when the call failed with 158).
+        pages: u64,
+        /// Unlocked resident pages it removed from the working set.
+        removed: u64,
+    },
     /// VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL) reserved an AWE window.
     AweWindowReserved {
         /// The process.
@@ -756,6 +780,21 @@ impl Event {
                     zeroed
                 )
             }
+            Event::PagesLocked { pid, first, pages, faulted, already } => format!(
+                "{} VirtualLock at {first}: {pages} page{} locked in the working set ({faulted} faulted in, {already} locked already); replacement and trimming pass them by",
+                name(*pid),
+                if *pages == 1 { "" } else { "s" }
+            ),
+            Event::PagesUnlocked { pid, first, pages: 0, removed } => format!(
+                "{} VirtualUnlock at {first}: pages of the range are not locked: ERROR_NOT_LOCKED, and {removed} unlocked resident page{} left the working set",
+                name(*pid),
+                if *removed == 1 { "" } else { "s" }
+            ),
+            Event::PagesUnlocked { pid, first, pages, .. } => format!(
+                "{} VirtualUnlock at {first}: {pages} page{} unlocked, back in the replacement policy's order",
+                name(*pid),
+                if *pages == 1 { "" } else { "s" }
+            ),
             Event::AweWindowReserved { pid, start, size } => format!(
                 "{} VirtualAlloc(MEM_RESERVE | MEM_PHYSICAL) at {start}: an AWE window of {size}, never committed; only MapUserPhysicalPages puts pages in it",
                 name(*pid)
@@ -931,6 +970,8 @@ impl Event {
             Event::AccessViolation { .. } => "access_violation",
             Event::CallFailed { .. } => "call_failed",
             Event::LargePagesAllocated { .. } => "large_pages_allocated",
+            Event::PagesLocked { .. } => "pages_locked",
+            Event::PagesUnlocked { .. } => "pages_unlocked",
             Event::AweWindowReserved { .. } => "awe_window_reserved",
             Event::PhysicalPagesAllocated { .. } => "physical_pages_allocated",
             Event::PhysicalPagesMapped { .. } => "physical_pages_mapped",
@@ -963,7 +1004,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 49] = [
+    pub const KINDS: [&'static str; 51] = [
         "process_created",
         "reserved",
         "committed",
@@ -1007,6 +1048,8 @@ impl Event {
         "physical_pages_mapped",
         "physical_pages_unmapped",
         "physical_pages_freed",
+        "pages_locked",
+        "pages_unlocked",
         "memory_low",
         "memory_normal",
         "memory_high",

@@ -231,10 +231,8 @@ impl Machine {
         }
         let node = node.unwrap_or(self.processes[pid.0 as usize].node).min(self.pfn.nodes() - 1);
         // Every fault takes the working-set lock and the PFN lock once.
-        self.activity.ws_lock += 1;
-        self.activity.pfn_lock += 1;
-        self.activity.ws_lock_held += self.config.cost.ws_lock_hold;
-        self.activity.pfn_lock_held += self.config.cost.pfn_lock_hold;
+        self.took_ws_lock(self.config.cost.ws_lock_hold);
+        self.took_pfn_lock(self.config.cost.pfn_lock_hold);
         let result = match pte.kind() {
             PteKind::Valid { .. } => unreachable!("handled above"),
             PteKind::Transition { pfn, protection } => {

@@ -288,6 +288,25 @@ pub enum Op {
         /// Pages.
         pages: u64,
     },
+    /// VirtualLock: lock the pages of a range in the working set
+    /// ([`crate::virtual_lock`]).
+    VirtualLock {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+    },
+    /// VirtualUnlock.
+    VirtualUnlock {
+        /// Process.
+        pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
+    },
     /// An application starts its buffer pool ([`crate::buffer_pool`]):
     /// reserves its window, and with `grow` fills it to its target.
     /// Returns the window's address.
@@ -411,6 +430,17 @@ pub enum OpError {
         /// What is wrong.
         message: String,
     },
+    /// An AWE step names an entry its PFN array does not have (a scenario
+    /// error found when the step runs).
+    #[error("frame {index} of {owner}'s PFN array: it holds {len} frames (AllocateUserPhysicalPages returned them)")]
+    BadFrameIndex {
+        /// Whose array.
+        owner: String,
+        /// The index given.
+        index: u64,
+        /// Frames in the array.
+        len: usize,
+    },
     /// A scenario's `wait_notification` step: the event was not signalled
     /// within its ticks.
     #[error("the {notification} memory resource notification was not signalled after {ticks} background rounds")]
@@ -446,6 +476,7 @@ impl OpError {
             OpError::NotContiguousMemory { .. } | OpError::NoContiguousHeld => "not_contiguous_memory".into(),
             OpError::Fragment { .. } => "fragment".into(),
             OpError::LargePageLost { .. } => "large_page_lost".into(),
+            OpError::BadFrameIndex { .. } => "bad_frame_index".into(),
             OpError::WaitTimeout { .. } => "wait_timeout".into(),
             OpError::BufferPool { .. } => "buffer_pool".into(),
         }
@@ -809,6 +840,20 @@ impl Machine {
         OpError::Win32 { call, error }
     }
 
+    /// Counts one acquisition of the working-set lock, held for `hold`.
+    #[inline]
+    pub(crate) fn took_ws_lock(&mut self, hold: SimNanos) {
+        self.activity.ws_lock += 1;
+        self.activity.ws_lock_held += hold;
+    }
+
+    /// Counts one acquisition of the PFN database lock, held for `hold`.
+    #[inline]
+    pub(crate) fn took_pfn_lock(&mut self, hold: SimNanos) {
+        self.activity.pfn_lock += 1;
+        self.activity.pfn_lock_held += hold;
+    }
+
     /// The account's rights and the current logon session.
     pub fn security(&self) -> &Security {
         &self.security
@@ -972,6 +1017,14 @@ impl Machine {
             Op::FreePhysical { pid, frames } => {
                 self.live(*pid)?;
                 self.free_physical(*pid, frames)
+            }
+            Op::VirtualLock { pid, address, size } => {
+                self.live(*pid)?;
+                self.virtual_lock(*pid, *address, *size)
+            }
+            Op::VirtualUnlock { pid, address, size } => {
+                self.live(*pid)?;
+                self.virtual_unlock(*pid, *address, *size)
             }
             Op::SetPhysicalLimit { pid, pages } => {
                 self.live(*pid)?;
@@ -1315,6 +1368,14 @@ impl Machine {
                 // maximum to the minimum.
                 let min = min.max(20);
                 let max = max.max(13).max(min);
+                // The locked pages must leave the working set fluid: 8
+                // unlocked pages at least below the maximum (WRK `wslist.c`
+                // MmAdjustWorkingSetSize: FirstDynamic + MM_FLUID_WORKING_SET
+                // >= maximum is STATUS_BAD_WORKING_SET_LIMIT).
+                let locked = self.processes[pid.0 as usize].ws.locked_len();
+                if locked + crate::virtual_lock::FLUID_WORKING_SET >= max && locked > 0 {
+                    return Err(self.fail(pid, "SetProcessWorkingSetSize", Win32Error::InvalidParameter));
+                }
                 let p = &mut self.processes[pid.0 as usize];
                 p.ws.min = min;
                 p.ws.max = max;

@@ -116,11 +116,14 @@ impl Machine {
     fn trim_for_pressure(&mut self, faulting: ProcessId) -> u64 {
         let batch = self.config.writer.cluster as u64;
         let others = || self.processes.iter().filter(|p| !p.exited && p.id != faulting);
-        let above_min = others().find(|p| p.ws.len() > p.ws.min).map(|p| (p.id, (p.ws.len() - p.ws.min).min(batch)));
-        let any = || others().find(|p| !p.ws.is_empty()).map(|p| (p.id, p.ws.len().min(batch)));
+        // Locked pages are never trimmed: only the dynamic part counts.
+        let above_min = others()
+            .find(|p| p.ws.len() > p.ws.min && p.ws.dynamic_len() > 0)
+            .map(|p| (p.id, (p.ws.len() - p.ws.min).min(p.ws.dynamic_len()).min(batch)));
+        let any = || others().find(|p| p.ws.dynamic_len() > 0).map(|p| (p.id, p.ws.dynamic_len().min(batch)));
         let own = || {
             let p = &self.processes[faulting.0 as usize];
-            (!p.ws.is_empty()).then_some((faulting, p.ws.len().min(batch)))
+            (p.ws.dynamic_len() > 0).then_some((faulting, p.ws.dynamic_len().min(batch)))
         };
         match above_min.or_else(any).or_else(own) {
             Some((pid, n)) => self.trim(pid, n, EvictReason::MemoryPressure),
@@ -181,8 +184,8 @@ impl Machine {
 
     /// Trims up to `pages` pages from a working set, policy order.
     pub(crate) fn trim(&mut self, pid: ProcessId, pages: u64, reason: EvictReason) -> u64 {
-        self.activity.ws_lock += 1;
-        self.activity.pfn_lock += 1;
+        self.took_ws_lock(self.config.cost.ws_lock_hold);
+        self.took_pfn_lock(self.config.cost.pfn_lock_hold);
         self.activity.time_foreground += self.config.cost.ws_lock_hold + self.config.cost.pfn_lock_hold;
         let mut n = 0;
         while n < pages && self.evict_victim(pid, reason) {
@@ -290,7 +293,7 @@ impl Machine {
             let pages = run.len() as u64;
             written += pages;
             self.activity.io_writes += 1;
-            self.activity.pfn_lock += 1;
+            self.took_pfn_lock(self.config.cost.pfn_lock_hold);
             let t = self.config.cost.io(pages) + self.config.cost.pfn_lock_hold;
             if foreground {
                 self.activity.time_foreground += t;
@@ -332,7 +335,7 @@ impl Machine {
             }
         }
         self.activity.zeroed_by_thread += n;
-        self.activity.pfn_lock += 1;
+        self.took_pfn_lock(self.config.cost.pfn_lock_hold);
         self.activity.time_background += self.config.cost.zero_page * n + self.config.cost.pfn_lock_hold;
         self.emit(|| Event::PagesZeroed { pages: n });
         n

@@ -125,7 +125,8 @@ impl Machine {
         }
         let pfn = pte.pfn();
         let protection = pte.protection().unwrap_or(Protection::ReadWrite);
-        let locked = pte.is_awe() || pte.is_large();
+        let in_ws_locked = pte.in_working_set() && p.ws.is_locked(self.pfn.entry(pfn).ws_index());
+        let locked = in_ws_locked || pte.is_awe() || pte.is_large();
         WorkingSetExBlock::of_valid(1, protection, self.pfn.node_of(pfn), locked, pte.is_large())
     }
 }

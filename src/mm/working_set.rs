@@ -140,6 +140,8 @@ pub const DEFAULT_TAU: u64 = 1000;
 /// "Never referenced again", for the OPT policy.
 pub const NEVER: u64 = u64::MAX;
 const NIL: u32 = u32::MAX;
+/// The links of a locked WSLE: it is in no policy's order.
+const LOCKED_LINK: u32 = u32::MAX - 1;
 const FREE_SLOT: u64 = u64::MAX;
 
 /// One process's working set.
@@ -162,7 +164,12 @@ pub struct WorkingSet {
     head: u32,
     tail: u32,
     free_slots: Vec<u32>,
+    /// Pages in the policy's order: the dynamic part of the working set.
     len: u64,
+    /// Pages VirtualLock locked in the working set: in no policy's order,
+    /// never chosen as victims (NT keeps them below FirstDynamic; WRK
+    /// `lockvm.c`).
+    locked: u64,
     /// Clock use bits (one per slot under clock, empty otherwise) and hand.
     use_bit: Vec<bool>,
     hand: u32,
@@ -205,6 +212,9 @@ pub struct WsEntry {
     pub age: u8,
     /// WSClock: the virtual time of its last use (0 for other policies).
     pub last_use: u64,
+    /// Locked in the working set by VirtualLock (listed first, outside the
+    /// policy's order).
+    pub locked: bool,
 }
 
 impl WorkingSet {
@@ -220,6 +230,7 @@ impl WorkingSet {
             tail: NIL,
             free_slots: Vec::new(),
             len: 0,
+            locked: 0,
             use_bit: Vec::new(),
             hand: NIL,
             next_use: Vec::new(),
@@ -247,15 +258,60 @@ impl WorkingSet {
         self.policy
     }
 
-    /// Number of resident pages.
+    /// Number of resident pages, locked ones included.
     #[inline]
     pub fn len(&self) -> u64 {
-        self.len
+        self.len + self.locked
     }
 
     /// Whether no page is resident.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len + self.locked == 0
+    }
+
+    /// Pages the policy may choose as victims: every resident page but the
+    /// locked ones.
+    #[inline]
+    pub fn dynamic_len(&self) -> u64 {
+        self.len
+    }
+
+    /// Pages locked in the working set.
+    pub fn locked_len(&self) -> u64 {
+        self.locked
+    }
+
+    /// Whether the page in `slot` is locked in the working set.
+    pub fn is_locked(&self, slot: u32) -> bool {
+        self.slots.get(slot as usize).is_some_and(|w| w.vpn != FREE_SLOT && w.prev == LOCKED_LINK)
+    }
+
+    /// Locks the page in `slot` in the working set: it leaves the policy's
+    /// order, so no replacement, trim or scan sees it. Returns false if it
+    /// was locked already.
+    pub fn lock(&mut self, slot: u32) -> bool {
+        if self.is_locked(slot) {
+            return false;
+        }
+        self.leave_policy(slot);
+        let w = &mut self.slots[slot as usize];
+        w.prev = LOCKED_LINK;
+        w.next = LOCKED_LINK;
+        self.len -= 1;
+        self.locked += 1;
+        true
+    }
+
+    /// Unlocks the page in `slot`: it enters the policy's order as a page
+    /// just added would. Returns false if it was not locked.
+    pub fn unlock(&mut self, slot: u32) -> bool {
+        if !self.is_locked(slot) {
+            return false;
+        }
+        self.locked -= 1;
+        self.len += 1;
+        self.enter_policy(slot, NEVER);
+        true
     }
 
     /// Whether a reference to a resident page must be reported to the
@@ -377,6 +433,12 @@ impl WorkingSet {
             }
         };
         self.len += 1;
+        self.enter_policy(s, next_use);
+        s
+    }
+
+    /// Puts slot `s` into the policy's order as a newly added page.
+    fn enter_policy(&mut self, s: u32, next_use: u64) {
         match self.policy {
             PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock => {
                 match self.policy {
@@ -408,12 +470,16 @@ impl WorkingSet {
             }
             PolicyKind::Fifo | PolicyKind::Lru => self.link_tail(s),
         }
-        s
     }
 
     /// Tells the policy that the page in `slot` was referenced.
     #[inline]
     pub fn referenced(&mut self, slot: u32, next_use: u64) {
+        // A locked page is in no policy's order (LRU and OPT move pages in
+        // theirs on every reference).
+        if self.locked != 0 && self.slots[slot as usize].prev == LOCKED_LINK {
+            return;
+        }
         match self.policy {
             PolicyKind::Lru => {
                 if self.tail != slot {
@@ -561,7 +627,7 @@ impl WorkingSet {
         if self.policy != PolicyKind::Aging || self.len == 0 {
             return Vec::new();
         }
-        let mut v: Vec<(u32, u8)> = self.entries_iter().map(|e| (e.slot, e.age)).collect();
+        let mut v: Vec<(u32, u8)> = self.dynamic_entries().map(|e| (e.slot, e.age)).collect();
         v.sort_by_key(|&(_, a)| std::cmp::Reverse(a));
         v
     }
@@ -627,11 +693,27 @@ impl WorkingSet {
         }
     }
 
-    /// Removes the page in `slot`; returns it.
+    /// Removes the page in `slot` (locked or not); returns it.
     pub fn remove(&mut self, slot: u32) -> Vpn {
         let s = slot as usize;
         debug_assert_ne!(self.slots[s].vpn, FREE_SLOT, "removing a free WSLE");
         let vpn = Vpn(self.slots[s].vpn);
+        if self.is_locked(slot) {
+            self.locked -= 1;
+        } else {
+            self.leave_policy(slot);
+            self.len -= 1;
+        }
+        self.slots[s].vpn = FREE_SLOT;
+        self.slots[s].prev = NIL;
+        self.slots[s].next = NIL;
+        self.free_slots.push(slot);
+        vpn
+    }
+
+    /// Takes slot `slot` out of the policy's order (its page stays).
+    fn leave_policy(&mut self, slot: u32) {
+        let s = slot as usize;
         match self.policy {
             PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock => {
                 if self.hand == slot {
@@ -654,10 +736,6 @@ impl WorkingSet {
             PolicyKind::Fifo | PolicyKind::Lru => {}
         }
         self.unlink(slot);
-        self.slots[s].vpn = FREE_SLOT;
-        self.free_slots.push(slot);
-        self.len -= 1;
-        vpn
     }
 
     /// The resident pages in policy order: FIFO/LRU from next victim to
@@ -671,7 +749,25 @@ impl WorkingSet {
     /// produced lazily: a display that shows the first few entries of a
     /// large working set does not walk or copy all of it.
     pub fn entries_iter(&self) -> Box<dyn Iterator<Item = WsEntry> + '_> {
+        let locked =
+            self.slots.iter().enumerate().filter(|(_, w)| w.vpn != FREE_SLOT && w.prev == LOCKED_LINK).map(|(s, w)| {
+                WsEntry {
+                    slot: s as u32,
+                    vpn: Vpn(w.vpn),
+                    use_bit: false,
+                    next_use: NEVER,
+                    age: 0,
+                    last_use: 0,
+                    locked: true,
+                }
+            });
+        Box::new(locked.chain(self.dynamic_entries()))
+    }
+
+    /// The entries of the policy's order (the unlocked pages).
+    fn dynamic_entries(&self) -> Box<dyn Iterator<Item = WsEntry> + '_> {
         let mk = move |s: u32| WsEntry {
+            locked: false,
             slot: s,
             vpn: Vpn(self.slots[s as usize].vpn),
             use_bit: self.policy == PolicyKind::Clock && self.use_bit[s as usize],
@@ -707,8 +803,12 @@ impl WorkingSet {
     /// Checks the policy's own structures against the slot table.
     pub fn audit(&self) -> Result<(), String> {
         let occupied = self.slots().count() as u64;
-        if occupied != self.len {
-            return Err(format!("working set counts {} but holds {occupied}", self.len));
+        if occupied != self.len + self.locked {
+            return Err(format!("working set counts {} but holds {occupied}", self.len + self.locked));
+        }
+        let locked = self.slots.iter().filter(|w| w.vpn != FREE_SLOT && w.prev == LOCKED_LINK).count() as u64;
+        if locked != self.locked {
+            return Err(format!("working set counts {} locked pages but {locked} are marked", self.locked));
         }
         let mut n = 0u64;
         let mut s = self.head;
@@ -745,7 +845,7 @@ impl WorkingSet {
     /// come furthest use first), random's dense array and positions agree,
     /// and the clock hand rests on a resident page.
     fn audit_order(&self) -> Result<(), String> {
-        for (s, _) in self.slots() {
+        for (s, _) in self.slots().filter(|&(s, _)| !self.is_locked(s)) {
             let ok = match self.policy {
                 PolicyKind::Opt => self.by_next_use.contains(&(self.next_use[s as usize], s)),
                 PolicyKind::Random => self.dense.get(self.dense_pos[s as usize] as usize) == Some(&s),

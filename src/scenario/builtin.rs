@@ -16,6 +16,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("contiguous", include_str!("../../scenarios/contiguous.toml")),
     ("tlb", include_str!("../../scenarios/tlb.toml")),
     ("paging-large", include_str!("../../scenarios/paging-large.toml")),
+    ("awe", include_str!("../../scenarios/awe.toml")),
     ("buffer-pool", include_str!("../../scenarios/buffer-pool.toml")),
     ("buffer-pool-ignores-pressure", include_str!("../../scenarios/buffer-pool-ignores-pressure.toml")),
 ];

@@ -212,6 +212,16 @@ pub struct RawStep {
     pub commit: Option<bool>,
     /// Reserve: MEM_LARGE_PAGES.
     pub large_pages: Option<bool>,
+    /// Reserve: MEM_PHYSICAL (an AWE window).
+    pub physical: Option<bool>,
+    /// AWE steps: entries of the process's PFN array, a list of indexes or
+    /// a range "A..B".
+    pub frames: Option<Sp<toml::Value>>,
+    /// AWE steps: whose PFN array `frames` indexes (default: the step's
+    /// process).
+    pub frames_of: Option<Sp<String>>,
+    /// map_scatter: one address per page.
+    pub addresses: Option<Sp<Vec<Sp<toml::Value>>>>,
     /// Touch: "read" or "write"; refs: the same.
     pub access: Option<Sp<String>>,
     /// Touch: "sequential", "reverse", "stride", "random".

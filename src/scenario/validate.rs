@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::raw::{RawMachine, RawScenario, RawStep, Sp};
 use super::{
-    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, Metric, Pattern, ProcessSpec, Scenario,
-    ScenarioError, Step, FILE_METRICS,
+    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, FrameRefs, Metric, Pattern, ProcessSpec,
+    Scenario, ScenarioError, Step, FILE_METRICS,
 };
 use crate::config::{ClusterDirection, Layout, MachineConfig};
 use crate::cost::CostModel;
@@ -658,6 +658,9 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
         alignment,
         highest,
         buddyinfo,
+        frames,
+        frames_of,
+        addresses,
         target,
         memory,
         batch,
@@ -665,7 +668,7 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
         query,
         notification
     );
-    plain!(commit, empty, enable, large_pages, grow);
+    plain!(commit, empty, enable, large_pages, physical, grow);
     v
 }
 
@@ -775,7 +778,7 @@ impl ScenarioCtx<'_> {
         let r = s.get_ref();
         let op = r.op.get_ref().as_str();
         let allowed: &[&str] = match op {
-            "reserve" => &["process", "address", "size", "protection", "commit", "large_pages"],
+            "reserve" => &["process", "address", "size", "protection", "commit", "large_pages", "physical"],
             "commit" => &["process", "address", "size", "protection"],
             "decommit" => &["process", "address", "size"],
             "release" => &["process", "address"],
@@ -795,6 +798,12 @@ impl ScenarioCtx<'_> {
             "contiguous" => &["size", "alignment", "highest"],
             "free_contiguous" => &[],
             "page_out_large" => &["process", "address"],
+            "allocate_physical" => &["process", "pages", "node"],
+            "map_physical" => &["process", "address", "pages", "frames", "frames_of"],
+            "map_scatter" => &["process", "addresses", "frames", "frames_of"],
+            "free_physical" => &["process", "frames", "frames_of"],
+            "physical_limit" => &["process", "pages"],
+            "virtual_lock" | "virtual_unlock" => &["process", "address", "size", "pages"],
             "buffer_pool" => &["process", "target", "memory", "batch", "shrink", "query", "grow"],
             "pool_grow" => &["process"],
             "wait_notification" => &["notification", "ticks"],
@@ -802,7 +811,7 @@ impl ScenarioCtx<'_> {
                 return Err(c.err(
                     r.op.span(),
                     format!(
-                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, buffer_pool, pool_grow or wait_notification"
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, allocate_physical, map_physical, map_scatter, free_physical, physical_limit, virtual_lock, virtual_unlock, buffer_pool, pool_grow or wait_notification"
                     ),
                 ))
             }
@@ -823,6 +832,7 @@ impl ScenarioCtx<'_> {
                 protection: self.protection(&r.protection, Protection::ReadWrite)?,
                 commit: r.commit.unwrap_or(false),
                 large_pages: r.large_pages.unwrap_or(false),
+                physical: r.physical.unwrap_or(false),
             },
             "commit" => Action::Commit {
                 process: self.process(s)?,
@@ -966,6 +976,68 @@ impl ScenarioCtx<'_> {
                 process: self.process(s)?,
                 address: c.address(self.need(s, &r.address, "address")?, "address")?,
             },
+            "allocate_physical" => Action::AllocatePhysical {
+                process: self.process(s)?,
+                pages: c.count(self.need(s, &r.pages, "pages")?, 0, 1 << 32, "pages")?,
+                node: r.node.as_ref().map(|n| c.count(n, 0, 63, "node").map(|n| n as u8)).transpose()?,
+            },
+            "map_physical" => {
+                let frames = self.frames(s, false)?;
+                let pages =
+                    match (&frames, &r.pages) {
+                        (Some(f), None) => f.indexes.len() as u64,
+                        (None, Some(p)) => c.count(p, 1, 1 << 32, "pages")?,
+                        (Some(_), Some(p)) => {
+                            return Err(c.err(
+                                p.span(),
+                                "map_physical: with `frames`, the pages are as many as the frames: no `pages`",
+                            ))
+                        }
+                        (None, None) => return Err(c.err(
+                            s.span(),
+                            "op \"map_physical\" needs `frames` (to map) or `pages` (to unmap, as with a NULL array)",
+                        )),
+                    };
+                Action::MapPhysical {
+                    process: self.process(s)?,
+                    address: c.address(self.need(s, &r.address, "address")?, "address")?,
+                    pages,
+                    frames,
+                }
+            }
+            "map_scatter" => {
+                let list = self.need(s, &r.addresses, "addresses")?;
+                let addresses =
+                    list.get_ref().iter().map(|a| c.address(a, "address")).collect::<Result<Vec<_>, _>>()?;
+                let frames = self.frames(s, false)?;
+                if addresses.is_empty() || frames.as_ref().is_some_and(|f| f.indexes.len() != addresses.len()) {
+                    return Err(c.err(list.span(), "map_scatter: expected one address per frame, and at least one"));
+                }
+                Action::MapScatter { process: self.process(s)?, addresses, frames }
+            }
+            "free_physical" => Action::FreePhysical {
+                process: self.process(s)?,
+                frames: self.frames(s, true)?.expect("required frames"),
+            },
+            "physical_limit" => Action::PhysicalLimit {
+                process: self.process(s)?,
+                pages: c.count(self.need(s, &r.pages, "pages")?, 0, 1 << 40, "pages")?,
+            },
+            "virtual_lock" | "virtual_unlock" => {
+                let process = self.process(s)?;
+                let address = c.address(self.need(s, &r.address, "address")?, "address")?;
+                let size = match (&r.pages, &r.size) {
+                    (Some(p), None) => c.count(p, 1, 1 << 32, "pages")? * PAGE_SIZE,
+                    (None, Some(sz)) => self.pte_range(sz)?,
+                    (None, None) => PAGE_SIZE,
+                    (Some(_), Some(sz)) => return Err(c.err(sz.span(), "give `pages` or `size`, not both")),
+                };
+                if op == "virtual_lock" {
+                    Action::VirtualLock { process, address, size }
+                } else {
+                    Action::VirtualUnlock { process, address, size }
+                }
+            }
             "buffer_pool" => self.buffer_pool(s)?,
             "pool_grow" => Action::PoolGrow { process: self.process(s)? },
             "wait_notification" => {
@@ -991,6 +1063,7 @@ impl ScenarioCtx<'_> {
                     "not_contiguous_memory",
                     "fragment",
                     "large_page_lost",
+                    "bad_frame_index",
                     "wait_timeout",
                     "buffer_pool",
                 ]
@@ -1008,6 +1081,52 @@ impl ScenarioCtx<'_> {
             }
         };
         Ok(Step { line: c.line(s.span()), label: r.label.clone(), note: r.note.clone(), action, expect, expect_error })
+    }
+
+    /// The `frames` of an AWE step (and `frames_of`): indexes into a PFN
+    /// array, as a list or a range "A..B". `None` when absent and not
+    /// `required`.
+    fn frames(&self, s: &Sp<RawStep>, required: bool) -> Result<Option<FrameRefs>, ScenarioError> {
+        let c = self.ctx;
+        let r = s.get_ref();
+        let Some(v) = &r.frames else {
+            if let Some(o) = &r.frames_of {
+                return Err(c.err(o.span(), "`frames_of` names whose PFN array `frames` indexes: give `frames` too"));
+            }
+            if required {
+                return Err(c.err(s.span(), format!("op {:?} needs `frames`", r.op.get_ref())));
+            }
+            return Ok(None);
+        };
+        let expected = "frames: expected a list of indexes into the PFN array ([0, 1, 2]) or a range \"A..B\"";
+        let indexes: Vec<u64> = match v.get_ref() {
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_integer().filter(|&i| (0..1 << 32).contains(&i)).map(|i| i as u64))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| c.err(v.span(), expected))?,
+            toml::Value::String(t) => {
+                let (a, b) = t.split_once("..").ok_or_else(|| c.err(v.span(), expected))?;
+                let (a, b) = (a.trim().parse::<u64>(), b.trim().parse::<u64>());
+                match (a, b) {
+                    (Ok(a), Ok(b)) if a < b && b - a <= 1 << 24 => (a..b).collect(),
+                    _ => return Err(c.err(v.span(), expected)),
+                }
+            }
+            _ => return Err(c.err(v.span(), expected)),
+        };
+        if indexes.is_empty() {
+            return Err(c.err(v.span(), "frames: expected at least one frame"));
+        }
+        let of = match &r.frames_of {
+            None => self.process(s)?,
+            Some(name) => self
+                .processes
+                .iter()
+                .position(|q| &q.name == name.get_ref())
+                .ok_or_else(|| c.err(name.span(), format!("frames_of: unknown process {:?}", name.get_ref())))?,
+        };
+        Ok(Some(FrameRefs { of, indexes }))
     }
 
     /// A buffer_pool step: `target` a size of whole pages up to the

@@ -33,25 +33,108 @@ fn slot_base(k: u8) -> u64 {
 /// One generated action, before process numbers are resolved.
 #[derive(Clone, Debug)]
 enum Raw {
-    Reserve { p: u8, slot: u8, pages: u8, commit: bool, fixed: bool, prot: u8 },
-    Commit { p: u8, slot: u8, off: u8, pages: u8 },
-    Decommit { p: u8, slot: u8, off: u8, pages: u8 },
-    Release { p: u8, slot: u8 },
-    Map { p: u8, slot: u8, second_chunk: bool, pages: u8, writable: bool },
-    Touch { p: u8, slot: u8, off: u8, count: u8, write: bool, node: Option<u8> },
-    Trim { p: u8, pages: Option<u8> },
-    SetWs { p: u8, limits: Option<(u8, u8)> },
-    WriteModified { pages: Option<u8> },
-    Advance { ticks: u8 },
+    Reserve {
+        p: u8,
+        slot: u8,
+        pages: u8,
+        commit: bool,
+        fixed: bool,
+        prot: u8,
+    },
+    Commit {
+        p: u8,
+        slot: u8,
+        off: u8,
+        pages: u8,
+    },
+    Decommit {
+        p: u8,
+        slot: u8,
+        off: u8,
+        pages: u8,
+    },
+    Release {
+        p: u8,
+        slot: u8,
+    },
+    Map {
+        p: u8,
+        slot: u8,
+        second_chunk: bool,
+        pages: u8,
+        writable: bool,
+    },
+    Touch {
+        p: u8,
+        slot: u8,
+        off: u8,
+        count: u8,
+        write: bool,
+        node: Option<u8>,
+    },
+    Trim {
+        p: u8,
+        pages: Option<u8>,
+    },
+    SetWs {
+        p: u8,
+        limits: Option<(u8, u8)>,
+    },
+    WriteModified {
+        pages: Option<u8>,
+    },
+    Advance {
+        ticks: u8,
+    },
     AgeWorkingSets,
-    Exit { p: u8 },
+    Exit {
+        p: u8,
+    },
+    /// An AWE window in a slot.
+    Window {
+        p: u8,
+        slot: u8,
+        pages: u8,
+    },
+    /// AllocateUserPhysicalPages(Numa).
+    AllocateAwe {
+        p: u8,
+        pages: u8,
+        node: Option<u8>,
+    },
+    /// MapUserPhysicalPages of entries of the PFN array (or NULL); `scatter`
+    /// maps page i at every other page.
+    MapAwe {
+        p: u8,
+        slot: u8,
+        off: u8,
+        entries: Vec<u8>,
+        null: bool,
+        scatter: bool,
+    },
+    /// FreeUserPhysicalPages of entries of the PFN array.
+    FreeAwe {
+        p: u8,
+        entries: Vec<u8>,
+    },
+    /// VirtualLock or VirtualUnlock of a range.
+    Lock {
+        p: u8,
+        slot: u8,
+        off: u8,
+        pages: u8,
+        unlock: bool,
+    },
 }
 
-/// A concrete step: an operation, or a run of memory references.
+/// A concrete step: an operation, or a run of memory references, or an
+/// AWE call whose frames come from the process's PFN array at run time.
 #[derive(Clone, Debug)]
 enum Step {
     Apply(Op),
     Touch { pid: ProcessId, address: u64, pages: u64, kind: AccessKind, node: Option<u8> },
+    MapAwe { pid: ProcessId, address: u64, entries: Vec<u8>, null: bool, scatter: bool },
+    FreeAwe { pid: ProcessId, entries: Vec<u8> },
 }
 
 fn raw_strategy() -> impl Strategy<Value = Raw> {
@@ -75,7 +158,15 @@ fn raw_strategy() -> impl Strategy<Value = Raw> {
         5 => prop::option::of(1u8..32).prop_map(|pages| Raw::WriteModified { pages }),
         4 => (1u8..4).prop_map(|ticks| Raw::Advance { ticks }),
         2 => Just(Raw::AgeWorkingSets),
-        2 => p.prop_map(|p| Raw::Exit { p }),
+        2 => p.clone().prop_map(|p| Raw::Exit { p }),
+        3 => (p.clone(), slot.clone(), 1u8..12).prop_map(|(p, slot, pages)| Raw::Window { p, slot, pages }),
+        3 => (p.clone(), 0u8..12, prop::option::weighted(0.3, 0u8..2))
+            .prop_map(|(p, pages, node)| Raw::AllocateAwe { p, pages, node }),
+        5 => (p.clone(), slot.clone(), 0u8..12, prop::collection::vec(any::<u8>(), 1..6), prop::bool::weighted(0.15), any::<bool>())
+            .prop_map(|(p, slot, off, entries, null, scatter)| Raw::MapAwe { p, slot, off, entries, null, scatter }),
+        2 => (p.clone(), prop::collection::vec(any::<u8>(), 0..5)).prop_map(|(p, entries)| Raw::FreeAwe { p, entries }),
+        4 => (p, slot, 0u8..20, 1u8..10, prop::bool::weighted(0.3))
+            .prop_map(|(p, slot, off, pages, unlock)| Raw::Lock { p, slot, off, pages, unlock }),
     ]
 }
 
@@ -128,6 +219,32 @@ fn concrete(r: &Raw, procs: usize) -> Step {
         Raw::Advance { ticks } => Step::Apply(Op::Advance { ticks: ticks as u32 }),
         Raw::AgeWorkingSets => Step::Apply(Op::AgeWorkingSets),
         Raw::Exit { p } => Step::Apply(Op::Exit { pid: pid(p) }),
+        Raw::Window { p, slot, pages } => Step::Apply(Op::ReservePhysical {
+            pid: pid(p),
+            address: Some(slot_base(slot)),
+            size: pages as u64 * PAGE,
+            protection: Protection::ReadWrite,
+            commit: false,
+        }),
+        Raw::AllocateAwe { p, pages, node } => {
+            Step::Apply(Op::AllocatePhysical { pid: pid(p), pages: pages as u64, node })
+        }
+        Raw::MapAwe { p, slot, off, ref entries, null, scatter } => Step::MapAwe {
+            pid: pid(p),
+            address: slot_base(slot) + off as u64 * PAGE,
+            entries: entries.clone(),
+            null,
+            scatter,
+        },
+        Raw::FreeAwe { p, ref entries } => Step::FreeAwe { pid: pid(p), entries: entries.clone() },
+        Raw::Lock { p, slot, off, pages, unlock } => {
+            let (pid, address, size) = (pid(p), slot_base(slot) + off as u64 * PAGE, pages as u64 * PAGE);
+            Step::Apply(if unlock {
+                Op::VirtualUnlock { pid, address, size }
+            } else {
+                Op::VirtualLock { pid, address, size }
+            })
+        }
     }
 }
 
@@ -215,6 +332,9 @@ fn build(s: &Setup) -> Machine {
     c.balance.goal = c.balance.available_below + above;
     let mut m = Machine::new(c).expect("a valid small machine");
     m.set_recording(true);
+    // Every process holds the lock-memory privilege; the even ones enable it.
+    m.apply(&Op::GrantPrivilege { privilege: Privilege::LockMemory }).expect("grant");
+    m.apply(&Op::Logon).expect("logon");
     for (i, &(min, max, hard, policy, node)) in s.procs.iter().enumerate() {
         let v = m
             .apply(&Op::CreateProcess {
@@ -228,6 +348,11 @@ fn build(s: &Setup) -> Machine {
             })
             .expect("create process");
         assert_eq!(v, OpValue::Process(ProcessId(i as u16)));
+        if i % 2 == 0 {
+            let pid = ProcessId(i as u16);
+            m.apply(&Op::AdjustTokenPrivileges { pid, privilege: Privilege::LockMemory, enable: true })
+                .expect("adjust");
+        }
     }
     let v = m.apply(&Op::CreateFile { name: "f".into(), size: s.file_pages * PAGE - 100 }).expect("create file");
     assert_eq!(v, OpValue::File(FileId(0)));
@@ -278,6 +403,32 @@ fn audit(m: &Machine, before: &pagelab::machine::Counters) -> Result<(), String>
     if s.pagefile_used > s.pagefile_capacity {
         return Err(format!("page file {} of {} slots", s.pagefile_used, s.pagefile_capacity));
     }
+    // QueryWorkingSetEx agrees with the PTE and the PFN entry of every page.
+    for p in m.processes() {
+        for (vpn, pte) in p.page_table.iter() {
+            let b = m.query_working_set_ex(p.id, vpn.address());
+            if b.valid() != pte.is_valid() {
+                return Err(format!(
+                    "{}: QueryWorkingSetEx says valid {} for a {} PTE at {vpn}",
+                    p.name,
+                    b.valid(),
+                    pte.kind()
+                ));
+            }
+            if !pte.is_valid() {
+                continue;
+            }
+            let e = m.pfn_db().entry(pte.pfn());
+            let ws_locked = pte.in_working_set() && p.ws.is_locked(e.ws_index());
+            let want = (m.pfn_db().node_of(pte.pfn()), ws_locked || e.awe() || e.large(), e.large());
+            if (b.node(), b.locked(), b.large_page()) != want {
+                return Err(format!(
+                    "{}: QueryWorkingSetEx at {vpn} is {b}, the PFN entry says (node, locked, large) {want:?}",
+                    p.name
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -292,11 +443,92 @@ fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
             &steps[..=i]
         ))
     };
+    // Each process's PFN array (freed frames stay in it, as in a program's),
+    // and the pages VirtualLock locked that nothing has unlocked or freed.
+    let mut arrays: Vec<Vec<pagelab::units::Pfn>> = vec![Vec::new(); setup.procs.len()];
+    let mut locked: BTreeSet<(u16, u64)> = BTreeSet::new();
     for (i, step) in steps.iter().enumerate() {
         match step {
             Step::Apply(op) => {
-                let _ = m.apply(op);
+                let r = m.apply(op);
+                match (op, &r) {
+                    (Op::AllocatePhysical { pid, .. }, Ok(OpValue::Frames(f))) => arrays[pid.0 as usize].extend(f),
+                    (Op::VirtualLock { pid, address, size }, Ok(_)) => {
+                        locked.extend((address / PAGE..(address + size).div_ceil(PAGE)).map(|v| (pid.0, v)));
+                    }
+                    (Op::VirtualUnlock { pid, address, size }, Ok(_))
+                    | (Op::Decommit { pid, address, size }, Ok(_)) => {
+                        for v in address / PAGE..(address + size).div_ceil(PAGE) {
+                            locked.remove(&(pid.0, v));
+                        }
+                    }
+                    (Op::Release { pid, .. }, Ok(_)) | (Op::Exit { pid }, Ok(_)) => {
+                        // What is left of the process's VADs says what stays.
+                        let p = m.process(*pid).expect("the process");
+                        locked.retain(|&(q, v)| q != pid.0 || p.vad_at(pagelab::units::Vpn(v)).is_some());
+                    }
+                    _ => {}
+                }
                 audit(&m, &before).map_err(|e| fail(i, "the operation", e))?;
+                for &(q, v) in &locked {
+                    let p = m.process(ProcessId(q)).expect("the process");
+                    let pte = p.page_table.get(pagelab::units::Vpn(v));
+                    let in_ws = pte.is_valid()
+                        && (!pte.in_working_set() || p.ws.is_locked(m.pfn_db().entry(pte.pfn()).ws_index()));
+                    if !in_ws {
+                        return Err(fail(
+                            i,
+                            "the operation",
+                            format!("locked page {v:#x} of {} left the working set", p.name),
+                        ));
+                    }
+                }
+                before = m.counters();
+            }
+            Step::MapAwe { pid, address, entries, null, scatter } => {
+                let array = &arrays[pid.0 as usize];
+                // An empty array still names a frame: one the process never owned.
+                let frames: Vec<_> =
+                    entries
+                        .iter()
+                        .map(|&e| {
+                            if array.is_empty() {
+                                pagelab::units::Pfn(e as u32)
+                            } else {
+                                array[e as usize % array.len()]
+                            }
+                        })
+                        .collect();
+                let frames = (!null).then_some(frames);
+                let n = entries.len() as u64;
+                let op = if *scatter {
+                    Op::MapPhysicalScatter {
+                        pid: *pid,
+                        addresses: (0..n).map(|k| address + 2 * k * PAGE).collect(),
+                        frames,
+                    }
+                } else {
+                    Op::MapPhysical { pid: *pid, address: *address, pages: n, frames }
+                };
+                let _ = m.apply(&op);
+                audit(&m, &before).map_err(|e| fail(i, "the map", e))?;
+                before = m.counters();
+            }
+            Step::FreeAwe { pid, entries } => {
+                let array = &arrays[pid.0 as usize];
+                let frames: Vec<_> =
+                    entries
+                        .iter()
+                        .map(|&e| {
+                            if array.is_empty() {
+                                pagelab::units::Pfn(e as u32)
+                            } else {
+                                array[e as usize % array.len()]
+                            }
+                        })
+                        .collect();
+                let _ = m.apply(&Op::FreePhysical { pid: *pid, frames });
+                audit(&m, &before).map_err(|e| fail(i, "the free", e))?;
                 before = m.counters();
             }
             Step::Touch { pid, address, pages, kind, node } => {

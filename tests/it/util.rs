@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 15] = [
+pub const BUILTINS: [&str; 16] = [
     "tour",
     "demand-zero",
     "belady",
@@ -22,6 +22,7 @@ pub const BUILTINS: [&str; 15] = [
     "contiguous",
     "tlb",
     "paging-large",
+    "awe",
     "buffer-pool",
     "buffer-pool-ignores-pressure",
 ];

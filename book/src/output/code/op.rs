@@ -105,9 +105,7 @@ pub enum Op {
     /// writer runs if its thresholds say so, the zero page thread zeroes
     /// free pages, and a period of the balance set manager passes (one
     /// simulated second by default), after which it ages working sets and,
-    /// if available memory is low, trims them; then every buffer pool's
-    /// resource monitor reads the memory resource notifications and grows
-    /// or shrinks its pool ([`crate::buffer_pool`]).
+    /// if available memory is low, trims them.
     Advance {
         /// Rounds.
         ticks: u32,
@@ -234,22 +232,24 @@ pub enum Op {
         /// Pages.
         pages: u64,
     },
-    /// An application starts its buffer pool ([`crate::buffer_pool`]):
-    /// reserves its window, and with `grow` fills it to its target.
-    /// Returns the window's address.
-    StartBufferPool {
+    /// VirtualLock: lock the pages of a range in the working set
+    /// ([`crate::virtual_lock`]).
+    VirtualLock {
         /// Process.
         pid: ProcessId,
-        /// Target, memory, batch, shrink, queries.
-        spec: crate::buffer_pool::PoolSpec,
-        /// Grow to the target now.
-        grow: bool,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
     },
-    /// The process's buffer pool grows to its target now. Returns
-    /// [`OpValue::Count`], the pages added.
-    GrowBufferPool {
+    /// VirtualUnlock.
+    VirtualUnlock {
         /// Process.
         pid: ProcessId,
+        /// Address.
+        address: u64,
+        /// Bytes.
+        size: u64,
     },
     /// AdjustTokenPrivileges on the process's own token for one privilege.
     /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
