@@ -9,7 +9,8 @@
 //! - `fragmentation`: free-block distributions against a buddy allocator
 //!   model, and `pagelab fragmentation` on real and broken buddyinfo texts;
 //! - `determinism`: the same inputs give the same output, bit for bit;
-//! - `lackey`: a real valgrind trace, replayed and checked independently.
+//! - `lackey`: a real valgrind trace, replayed and checked independently;
+//! - `memory_pressure`: the notifications and the buffer-pool scenarios.
 
 mod util;
 
@@ -19,5 +20,6 @@ mod determinism;
 mod fragmentation;
 mod hardening;
 mod lackey;
+mod memory_pressure;
 mod oracles;
 mod properties;
