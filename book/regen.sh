@@ -211,7 +211,8 @@ run 0 help.txt --help
 run 0 scenarios.txt scenarios
 
 # Every built-in scenario: its report, its steps, and its events per step.
-for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb paging-large awe numa-drift; do
+for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb paging-large \
+    awe buffer-pool buffer-pool-ignores-pressure numa-drift; do
     run 0 "$s/run.txt" run "$s"
     step_blocks "scenarios/$s.toml" "$s"
     raw "$s.events" run "$s" --events
@@ -302,6 +303,11 @@ step_blocks book/src/scenarios/from-buddyinfo.toml from-buddyinfo
 run 0 from-buddyinfo/fragmentation.txt fragmentation --scenario book/src/scenarios/from-buddyinfo.toml --set large_page_allocator=give-up
 for era in desperate give-up sp1; do
     brief from-buddyinfo/eras.txt '^(I/O|simulated|expectations)' run book/src/scenarios/from-buddyinfo.toml --set "large_page_allocator=$era"
+done
+
+# Memory pressure: the other process's faults beside each pool, pass by pass.
+for s in buffer-pool buffer-pool-ignores-pressure; do
+    brief buffer-pool/compare.txt '^(faults|page lists|app )' run "$s"
 done
 
 # Writing scenarios: errors and exit codes.

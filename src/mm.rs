@@ -1,12 +1,14 @@
 //! The memory manager model: the [`machine::Machine`] and everything it
 //! owns, one module a subsystem (PTEs, the PFN database and its lists,
 //! working sets, faults and paging, the page file, large pages and the
-//! contiguity index, the allocator eras, AWE, VirtualLock, the system's pages, tokens and
+//! contiguity index, the allocator eras, AWE, VirtualLock, memory resource
+//! notifications and the buffer-pool application model, the system's pages, tokens and
 //! privileges, the TLB, costs and events). The front-ends and drivers
 //! (scenarios, traces, the CLI, the TUI) sit beside it in `src/`.
 
 pub mod awe;
 pub mod balance;
+pub mod buffer_pool;
 pub mod compaction;
 pub mod config;
 pub mod contiguity;
@@ -16,6 +18,7 @@ pub mod fault;
 pub mod fragment;
 pub mod large_page;
 pub mod machine;
+pub mod notify;
 pub mod page_table;
 pub mod pagefile;
 pub mod pager;

@@ -344,6 +344,22 @@ impl Runner {
                 None => Err(OpError::NoContiguousHeld),
             },
             Action::Logon => m.apply(&Op::Logon).map(drop),
+            Action::BufferPool { process, spec, grow } => {
+                m.apply(&Op::StartBufferPool { pid: self.pids[*process], spec: *spec, grow: *grow }).map(drop)
+            }
+            Action::PoolGrow { process } => m.apply(&Op::GrowBufferPool { pid: self.pids[*process] }).map(drop),
+            Action::WaitNotification { notification, ticks } => {
+                // One background round at a time, looking before each.
+                for round in 0..=*ticks {
+                    if m.query_memory_resource_notification(*notification) {
+                        return Ok(());
+                    }
+                    if round < *ticks {
+                        m.apply(&Op::Advance { ticks: 1 })?;
+                    }
+                }
+                Err(OpError::WaitTimeout { notification: notification.name(), ticks: *ticks })
+            }
             Action::AdjustPrivileges { process, privilege, enable } => m
                 .apply(&Op::AdjustTokenPrivileges { pid: self.pids[*process], privilege: *privilege, enable: *enable })
                 .map(drop),
@@ -452,6 +468,12 @@ impl Runner {
                 "awe.pages" => m.awe_frames(),
                 "locks.ws_held_us" => c.activity.ws_lock_held.0 / 1000,
                 "locks.pfn_held_us" => c.activity.pfn_lock_held.0 / 1000,
+                "notify.low" => m.notifications().low as u64,
+                "notify.high" => m.notifications().high as u64,
+                "notify.low_signals" => m.notifications().low_signals,
+                "notify.high_signals" => m.notifications().high_signals,
+                "notify.low_threshold" => m.notifications().thresholds.low,
+                "notify.high_threshold" => m.notifications().thresholds.high,
                 other => unreachable!("metric {other} validated"),
             })),
             Metric::Process(i, name) => {
@@ -469,6 +491,11 @@ impl Runner {
                     "ws_locked" => p.ws.locked_len(),
                     "awe_pages" => p.awe.len(),
                     "awe_mapped" => p.awe.mapped(),
+                    "pool.pages" => m.buffer_pool(p.id).map_or(0, |b| b.pages),
+                    "pool.target" => m.buffer_pool(p.id).map_or(0, |b| b.spec.target),
+                    "pool.queries" => m.buffer_pool(p.id).map_or(0, |b| b.queries),
+                    "pool.shrinks" => m.buffer_pool(p.id).map_or(0, |b| b.shrinks),
+                    "pool.remote" => m.buffer_pool(p.id).map_or(0, |b| b.remote()),
                     other => unreachable!("metric {other} validated"),
                 }))
             }

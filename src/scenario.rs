@@ -372,6 +372,28 @@ pub enum Action {
         /// An address in the large page.
         address: u64,
     },
+    /// Start a buffer pool ([`crate::buffer_pool`]).
+    BufferPool {
+        /// Process.
+        process: usize,
+        /// Target, memory, batch, shrink, queries.
+        spec: crate::buffer_pool::PoolSpec,
+        /// Grow to the target now.
+        grow: bool,
+    },
+    /// Grow a buffer pool to its target now.
+    PoolGrow {
+        /// Process.
+        process: usize,
+    },
+    /// Run background rounds until a memory resource notification is
+    /// signalled, at most `ticks` of them.
+    WaitNotification {
+        /// Which.
+        notification: crate::notify::Notification,
+        /// The most rounds to run (0: only look).
+        ticks: u32,
+    },
 }
 
 impl Action {
@@ -398,13 +420,16 @@ impl Action {
             | Action::PhysicalLimit { process, .. }
             | Action::VirtualLock { process, .. }
             | Action::VirtualUnlock { process, .. }
-            | Action::PageOutLarge { process, .. } => Some(*process),
+            | Action::PageOutLarge { process, .. }
+            | Action::BufferPool { process, .. }
+            | Action::PoolGrow { process } => Some(*process),
             Action::WriteModified { .. }
             | Action::Advance { .. }
             | Action::Grant { .. }
             | Action::Logon
             | Action::Contiguous { .. }
-            | Action::FreeContiguous => None,
+            | Action::FreeContiguous
+            | Action::WaitNotification { .. } => None,
         }
     }
 
@@ -438,6 +463,9 @@ impl Action {
             Action::PhysicalLimit { .. } => "physical_limit",
             Action::VirtualLock { .. } => "virtual_lock",
             Action::VirtualUnlock { .. } => "virtual_unlock",
+            Action::BufferPool { .. } => "buffer_pool",
+            Action::PoolGrow { .. } => "pool_grow",
+            Action::WaitNotification { .. } => "wait_notification",
         }
     }
 }
@@ -542,6 +570,12 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "awe.pages",
     "locks.ws_held_us",
     "locks.pfn_held_us",
+    "notify.low",
+    "notify.high",
+    "notify.low_signals",
+    "notify.high_signals",
+    "notify.low_threshold",
+    "notify.high_threshold",
 ];
 
 /// Per-process metric names (written `PROCESS.NAME`), besides the paging
@@ -558,6 +592,11 @@ pub const PROCESS_METRICS: &[&str] = &[
     "ws_locked",
     "awe_pages",
     "awe_mapped",
+    "pool.pages",
+    "pool.target",
+    "pool.queries",
+    "pool.shrinks",
+    "pool.remote",
 ];
 
 /// Every machine-wide metric name.

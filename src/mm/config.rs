@@ -186,6 +186,9 @@ pub struct MachineConfig {
     pub large_page_allocator: crate::compaction::Era,
     /// The TLB model, if any ([`crate::tlb`]): `None` counts no TLB misses.
     pub tlb: Option<crate::tlb::TlbConfig>,
+    /// The memory resource notifications' thresholds, when the registry
+    /// overrides them ([`crate::notify`]).
+    pub notifications: crate::notify::NotifyConfig,
 }
 
 /// A machine setting that cannot be used, and why.
@@ -225,6 +228,7 @@ impl MachineConfig {
             large_pages: true,
             large_page_allocator: crate::compaction::Era::default(),
             tlb: None,
+            notifications: Default::default(),
         }
     }
 

@@ -381,6 +381,50 @@ pub enum Event {
         /// Simulated time of the call.
         time: SimNanos,
     },
+    /// The memory resource notifications changed: available pages crossed
+    /// a threshold ([`crate::notify`]).
+    MemoryCondition {
+        /// Which event is signalled now (or neither).
+        condition: crate::notify::MemoryCondition,
+        /// Available pages.
+        available: u64,
+        /// The low threshold, pages.
+        low: u64,
+        /// The high threshold, pages.
+        high: u64,
+    },
+    /// An application started its buffer pool ([`crate::buffer_pool`]).
+    BufferPoolStarted {
+        /// The process.
+        pid: ProcessId,
+        /// Its setup.
+        spec: crate::buffer_pool::PoolSpec,
+        /// First page of its window or reservation.
+        base: Vpn,
+    },
+    /// A buffer pool grew by a batch.
+    BufferPoolGrew {
+        /// The process.
+        pid: ProcessId,
+        /// Pages added.
+        added: u64,
+        /// Pages in the pool now.
+        pages: u64,
+        /// Its target.
+        target: u64,
+    },
+    /// A buffer pool gave pages back because the low memory notification
+    /// was signalled.
+    BufferPoolShrank {
+        /// The process.
+        pid: ProcessId,
+        /// Pages given back.
+        released: u64,
+        /// Pages left in the pool.
+        pages: u64,
+        /// Available pages before.
+        available: u64,
+    },
     /// MapUserPhysicalPages with a NULL array unmapped AWE pages.
     PhysicalPagesUnmapped {
         /// The process.
@@ -784,6 +828,37 @@ impl Event {
                 name(*pid),
                 if *freed == 1 { "" } else { "s" }
             ),
+            Event::MemoryCondition { condition, available, low, high } => match condition {
+                crate::notify::MemoryCondition::Low => format!(
+                    "{available} available pages, below the low threshold of {low}: the low memory resource notification is signalled (applications that lock memory should give some back)"
+                ),
+                crate::notify::MemoryCondition::High => format!(
+                    "{available} available pages, at or above the high threshold of {high}: the high memory resource notification is signalled (memory to spare)"
+                ),
+                crate::notify::MemoryCondition::Normal => format!(
+                    "{available} available pages (thresholds low {low}, high {high}): neither memory resource notification is signalled"
+                ),
+            },
+            Event::BufferPoolStarted { pid, spec, base } => format!(
+                "{} started a buffer pool of {} at {base}: target {}, {} a batch, giving back {} while memory is low{}",
+                name(*pid),
+                match spec.memory {
+                    crate::buffer_pool::PoolMemory::Awe => "AWE pages (locked)",
+                    crate::buffer_pool::PoolMemory::Regular => "regular pages",
+                },
+                pages(spec.target),
+                pages(spec.batch),
+                pages(spec.shrink),
+                if spec.shrink == 0 { " (it ignores memory pressure)" } else { "" }
+            ),
+            Event::BufferPoolGrew { pid, added, pages: n, target } => {
+                format!("{}'s buffer pool grew by {}: {n} of its target {target}", name(*pid), pages(*added))
+            }
+            Event::BufferPoolShrank { pid, released, pages: n, available } => format!(
+                "{}'s buffer pool sees the low memory notification with {available} pages available and gives back {}, keeping {n}",
+                name(*pid),
+                pages(*released)
+            ),
             Event::LargePagesUnavailable { pid, wanted, free_regions } => format!(
                 "{} VirtualAlloc(MEM_LARGE_PAGES) needs {wanted} aligned free region{} but {free_regions} {} entirely free: ERROR_NO_SYSTEM_RESOURCES, whatever the free memory in pieces",
                 name(*pid),
@@ -906,6 +981,14 @@ impl Event {
             Event::PhysicalPagesMapped { .. } => "physical_pages_mapped",
             Event::PhysicalPagesUnmapped { .. } => "physical_pages_unmapped",
             Event::PhysicalPagesFreed { .. } => "physical_pages_freed",
+            Event::MemoryCondition { condition, .. } => match condition {
+                crate::notify::MemoryCondition::Low => "memory_low",
+                crate::notify::MemoryCondition::Normal => "memory_normal",
+                crate::notify::MemoryCondition::High => "memory_high",
+            },
+            Event::BufferPoolStarted { .. } => "buffer_pool_started",
+            Event::BufferPoolGrew { .. } => "buffer_pool_grew",
+            Event::BufferPoolShrank { .. } => "buffer_pool_shrank",
             Event::LargePagesUnavailable { .. } => "large_pages_unavailable",
             Event::RunEmptied { .. } => "run_emptied",
             Event::RunAbandoned { .. } => "run_abandoned",
@@ -925,7 +1008,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 45] = [
+    pub const KINDS: [&'static str; 51] = [
         "process_created",
         "reserved",
         "committed",
@@ -971,5 +1054,11 @@ impl Event {
         "physical_pages_freed",
         "pages_locked",
         "pages_unlocked",
+        "memory_low",
+        "memory_normal",
+        "memory_high",
+        "buffer_pool_started",
+        "buffer_pool_grew",
+        "buffer_pool_shrank",
     ];
 }

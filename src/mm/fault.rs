@@ -295,6 +295,9 @@ impl Machine {
             self.maybe_run_writer();
             self.maybe_run_balance_set_manager();
         }
+        // Available pages change only in faults and operations: the
+        // notifications are checked here, never on the hit path.
+        self.update_notifications();
         result
     }
 

@@ -159,7 +159,9 @@ pub enum Op {
     /// writer runs if its thresholds say so, the zero page thread zeroes
     /// free pages, and a period of the balance set manager passes (one
     /// simulated second by default), after which it ages working sets and,
-    /// if available memory is low, trims them.
+    /// if available memory is low, trims them; then every buffer pool's
+    /// resource monitor reads the memory resource notifications and grows
+    /// or shrinks its pool ([`crate::buffer_pool`]).
     Advance {
         /// Rounds.
         ticks: u32,
@@ -305,6 +307,23 @@ pub enum Op {
         /// Bytes.
         size: u64,
     },
+    /// An application starts its buffer pool ([`crate::buffer_pool`]):
+    /// reserves its window, and with `grow` fills it to its target.
+    /// Returns the window's address.
+    StartBufferPool {
+        /// Process.
+        pid: ProcessId,
+        /// Target, memory, batch, shrink, queries.
+        spec: crate::buffer_pool::PoolSpec,
+        /// Grow to the target now.
+        grow: bool,
+    },
+    /// The process's buffer pool grows to its target now. Returns
+    /// [`OpValue::Count`], the pages added.
+    GrowBufferPool {
+        /// Process.
+        pid: ProcessId,
+    },
     /// AdjustTokenPrivileges on the process's own token for one privilege.
     /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
     /// 0 or 1300 ERROR_NOT_ALL_ASSIGNED.
@@ -422,6 +441,22 @@ pub enum OpError {
         /// Frames in the array.
         len: usize,
     },
+    /// A scenario's `wait_notification` step: the event was not signalled
+    /// within its ticks.
+    #[error("the {notification} memory resource notification was not signalled after {ticks} background rounds")]
+    WaitTimeout {
+        /// "low" or "high".
+        notification: &'static str,
+        /// Rounds waited.
+        ticks: u32,
+    },
+    /// A buffer-pool operation that cannot be done (no pool, a second
+    /// pool, a target beyond memory).
+    #[error("{message}")]
+    BufferPool {
+        /// What is wrong.
+        message: String,
+    },
     /// More processes or files than 16-bit identifiers can name.
     #[error("too many {0}: pagelab names at most 65536")]
     TooMany(&'static str),
@@ -442,6 +477,8 @@ impl OpError {
             OpError::Fragment { .. } => "fragment".into(),
             OpError::LargePageLost { .. } => "large_page_lost".into(),
             OpError::BadFrameIndex { .. } => "bad_frame_index".into(),
+            OpError::WaitTimeout { .. } => "wait_timeout".into(),
+            OpError::BufferPool { .. } => "buffer_pool".into(),
         }
     }
 }
@@ -591,6 +628,11 @@ pub struct Machine {
     /// More than one NUMA node: references are checked for remote frames
     /// (one test on the hit path of a one-node machine, never taken).
     pub(crate) multi_node: bool,
+    /// The memory resource notifications ([`crate::notify`]).
+    pub(crate) notify: crate::notify::NotifyState,
+    /// The buffer pools of applications ([`crate::buffer_pool`]), one per
+    /// process at most, in the order they started.
+    pub(crate) pools: Vec<crate::buffer_pool::BufferPool>,
 }
 
 /// The most events recorded between two drains (one scenario step): a
@@ -621,6 +663,9 @@ impl Machine {
         let commit_limit = (frames as u64 - pfn.counts().bad) + pagefile.capacity() as u64;
         let large_frames = config.large_page_size().map_or(512, |s| s.frames());
         let tlb = config.tlb.map(|t| Box::new(crate::tlb::Tlb::new(t, large_frames)));
+        let physical = frames as u64 - pfn.counts().bad;
+        let thresholds = crate::notify::Thresholds::of(physical, &config.notifications);
+        let notify = crate::notify::NotifyState::new(thresholds, pfn.available());
         Ok(Machine {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             balance: BalanceState::new(&config.balance),
@@ -642,6 +687,8 @@ impl Machine {
             compaction: Default::default(),
             tlb,
             multi_node: pfn_nodes > 1,
+            notify,
+            pools: Vec::new(),
         })
     }
 
@@ -817,8 +864,15 @@ impl Machine {
         &self.security
     }
 
-    /// Applies one operation.
+    /// Applies one operation; then the memory resource notifications are
+    /// brought up to date with available pages ([`crate::notify`]).
     pub fn apply(&mut self, op: &Op) -> Result<OpValue, OpError> {
+        let result = self.apply_op(op);
+        self.update_notifications();
+        result
+    }
+
+    fn apply_op(&mut self, op: &Op) -> Result<OpValue, OpError> {
         match op {
             Op::CreateProcess { name, ws_min, ws_max, hard_max, policy, node, auto_commit } => {
                 let id = ProcessId(u16::try_from(self.processes.len()).map_err(|_| OpError::TooMany("processes"))?);
@@ -901,6 +955,13 @@ impl Machine {
                     self.maybe_run_writer();
                     self.run_zero_thread();
                     self.balance_tick();
+                    // Applications' resource monitors see the events as
+                    // the background work left them.
+                    self.update_notifications();
+                    if !self.pools.is_empty() {
+                        self.run_pool_monitors();
+                        self.update_notifications();
+                    }
                 }
                 Ok(OpValue::None)
             }
@@ -911,6 +972,7 @@ impl Machine {
             Op::Exit { pid } => {
                 self.live(*pid)?;
                 self.exit(*pid);
+                self.pools.retain(|p| p.pid != *pid);
                 Ok(OpValue::None)
             }
             Op::AllocateLarge { pid, address, size, protection, commit } => {
@@ -973,6 +1035,14 @@ impl Machine {
                 self.live(*pid)?;
                 self.processes[pid.0 as usize].awe.limit = *pages;
                 Ok(OpValue::None)
+            }
+            Op::StartBufferPool { pid, spec, grow } => {
+                self.live(*pid)?;
+                self.start_buffer_pool(*pid, *spec, *grow)
+            }
+            Op::GrowBufferPool { pid } => {
+                self.live(*pid)?;
+                self.grow_buffer_pool(*pid)
             }
             Op::AdjustTokenPrivileges { pid, privilege, enable } => {
                 self.live(*pid)?;
@@ -1603,6 +1673,8 @@ impl Machine {
         }
         self.check_system_pages()?;
         self.check_awe()?;
+        self.check_pools()?;
+        self.check_notifications()?;
         let large_total: u64 = self.processes.iter().map(|p| p.large_frames).sum();
         let system = self.system.frames();
         let awe = self.awe_frames();

@@ -18,6 +18,8 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("tlb", include_str!("../../scenarios/tlb.toml")),
     ("paging-large", include_str!("../../scenarios/paging-large.toml")),
     ("awe", include_str!("../../scenarios/awe.toml")),
+    ("buffer-pool", include_str!("../../scenarios/buffer-pool.toml")),
+    ("buffer-pool-ignores-pressure", include_str!("../../scenarios/buffer-pool-ignores-pressure.toml")),
 ];
 
 /// The text of a built-in scenario.

@@ -88,6 +88,19 @@ pub struct RawMachine {
     pub tlb: Option<RawTlb>,
     /// WSClock's window, in references.
     pub wsclock_tau: Option<Sp<i64>>,
+    /// `[machine.notifications]`: the memory resource notifications'
+    /// thresholds (the registry's LowMemoryThreshold, HighMemoryThreshold).
+    pub notifications: Option<RawNotifications>,
+}
+
+/// `[machine.notifications]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    /// The low threshold, a size.
+    pub low: Option<Sp<toml::Value>>,
+    /// The high threshold, a size.
+    pub high: Option<Sp<toml::Value>>,
 }
 
 /// `[machine.balance]`: the balance set manager.
@@ -262,6 +275,20 @@ pub struct RawStep {
     /// The allocator eras the step applies under (a name or a list): on
     /// a machine of another era the step is left out.
     pub allocator: Option<Sp<toml::Value>>,
+    /// Buffer_pool: the target size.
+    pub target: Option<Sp<toml::Value>>,
+    /// Buffer_pool: "regular" or "awe".
+    pub memory: Option<Sp<String>>,
+    /// Buffer_pool: pages per growth step.
+    pub batch: Option<Sp<i64>>,
+    /// Buffer_pool: pages given back per round while memory is low.
+    pub shrink: Option<Sp<i64>>,
+    /// Buffer_pool: "once" or "every".
+    pub query: Option<Sp<String>>,
+    /// Buffer_pool: grow to the target now.
+    pub grow: Option<bool>,
+    /// Wait_notification: "low" or "high".
+    pub notification: Option<Sp<String>>,
     /// Expectations after the step.
     pub expect: Option<BTreeMap<Sp<String>, Sp<toml::Value>>>,
     /// Expected error.

@@ -527,6 +527,28 @@ fn build_machine(layers: &[(&RawMachine, &Ctx)]) -> Result<MachineConfig, Machin
         if let Some(v) = &m.wsclock_tau {
             cfg.wsclock_tau = c.count(v, 1, 1 << 40, "wsclock_tau").map_err(e(v.span()))?;
         }
+        if let Some(r) = &m.notifications {
+            let memory = cfg.memory.0;
+            for (x, slot, what) in [
+                (&r.low, &mut cfg.notifications.low, "notifications.low"),
+                (&r.high, &mut cfg.notifications.high, "notifications.high"),
+            ] {
+                let Some(x) = x else { continue };
+                let bytes = c.size(x, what).map_err(e(x.span()))?;
+                if bytes % PAGE_SIZE != 0 || bytes > memory {
+                    return Err((
+                        format!(
+                            "{what}: expected a whole number of 4 KiB pages up to the machine's memory ({}), found {}",
+                            Bytes(memory),
+                            Bytes(bytes)
+                        ),
+                        x.span(),
+                        i == 1,
+                    ));
+                }
+                *slot = Some(bytes / PAGE_SIZE);
+            }
+        }
         if let Some(r) = &m.balance {
             let frames = cfg.frames();
             if let Some(x) = &r.enabled {
@@ -609,11 +631,45 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
         ($($f:ident),*) => {$( if s.$f.is_some() { v.push((stringify!($f), whole.clone())); } )*};
     }
     sp!(
-        process, address, size, pages, protection, access, pattern, stride, count, repeat, node, base, refs, trace,
-        format, file, offset, min, max, ticks, privilege, free, unmovable, standby, modified, alignment, highest,
-        buddyinfo, frames, frames_of, addresses
+        process,
+        address,
+        size,
+        pages,
+        protection,
+        access,
+        pattern,
+        stride,
+        count,
+        repeat,
+        node,
+        base,
+        refs,
+        trace,
+        format,
+        file,
+        offset,
+        min,
+        max,
+        ticks,
+        privilege,
+        free,
+        unmovable,
+        standby,
+        modified,
+        alignment,
+        highest,
+        buddyinfo,
+        frames,
+        frames_of,
+        addresses,
+        target,
+        memory,
+        batch,
+        shrink,
+        query,
+        notification
     );
-    plain!(commit, empty, enable, large_pages, physical);
+    plain!(commit, empty, enable, large_pages, physical, grow);
     v
 }
 
@@ -749,11 +805,14 @@ impl ScenarioCtx<'_> {
             "free_physical" => &["process", "frames", "frames_of"],
             "physical_limit" => &["process", "pages"],
             "virtual_lock" | "virtual_unlock" => &["process", "address", "size", "pages"],
+            "buffer_pool" => &["process", "target", "memory", "batch", "shrink", "query", "grow"],
+            "pool_grow" => &["process"],
+            "wait_notification" => &["notification", "ticks"],
             _ => {
                 return Err(c.err(
                     r.op.span(),
                     format!(
-                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, allocate_physical, map_physical, map_scatter, free_physical, physical_limit, virtual_lock or virtual_unlock"
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, allocate_physical, map_physical, map_scatter, free_physical, physical_limit, virtual_lock, virtual_unlock, buffer_pool, pool_grow or wait_notification"
                     ),
                 ))
             }
@@ -980,6 +1039,15 @@ impl ScenarioCtx<'_> {
                     Action::VirtualUnlock { process, address, size }
                 }
             }
+            "buffer_pool" => self.buffer_pool(s)?,
+            "pool_grow" => Action::PoolGrow { process: self.process(s)? },
+            "wait_notification" => {
+                let n = self.need(s, &r.notification, "notification")?;
+                Action::WaitNotification {
+                    notification: c.word(n, "notification", crate::notify::Notification::parse, &["low", "high"])?,
+                    ticks: c.count(self.need(s, &r.ticks, "ticks")?, 0, 1_000_000, "ticks")? as u32,
+                }
+            }
             _ => unreachable!("op checked above"),
         };
         let expect = match &r.expect {
@@ -997,6 +1065,8 @@ impl ScenarioCtx<'_> {
                     "fragment",
                     "large_page_lost",
                     "bad_frame_index",
+                    "wait_timeout",
+                    "buffer_pool",
                 ]
                 .iter()
                 .copied()
@@ -1058,6 +1128,45 @@ impl ScenarioCtx<'_> {
                 .ok_or_else(|| c.err(name.span(), format!("frames_of: unknown process {:?}", name.get_ref())))?,
         };
         Ok(Some(FrameRefs { of, indexes }))
+    }
+
+    /// A buffer_pool step: `target` a size of whole pages up to the
+    /// machine's memory, `memory` regular or awe, `batch` and `shrink` in
+    /// pages (shrink defaults to the batch; 0 ignores memory pressure),
+    /// `query` once or every.
+    fn buffer_pool(&self, s: &Sp<RawStep>) -> Result<Action, ScenarioError> {
+        use crate::buffer_pool::{PoolMemory, PoolQuery, PoolSpec, DEFAULT_BATCH};
+        let c = self.ctx;
+        let r = s.get_ref();
+        let process = self.process(s)?;
+        let t = self.need(s, &r.target, "target")?;
+        let bytes = c.size(t, "target")?;
+        let frames = self.machine.frames();
+        if bytes == 0 || bytes % PAGE_SIZE != 0 || bytes / PAGE_SIZE > frames {
+            return Err(c.err(
+                t.span(),
+                format!(
+                    "target: expected a whole number of 4 KiB pages from 1 page to the machine's memory ({}), found {}",
+                    self.machine.memory,
+                    Bytes(bytes)
+                ),
+            ));
+        }
+        let memory = match &r.memory {
+            None => PoolMemory::Regular,
+            Some(v) => c.word(v, "memory", PoolMemory::parse, &["regular", "awe"])?,
+        };
+        let query = match &r.query {
+            None => PoolQuery::default_for(memory),
+            Some(v) => c.word(v, "query", PoolQuery::parse, &["once", "every"])?,
+        };
+        let batch = r.batch.as_ref().map(|b| c.count(b, 1, frames, "batch")).transpose()?.unwrap_or(DEFAULT_BATCH);
+        let shrink = r.shrink.as_ref().map(|b| c.count(b, 0, frames, "shrink")).transpose()?.unwrap_or(batch);
+        Ok(Action::BufferPool {
+            process,
+            spec: PoolSpec { target: bytes / PAGE_SIZE, memory, batch, shrink, query },
+            grow: r.grow.unwrap_or(false),
+        })
     }
 
     fn touch(&self, s: &Sp<RawStep>) -> Result<Action, ScenarioError> {

@@ -10,6 +10,7 @@
 //!   model, and `pagelab fragmentation` on real and broken buddyinfo texts;
 //! - `determinism`: the same inputs give the same output, bit for bit;
 //! - `lackey`: a real valgrind trace, replayed and checked independently;
+//! - `memory_pressure`: the notifications and the buffer-pool scenarios;
 //! - `numa`: NUMA residency: ordinary pages drift after paging, AWE pages
 //!   stay where they were allocated, remote references counted.
 
@@ -21,6 +22,7 @@ mod determinism;
 mod fragmentation;
 mod hardening;
 mod lackey;
+mod memory_pressure;
 mod numa;
 mod oracles;
 mod properties;

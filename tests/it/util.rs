@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 15] = [
+pub const BUILTINS: [&str; 17] = [
     "tour",
     "demand-zero",
     "belady",
@@ -24,6 +24,8 @@ pub const BUILTINS: [&str; 15] = [
     "tlb",
     "paging-large",
     "awe",
+    "buffer-pool",
+    "buffer-pool-ignores-pressure",
 ];
 
 /// What one run of the binary did.

@@ -105,7 +105,9 @@ pub enum Op {
     /// writer runs if its thresholds say so, the zero page thread zeroes
     /// free pages, and a period of the balance set manager passes (one
     /// simulated second by default), after which it ages working sets and,
-    /// if available memory is low, trims them.
+    /// if available memory is low, trims them; then every buffer pool's
+    /// resource monitor reads the memory resource notifications and grows
+    /// or shrinks its pool ([`crate::buffer_pool`]).
     Advance {
         /// Rounds.
         ticks: u32,
@@ -250,6 +252,23 @@ pub enum Op {
         address: u64,
         /// Bytes.
         size: u64,
+    },
+    /// An application starts its buffer pool ([`crate::buffer_pool`]):
+    /// reserves its window, and with `grow` fills it to its target.
+    /// Returns the window's address.
+    StartBufferPool {
+        /// Process.
+        pid: ProcessId,
+        /// Target, memory, batch, shrink, queries.
+        spec: crate::buffer_pool::PoolSpec,
+        /// Grow to the target now.
+        grow: bool,
+    },
+    /// The process's buffer pool grows to its target now. Returns
+    /// [`OpValue::Count`], the pages added.
+    GrowBufferPool {
+        /// Process.
+        pid: ProcessId,
     },
     /// AdjustTokenPrivileges on the process's own token for one privilege.
     /// Returns [`OpValue::Adjusted`]: TRUE either way, with the last error
