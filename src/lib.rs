@@ -51,8 +51,8 @@ pub mod tracegen;
 pub mod tui;
 
 pub use mm::{
-    balance, compaction, config, contiguity, cost, event, fault, fragment, large_page, machine, page_table, pagefile,
-    pager, pfn_db, process, pte, system_pages, tlb, token, units, win32, working_set,
+    balance, compaction, config, contiguity, cost, event, fault, fragment, large_page, locks, machine, page_table,
+    pagefile, pager, pfn_db, process, pte, system_pages, tlb, token, units, win32, working_set,
 };
 
 pub use machine::{AccessKind, Machine, Op, OpError, OpValue, Resolution};

@@ -2,8 +2,10 @@
 //! owns, one module a subsystem (PTEs, the PFN database and its lists,
 //! working sets, faults and paging, the page file, large pages and the
 //! contiguity index, the allocator eras, the system's pages, tokens and
-//! privileges, the TLB, costs and events). The front-ends and drivers
-//! (scenarios, traces, the CLI, the TUI) sit beside it in `src/`.
+//! privileges, the TLB, costs and events), and lock contention between
+//! threads ([`locks`]), a model of its own that uses no machine. The
+//! front-ends and drivers (scenarios, traces, the CLI, the TUI) sit
+//! beside it in `src/`.
 
 pub mod balance;
 pub mod compaction;
@@ -14,6 +16,7 @@ pub mod event;
 pub mod fault;
 pub mod fragment;
 pub mod large_page;
+pub mod locks;
 pub mod machine;
 pub mod page_table;
 pub mod pagefile;
