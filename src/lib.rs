@@ -51,9 +51,9 @@ pub mod tracegen;
 pub mod tui;
 
 pub use mm::{
-    awe, balance, buffer_pool, compaction, config, contiguity, cost, event, fault, fragment, large_page, machine,
-    notify, page_table, pagefile, pager, pfn_db, process, pte, query, system_pages, tlb, token, units, virtual_lock,
-    win32, working_set,
+    awe, balance, buffer_pool, compaction, config, contiguity, cost, event, fault, fragment, large_page, locks,
+    machine, notify, page_table, pagefile, pager, pfn_db, process, pte, query, system_pages, tlb, token, units,
+    virtual_lock, win32, working_set,
 };
 
 pub use machine::{AccessKind, Machine, Op, OpError, OpValue, Resolution};

@@ -2,9 +2,11 @@
 //! owns, one module a subsystem (PTEs, the PFN database and its lists,
 //! working sets, faults and paging, the page file, large pages and the
 //! contiguity index, the allocator eras, AWE, VirtualLock, memory resource
-//! notifications and the buffer-pool application model, the system's pages, tokens and
-//! privileges, the TLB, costs and events). The front-ends and drivers
-//! (scenarios, traces, the CLI, the TUI) sit beside it in `src/`.
+//! notifications and the buffer-pool application model, the system's
+//! pages, tokens and privileges, the TLB, costs and events), and lock
+//! contention between threads ([`locks`]), a model of its own that uses no
+//! machine. The front-ends and drivers (scenarios, traces, the CLI, the
+//! TUI) sit beside it in `src/`.
 
 pub mod awe;
 pub mod balance;
@@ -17,6 +19,7 @@ pub mod event;
 pub mod fault;
 pub mod fragment;
 pub mod large_page;
+pub mod locks;
 pub mod machine;
 pub mod notify;
 pub mod page_table;
