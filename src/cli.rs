@@ -6,6 +6,7 @@
 pub mod check;
 pub mod fragmentation;
 pub mod gen;
+pub mod ramp;
 pub mod replay;
 pub mod run;
 pub mod scenarios;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Free-block distribution and Linux's fragmentation indices of a
     /// /proc/buddyinfo text.
     Fragmentation(fragmentation::FragmentationArgs),
+    /// Threads filling a buffer with demand-zero pages versus AWE: time,
+    /// lock waits and acquisitions as the threads grow.
+    RampUp(ramp::RampArgs),
     /// Step through a scenario in the terminal UI.
     Tui {
         /// Scenario file or built-in name (default: tour).
@@ -112,6 +116,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Replay(a)) => replay::replay(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
+        Some(Command::RampUp(a)) => ramp::ramp(a),
         Some(Command::Tui { scenario, set, host_memory }) => {
             crate::tui::run_named(scenario.as_deref().unwrap_or("tour"), &set, host_memory.as_deref())
         }

@@ -52,7 +52,7 @@ pub mod tui;
 
 pub use mm::{
     awe, balance, buffer_pool, compaction, config, contiguity, cost, event, fault, fragment, large_page, locks,
-    machine, notify, page_table, pagefile, pager, pfn_db, process, pte, query, system_pages, tlb, token, units,
+    machine, notify, page_table, pagefile, pager, pfn_db, process, pte, query, ramp, system_pages, tlb, token, units,
     virtual_lock, win32, working_set,
 };
 

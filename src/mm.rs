@@ -29,6 +29,7 @@ pub mod pfn_db;
 pub mod process;
 pub mod pte;
 pub mod query;
+pub mod ramp;
 pub mod system_pages;
 pub mod tlb;
 pub mod token;

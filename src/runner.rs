@@ -348,6 +348,9 @@ impl Runner {
                 m.apply(&Op::StartBufferPool { pid: self.pids[*process], spec: *spec, grow: *grow }).map(drop)
             }
             Action::PoolGrow { process } => m.apply(&Op::GrowBufferPool { pid: self.pids[*process] }).map(drop),
+            Action::RampUp { process, spec } => {
+                m.apply(&Op::RampUp { pid: self.pids[*process], spec: *spec }).map(drop)
+            }
             Action::WaitNotification { notification, ticks } => {
                 // One background round at a time, looking before each.
                 for round in 0..=*ticks {
@@ -466,6 +469,13 @@ impl Runner {
                 "tlb.misses_large" => m.tlb().map_or(0, |t| t.large_misses),
                 "contiguous.pages" => m.system_pages().frames_for(crate::system_pages::SystemUse::Contiguous),
                 "awe.pages" => m.awe_frames(),
+                "ramp.time_us" => m.last_ramp().map_or(0, |r| r.time.0 / 1000),
+                "ramp.work_us" => m.last_ramp().map_or(0, |r| r.work.0 / 1000),
+                "ramp.wait_us" => m.last_ramp().map_or(0, |r| r.wait().0 / 1000),
+                "ramp.ws_acquisitions" => m.last_ramp().map_or(0, |r| r.ws.acquisitions),
+                "ramp.ws_contended" => m.last_ramp().map_or(0, |r| r.ws.contended),
+                "ramp.pfn_acquisitions" => m.last_ramp().map_or(0, |r| r.pfn.acquisitions),
+                "ramp.pfn_contended" => m.last_ramp().map_or(0, |r| r.pfn.contended),
                 "locks.ws_held_us" => c.activity.ws_lock_held.0 / 1000,
                 "locks.pfn_held_us" => c.activity.pfn_lock_held.0 / 1000,
                 "notify.low" => m.notifications().low as u64,

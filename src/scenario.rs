@@ -365,6 +365,13 @@ pub enum Action {
         /// Bytes.
         size: u64,
     },
+    /// Threads of a process fill a buffer at once ([`crate::ramp`]).
+    RampUp {
+        /// Process.
+        process: usize,
+        /// Pages, threads, memory, batch.
+        spec: crate::ramp::RampSpec,
+    },
     /// pagelab's experiment: write a large page out to the page file.
     PageOutLarge {
         /// Process.
@@ -422,7 +429,8 @@ impl Action {
             | Action::VirtualUnlock { process, .. }
             | Action::PageOutLarge { process, .. }
             | Action::BufferPool { process, .. }
-            | Action::PoolGrow { process } => Some(*process),
+            | Action::PoolGrow { process }
+            | Action::RampUp { process, .. } => Some(*process),
             Action::WriteModified { .. }
             | Action::Advance { .. }
             | Action::Grant { .. }
@@ -466,6 +474,7 @@ impl Action {
             Action::BufferPool { .. } => "buffer_pool",
             Action::PoolGrow { .. } => "pool_grow",
             Action::WaitNotification { .. } => "wait_notification",
+            Action::RampUp { .. } => "ramp_up",
         }
     }
 }
@@ -576,6 +585,13 @@ pub const GLOBAL_METRICS: &[&str] = &[
     "notify.high_signals",
     "notify.low_threshold",
     "notify.high_threshold",
+    "ramp.time_us",
+    "ramp.work_us",
+    "ramp.wait_us",
+    "ramp.ws_acquisitions",
+    "ramp.ws_contended",
+    "ramp.pfn_acquisitions",
+    "ramp.pfn_contended",
 ];
 
 /// Per-process metric names (written `PROCESS.NAME`), besides the paging

@@ -318,6 +318,13 @@ pub enum Event {
         /// Frames that came from the free list and were zeroed now.
         zeroed: u64,
     },
+    /// Threads of a process filled a buffer at once ([`crate::ramp`]).
+    RampedUp {
+        /// The process.
+        pid: ProcessId,
+        /// What it took.
+        report: Box<crate::ramp::RampReport>,
+    },
     /// VirtualLock locked pages in the working set.
     PagesLocked {
         /// The process.
@@ -780,6 +787,26 @@ impl Event {
                     zeroed
                 )
             }
+            Event::RampedUp { pid, report } => {
+                let r = report;
+                let ms = |t: SimNanos| t.0 as f64 / 1e6;
+                format!(
+                    "{} ramped up {} {} pages with {} thread{}: {:.3} ms ({:.3} ms of work); the working-set lock taken {} times, {} of them waited for, {:.3} ms waited; the PFN lock taken {} times, {} waited for, {:.3} ms waited",
+                    name(*pid),
+                    r.spec.pages,
+                    r.spec.memory.name(),
+                    r.spec.threads,
+                    if r.spec.threads == 1 { "" } else { "s" },
+                    ms(r.time),
+                    ms(r.work),
+                    r.ws.acquisitions,
+                    r.ws.contended,
+                    ms(r.ws.wait),
+                    r.pfn.acquisitions,
+                    r.pfn.contended,
+                    ms(r.pfn.wait)
+                )
+            }
             Event::PagesLocked { pid, first, pages, faulted, already } => format!(
                 "{} VirtualLock at {first}: {pages} page{} locked in the working set ({faulted} faulted in, {already} locked already); replacement and trimming pass them by",
                 name(*pid),
@@ -974,6 +1001,7 @@ impl Event {
             Event::AccessViolation { .. } => "access_violation",
             Event::CallFailed { .. } => "call_failed",
             Event::LargePagesAllocated { .. } => "large_pages_allocated",
+            Event::RampedUp { .. } => "ramped_up",
             Event::PagesLocked { .. } => "pages_locked",
             Event::PagesUnlocked { .. } => "pages_unlocked",
             Event::AweWindowReserved { .. } => "awe_window_reserved",
@@ -1008,7 +1036,7 @@ impl Event {
     }
 
     /// Every kind name [`Event::kind`] can return.
-    pub const KINDS: [&'static str; 51] = [
+    pub const KINDS: [&'static str; 52] = [
         "process_created",
         "reserved",
         "committed",
@@ -1054,6 +1082,7 @@ impl Event {
         "physical_pages_freed",
         "pages_locked",
         "pages_unlocked",
+        "ramped_up",
         "memory_low",
         "memory_normal",
         "memory_high",

@@ -288,6 +288,15 @@ pub enum Op {
         /// Pages.
         pages: u64,
     },
+    /// T threads of the process fill a buffer at once, with demand-zero
+    /// pages or AWE; the lock contention model times them
+    /// ([`crate::ramp`]). Returns the buffer's address.
+    RampUp {
+        /// Process.
+        pid: ProcessId,
+        /// Pages, threads, memory, batch.
+        spec: crate::ramp::RampSpec,
+    },
     /// VirtualLock: lock the pages of a range in the working set
     /// ([`crate::virtual_lock`]).
     VirtualLock {
@@ -630,6 +639,8 @@ pub struct Machine {
     pub(crate) multi_node: bool,
     /// The memory resource notifications ([`crate::notify`]).
     pub(crate) notify: crate::notify::NotifyState,
+    /// The latest ramp-up's report ([`crate::ramp`]).
+    pub(crate) last_ramp: Option<Box<crate::ramp::RampReport>>,
     /// The buffer pools of applications ([`crate::buffer_pool`]), one per
     /// process at most, in the order they started.
     pub(crate) pools: Vec<crate::buffer_pool::BufferPool>,
@@ -688,6 +699,7 @@ impl Machine {
             tlb,
             multi_node: pfn_nodes > 1,
             notify,
+            last_ramp: None,
             pools: Vec::new(),
         })
     }
@@ -1022,6 +1034,10 @@ impl Machine {
             Op::FreePhysical { pid, frames } => {
                 self.live(*pid)?;
                 self.free_physical(*pid, frames)
+            }
+            Op::RampUp { pid, spec } => {
+                self.live(*pid)?;
+                self.ramp_up(*pid, *spec)
             }
             Op::VirtualLock { pid, address, size } => {
                 self.live(*pid)?;

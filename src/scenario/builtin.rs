@@ -18,6 +18,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("tlb", include_str!("../../scenarios/tlb.toml")),
     ("paging-large", include_str!("../../scenarios/paging-large.toml")),
     ("awe", include_str!("../../scenarios/awe.toml")),
+    ("ramp-up", include_str!("../../scenarios/ramp-up.toml")),
     ("buffer-pool", include_str!("../../scenarios/buffer-pool.toml")),
     ("buffer-pool-ignores-pressure", include_str!("../../scenarios/buffer-pool-ignores-pressure.toml")),
 ];

@@ -289,6 +289,8 @@ pub struct RawStep {
     pub grow: Option<bool>,
     /// Wait_notification: "low" or "high".
     pub notification: Option<Sp<String>>,
+    /// Ramp_up: threads filling the buffer.
+    pub threads: Option<Sp<i64>>,
     /// Expectations after the step.
     pub expect: Option<BTreeMap<Sp<String>, Sp<toml::Value>>>,
     /// Expected error.

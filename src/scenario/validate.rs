@@ -667,7 +667,8 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
         batch,
         shrink,
         query,
-        notification
+        notification,
+        threads
     );
     plain!(commit, empty, enable, large_pages, physical, grow);
     v
@@ -808,6 +809,7 @@ impl ScenarioCtx<'_> {
             "buffer_pool" => &["process", "target", "memory", "batch", "shrink", "query", "grow"],
             "pool_grow" => &["process"],
             "wait_notification" => &["notification", "ticks"],
+            "ramp_up" => &["process", "pages", "size", "threads", "memory", "batch"],
             _ => {
                 return Err(c.err(
                     r.op.span(),
@@ -1041,6 +1043,38 @@ impl ScenarioCtx<'_> {
             }
             "buffer_pool" => self.buffer_pool(s)?,
             "pool_grow" => Action::PoolGrow { process: self.process(s)? },
+            "ramp_up" => {
+                let pages = match (&r.pages, &r.size) {
+                    (Some(p), None) => c.count(p, 1, crate::ramp::MAX_SWEEP_PAGES, "pages")?,
+                    (None, Some(sz)) => {
+                        let b = c.size(sz, "size")?;
+                        if b == 0 || b % PAGE_SIZE != 0 || b / PAGE_SIZE > crate::ramp::MAX_SWEEP_PAGES {
+                            return Err(c.err(sz.span(), "size: expected a positive multiple of 4 KiB, at most 64 GiB"));
+                        }
+                        b / PAGE_SIZE
+                    }
+                    (Some(_), Some(sz)) => return Err(c.err(sz.span(), "ramp_up: give `pages` or `size`, not both")),
+                    (None, None) => return Err(c.err(s.span(), "op \"ramp_up\" needs `pages` or `size`")),
+                };
+                let memory = match &r.memory {
+                    None => crate::ramp::RampMemory::Regular,
+                    Some(v) => c.word(v, "memory", crate::ramp::RampMemory::parse, &["regular", "awe"])?,
+                };
+                Action::RampUp {
+                    process: self.process(s)?,
+                    spec: crate::ramp::RampSpec {
+                        pages,
+                        threads: r
+                            .threads
+                            .as_ref()
+                            .map(|t| c.count(t, 1, crate::ramp::MAX_THREADS as u64, "threads"))
+                            .transpose()?
+                            .unwrap_or(1) as u32,
+                        memory,
+                        batch: r.batch.as_ref().map(|b| c.count(b, 1, 1 << 24, "batch")).transpose()?.unwrap_or(1024),
+                    },
+                }
+            }
             "wait_notification" => {
                 let n = self.need(s, &r.notification, "notification")?;
                 Action::WaitNotification {

@@ -490,3 +490,33 @@ fn every_chapter_and_every_included_output_exists() {
         }
     }
 }
+
+/// `pagelab ramp-up` prints the regular-versus-AWE table the AWE chapter
+/// quotes: regular pages stop scaling at the working-set lock, AWE keeps
+/// scaling; its JSON has the same rows; bad arguments are exit code 2.
+#[test]
+fn ramp_up_compares_regular_and_awe_pages_as_threads_grow() {
+    let o = pagelab(&["ramp-up", "--size", "8MiB", "--threads", "1,4,16"]);
+    o.code(0).stdout_has(&["2048 pages", "threads |", "regular", "awe", "from 1 to 16 threads"]);
+    let o = pagelab(&["ramp-up", "--size", "8MiB", "--threads", "1,16", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.code(0).stdout).expect("JSON");
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    let t = |r: usize, m: &str| rows[r][m]["time"].as_u64().expect("a time");
+    // One thread: AWE is faster for lack of a trap and a lock per page.
+    assert!(t(0, "awe") * 3 < t(0, "regular"), "{v}");
+    // Sixteen threads: regular gains under 2x, AWE more than 8x.
+    assert!(t(1, "regular") * 2 > t(0, "regular"), "{v}");
+    assert!(t(1, "awe") * 8 < t(0, "awe"), "{v}");
+    assert_eq!(rows[1]["regular"]["ws"]["acquisitions"], 2048);
+    assert_eq!(rows[1]["awe"]["ws"]["acquisitions"], 16, "one map call per thread of 128 pages");
+    for bad in [
+        vec!["ramp-up", "--size", "5000"],
+        vec!["ramp-up", "--size", "100GiB"],
+        vec!["ramp-up", "--threads", "0"],
+        vec!["ramp-up", "--costs", "abacus"],
+        vec!["ramp-up", "--batch", "0"],
+    ] {
+        pagelab(&bad).code(2);
+    }
+}

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The built-in scenarios, in the order `pagelab scenarios` lists them.
-pub const BUILTINS: [&str; 17] = [
+pub const BUILTINS: [&str; 18] = [
     "tour",
     "demand-zero",
     "belady",
@@ -24,6 +24,7 @@ pub const BUILTINS: [&str; 17] = [
     "tlb",
     "paging-large",
     "awe",
+    "ramp-up",
     "buffer-pool",
     "buffer-pool-ignores-pressure",
 ];
