@@ -31,6 +31,24 @@ pub fn check_line(c: &CheckResult) -> Line<'static> {
     Line::from(vec![Span::styled(mark, style), Span::raw(text)])
 }
 
+/// The memory resource notifications: which event is signalled, with the
+/// available pages and the thresholds (low below, high at or above).
+pub fn notification_line(m: &crate::machine::Machine) -> Line<'static> {
+    let n = m.notifications();
+    let available = m.pfn_db().available();
+    let t = n.thresholds;
+    let (word, style) = match (n.low, n.high) {
+        (true, _) => ("LOW", Style::new().fg(Color::Red)),
+        (_, true) => ("high", Style::new().fg(Color::Green)),
+        _ => ("neither", Style::new().fg(Color::Yellow)),
+    };
+    Line::from(vec![
+        Span::raw("memory "),
+        Span::styled(word, style),
+        Span::raw(format!(" avail {available} (low <{}, high >={})", t.low, t.high)),
+    ])
+}
+
 /// Draws the pane.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let block = super::ui::pane_block("Counters", focused);
@@ -66,6 +84,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             c.activity.pages_written_file
         )),
         Line::raw(format!("locks ws {}, pfn {}", c.activity.ws_lock, c.activity.pfn_lock)),
+        notification_line(m),
         Line::raw(format!("time {} (bg {})", m.time(), c.activity.time_background)),
     ];
     let mut check_summary = vec![
