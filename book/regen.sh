@@ -212,12 +212,16 @@ run 0 scenarios.txt scenarios
 
 # Every built-in scenario: its report, its steps, and its events per step.
 for s in tour nt31-2gb belady demand-zero soft-hard mapped-file privileges balance contiguous tlb paging-large \
-    awe buffer-pool buffer-pool-ignores-pressure numa-drift; do
+    awe ramp-up buffer-pool buffer-pool-ignores-pressure numa-drift; do
     run 0 "$s/run.txt" run "$s"
     step_blocks "scenarios/$s.toml" "$s"
     raw "$s.events" run "$s" --events
     step_events "$s.events" "$s"
 done
+
+# AWE and locked pages: the ramp-up table, regular pages versus AWE.
+run 0 ramp-up/table.txt ramp-up
+run 0 ramp-up/table-zeroed.txt ramp-up --zeroed --threads 1,16
 
 # The book's own scenario: one page through every kind of PTE.
 run 0 pte-life/run.txt run book/src/scenarios/pte-life.toml

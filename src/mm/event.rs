@@ -831,13 +831,13 @@ impl Event {
                 name(*pid)
             ),
             Event::PhysicalPagesAllocated { pid, asked, allocated, node, zeroed, time } => format!(
-                "{} AllocateUserPhysicalPages({asked}): {allocated} page{} from node {node} first, zeroed ({zeroed} zeroed now), locked, owned by the process, in no working set; the PFN lock taken once for the batch, {:.1} us",
+                "{} AllocateUserPhysicalPages({asked}): {allocated} page{} from node {node} first, zeroed ({zeroed} zeroed now), locked, owned by the process, in no working set; the PFN lock taken once for the batch; {:.1} us in all",
                 name(*pid),
                 if *allocated == 1 { "" } else { "s" },
                 time.0 as f64 / 1000.0
             ),
             Event::PhysicalPagesMapped { pid, first, pages, replaced, scatter, time } => format!(
-                "{} MapUserPhysicalPages{}: {pages} AWE page{} mapped from {first} ({replaced} address{} had another page, now unmapped but still owned); the working-set lock taken once, {:.1} us",
+                "{} MapUserPhysicalPages{}: {pages} AWE page{} mapped from {first} ({replaced} address{} had another page, now unmapped but still owned); the working-set lock taken once; {:.1} us in all",
                 name(*pid),
                 if *scatter { "Scatter" } else { "" },
                 if *pages == 1 { "" } else { "s" },

@@ -234,6 +234,15 @@ pub enum Op {
         /// Pages.
         pages: u64,
     },
+    /// T threads of the process fill a buffer at once, with demand-zero
+    /// pages or AWE; the lock contention model times them
+    /// ([`crate::ramp`]). Returns the buffer's address.
+    RampUp {
+        /// Process.
+        pid: ProcessId,
+        /// Pages, threads, memory, batch.
+        spec: crate::ramp::RampSpec,
+    },
     /// VirtualLock: lock the pages of a range in the working set
     /// ([`crate::virtual_lock`]).
     VirtualLock {
