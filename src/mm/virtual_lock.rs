@@ -191,8 +191,13 @@ mod tests {
     const BASE: u64 = 0x10000;
 
     /// A machine of `frames` frames and a process with a working set of
-    /// `min`..`max` and 64 committed pages at [`BASE`].
-    fn machine(frames: u64, min: u64, max: u64) -> (Machine, ProcessId) {
+    /// `min`..`max` under `policy` and 128 committed pages at [`BASE`].
+    fn machine_with(
+        frames: u64,
+        min: u64,
+        max: u64,
+        policy: Option<crate::working_set::PolicyKind>,
+    ) -> (Machine, ProcessId) {
         let mut c = MachineConfig::with_memory(Bytes(frames * 4096));
         c.pagefile = Bytes(256 * 4096);
         let mut m = Machine::new(c).unwrap();
@@ -202,7 +207,7 @@ mod tests {
             ws_min: Some(min),
             ws_max: Some(max),
             hard_max: Some(true),
-            policy: None,
+            policy,
             node: 0,
             auto_commit: false,
         };
@@ -210,12 +215,16 @@ mod tests {
         m.apply(&Op::Reserve {
             pid: p,
             address: Some(BASE),
-            size: 64 * 4096,
+            size: 128 * 4096,
             protection: Protection::ReadWrite,
             commit: true,
         })
         .unwrap();
         (m, p)
+    }
+
+    fn machine(frames: u64, min: u64, max: u64) -> (Machine, ProcessId) {
+        machine_with(frames, min, max, None)
     }
 
     fn lock(m: &mut Machine, pid: ProcessId, page: u64, pages: u64) -> Result<OpValue, OpError> {
@@ -331,27 +340,7 @@ mod tests {
     #[test]
     fn every_policy_keeps_locked_pages() {
         for policy in crate::working_set::PolicyKind::ALL {
-            let mut c = MachineConfig::with_memory(Bytes(64 * 4096));
-            c.pagefile = Bytes(256 * 4096);
-            let mut m = Machine::new(c).unwrap();
-            let create = Op::CreateProcess {
-                name: "p".into(),
-                ws_min: Some(20),
-                ws_max: Some(20),
-                hard_max: Some(true),
-                policy: Some(policy),
-                node: 0,
-                auto_commit: false,
-            };
-            let OpValue::Process(p) = m.apply(&create).unwrap() else { panic!() };
-            m.apply(&Op::Reserve {
-                pid: p,
-                address: Some(BASE),
-                size: 128 * 4096,
-                protection: Protection::ReadWrite,
-                commit: true,
-            })
-            .unwrap();
+            let (mut m, p) = machine_with(64, 20, 20, Some(policy));
             lock(&mut m, p, 0, 12).unwrap();
             for r in 0..3 {
                 // Locked pages are referenced too: LRU and OPT must not move

@@ -432,6 +432,16 @@ fn audit(m: &Machine, before: &pagelab::machine::Counters) -> Result<(), String>
     Ok(())
 }
 
+/// The frames an AWE step names: entries of the process's PFN array
+/// (wrapping round it); an empty array still names frames, ones the
+/// process never owned.
+fn awe_frames(array: &[pagelab::units::Pfn], entries: &[u8]) -> Vec<pagelab::units::Pfn> {
+    entries
+        .iter()
+        .map(|&e| if array.is_empty() { pagelab::units::Pfn(e as u32) } else { array[e as usize % array.len()] })
+        .collect()
+}
+
 /// Runs the steps, auditing after every operation and every reference.
 fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
     let mut m = build(setup);
@@ -486,19 +496,7 @@ fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
                 before = m.counters();
             }
             Step::MapAwe { pid, address, entries, null, scatter } => {
-                let array = &arrays[pid.0 as usize];
-                // An empty array still names a frame: one the process never owned.
-                let frames: Vec<_> =
-                    entries
-                        .iter()
-                        .map(|&e| {
-                            if array.is_empty() {
-                                pagelab::units::Pfn(e as u32)
-                            } else {
-                                array[e as usize % array.len()]
-                            }
-                        })
-                        .collect();
+                let frames = awe_frames(&arrays[pid.0 as usize], entries);
                 let frames = (!null).then_some(frames);
                 let n = entries.len() as u64;
                 let op = if *scatter {
@@ -515,18 +513,7 @@ fn run_steps(setup: &Setup, steps: &[Step]) -> Result<Machine, TestCaseError> {
                 before = m.counters();
             }
             Step::FreeAwe { pid, entries } => {
-                let array = &arrays[pid.0 as usize];
-                let frames: Vec<_> =
-                    entries
-                        .iter()
-                        .map(|&e| {
-                            if array.is_empty() {
-                                pagelab::units::Pfn(e as u32)
-                            } else {
-                                array[e as usize % array.len()]
-                            }
-                        })
-                        .collect();
+                let frames = awe_frames(&arrays[pid.0 as usize], entries);
                 let _ = m.apply(&Op::FreePhysical { pid: *pid, frames });
                 audit(&m, &before).map_err(|e| fail(i, "the free", e))?;
                 before = m.counters();
