@@ -834,6 +834,30 @@ mod tests {
     }
 
     #[test]
+    fn a_traced_replay_counts_what_a_plain_one_counts() {
+        let pages =
+            crate::tracegen::zipf_pages(crate::tracegen::ZipfSpec { pages: 200, refs: 5_000, alpha: 0.8, seed: 3 })
+                .unwrap();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        for policy in PolicyKind::ALL {
+            let mut cfg = ReplayConfig::new(policy, 40);
+            cfg.set_memory(Bytes(1 << 20));
+            let plain = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            let mut n = 0;
+            let traced = replay_traced(&bytes[..], TraceFormat::OracleGeneral, &cfg, |t| {
+                n += 1;
+                assert_eq!(t.index, n);
+                assert!(t.working_set.len() <= TRACE_WS_SHOWN && t.ws_size <= 40);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(n, 5_000);
+            assert_eq!(serde_json::to_string(&plain).unwrap(), serde_json::to_string(&traced).unwrap(), "{policy:?}");
+        }
+    }
+
+    #[test]
     fn first_touches_are_demand_zero_and_refaults_are_soft() {
         let r = replay_pages(&[1, 2, 3, 1], &ReplayConfig::new(PolicyKind::Fifo, 2)).unwrap();
         assert_eq!((r.breakdown.demand_zero, r.breakdown.soft, r.breakdown.hard), (3, 1, 0));
