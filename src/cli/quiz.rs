@@ -311,7 +311,7 @@ fn ask(
     if let Some(k) = ended {
         writeln!(out, "(the input ended at reference {k} of {})", steps.len())?;
     }
-    let pct = if asked == 0 { 0 } else { score * 100 / asked };
+    let pct = (score * 100).checked_div(asked).unwrap_or(0);
     writeln!(out, "score: {score} of {asked} ({pct}%)")?;
     if ended.is_none() {
         writeln!(out, "{}", verdict(score, asked))?;
