@@ -223,7 +223,7 @@ fn replay_reads_standard_input_and_prints_text() {
 
 #[test]
 fn help_works_for_every_subcommand() {
-    for sub in ["run", "check", "scenarios", "replay", "tui"] {
+    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz"] {
         let o = pagelab(&[sub, "--help"]);
         o.code(0);
         assert!(o.stdout.contains("Usage: pagelab"), "{sub}:\n{}", o.stdout);
@@ -233,7 +233,7 @@ fn help_works_for_every_subcommand() {
     }
     let o = pagelab(&["--help"]);
     o.code(0);
-    for sub in ["run", "check", "scenarios", "replay", "tui"] {
+    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz"] {
         assert!(o.stdout.contains(sub), "--help does not mention {sub}:\n{}", o.stdout);
     }
     let o = pagelab(&["replay", "--help"]);
