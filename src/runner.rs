@@ -348,6 +348,18 @@ impl Runner {
         self.cursor.as_ref().map(|c| (c.done, c.total))
     }
 
+    /// References step `i` (0-based) makes at reference grain: 1 for a step
+    /// that is not a touch or refs step, or that makes none.
+    pub fn references_of(&self, i: usize) -> u64 {
+        let total = match &self.scenario.steps[i].action {
+            Action::Touch { pattern: Pattern::Random { count }, repeat, .. } => count.saturating_mul(*repeat),
+            Action::Touch { pages, repeat, .. } => pages.saturating_mul(*repeat),
+            Action::Refs { pages, writes, .. } => pages.len().min(writes.len()) as u64,
+            _ => 1,
+        };
+        total.max(1)
+    }
+
     /// The step under way as an outcome so far: its number, the events of
     /// the references made; no checks yet. `None` between steps.
     pub fn step_so_far(&self) -> Option<StepOutcome> {
@@ -799,6 +811,18 @@ impl Runner {
             actual: v.to_string(),
             passed,
         }
+    }
+}
+
+/// The name of a resolution: `hit`, `demand_zero`, `soft`,
+/// `hard_pagefile`, `hard_file`.
+pub fn resolution_name(r: Resolution) -> &'static str {
+    match r {
+        Resolution::Hit => "hit",
+        Resolution::DemandZero => "demand_zero",
+        Resolution::Soft => "soft",
+        Resolution::HardPageFile => "hard_pagefile",
+        Resolution::HardFile => "hard_file",
     }
 }
 

@@ -30,11 +30,7 @@ pub struct Tally {
 /// error's name (`access_violation`, a Win32 error, `no_memory`).
 pub fn result_name(r: &Reference) -> String {
     match &r.result {
-        Ok(Resolution::Hit) => "hit".into(),
-        Ok(Resolution::DemandZero) => "demand_zero".into(),
-        Ok(Resolution::Soft) => "soft".into(),
-        Ok(Resolution::HardPageFile) => "hard_pagefile".into(),
-        Ok(Resolution::HardFile) => "hard_file".into(),
+        Ok(res) => crate::runner::resolution_name(*res).into(),
         Err(e) => e.name(),
     }
 }
