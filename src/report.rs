@@ -72,6 +72,18 @@ pub struct Report {
     pub expectations: Vec<CheckResult>,
     /// Whether every expectation held.
     pub passed: bool,
+    /// Whether the expectations were checked (`run --no-expect` does not).
+    #[serde(skip_serializing_if = "is_true")]
+    pub expectations_checked: bool,
+    /// The command line's overrides (`--set` keys, `seed`) that changed the
+    /// scenario's own machine settings, for which its expectations were
+    /// written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overridden: Vec<String>,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Report {
@@ -88,7 +100,17 @@ impl Report {
             fault_latency: m.latency(),
             expectations: runner.checks().to_vec(),
             passed: runner.passed(),
+            expectations_checked: true,
+            overridden: Vec::new(),
         }
+    }
+
+    /// The report without its expectations: none checked, the run passes.
+    pub fn without_expectations(mut self) -> Report {
+        self.expectations.clear();
+        self.passed = true;
+        self.expectations_checked = false;
+        self
     }
 
     /// The report as text.
@@ -99,6 +121,10 @@ impl Report {
         machine_line(&mut o, &self.machine);
         let _ = writeln!(o, "steps run         {}", self.steps);
         state_text(&mut o, &self.state, &self.fault_latency);
+        if !self.expectations_checked {
+            let _ = writeln!(o, "\nexpectations: not checked (--no-expect)");
+            return o;
+        }
         let passed = self.expectations.iter().filter(|c| c.passed).count();
         let failed = self.expectations.len() - passed;
         let _ = writeln!(o, "\nexpectations: {passed} passed, {failed} failed");
@@ -113,6 +139,15 @@ impl Report {
                     c.line, c.key, c.expected, c.actual
                 );
             }
+        }
+        if failed > 0 && !self.overridden.is_empty() {
+            let keys: Vec<_> = self.overridden.iter().map(|k| format!("`{k}`")).collect();
+            let _ = writeln!(
+                o,
+                "\nnote: the scenario's expectations were written for its own settings, and this run\n      \
+                 overrode {}; run with --no-expect to see the run without checking them",
+                keys.join(", ")
+            );
         }
         o
     }

@@ -520,3 +520,35 @@ fn ramp_up_compares_regular_and_awe_pages_as_threads_grow() {
         pagelab(&bad).code(2);
     }
 }
+
+#[test]
+fn an_override_that_fails_expectations_says_why_and_no_expect_runs_without_them() {
+    let o = pagelab(&["run", "belady", "--set", "policy=lru"]);
+    o.code(1);
+    assert!(o.stdout.contains("6 failed"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("expectations were written for its own settings")
+            && o.stdout.contains("overrode `policy`")
+            && o.stdout.contains("--no-expect"),
+        "{}",
+        o.stdout
+    );
+    let j = pagelab(&["run", "belady", "--set", "policy=lru", "--json"]);
+    j.code(1);
+    assert_eq!(j.json()["overridden"], serde_json::json!(["policy"]));
+    // An override that changes nothing fails nothing, and says nothing.
+    let same = pagelab(&["run", "belady", "--set", "policy=fifo"]);
+    same.code(0);
+    assert!(!same.stdout.contains("note:"), "{}", same.stdout);
+    // Without the expectations: exit 0, and the report says they were not checked.
+    let n = pagelab(&["run", "belady", "--set", "policy=lru", "--no-expect"]);
+    n.code(0);
+    assert!(n.stdout.contains("expectations: not checked (--no-expect)"), "{}", n.stdout);
+    assert!(!n.stdout.contains("FAIL") && !n.stdout.contains("note:"), "{}", n.stdout);
+    let nj = pagelab(&["run", "belady", "--set", "policy=lru", "--no-expect", "--json"]);
+    nj.code(0);
+    let v = nj.json();
+    assert_eq!(v["expectations_checked"], false);
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["expectations"], serde_json::json!([]));
+}

@@ -14,11 +14,7 @@ fn the_readme_says_how_to_get_pagelab_before_its_tour_uses_it() {
     let readme = repo_file("README.md");
     let install = readme.find("cargo install --path .").expect("the README says `cargo install --path .`");
     // The first command line of a code block that runs the bare binary.
-    let first_use = readme
-        .match_indices("\npagelab ")
-        .map(|(i, _)| i)
-        .min()
-        .expect("the README's tour runs `pagelab`");
+    let first_use = readme.match_indices("\npagelab ").map(|(i, _)| i).min().expect("the README's tour runs `pagelab`");
     assert!(
         install < first_use,
         "the README uses `pagelab` (at byte {first_use}) before saying `cargo install --path .` (at byte {install})"
