@@ -1,14 +1,93 @@
 //! Reports: what a run did, as text for people and JSON for scripts.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 use crate::config::MachineConfig;
 use crate::cost::LatencySummary;
 use crate::machine::Snapshot;
-use crate::runner::{CheckResult, Runner};
+use crate::runner::{CheckResult, MetricValue, Runner};
+use crate::scenario::Check;
 use crate::units::{Bytes, SimNanos};
+
+/// What an expectation wanted: its check (`= 9`, `<= 9`, `= valid`), or
+/// the name of the error a step was to end with (or `no error`). The text
+/// report shows it as written; JSON gives a number for `= N`, an object of
+/// `at_least` and `at_most` for a range, a string for a name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expected {
+    /// A metric's check.
+    Check(Check),
+    /// An error's name, or "no error".
+    Name(String),
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Check(c) => write!(f, "{c}"),
+            Expected::Name(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Expected {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Expected::Check(Check::Equals(n)) => s.serialize_u64(*n),
+            Expected::Check(Check::Kind(k)) | Expected::Name(k) => s.serialize_str(k),
+            Expected::Check(Check::Range { at_least, at_most }) => {
+                let mut m = s.serialize_map(None)?;
+                if let Some(a) = at_least {
+                    m.serialize_entry("at_least", a)?;
+                }
+                if let Some(b) = at_most {
+                    m.serialize_entry("at_most", b)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+/// What an expectation found: a count, or a name (a PTE kind, "not in
+/// memory", an error). JSON gives a number or a string.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Found {
+    /// A count.
+    Count(u64),
+    /// A name.
+    Name(String),
+}
+
+impl From<MetricValue> for Found {
+    fn from(v: MetricValue) -> Found {
+        match v {
+            MetricValue::Count(n) => Found::Count(n),
+            MetricValue::Kind(k) => Found::Name(k.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Found::Count(n) => write!(f, "{n}"),
+            Found::Name(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Found {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Found::Count(n) => s.serialize_u64(*n),
+            Found::Name(n) => s.serialize_str(n),
+        }
+    }
+}
 
 /// The machine's settings, as a report shows them.
 #[derive(Clone, Debug, Serialize)]
@@ -64,6 +143,10 @@ pub struct Report {
     pub machine: MachineSummary,
     /// Steps run.
     pub steps: usize,
+    /// References made (as `state.counters.paging.references`).
+    pub references: u64,
+    /// Faults taken: demand zero, soft and hard (as `replay --json`'s `faults`).
+    pub faults: u64,
     /// State at the end.
     pub state: Snapshot,
     /// Fault service times.
@@ -91,12 +174,15 @@ impl Report {
     pub fn of(runner: &Runner) -> Report {
         let s = runner.scenario();
         let m = runner.machine();
+        let state = m.snapshot();
         Report {
             scenario: s.name.clone(),
             title: s.title.clone(),
             machine: MachineSummary::of(m.config()),
             steps: runner.steps_done(),
-            state: m.snapshot(),
+            references: state.counters.paging.references,
+            faults: state.counters.paging.faults(),
+            state,
             fault_latency: m.latency(),
             expectations: runner.checks().to_vec(),
             passed: runner.passed(),

@@ -106,7 +106,8 @@ fn a_failed_expectation_exits_1_and_says_which() {
     let failed: Vec<_> = v["expectations"].as_array().unwrap().iter().filter(|e| e["passed"] == false).collect();
     assert_eq!(failed.len(), 1, "{v:#}");
     assert_eq!(failed[0]["key"], "p1.faults");
-    assert_eq!(failed[0]["actual"], "4");
+    assert_eq!(failed[0]["actual"], 4);
+    assert_eq!(failed[0]["expected"], 5);
     assert_eq!(failed[0]["line"], 28, "the line of the expectation in the file");
     // The same scenario with the right figure passes.
     let good = dir.write("good.toml", small_scenario(4));
