@@ -239,6 +239,13 @@ impl Report {
     }
 }
 
+/// Simulated time as every front end shows it: the time in faults and the
+/// time in background work (the modified page writer, the zero page
+/// thread, compaction), each in [`SimNanos`]'s units.
+pub fn simulated_time(foreground: SimNanos, background: SimNanos) -> String {
+    format!("{foreground} in faults, {background} in background work")
+}
+
 /// One line describing the machine.
 pub fn machine_line(o: &mut String, m: &MachineSummary) {
     let _ = writeln!(
@@ -313,11 +320,7 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
         s.commit_charge, s.commit_limit, s.pagefile_used, s.pagefile_capacity
     );
     let _ = writeln!(o, "locks             working set {}, PFN database {}", c.activity.ws_lock, c.activity.pfn_lock);
-    let _ = writeln!(
-        o,
-        "simulated time    {} in faults, {} in background work",
-        c.activity.time_foreground, c.activity.time_background
-    );
+    let _ = writeln!(o, "simulated time    {}", simulated_time(c.activity.time_foreground, c.activity.time_background));
     if lat.count > 0 {
         let _ = writeln!(
             o,
