@@ -553,3 +553,23 @@ fn an_override_that_fails_expectations_says_why_and_no_expect_runs_without_them(
     assert_eq!(v["passed"], true);
     assert_eq!(v["expectations"], serde_json::json!([]));
 }
+
+#[test]
+fn replay_names_its_simulated_memory_and_what_hard_faults_mean() {
+    let dir = TempDir::new("footprint");
+    // 20,000 pages twice: more than the default 64 MiB (16,384 pages) of a
+    // one-frame replay, so the second pass takes hard faults.
+    let pages: String = (0..20_000).map(|p| format!("{p}\n")).collect();
+    let trace = dir.write("big.refs", format!("{pages}{pages}"));
+    let o = pagelab(&["replay", s(&trace), "--frames", "1"]);
+    o.code(0);
+    o.stdout_has(&[
+        "memory            64 MiB simulated (the default: 4 x frames, at least 64 MiB; --memory sets it)",
+        "hard faults mean the trace's footprint exceeded it (here ",
+    ]);
+    assert!(!o.stdout.contains("here none"), "{}", o.stdout);
+    let small = dir.write("small.refs", "1 2 3 1 2 3\n");
+    let o = pagelab(&["replay", s(&small), "--frames", "2", "--memory", "1MiB"]);
+    o.code(0);
+    o.stdout_has(&["memory            1 MiB simulated (--memory)", "(here none: the footprint fit)"]);
+}
