@@ -241,6 +241,8 @@ run 1 nt31-2gb/x64.txt run nt31-2gb --set layout=x64
 
 # Working sets: Belady's anomaly, other policies, textbook strings.
 run 1 belady/lru.txt run belady --set policy=lru
+run 0 belady/trace.txt run belady --trace
+run 0 belady/trace-csv.txt run belady --trace=csv
 for p in fifo lru clock opt random; do
     brief replay/silberschatz.txt '^faults' replay book/src/traces/silberschatz.refs --policy "$p" --frames 3
 done
