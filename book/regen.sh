@@ -241,6 +241,8 @@ run 1 nt31-2gb/x64.txt run nt31-2gb --set layout=x64
 
 # Working sets: Belady's anomaly, other policies, textbook strings.
 run 1 belady/lru.txt run belady --set policy=lru
+run 0 belady/trace.txt run belady --trace
+run 0 belady/trace-csv.txt run belady --trace=csv
 for p in fifo lru clock opt random; do
     brief replay/silberschatz.txt '^faults' replay book/src/traces/silberschatz.refs --policy "$p" --frames 3
 done
@@ -285,6 +287,23 @@ run 0 replay/loop-small.txt replay book/src/traces/loop.refs --frames 8 --memory
 run 2 replay/bad-trace.txt replay book/src/broken/bad.refs --frames 3
 run 2 replay/bad-lackey.txt replay book/src/broken/bad.lackey --format lackey --frames 3
 run 2 replay/bad-policy.txt replay book/src/traces/silberschatz.refs --frames 3 --policy best
+
+# Replaying reference by reference, and the quiz.
+run 0 replay/trace-fifo.txt replay book/src/traces/silberschatz.refs --policy fifo --frames 3 --trace
+run 0 replay/trace-clock-csv.txt replay book/src/traces/silberschatz.refs --policy clock --frames 3 --trace csv
+{
+    echo '$ pagelab replay book/src/traces/silberschatz.refs --policy lru --frames 3 --trace jsonl | head -5'
+    "$bin" replay book/src/traces/silberschatz.refs --policy lru --frames 3 --trace jsonl | head -5
+} >"$out/replay/trace-lru-jsonl.txt"
+run 2 replay/bad-trace-style.txt replay book/src/traces/silberschatz.refs --frames 3 --trace xml
+run 0 quiz/answers.txt quiz --answers --seed 42 --length 12 --pages 6 --frames 3
+mkdir -p "$out/quiz"
+{
+    echo "\$ printf 'm\\n-\\nm\\n-\\nh\\nm\\n-\\nm\\n4\\n' | pagelab quiz --seed 42 --length 12 --pages 6 --frames 3"
+    printf 'm\n-\nm\n-\nh\nm\n-\nm\n4\n' | "$bin" quiz --seed 42 --length 12 --pages 6 --frames 3
+} >"$out/quiz/session.txt"
+run 0 quiz/answers-lru.txt quiz --answers --seed 42 --length 12 --pages 6 --frames 3 --policy lru
+run 2 quiz/bad-frames.txt quiz --frames 0
 
 # Fragmentation: buddyinfo texts, real, small and fragmented, and a broken one.
 run 0 fragmentation/sample.txt fragmentation book/src/traces/buddyinfo.txt

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod fragmentation;
 pub mod gen;
+pub mod quiz;
 pub mod ramp;
 pub mod replay;
 pub mod run;
@@ -51,6 +52,9 @@ pub enum Command {
     },
     /// Replay a trace into one process with an N-frame working set.
     Replay(replay::ReplayArgs),
+    /// Test yourself: before each reference of a seeded reference string,
+    /// say whether it hits or misses and which page is evicted.
+    Quiz(quiz::QuizArgs),
     /// Generate a synthetic trace: Zipf-popular pages, seeded.
     GenTrace(gen::GenTraceArgs),
     /// Free-block distribution and Linux's fragmentation indices of a
@@ -114,6 +118,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Check { scenarios }) => check::check(&scenarios),
         Some(Command::Scenarios { json }) => scenarios::list(json),
         Some(Command::Replay(a)) => replay::replay(a),
+        Some(Command::Quiz(a)) => quiz::quiz(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
         Some(Command::RampUp(a)) => ramp::ramp(a),

@@ -178,6 +178,9 @@ pub enum ReplayError {
     /// The replay would need more host memory than its limit.
     #[error("{0}")]
     HostMemory(String),
+    /// Writing a traced reference failed (`replay --trace`).
+    #[error("{0}")]
+    Output(std::io::Error),
     /// An invariant of the model broke: a bug in pagelab, not in the trace.
     #[error("internal error: an invariant broke by reference {references}: {message}")]
     Invariant {
@@ -394,6 +397,328 @@ fn one(m: &mut Machine, pid: ProcessId, page: u64, write: bool, next: u64) -> Re
     }
 }
 
+/// How many working-set pages a traced reference shows (the rest are
+/// counted, not listed).
+pub const TRACE_WS_SHOWN: usize = 16;
+
+/// A page that left the working set during one reference, and the list its
+/// frame went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Victim {
+    /// The page.
+    pub page: u64,
+    /// `standby` (clean) or `modified` (dirty).
+    pub list: &'static str,
+}
+
+/// What one reference did, as `replay --trace` and `quiz` show it.
+#[derive(Clone, Debug)]
+pub struct TraceStep {
+    /// 1-based number of the reference.
+    pub index: u64,
+    /// The page referenced.
+    pub page: u64,
+    /// Whether it wrote.
+    pub write: bool,
+    /// `hit`, `demand_zero`, `soft`, `hard_pagefile`, `hard_file`, or
+    /// `access_violation` (beyond user space: neither a hit nor a miss).
+    pub result: &'static str,
+    /// Pages that left the working set (usually none or one).
+    pub victims: Vec<Victim>,
+    /// The first [`TRACE_WS_SHOWN`] pages of the working set after the
+    /// reference, in policy order, each with its clock use bit.
+    pub working_set: Vec<(u64, bool)>,
+    /// Pages in the working set after the reference.
+    pub ws_size: u64,
+    /// Hits so far.
+    pub hits: u64,
+    /// Misses (faults) so far.
+    pub misses: u64,
+    /// The machine's explanations of what happened, one per event.
+    pub explanations: Vec<String>,
+}
+
+impl TraceStep {
+    /// Whether the reference missed the working set.
+    pub fn is_miss(&self) -> bool {
+        !matches!(self.result, "hit" | "access_violation")
+    }
+}
+
+/// The name a traced reference's result goes by.
+pub fn result_name(r: Resolution) -> &'static str {
+    match r {
+        Resolution::Hit => "hit",
+        Resolution::DemandZero => "demand_zero",
+        Resolution::Soft => "soft",
+        Resolution::HardPageFile => "hard_pagefile",
+        Resolution::HardFile => "hard_file",
+    }
+}
+
+/// The order a policy's working set is listed in.
+pub fn policy_order(policy: PolicyKind) -> &'static str {
+    match policy {
+        PolicyKind::Fifo => "oldest first: the next victim, then to the newest",
+        PolicyKind::Lru => "least recently used first: the next victim, then to the most recent",
+        PolicyKind::Clock => "from the clock hand around the circle; * marks a set use bit",
+        PolicyKind::Aging | PolicyKind::WsClock => "from the clock hand around the circle",
+        PolicyKind::Opt => "furthest next use first: the next victim first",
+        PolicyKind::Random => "in load order (any page may be the victim)",
+    }
+}
+
+/// A replay machine that records what each reference does: the slow,
+/// explained path of `replay --trace` and `quiz` (plain replays never take it).
+pub struct Tracer {
+    m: Machine,
+    pid: ProcessId,
+    index: u64,
+    hits: u64,
+    misses: u64,
+    refresh: Option<u64>,
+    check_every: Option<u64>,
+    last_check: u64,
+    limit: HostLimit,
+}
+
+impl Tracer {
+    /// A machine for `cfg`, recording events.
+    pub fn new(cfg: &ReplayConfig) -> Result<Tracer, ReplayError> {
+        host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, None)
+            .check(&cfg.host_limit, "the replay", "use a smaller --frames or --memory")
+            .map_err(ReplayError::HostMemory)?;
+        let (mut m, pid) = replay_machine(cfg)?;
+        m.drain_events();
+        m.set_recording(true);
+        Ok(Tracer {
+            m,
+            pid,
+            index: 0,
+            hits: 0,
+            misses: 0,
+            refresh: cfg.refresh_period(),
+            check_every: cfg.check_every,
+            last_check: 0,
+            limit: cfg.host_limit.clone(),
+        })
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &Machine {
+        &self.m
+    }
+
+    /// Replays one reference; `next` is its page's next use (OPT), else [`NEVER`].
+    pub fn step(&mut self, page: u64, write: bool, next: u64) -> Result<TraceStep, ReplayError> {
+        let kind = if write { AccessKind::Write } else { AccessKind::Read };
+        let result = match self.m.access(self.pid, page << PAGE_SHIFT, kind, None, next) {
+            Ok(r) => {
+                if r == Resolution::Hit {
+                    self.hits += 1;
+                } else {
+                    self.misses += 1;
+                }
+                result_name(r)
+            }
+            Err(OpError::AccessViolation { .. }) => "access_violation",
+            Err(e) => return Err(ReplayError::Machine(e)),
+        };
+        self.index += 1;
+        if let Some(r) = self.refresh {
+            if self.index % r == 0 {
+                self.m.apply(&Op::AgeWorkingSets).map_err(ReplayError::Machine)?;
+            }
+        }
+        if self.index % 4096 == 0 {
+            check_growth(&self.m, &self.limit)?;
+            check_due(&self.m, self.check_every, &mut self.last_check, false)?;
+        }
+        let events = self.m.drain_events();
+        let victims = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::event::Event::Evicted { pid, vpn, to, .. } if *pid == self.pid => {
+                    Some(Victim { page: vpn.0, list: to.name() })
+                }
+                _ => None,
+            })
+            .collect();
+        let explanations = events.iter().map(|e| self.m.explain(e)).collect();
+        let ws = &self.m.process(self.pid).expect("the replay's process").ws;
+        let working_set = ws.entries_iter().take(TRACE_WS_SHOWN).map(|e| (e.vpn.0, e.use_bit)).collect();
+        Ok(TraceStep {
+            index: self.index,
+            page,
+            write,
+            result,
+            victims,
+            working_set,
+            ws_size: ws.len(),
+            hits: self.hits,
+            misses: self.misses,
+            explanations,
+        })
+    }
+
+    /// Checks the invariants one last time and returns the replay's result.
+    pub fn finish(self, cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
+        check_due(&self.m, cfg.check_every, &mut 0, true)?;
+        Ok(result(&self.m, cfg))
+    }
+}
+
+/// Replays a trace reference by reference, handing each [`TraceStep`] to
+/// `each` (which streams it out; an error from it stops the replay). The
+/// same references, counters and result as [`replay`], taken slowly.
+pub fn replay_traced(
+    input: impl BufRead,
+    format: TraceFormat,
+    cfg: &ReplayConfig,
+    mut each: impl FnMut(&TraceStep) -> std::io::Result<()>,
+) -> Result<ReplayResult, ReplayError> {
+    let mut t = Tracer::new(cfg)?;
+    let reader = TraceReader::new(input, format);
+    if cfg.policy == PolicyKind::Opt {
+        let mut refs: Vec<TraceRef> = Vec::new();
+        for r in reader {
+            refs.push(r.map_err(ReplayError::Trace)?);
+            if refs.len() % (1 << 16) == 0 {
+                host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
+                    .check(
+                        &cfg.host_limit,
+                        &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
+                        "replay fewer references with OPT, or use a policy that streams",
+                    )
+                    .map_err(ReplayError::HostMemory)?;
+            }
+        }
+        let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
+        let next = crate::trace::next_uses(&pages);
+        for (r, n) in refs.iter().zip(next) {
+            each(&t.step(r.page, r.write, n)?).map_err(ReplayError::Output)?;
+        }
+    } else {
+        for r in reader {
+            let r = r.map_err(ReplayError::Trace)?;
+            each(&t.step(r.page, r.write, NEVER)?).map_err(ReplayError::Output)?;
+        }
+    }
+    t.finish(cfg)
+}
+
+/// How `replay --trace` writes its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceStyle {
+    /// Aligned columns for a reader, after a header.
+    Text,
+    /// Comma-separated values, after a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl TraceStyle {
+    /// The names `--trace` takes.
+    pub const NAMES: [&'static str; 3] = ["text", "csv", "jsonl"];
+
+    /// Parses a name of [`TraceStyle::NAMES`].
+    pub fn parse(s: &str) -> Option<TraceStyle> {
+        match s {
+            "text" => Some(TraceStyle::Text),
+            "csv" => Some(TraceStyle::Csv),
+            "jsonl" => Some(TraceStyle::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// What comes before the first line (with its newline), if anything.
+    pub fn header(self, policy: PolicyKind) -> String {
+        match self {
+            TraceStyle::Text => format!(
+                "working set in policy order ({}), after the reference\n{:>6} {:>8}  {:<6} {:<14} {:<18} {:>5} {:>6}  working set\n",
+                policy_order(policy),
+                "ref",
+                "page",
+                "access",
+                "result",
+                "victim",
+                "hits",
+                "misses"
+            ),
+            TraceStyle::Csv => "ref,page,access,result,victim,victim_list,hits,misses,ws_size,working_set\n".into(),
+            TraceStyle::Jsonl => String::new(),
+        }
+    }
+
+    /// One reference's line, with its newline.
+    pub fn line(self, t: &TraceStep) -> String {
+        let access = if t.write { "write" } else { "read" };
+        let pages = |mark: bool| {
+            t.working_set
+                .iter()
+                .map(|&(p, used)| if mark && used { format!("{p}*") } else { p.to_string() })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            TraceStyle::Text => {
+                let victim = if t.victims.is_empty() {
+                    "-".to_string()
+                } else {
+                    t.victims.iter().map(|v| format!("{} to {}", v.page, v.list)).collect::<Vec<_>>().join(", ")
+                };
+                let more = t.ws_size.saturating_sub(t.working_set.len() as u64);
+                let tail = if more > 0 { format!(" ... and {more} more") } else { String::new() };
+                format!(
+                    "{:>6} {:>8}  {:<6} {:<14} {:<18} {:>5} {:>6}  {}{}\n",
+                    t.index,
+                    t.page,
+                    access,
+                    t.result,
+                    victim,
+                    t.hits,
+                    t.misses,
+                    pages(true),
+                    tail
+                )
+            }
+            TraceStyle::Csv => {
+                let join = |f: &dyn Fn(&Victim) -> String| t.victims.iter().map(f).collect::<Vec<_>>().join(" ");
+                format!(
+                    "{},{},{},{},{},{},{},{},{},{}\n",
+                    t.index,
+                    t.page,
+                    access,
+                    t.result,
+                    join(&|v| v.page.to_string()),
+                    join(&|v| v.list.to_string()),
+                    t.hits,
+                    t.misses,
+                    t.ws_size,
+                    pages(false)
+                )
+            }
+            TraceStyle::Jsonl => {
+                let ws: Vec<u64> = t.working_set.iter().map(|&(p, _)| p).collect();
+                serde_json::json!({
+                    "ref": t.index,
+                    "page": t.page,
+                    "access": access,
+                    "result": t.result,
+                    "victims": t.victims,
+                    "hits": t.hits,
+                    "misses": t.misses,
+                    "ws_size": t.ws_size,
+                    "working_set": ws,
+                })
+                .to_string()
+                    + "\n"
+            }
+        }
+    }
+}
+
 /// Replays pages already in memory (for benchmarks and tests).
 pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
     let (mut m, pid) = replay_machine(cfg)?;
@@ -524,6 +849,30 @@ mod tests {
             cfg.check_every = Some(1000);
             let checked = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
             assert_eq!(serde_json::to_string(&plain).unwrap(), serde_json::to_string(&checked).unwrap(), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn a_traced_replay_counts_what_a_plain_one_counts() {
+        let pages =
+            crate::tracegen::zipf_pages(crate::tracegen::ZipfSpec { pages: 200, refs: 5_000, alpha: 0.8, seed: 3 })
+                .unwrap();
+        let mut bytes = Vec::new();
+        crate::trace::write_oracle_general(&pages, &mut bytes).unwrap();
+        for policy in PolicyKind::ALL {
+            let mut cfg = ReplayConfig::new(policy, 40);
+            cfg.set_memory(Bytes(1 << 20));
+            let plain = replay(&bytes[..], TraceFormat::OracleGeneral, &cfg).unwrap();
+            let mut n = 0;
+            let traced = replay_traced(&bytes[..], TraceFormat::OracleGeneral, &cfg, |t| {
+                n += 1;
+                assert_eq!(t.index, n);
+                assert!(t.working_set.len() <= TRACE_WS_SHOWN && t.ws_size <= 40);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(n, 5_000);
+            assert_eq!(serde_json::to_string(&plain).unwrap(), serde_json::to_string(&traced).unwrap(), "{policy:?}");
         }
     }
 

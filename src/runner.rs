@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::event::Event;
-use crate::machine::{AccessKind, Machine, Op, OpError, OpValue};
+use crate::machine::{AccessKind, Machine, Op, OpError, OpValue, Resolution};
 use crate::pte::PteKind;
 pub use crate::report::{Expected, Found};
 use crate::scenario::{Action, Check, Expectation, Metric, Pattern, ProcessSpec, Scenario, WsExField};
@@ -72,6 +72,79 @@ pub struct Runner {
     /// Each scenario process's PFN array: every frame AllocateUserPhysicalPages
     /// returned to it, in order (freed ones stay, as in a program's array).
     pfn_arrays: Vec<Vec<crate::units::Pfn>>,
+    /// Where the current touch or refs step is, when some of its
+    /// references have run and some have not.
+    cursor: Option<StepCursor>,
+}
+
+/// One memory reference a touch or refs step made.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// The scenario's process (index into its processes).
+    pub process: usize,
+    /// The machine's process id.
+    pub pid: ProcessId,
+    /// The page referenced.
+    pub vpn: Vpn,
+    /// The first page of the step's range (a touch step's address, a refs
+    /// step's base): the page is `vpn - base` in the step's own numbering.
+    pub base: Vpn,
+    /// Read or write.
+    pub access: AccessKind,
+    /// How the reference was resolved, or the error it raised.
+    pub result: Result<Resolution, OpError>,
+    /// The page of the process's working set that left to make room, if
+    /// one did (known when the runner records events).
+    pub victim: Option<Vpn>,
+}
+
+/// What one call of [`Runner::step_reference`] did.
+#[derive(Clone, Debug)]
+pub struct ReferenceOutcome {
+    /// The step the reference belongs to, 1-based.
+    pub step: usize,
+    /// The reference's number in its step, 1-based.
+    pub index: u64,
+    /// References in the step (1 for a step that makes none, run whole).
+    pub total: u64,
+    /// The reference; `None` for a step that is not a touch or refs step,
+    /// or one with no references.
+    pub reference: Option<Reference>,
+    /// Events the reference raised, in the order they happened.
+    pub events: Vec<Event>,
+    /// The step's outcome, when this reference finished it.
+    pub finished: Option<StepOutcome>,
+}
+
+/// Position inside a touch or refs step.
+#[derive(Clone, Debug)]
+struct StepCursor {
+    /// References made so far.
+    done: u64,
+    /// References the step makes.
+    total: u64,
+    /// Position in the current pass over a touch step's range.
+    pos: u64,
+    /// Page index a touch step visited last (the stride pattern's state).
+    prev: u64,
+    /// For refs with OPT: each reference's distance to its page's next use.
+    next_uses: Arc<[u64]>,
+    /// References of the process before the step (OPT's clock).
+    t0: u64,
+    /// Events of the references made, at most [`crate::machine::MAX_RECORDED_EVENTS`].
+    events: Vec<Event>,
+    /// Events beyond that limit.
+    events_not_recorded: u64,
+}
+
+impl StepCursor {
+    /// Appends events drained from the machine, keeping the limit.
+    fn keep(&mut self, events: &[Event], not_recorded: u64) {
+        let room = crate::machine::MAX_RECORDED_EVENTS.saturating_sub(self.events.len());
+        let take = room.min(events.len());
+        self.events.extend_from_slice(&events[..take]);
+        self.events_not_recorded += (events.len() - take) as u64 + not_recorded;
+    }
 }
 
 /// The id of a process not started yet (never used: the loader checks).
@@ -128,6 +201,7 @@ impl Runner {
             setup_events,
             contiguous: Vec::new(),
             pfn_arrays: vec![Vec::new(); scenario_processes],
+            cursor: None,
         };
         // A scenario without steps is at its end from the start.
         if runner.scenario.steps.is_empty() {
@@ -178,15 +252,235 @@ impl Runner {
         &self.checks
     }
 
-    /// Runs the next step; `None` when there is none.
+    /// Runs the next step, or the rest of the current one when some of its
+    /// references have run; `None` when there is none.
     pub fn step(&mut self) -> Option<StepOutcome> {
         let scenario = Arc::clone(&self.scenario);
         let step = scenario.steps.get(self.next)?;
+        if !makes_references(&step.action) {
+            let result = self.perform(&step.action);
+            return Some(self.finish(None, result));
+        }
+        let mut c = self.cursor.take().unwrap_or_else(|| self.begin(&step.action));
+        let result = loop {
+            if c.done == c.total {
+                break Ok(());
+            }
+            let (_, pid, address, access, node, next_use) = self.next_reference(&step.action, &mut c);
+            if let Err(e) = self.machine.access(pid, address, access, node, next_use) {
+                break Err(e);
+            }
+        };
+        Some(self.finish(Some(c), result))
+    }
+
+    /// Makes one memory reference of the current touch or refs step (the
+    /// first one of the next step if none is under way); a step of another
+    /// kind, or one without references, runs whole. When the reference is
+    /// the step's last, or fails, the step is finished and its expectations
+    /// checked as [`Runner::step`] does. `None` when every step has run.
+    pub fn step_reference(&mut self) -> Option<ReferenceOutcome> {
+        let scenario = Arc::clone(&self.scenario);
+        let step = scenario.steps.get(self.next)?;
+        if !makes_references(&step.action) {
+            let o = self.step()?;
+            return Some(ReferenceOutcome {
+                step: o.number,
+                index: 1,
+                total: 1,
+                reference: None,
+                events: o.events.clone(),
+                finished: Some(o),
+            });
+        }
+        let mut c = self.cursor.take().unwrap_or_else(|| self.begin(&step.action));
+        if c.total == 0 {
+            let o = self.finish(Some(c), Ok(()));
+            let events = o.events.clone();
+            return Some(ReferenceOutcome {
+                step: o.number,
+                index: 1,
+                total: 1,
+                reference: None,
+                events,
+                finished: Some(o),
+            });
+        }
+        let (process, pid, address, access, node, next_use) = self.next_reference(&step.action, &mut c);
+        let result = self.machine.access(pid, address, access, node, next_use);
+        let events = self.machine.drain_events();
+        let not_recorded = self.machine.take_events_not_recorded();
+        c.keep(&events, not_recorded);
+        let victim = events.iter().find_map(|e| match e {
+            Event::Evicted { pid: p, vpn, .. } if *p == pid => Some(*vpn),
+            _ => None,
+        });
+        let (index, total) = (c.done, c.total);
+        let failed = result.is_err();
+        let base = match &step.action {
+            Action::Touch { address, .. } => Vpn::containing(*address),
+            Action::Refs { base, .. } => Vpn::containing(*base),
+            _ => unreachable!("a reference step"),
+        };
+        let reference = Reference { process, pid, vpn: Vpn::containing(address), base, access, result, victim };
+        let finished = if failed || c.done == c.total {
+            let r = match &reference.result {
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.clone()),
+            };
+            Some(self.finish(Some(c), r))
+        } else {
+            self.cursor = Some(c);
+            None
+        };
+        Some(ReferenceOutcome {
+            step: self.next + usize::from(finished.is_none()),
+            index,
+            total,
+            reference: Some(reference),
+            events,
+            finished,
+        })
+    }
+
+    /// Where the current step is: (references made, references in it),
+    /// while a touch or refs step has made some of its references and not all.
+    pub fn reference_position(&self) -> Option<(u64, u64)> {
+        self.cursor.as_ref().map(|c| (c.done, c.total))
+    }
+
+    /// References step `i` (0-based) makes at reference grain: 1 for a step
+    /// that is not a touch or refs step, or that makes none.
+    pub fn references_of(&self, i: usize) -> u64 {
+        let total = match &self.scenario.steps[i].action {
+            Action::Touch { pattern: Pattern::Random { count }, repeat, .. } => count.saturating_mul(*repeat),
+            Action::Touch { pages, repeat, .. } => pages.saturating_mul(*repeat),
+            Action::Refs { pages, writes, .. } => pages.len().min(writes.len()) as u64,
+            _ => 1,
+        };
+        total.max(1)
+    }
+
+    /// The step under way as an outcome so far: its number, the events of
+    /// the references made; no checks yet. `None` between steps.
+    pub fn step_so_far(&self) -> Option<StepOutcome> {
+        let c = self.cursor.as_ref()?;
+        let step = &self.scenario.steps[self.next];
+        Some(StepOutcome {
+            number: self.next + 1,
+            line: step.line,
+            op: step.action.op_name(),
+            label: step.label.clone(),
+            events: c.events.clone(),
+            events_not_recorded: c.events_not_recorded,
+            error: None,
+            checks: Vec::new(),
+        })
+    }
+
+    /// Starts a touch or refs step: how many references it makes, and for
+    /// refs with OPT, when each page is used next.
+    fn begin(&self, action: &Action) -> StepCursor {
+        let mut c = StepCursor {
+            done: 0,
+            total: 0,
+            pos: 0,
+            prev: 0,
+            next_uses: Arc::from(Vec::new()),
+            t0: 0,
+            events: Vec::new(),
+            events_not_recorded: 0,
+        };
+        match action {
+            Action::Touch { pages, pattern, repeat, .. } => {
+                let pass = match pattern {
+                    Pattern::Random { count } => *count,
+                    _ => *pages,
+                };
+                c.total = pass.saturating_mul(*repeat);
+            }
+            Action::Refs { process, pages, writes, .. } => {
+                let pid = self.pids[*process];
+                let opt =
+                    self.machine.process(pid).is_some_and(|p| p.ws.policy() == crate::working_set::PolicyKind::Opt);
+                if opt {
+                    c.next_uses = Arc::from(crate::trace::next_uses(pages));
+                }
+                c.t0 = self.machine.counters().paging.references;
+                c.total = pages.len().min(writes.len()) as u64;
+            }
+            _ => unreachable!("only touch and refs steps make references one by one"),
+        }
+        c
+    }
+
+    /// The next reference of a touch or refs step, advancing the cursor:
+    /// (scenario process, pid, address, access, node, next use). A random
+    /// touch draws its page from the workload generator here, one
+    /// reference at a time.
+    fn next_reference(
+        &mut self,
+        action: &Action,
+        c: &mut StepCursor,
+    ) -> (usize, ProcessId, u64, AccessKind, Option<u8>, u64) {
+        let r = match action {
+            Action::Touch { process, address, pages, access, pattern, node, .. } => {
+                let n = *pages;
+                let i = match *pattern {
+                    Pattern::Sequential => c.pos,
+                    Pattern::Reverse => n - 1 - c.pos,
+                    // Columns of the stride in turn: 0, k, 2k, ..., then 1, 1+k, ...
+                    Pattern::Stride(k) => {
+                        if c.pos == 0 {
+                            0
+                        } else if c.prev + k < n {
+                            c.prev + k
+                        } else {
+                            c.prev % k + 1
+                        }
+                    }
+                    Pattern::Random { .. } => self.workload.gen_range(0..n),
+                };
+                let pass = match *pattern {
+                    Pattern::Random { count } => count,
+                    _ => n,
+                };
+                c.prev = i;
+                c.pos += 1;
+                if c.pos == pass {
+                    c.pos = 0;
+                }
+                let va = (address / PAGE_SIZE + i) * PAGE_SIZE + address % PAGE_SIZE;
+                (*process, self.pids[*process], va, *access, *node, NEVER)
+            }
+            Action::Refs { process, base, pages, writes } => {
+                let i = c.done as usize;
+                let next_use = c.next_uses.get(i).map_or(NEVER, |&n| if n == NEVER { NEVER } else { c.t0 + n });
+                let kind = if writes[i] { AccessKind::Write } else { AccessKind::Read };
+                (*process, self.pids[*process], base + pages[i] * PAGE_SIZE, kind, None, next_use)
+            }
+            _ => unreachable!("only touch and refs steps make references one by one"),
+        };
+        c.done += 1;
+        r
+    }
+
+    /// Ends the current step: collects its events, checks its expectations
+    /// (and the scenario's after the last step).
+    fn finish(&mut self, cursor: Option<StepCursor>, result: Result<(), OpError>) -> StepOutcome {
+        let scenario = Arc::clone(&self.scenario);
+        let step = &scenario.steps[self.next];
         self.next += 1;
         let number = self.next;
-        let result = self.perform(&step.action);
-        let events = self.machine.drain_events();
-        let events_not_recorded = self.machine.take_events_not_recorded();
+        let drained = self.machine.drain_events();
+        let not_recorded = self.machine.take_events_not_recorded();
+        let (events, events_not_recorded) = match cursor {
+            Some(mut c) if !c.events.is_empty() || c.events_not_recorded > 0 => {
+                c.keep(&drained, not_recorded);
+                (c.events, c.events_not_recorded)
+            }
+            _ => (drained, not_recorded),
+        };
         let mut checks = Vec::new();
         let error = result.err();
         match (&step.expect_error, &error) {
@@ -220,7 +514,7 @@ impl Runner {
             self.checks.extend(end.iter().cloned());
             checks.extend(end);
         }
-        Some(StepOutcome {
+        StepOutcome {
             number,
             line: step.line,
             op: step.action.op_name(),
@@ -229,7 +523,7 @@ impl Runner {
             events_not_recorded,
             error: error.map(|e| e.to_string()),
             checks,
-        })
+        }
     }
 
     /// Whether every expectation checked so far held.
@@ -367,44 +661,8 @@ impl Runner {
             Action::AdjustPrivileges { process, privilege, enable } => m
                 .apply(&Op::AdjustTokenPrivileges { pid: self.pids[*process], privilege: *privilege, enable: *enable })
                 .map(drop),
-            Action::Touch { process, address, pages, access, pattern, repeat, node } => {
-                let pid = self.pids[*process];
-                let first = address / PAGE_SIZE;
-                let offset = address % PAGE_SIZE;
-                let (machine, workload) = (&mut self.machine, &mut self.workload);
-                for _ in 0..*repeat {
-                    let order: Box<dyn Iterator<Item = u64> + '_> = match *pattern {
-                        Pattern::Sequential => Box::new(0..*pages),
-                        Pattern::Reverse => Box::new((0..*pages).rev()),
-                        Pattern::Stride(k) => {
-                            let n = *pages;
-                            Box::new((0..k.min(n)).flat_map(move |s| (s..n).step_by(k as usize)))
-                        }
-                        // Drawn one at a time: a billion picks need no host memory.
-                        Pattern::Random { count } => {
-                            let (n, rng) = (*pages, &mut *workload);
-                            Box::new((0..count).map(move |_| rng.gen_range(0..n)))
-                        }
-                    };
-                    for i in order {
-                        let va = (first + i) * PAGE_SIZE + offset;
-                        machine.access(pid, va, *access, *node, NEVER)?;
-                    }
-                }
-                Ok(())
-            }
-            Action::Refs { process, base, pages, writes } => {
-                let pid = self.pids[*process];
-                let opt =
-                    self.machine.process(pid).is_some_and(|p| p.ws.policy() == crate::working_set::PolicyKind::Opt);
-                let next = if opt { crate::trace::next_uses(pages) } else { Vec::new() };
-                let t0 = self.machine.counters().paging.references;
-                for (i, (&p, &w)) in pages.iter().zip(writes).enumerate() {
-                    let next_use = next.get(i).map_or(NEVER, |&n| if n == NEVER { NEVER } else { t0 + n });
-                    let kind = if w { AccessKind::Write } else { AccessKind::Read };
-                    self.machine.access(pid, base + p * PAGE_SIZE, kind, None, next_use)?;
-                }
-                Ok(())
+            Action::Touch { .. } | Action::Refs { .. } => {
+                unreachable!("touch and refs steps run reference by reference")
             }
         }
     }
@@ -557,6 +815,23 @@ impl Runner {
     }
 }
 
+/// The name of a resolution: `hit`, `demand_zero`, `soft`,
+/// `hard_pagefile`, `hard_file`.
+pub fn resolution_name(r: Resolution) -> &'static str {
+    match r {
+        Resolution::Hit => "hit",
+        Resolution::DemandZero => "demand_zero",
+        Resolution::Soft => "soft",
+        Resolution::HardPageFile => "hard_pagefile",
+        Resolution::HardFile => "hard_file",
+    }
+}
+
+/// Whether a step's action is memory references, made one at a time.
+fn makes_references(action: &Action) -> bool {
+    matches!(action, Action::Touch { .. } | Action::Refs { .. })
+}
+
 /// A metric's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetricValue {
@@ -572,5 +847,181 @@ impl std::fmt::Display for MetricValue {
             MetricValue::Count(n) => write!(f, "{n}"),
             MetricValue::Kind(k) => write!(f, "{k}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runner(name: &str) -> Runner {
+        let s = crate::scenario::resolve(name, &[]).unwrap();
+        Runner::new(Arc::new(s), true).unwrap()
+    }
+
+    /// Everything a test can compare of two runners' states.
+    fn state(r: &Runner) -> String {
+        format!("{:?} {:?} {:?}", r.machine().snapshot(), r.checks(), r.steps_done())
+    }
+
+    /// Every touch pattern, a repeat, an access violation in mid-step and
+    /// an OPT refs step.
+    const PATTERNS: &str = r#"
+[scenario]
+name = "patterns"
+[machine]
+memory = "128 KiB"
+pagefile = "1 MiB"
+policy = "fifo"
+[[process]]
+name = "a"
+ws_max = 5
+[[process]]
+name = "o"
+ws_max = 3
+policy = "opt"
+[[step]]
+op = "reserve"
+process = "a"
+address = 0x10000
+size = "64 KiB"
+commit = true
+[[step]]
+op = "touch"
+process = "a"
+address = 0x10000
+pages = 10
+pattern = "stride"
+stride = 3
+repeat = 2
+[[step]]
+op = "touch"
+process = "a"
+address = 0x10000
+pages = 16
+pattern = "random"
+count = 40
+access = "write"
+[[step]]
+op = "touch"
+process = "a"
+address = 0x10000
+pages = 7
+pattern = "reverse"
+[[step]]
+op = "touch"
+process = "a"
+address = 0x18000
+pages = 16
+expect_error = "access_violation"
+[[step]]
+op = "reserve"
+process = "o"
+address = 0x10000
+size = "64 KiB"
+commit = true
+[[step]]
+op = "refs"
+process = "o"
+base = 0x10000
+refs = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5]
+"#;
+
+    #[test]
+    fn stepping_references_gives_the_state_events_and_checks_of_whole_steps() {
+        let patterns = crate::scenario::load_str(PATTERNS, "patterns", None, &[]).unwrap();
+        let builtins = ["belady", "tour", "soft-hard", "demand-zero", "mapped-file", "numa", "awe"]
+            .map(|n| crate::scenario::resolve(n, &[]).unwrap());
+        for s in std::iter::once(patterns).chain(builtins) {
+            let name = s.name.clone();
+            let s = Arc::new(s);
+            let (mut whole, mut by_ref) = (Runner::new(Arc::clone(&s), true).unwrap(), Runner::new(s, true).unwrap());
+            while let Some(w) = whole.step() {
+                let finished = loop {
+                    let o = by_ref.step_reference().expect("a step is left");
+                    assert_eq!(o.step, w.number, "{name}");
+                    assert!(o.index >= 1 && o.index <= o.total, "{name}: {} of {}", o.index, o.total);
+                    if let Some(f) = o.finished {
+                        break f;
+                    }
+                    assert_eq!(by_ref.reference_position(), Some((o.index, o.total)));
+                };
+                assert_eq!(format!("{:?}", finished.events), format!("{:?}", w.events), "{name} step {}", w.number);
+                assert_eq!(finished.checks, w.checks, "{name} step {}", w.number);
+                assert_eq!(finished.error, w.error);
+                assert_eq!(state(&whole), state(&by_ref), "{name} after step {}", w.number);
+            }
+            assert!(by_ref.step_reference().is_none());
+            assert_eq!(whole.passed(), by_ref.passed());
+        }
+    }
+
+    #[test]
+    fn belady_by_reference_faults_nine_and_ten_times_in_fifo_order() {
+        let mut r = runner("belady");
+        r.step();
+        r.step();
+        let mut faults = 0;
+        let mut fifo = Vec::new();
+        for k in 1..=12 {
+            let o = r.step_reference().unwrap();
+            assert_eq!((o.step, o.index, o.total), (3, k, 12));
+            let re = o.reference.unwrap();
+            faults += u64::from(re.result != Ok(Resolution::Hit));
+            let ws: Vec<u64> =
+                r.machine().process(re.pid).unwrap().ws.entries_iter().map(|e| e.vpn.0 - re.base.0).collect();
+            fifo.push(ws);
+            if k == 4 {
+                assert_eq!(re.victim.map(|v| v.0 - re.base.0), Some(1), "4 evicts 1, the first in");
+            }
+        }
+        assert_eq!(faults, 9);
+        // OSTEP's paging-policy.py -c for FIFO with 3 frames.
+        assert_eq!(fifo[3], vec![2, 3, 4]);
+        assert_eq!(fifo[6], vec![1, 2, 5]);
+        assert_eq!(fifo[11], vec![5, 3, 4]);
+        let mut faults = 0;
+        while let Some(o) = r.step_reference() {
+            faults += u64::from(o.reference.unwrap().result != Ok(Resolution::Hit));
+        }
+        assert_eq!(faults, 10);
+        assert!(r.passed());
+    }
+
+    #[test]
+    fn a_copy_in_mid_step_replays_to_the_same_state() {
+        let mut r = runner("belady");
+        r.step();
+        r.step();
+        for _ in 0..5 {
+            r.step_reference();
+        }
+        let copy = r.clone();
+        let later = {
+            let mut a = r.clone();
+            a.step_reference();
+            state(&a)
+        };
+        r.step_reference();
+        assert_eq!(state(&r), later);
+        let mut b = copy;
+        b.step_reference();
+        assert_eq!(state(&b), state(&r));
+        assert_eq!(b.reference_position(), Some((6, 12)));
+        assert_eq!(b.step_so_far().unwrap().number, 3);
+        let rest = b.step().unwrap();
+        assert_eq!(rest.number, 3);
+        assert!(rest.checks.iter().all(|c| c.passed), "{:?}", rest.checks);
+        assert_eq!(b.reference_position(), None);
+    }
+
+    #[test]
+    fn a_step_that_makes_no_references_is_one_reference() {
+        let mut r = runner("belady");
+        let o = r.step_reference().unwrap();
+        assert_eq!((o.step, o.index, o.total), (1, 1, 1));
+        assert!(o.reference.is_none());
+        assert_eq!(o.finished.unwrap().op, "reserve");
+        assert_eq!(r.steps_done(), 1);
     }
 }

@@ -1,6 +1,6 @@
 //! `pagelab replay TRACE --policy P --frames N`.
 
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -9,7 +9,9 @@ use clap::Args;
 use super::{emit, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
 use crate::cost::CostModel;
 use crate::host_memory::HostLimit;
-use crate::replay::{replay as do_replay, ReplayConfig, ReplayError, DEFAULT_CHECK_EVERY};
+use crate::replay::{
+    replay as do_replay, replay_traced, ReplayConfig, ReplayError, ReplayResult, TraceStyle, DEFAULT_CHECK_EVERY,
+};
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, SimNanos};
 use crate::working_set::PolicyKind;
@@ -71,6 +73,12 @@ pub struct ReplayArgs {
     /// what the same references would miss on 2 MiB pages.
     #[arg(long, value_name = "ENTRIES[,LARGE]")]
     pub tlb: Option<String>,
+    /// Print one line per reference: the page, hit or the kind of fault,
+    /// the victim and its list, the working set in policy order, running
+    /// hits and misses; as text (the default, followed by the report),
+    /// csv or jsonl.
+    #[arg(long = "trace", value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
+    pub trace_style: Option<String>,
 }
 
 fn bad(msg: String) -> i32 {
@@ -144,27 +152,67 @@ pub fn replay(a: ReplayArgs) -> i32 {
     if let Err(e) = cfg.machine.validate() {
         return bad(format!("--memory {}: {e}", a.memory.as_deref().unwrap_or("(default)")));
     }
-    let start = Instant::now();
-    let result = if a.trace == "-" {
-        do_replay(std::io::stdin().lock(), format, &cfg)
-    } else {
-        match std::fs::File::open(&a.trace) {
-            Ok(f) => do_replay(BufReader::with_capacity(1 << 16, f), format, &cfg),
-            Err(e) => return bad(format!("{}: cannot open the trace: {e}", a.trace)),
-        }
+    let style = match a.trace_style.as_deref() {
+        None => None,
+        Some(t) => match TraceStyle::parse(t) {
+            Some(s) => Some(s),
+            None => {
+                return bad(format!(
+                    "--trace {t:?}: expected {} (the trace file comes before --trace, or use --trace=FORMAT)",
+                    TraceStyle::NAMES.join(", ")
+                ))
+            }
+        },
     };
-    let elapsed = start.elapsed();
+    if style.is_some() && a.json {
+        return bad("--trace and --json: choose one (--trace jsonl prints JSON, one object per reference)".into());
+    }
+    let start = Instant::now();
+    let result = match style {
+        Some(style) => return traced(&a, format, &cfg, style, start),
+        None => match open(&a.trace) {
+            Ok(input) => do_replay(input, format, &cfg),
+            Err(code) => return code,
+        },
+    };
     let r = match result {
         Ok(r) => r,
-        Err(ReplayError::Trace(e)) => return bad(format!("{}:{}:{}: {}", a.trace, e.line, e.col, e.message)),
-        Err(e @ ReplayError::Invariant { .. }) => {
-            eprintln!("pagelab: {}: {e}", a.trace);
-            return EXIT_INTERNAL;
-        }
-        Err(e) => return bad(format!("{}: {e}", a.trace)),
+        Err(e) => return failed(&a.trace, e),
     };
+    timing(&a, &r, start);
+    match emit(a.output.as_deref(), &report(&a, &r)) {
+        Ok(()) => EXIT_OK,
+        Err(c) => c,
+    }
+}
+
+/// The trace to read: a file, or standard input for `-`.
+fn open(trace: &str) -> Result<Box<dyn BufRead>, i32> {
+    if trace == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    match std::fs::File::open(trace) {
+        Ok(f) => Ok(Box::new(BufReader::with_capacity(1 << 16, f))),
+        Err(e) => Err(bad(format!("{trace}: cannot open the trace: {e}"))),
+    }
+}
+
+/// The exit code of a replay that stopped, after saying why.
+fn failed(trace: &str, e: ReplayError) -> i32 {
+    match e {
+        ReplayError::Trace(e) => bad(format!("{}:{}:{}: {}", trace, e.line, e.col, e.message)),
+        e @ ReplayError::Invariant { .. } => {
+            eprintln!("pagelab: {trace}: {e}");
+            EXIT_INTERNAL
+        }
+        e => bad(format!("{trace}: {e}")),
+    }
+}
+
+/// `--timing`: host time and speed, on standard error.
+fn timing(a: &ReplayArgs, r: &ReplayResult, start: Instant) {
     if a.timing {
-        let secs = elapsed.as_secs_f64();
+        let secs = start.elapsed().as_secs_f64();
         eprintln!(
             "pagelab: {} references in {:.3} s host time: {:.1} M references/s",
             r.references,
@@ -172,7 +220,79 @@ pub fn replay(a: ReplayArgs) -> i32 {
             r.references as f64 / secs / 1e6
         );
     }
-    let text = if a.json {
+}
+
+/// `replay --trace`: one line per reference, streamed to standard output
+/// or to `-o FILE` (written whole or not at all: a replay that fails
+/// leaves no file).
+fn traced(a: &ReplayArgs, format: TraceFormat, cfg: &ReplayConfig, style: TraceStyle, start: Instant) -> i32 {
+    let input = match open(&a.trace) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let write = |w: &mut dyn Write| -> Result<ReplayResult, ReplayError> {
+        w.write_all(style.header(cfg.policy).as_bytes()).map_err(ReplayError::Output)?;
+        let r = replay_traced(input, format, cfg, |t| w.write_all(style.line(t).as_bytes()))?;
+        if style == TraceStyle::Text {
+            w.write_all(format!("\n{}", report(a, &r)).as_bytes()).map_err(ReplayError::Output)?;
+        }
+        w.flush().map_err(ReplayError::Output)?;
+        Ok(r)
+    };
+    let result = match a.output.as_deref() {
+        None => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            match write(&mut out) {
+                Err(ReplayError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return EXIT_OK,
+                Err(ReplayError::Output(e)) => {
+                    eprintln!("pagelab: cannot write to standard output: {e}");
+                    return EXIT_BAD_INPUT;
+                }
+                r => r,
+            }
+        }
+        Some(path) => {
+            let mut outcome = None;
+            let written = crate::output::write_whole(path, |w| {
+                let r = write(w);
+                let failed = match &r {
+                    Ok(_) => None,
+                    Err(ReplayError::Output(e)) => Some(std::io::Error::new(e.kind(), e.to_string())),
+                    Err(_) => Some(std::io::Error::other("the replay stopped")),
+                };
+                outcome = Some(r);
+                failed.map_or(Ok(()), Err)
+            });
+            match (outcome, written) {
+                (Some(Err(ReplayError::Output(e))), _) => {
+                    eprintln!("pagelab: cannot write {}: {e}", path.display());
+                    return EXIT_BAD_INPUT;
+                }
+                (Some(Err(e)), _) => Err(e),
+                (_, Err(e)) => {
+                    eprintln!("pagelab: cannot write {}: {e}", path.display());
+                    return EXIT_BAD_INPUT;
+                }
+                (Some(Ok(r)), Ok(())) => Ok(r),
+                (None, Ok(())) => {
+                    eprintln!("pagelab: internal error: {} was written without the replay", path.display());
+                    return EXIT_INTERNAL;
+                }
+            }
+        }
+    };
+    match result {
+        Ok(r) => {
+            timing(a, &r, start);
+            EXIT_OK
+        }
+        Err(e) => failed(&a.trace, e),
+    }
+}
+
+/// The report of a replay: text, or JSON with `--json`.
+fn report(a: &ReplayArgs, r: &ReplayResult) -> String {
+    if a.json {
         serde_json::to_string_pretty(&r).expect("json") + "\n"
     } else {
         let c = &r.counters;
@@ -216,9 +336,5 @@ pub fn replay(a: ReplayArgs) -> i32 {
                 t.misses_if_large
             )
         })
-    };
-    match emit(a.output.as_deref(), &text) {
-        Ok(()) => EXIT_OK,
-        Err(c) => c,
     }
 }

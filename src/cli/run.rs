@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use clap::Args;
 
+mod trace;
+pub use trace::TraceFormat;
+
 use super::{emit, resolve, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK};
 use crate::host_memory::{self, Front};
 use crate::output::StdoutError;
@@ -43,6 +46,11 @@ pub struct RunArgs {
     /// run breaks): for a scenario whose settings `--set` changed.
     #[arg(long)]
     pub no_expect: bool,
+    /// Print one line per memory reference of every touch and refs step:
+    /// the page, hit or the kind of fault, the victim, the working set in
+    /// policy order, running hits and misses (text, csv or jsonl).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
+    pub trace: Option<TraceFormat>,
 }
 
 impl RunArgs {
@@ -58,6 +66,7 @@ impl RunArgs {
             host_memory: None,
             no_check: false,
             no_expect: false,
+            trace: None,
         }
     }
 }
@@ -80,6 +89,10 @@ pub fn run(a: RunArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
+    if a.trace.is_some() && (a.events || a.json) {
+        eprintln!("pagelab: --trace prints its own lines: it cannot be combined with --events or --json");
+        return EXIT_BAD_INPUT;
+    }
     let front = match (a.events, a.json) {
         (false, _) => Front::Run,
         (true, false) => Front::Events,
@@ -89,7 +102,7 @@ pub fn run(a: RunArgs) -> i32 {
         eprintln!("pagelab: {e}");
         return EXIT_BAD_INPUT;
     }
-    let mut runner = match Runner::new(Arc::new(scenario), a.events) {
+    let mut runner = match Runner::new(Arc::new(scenario), a.events || a.trace.is_some()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("pagelab: {}: {e}", a.scenario);
@@ -139,6 +152,9 @@ pub fn run(a: RunArgs) -> i32 {
     };
     if let Err(code) = check(&runner, "after the setup") {
         return code;
+    }
+    if let Some(format) = a.trace {
+        return run_trace(&a, format, runner, check);
     }
     while let Some(o) = runner.step() {
         if let Err(code) = check(&runner, &format!("after step {} (line {}, {})", o.number, o.line, o.op)) {
@@ -196,6 +212,66 @@ pub fn run(a: RunArgs) -> i32 {
         report.text()
     };
     if let Err(code) = emit(a.output.as_deref(), &text) {
+        return code;
+    }
+    if report.passed {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// `run --trace`: steps the runner one reference at a time and prints a
+/// line for each; the text format ends with the report. Standard output is
+/// written as it goes (a reader that goes away stops the run); `--output`
+/// is written whole at the end.
+fn run_trace(
+    a: &RunArgs,
+    format: TraceFormat,
+    mut runner: Runner,
+    check: impl Fn(&Runner, &str) -> Result<(), i32>,
+) -> i32 {
+    let stream = a.output.is_none();
+    let mut out = trace::header(format).unwrap_or_default();
+    let flush = |out: &mut String, force: bool| -> Result<(), i32> {
+        if !stream || (!force && out.len() < 1 << 16) {
+            return Ok(());
+        }
+        let r = crate::output::print(out);
+        out.clear();
+        match r {
+            Ok(()) => Ok(()),
+            Err(StdoutError::Closed) => Err(EXIT_OK),
+            Err(StdoutError::Io(e)) => {
+                eprintln!("pagelab: cannot write to standard output: {e}");
+                Err(EXIT_BAD_INPUT)
+            }
+        }
+    };
+    let mut tally = trace::Tally::default();
+    while let Some(o) = runner.step_reference() {
+        if let Some(line) = tally.line(format, runner.machine(), &o) {
+            out.push_str(&line);
+        }
+        if let Some(s) = &o.finished {
+            if let Err(code) = check(&runner, &format!("after step {} (line {}, {})", s.number, s.line, s.op)) {
+                return code;
+            }
+        }
+        if let Err(code) = flush(&mut out, false) {
+            return code;
+        }
+    }
+    let report = Report::of(&runner);
+    if format == TraceFormat::Text {
+        out.push('\n');
+        out.push_str(&report.text());
+    }
+    if stream {
+        if let Err(code) = flush(&mut out, true) {
+            return code;
+        }
+    } else if let Err(code) = emit(a.output.as_deref(), &out) {
         return code;
     }
     if report.passed {

@@ -19,7 +19,7 @@ use crate::event::Event;
 use crate::machine::Machine;
 use crate::pfn_db::ListCounts;
 use crate::process::Process;
-use crate::runner::{Runner, StepOutcome};
+use crate::runner::{ReferenceOutcome, Runner, StepOutcome};
 use crate::scenario::Scenario;
 use crate::units::{Pfn, ProcessId, Vpn};
 
@@ -142,6 +142,9 @@ pub fn scrolled(top: usize, pos: usize, visible: usize) -> usize {
 pub struct App {
     runner: Runner,
     last: Option<StepOutcome>,
+    /// The last reference stepped at reference grain: (step, reference,
+    /// references in the step); cleared by moves at step grain.
+    reference: Option<(usize, u64, u64)>,
     history: History,
     lists: Vec<ListCounts>,
     /// Pane the arrows act on.
@@ -176,6 +179,7 @@ impl App {
         Ok(App {
             runner,
             last: None,
+            reference: None,
             history,
             lists,
             focus: Focus::Frames,
@@ -230,7 +234,18 @@ impl App {
         self.runner.scenario().steps.len()
     }
 
-    /// What the current step did (`None` at step 0).
+    /// Where stepping by reference stands: (step, references made, references
+    /// in the step), inside a touch or refs step or just after a reference
+    /// stepped alone; `None` at step grain.
+    pub fn reference_position(&self) -> Option<(usize, u64, u64)> {
+        match self.runner.reference_position() {
+            Some((k, m)) => Some((self.runner.steps_done() + 1, k, m)),
+            None => self.reference.filter(|r| r.0 == self.runner.steps_done()),
+        }
+    }
+
+    /// What the current step did (`None` at step 0): inside a step, the
+    /// events of the references made so far, without checks.
     pub fn last_outcome(&self) -> Option<&StepOutcome> {
         self.last.as_ref()
     }
@@ -322,6 +337,13 @@ impl App {
         }
         self.history.record(&self.runner);
         let Some(outcome) = self.runner.step() else { return false };
+        self.step_done(outcome);
+        self.reference = None;
+        true
+    }
+
+    /// Records a finished step: its list counts for the history chart, its outcome.
+    fn step_done(&mut self, outcome: StepOutcome) {
         let s = self.runner.steps_done();
         let counts = self.runner.machine().pfn_db().counts();
         if s < self.lists.len() {
@@ -330,7 +352,81 @@ impl App {
             self.lists.push(counts);
         }
         self.last = Some(outcome);
+    }
+
+    /// Makes the next memory reference (a step that makes none runs whole);
+    /// `None` at the end. Checkpoints are taken only between steps.
+    pub fn reference_forward(&mut self) -> Option<ReferenceOutcome> {
+        if self.runner.finished() {
+            return None;
+        }
+        self.history.record(&self.runner);
+        let mut o = self.runner.step_reference()?;
+        self.reference = Some((o.step, o.index, o.total));
+        match o.finished.take() {
+            Some(f) => {
+                self.step_done(f.clone());
+                o.finished = Some(f);
+            }
+            None => self.last = self.runner.step_so_far(),
+        }
+        Some(o)
+    }
+
+    /// Goes one memory reference back: to the reference before in this
+    /// step, or to the last one of the step before. The state is rebuilt
+    /// from the start of the step (itself restored from a checkpoint and
+    /// replayed); false at the start.
+    pub fn reference_back(&mut self) -> bool {
+        let (step, k) = match self.runner.reference_position() {
+            Some((k, _)) => (self.runner.steps_done(), k - 1),
+            None => {
+                let s = self.runner.steps_done();
+                if s == 0 {
+                    return false;
+                }
+                (s - 1, self.runner.references_of(s - 1).saturating_sub(1))
+            }
+        };
+        self.goto(step);
+        for _ in 0..k {
+            self.reference_forward();
+        }
+        if k == 0 && step > 0 {
+            // At the end of a step: the reference that finished it.
+            let m = self.runner.references_of(step - 1);
+            self.reference = Some((step, m, m));
+        }
+        self.settle();
         true
+    }
+
+    /// Says what the reference did, in the message line.
+    fn describe(&mut self, o: &ReferenceOutcome) {
+        let Some(r) = &o.reference else {
+            let op = o.finished.as_ref().map_or("", |f| f.op);
+            self.message = Some(format!("step {}: {op} (no memory references: run whole)", o.step));
+            return;
+        };
+        let m = self.runner.machine();
+        let how = match &r.result {
+            Ok(crate::machine::Resolution::Hit) => "hit".to_string(),
+            Ok(res) => format!("{} fault", crate::runner::resolution_name(*res)),
+            Err(e) => e.name(),
+        };
+        let victim = r.victim.map_or(String::new(), |v| format!(", evicted page {v}"));
+        self.message = Some(format!(
+            "reference {} of {}: {} {} page {}: {how}{victim}",
+            o.index,
+            o.total,
+            m.name_of(r.pid),
+            match r.access {
+                crate::machine::AccessKind::Read => "reads",
+                crate::machine::AccessKind::Write => "writes",
+                crate::machine::AccessKind::Execute => "executes",
+            },
+            r.vpn
+        ));
     }
 
     /// Work to do while waiting for input: takes a due checkpoint.
@@ -343,12 +439,14 @@ impl App {
     pub fn goto(&mut self, target: usize) {
         let target = target.min(self.total_steps());
         let current = self.step();
-        if target == current {
+        let inside = self.runner.reference_position().is_some();
+        self.reference = None;
+        if target == current && !inside {
             self.settle();
             return;
         }
         let from = self.history.before(target);
-        if target < current || from.steps_done() > current {
+        if target < current || (inside && target == current) || from.steps_done() > current {
             self.runner = from.clone();
             self.last = None;
         }
@@ -401,14 +499,21 @@ impl App {
             }
             Run::UntilKind(kind) => {
                 loop {
-                    if !self.step_forward() {
+                    let Some(o) = self.reference_forward() else {
                         self.run = Run::Paused;
                         self.message = Some(format!("end of the scenario: no further {kind} event"));
                         break;
-                    }
-                    if let Some(i) = self.last.as_ref().and_then(|o| o.events.iter().position(|e| e.kind() == kind)) {
+                    };
+                    if let Some(j) = o.events.iter().position(|e| e.kind() == kind) {
+                        // The event's place among the step's events so far.
+                        let n = self.last.as_ref().map_or(0, |l| l.events.len());
+                        let i = (n + j).saturating_sub(o.events.len());
                         self.run = Run::Paused;
-                        self.message = Some(format!("breakpoint: {kind} at step {}", self.step()));
+                        self.message = Some(if o.reference.is_some() {
+                            format!("breakpoint: {kind} at step {}, reference {} of {}", o.step, o.index, o.total)
+                        } else {
+                            format!("breakpoint: {kind} at step {}", o.step)
+                        });
                         self.settle();
                         let items = events::items(self);
                         let at = items.iter().position(|it| it.event == Some(i)).unwrap_or(0);
@@ -478,6 +583,22 @@ impl App {
                     self.settle();
                 } else {
                     self.message = Some(format!("end of the scenario (step {})", self.step()));
+                }
+            }
+            KeyCode::Char('.') => {
+                self.run = Run::Paused;
+                match self.reference_forward() {
+                    Some(o) => {
+                        self.describe(&o);
+                        self.settle();
+                    }
+                    None => self.message = Some(format!("end of the scenario (step {})", self.step())),
+                }
+            }
+            KeyCode::Char(',') => {
+                self.run = Run::Paused;
+                if !self.reference_back() {
+                    self.message = Some("at the start: nothing to step back to".into());
                 }
             }
             KeyCode::Char('p') | KeyCode::Backspace => {
@@ -947,6 +1068,81 @@ mod tests {
         app.machine().pfn_db().iter().map(|(_, e)| e.location()).collect()
     }
 
+    /// The process's working set in policy order, as pages from 0x10000.
+    fn fifo(a: &App, process: usize) -> Vec<u64> {
+        let pid = a.runner().pid(process);
+        a.machine().process(pid).unwrap().ws.entries_iter().map(|e| e.vpn.0 - 0x10).collect()
+    }
+
+    #[test]
+    fn dot_steps_belady_one_reference_at_a_time_and_comma_steps_back() {
+        let mut a = app("belady", (120, 40));
+        press(&mut a, "nn");
+        let mut states = vec![(a.machine().snapshot(), frames(&a))];
+        let mut orders = Vec::new();
+        for k in 1..=12u64 {
+            press(&mut a, ".");
+            assert_eq!(a.reference_position(), Some((3, k, 12)));
+            states.push((a.machine().snapshot(), frames(&a)));
+            orders.push(fifo(&a, 0));
+        }
+        assert_eq!(orders[3], vec![2, 3, 4]);
+        assert_eq!(orders[11], vec![5, 3, 4]);
+        assert_eq!(a.step(), 3, "the twelfth reference finishes step 3");
+        assert!(a.last_outcome().unwrap().checks.iter().all(|c| c.passed));
+        assert_eq!(a.runner().machine().process(a.runner().pid(0)).unwrap().counters.paging.faults(), 9);
+        for k in (0..12).rev() {
+            press(&mut a, ",");
+            assert_eq!((a.machine().snapshot(), frames(&a)), states[k], "back to reference {k}");
+        }
+        assert_eq!(a.step(), 2);
+        assert_eq!(a.reference_position(), Some((2, 1, 1)), "the start of step 3 is the end of step 2");
+        press(&mut a, ",");
+        assert_eq!(a.reference_position(), Some((1, 1, 1)), "the reserve step is one reference");
+        assert_eq!(a.step(), 1);
+    }
+
+    #[test]
+    fn n_inside_a_step_finishes_it_and_p_goes_back_to_its_start() {
+        let mut a = app("belady", (120, 40));
+        press(&mut a, "nn.....");
+        assert_eq!(a.reference_position(), Some((3, 5, 12)));
+        press(&mut a, "n");
+        assert_eq!(a.step(), 3);
+        assert_eq!(a.reference_position(), None);
+        let whole = a.machine().snapshot();
+        press(&mut a, "p..");
+        assert_eq!(a.step(), 2);
+        assert_eq!(a.reference_position(), Some((3, 2, 12)));
+        key(&mut a, KeyCode::End);
+        assert_eq!(
+            format!("{:?}", a.machine().snapshot()),
+            format!("{:?}", {
+                let mut b = app("belady", (120, 40));
+                b.goto(4);
+                b.machine().snapshot()
+            })
+        );
+        a.goto(3);
+        assert_eq!(format!("{:?}", a.machine().snapshot()), format!("{whole:?}"));
+    }
+
+    #[test]
+    fn a_breakpoint_stops_at_the_reference_that_raised_the_event() {
+        let mut a = app("belady", (120, 40));
+        press(&mut a, "b");
+        let evicted = Event::KINDS.iter().position(|k| *k == "evicted").unwrap();
+        a.overlay = Overlay::Breakpoint { selected: evicted };
+        key(&mut a, KeyCode::Enter);
+        a.run_until_paused();
+        assert_eq!(a.reference_position(), Some((3, 4, 12)), "{:?}", a.message());
+        assert_eq!(a.message(), Some("breakpoint: evicted at step 3, reference 4 of 12"));
+        assert_eq!(fifo(&a, 0), vec![2, 3, 4]);
+        let o = a.last_outcome().unwrap();
+        let selected = &events::items(&a)[a.log_cursor().pos];
+        assert_eq!(o.events[selected.event.unwrap()].kind(), "evicted");
+    }
+
     #[test]
     fn scripted_keys_forward_and_back_restore_the_exact_state() {
         let mut a = app("tour", (80, 24));
@@ -1029,15 +1225,31 @@ mod tests {
         a.run_until_paused();
         assert_eq!(a.step(), 10, "the tour's first hard fault is step 10");
         assert!(a.last_outcome().unwrap().events.iter().any(|e| e.kind() == "hard_fault"));
-        assert_eq!(a.message(), Some("breakpoint: hard_fault at step 10"));
+        assert_eq!(a.message(), Some("breakpoint: hard_fault at step 10, reference 1 of 1"));
         // The next one is in the file streaming step.
         press(&mut a, "b");
         key(&mut a, KeyCode::Enter);
         a.run_until_paused();
-        assert_eq!(a.step(), 13);
-        press(&mut a, "b");
-        key(&mut a, KeyCode::Enter);
-        a.run_until_paused();
+        assert_eq!(a.reference_position().map(|r| r.0), Some(13), "{:?}", a.message());
+        // Each hard fault of that step stops at its own reference, in order.
+        let mut at = a.reference_position().unwrap().1;
+        loop {
+            press(&mut a, "b");
+            key(&mut a, KeyCode::Enter);
+            a.run_until_paused();
+            match a.reference_position() {
+                Some((13, k, _)) if a.runner().reference_position().is_some() => {
+                    assert!(k > at, "reference {k} after {at}");
+                    at = k;
+                }
+                _ => break,
+            }
+        }
+        if !a.message().unwrap().contains("no further hard_fault") {
+            press(&mut a, "b");
+            key(&mut a, KeyCode::Enter);
+            a.run_until_paused();
+        }
         assert_eq!(a.step(), a.total_steps());
         assert!(a.message().unwrap().contains("no further hard_fault"));
     }

@@ -41,8 +41,12 @@ impl History {
         }
     }
 
-    /// Whether `runner` is at least an interval beyond the last checkpoint.
+    /// Whether `runner` is at least an interval beyond the last checkpoint,
+    /// and between steps (a step is replayed whole from its start).
     pub fn due(&self, runner: &Runner) -> bool {
+        if runner.reference_position().is_some() {
+            return false;
+        }
         let last = self.copies.last().map_or(0, Runner::steps_done);
         runner.steps_done() >= last + self.interval
     }

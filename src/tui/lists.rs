@@ -41,7 +41,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let inner = block.inner(area);
     block.render(area, buf);
     let history = app.list_history();
-    let now = history.last().copied().unwrap_or_default();
+    // Inside a step, after a single reference, the counts of this moment.
+    let now = if app.runner().reference_position().is_some() {
+        app.machine().pfn_db().counts()
+    } else {
+        history.last().copied().unwrap_or_default()
+    };
     let digits = app.machine().pfn_db().frames().to_string().len().max(3);
     let spark_width = (inner.width as usize).saturating_sub(13 + digits);
     let from = history.len().saturating_sub(spark_width);

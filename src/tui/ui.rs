@@ -133,7 +133,10 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let style = Style::new().bg(Color::Blue).fg(Color::White);
     buf.set_style(area, style);
     let s = app.scenario();
-    let right = format!(" step {}/{} │ {} ", app.step(), app.total_steps(), run_words(app));
+    let right = match app.reference_position() {
+        Some((n, k, m)) => format!(" step {n}/{}, reference {k} of {m} │ {} ", app.total_steps(), run_words(app)),
+        None => format!(" step {}/{} │ {} ", app.step(), app.total_steps(), run_words(app)),
+    };
     let left = if s.title.is_empty() {
         format!(" pagelab │ {}", s.name)
     } else {
@@ -316,6 +319,30 @@ mod tests {
         })
         .unwrap();
         t.backend().clone()
+    }
+
+    /// The screen's text, row by row.
+    fn text(t: &TestBackend) -> String {
+        let b = t.buffer();
+        (0..b.area.height).map(|y| (0..b.area.width).map(|x| b[(x, y)].symbol()).collect::<String>() + "\n").collect()
+    }
+
+    #[test]
+    fn belady_stepped_reference_by_reference_shows_the_position_and_the_working_set() {
+        let mut a = app("belady", LARGE, 2);
+        keys(&mut a, "....");
+        let t = text(&screen(&a));
+        assert!(t.contains("step 3/4, reference 4 of 12"), "{t}");
+        assert!(
+            t.contains("reference 4 of 12: three reads page 0x14000: demand_zero fault, evicted page 0x11000"),
+            "{t}"
+        );
+        keys(&mut a, ".");
+        let t = text(&screen(&a));
+        assert!(t.contains("step 3/4, reference 5 of 12"), "{t}");
+        assert!(t.contains("soft fault, evicted page 0x12000"), "{t}");
+        keys(&mut a, ",");
+        assert!(text(&screen(&a)).contains("step 3/4, reference 4 of 12"));
     }
 
     #[test]

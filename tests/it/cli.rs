@@ -224,7 +224,7 @@ fn replay_reads_standard_input_and_prints_text() {
 
 #[test]
 fn help_works_for_every_subcommand() {
-    for sub in ["run", "check", "scenarios", "replay", "tui"] {
+    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz"] {
         let o = pagelab(&[sub, "--help"]);
         o.code(0);
         assert!(o.stdout.contains("Usage: pagelab"), "{sub}:\n{}", o.stdout);
@@ -234,7 +234,7 @@ fn help_works_for_every_subcommand() {
     }
     let o = pagelab(&["--help"]);
     o.code(0);
-    for sub in ["run", "check", "scenarios", "replay", "tui"] {
+    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz"] {
         assert!(o.stdout.contains(sub), "--help does not mention {sub}:\n{}", o.stdout);
     }
     let o = pagelab(&["replay", "--help"]);
@@ -572,4 +572,76 @@ fn replay_names_its_simulated_memory_and_what_hard_faults_mean() {
     let o = pagelab(&["replay", s(&small), "--frames", "2", "--memory", "1MiB"]);
     o.code(0);
     o.stdout_has(&["memory            1 MiB simulated (--memory)", "(here none: the footprint fit)"]);
+}
+
+#[test]
+fn run_trace_prints_belady_one_reference_a_line_in_three_formats() {
+    // Text: 24 reference lines; the last of each process has OSTEP's
+    // totals (FIFO, 3 frames: 9 misses; 4 frames: 10) and FIFO order.
+    let text = pagelab(&["run", "belady", "--trace"]);
+    text.code(0);
+    let lines: Vec<&str> = text.stdout.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 25, "{}", text.stdout);
+    assert!(lines[0].starts_with("step"), "{}", lines[0]);
+    let cols = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let three = cols(lines[12]);
+    assert_eq!(&three[..10], ["3", "12", "three", "5", "0x15000", "read", "hit", "-", "3", "9"], "{}", lines[12]);
+    assert!(lines[12].ends_with("[5, 3, 4]"), "{}", lines[12]);
+    let four = cols(lines[24]);
+    assert_eq!(&four[..10], ["4", "12", "four", "5", "0x15000", "read", "soft", "1", "2", "10"], "{}", lines[24]);
+    assert!(lines[24].ends_with("[2, 3, 4, 5]"), "{}", lines[24]);
+    assert!(lines[4].contains("demand_zero") && lines[4].ends_with("[2, 3, 4]"), "{}", lines[4]);
+    assert!(text.stdout.contains("pagelab scenario belady"), "the text ends with the report");
+
+    // CSV: a header, then the same 24 references.
+    let csv = pagelab(&["run", "belady", "--trace=csv"]);
+    csv.code(0);
+    let rows: Vec<Vec<&str>> = csv.stdout.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "step",
+            "reference",
+            "process",
+            "page",
+            "vpn",
+            "access",
+            "result",
+            "victim",
+            "hits",
+            "misses",
+            "ws_size",
+            "working_set"
+        ]
+    );
+    assert_eq!(rows.len(), 25);
+    assert!(rows.iter().all(|r| r.len() == 12), "{}", csv.stdout);
+    assert_eq!(rows[4], ["3", "4", "three", "4", "0x14000", "read", "demand_zero", "1", "0", "4", "3", "2 3 4"]);
+    assert_eq!(rows[8][6..10], ["hit", "", "1", "7"]);
+
+    // JSON Lines: every line an object.
+    let jsonl = pagelab(&["run", "belady", "--trace=jsonl"]);
+    jsonl.code(0);
+    let objs: Vec<serde_json::Value> =
+        jsonl.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(objs.len(), 24);
+    let last = &objs[23];
+    assert_eq!(last["process"], "four");
+    assert_eq!(last["misses"], 10);
+    assert_eq!(last["victim"], 1);
+    assert_eq!(last["working_set"], serde_json::json!([2, 3, 4, 5]));
+    assert_eq!(objs[7]["result"], "hit");
+    assert_eq!(objs[7]["victim"], serde_json::Value::Null);
+}
+
+#[test]
+fn run_trace_rejects_a_bad_format_and_events_or_json() {
+    let bad = pagelab(&["run", "belady", "--trace=xml"]);
+    bad.code(2);
+    assert!(bad.stderr.contains("xml"), "{}", bad.stderr);
+    for extra in ["--events", "--json"] {
+        let o = pagelab(&["run", "belady", "--trace", extra]);
+        o.code(2);
+        assert!(o.stderr.contains("cannot be combined"), "{}", o.stderr);
+    }
 }

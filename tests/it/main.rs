@@ -13,7 +13,8 @@
 //! - `lackey`: a real valgrind trace, replayed and checked independently;
 //! - `memory_pressure`: the notifications and the buffer-pool scenarios;
 //! - `numa`: NUMA residency: ordinary pages drift after paging, AWE pages
-//!   stay where they were allocated, remote references counted.
+//!   stay where they were allocated, remote references counted;
+//! - `teaching`: `replay --trace` line by line, and `quiz` with its answer key.
 
 mod util;
 
@@ -28,3 +29,4 @@ mod memory_pressure;
 mod numa;
 mod oracles;
 mod properties;
+mod teaching;
