@@ -90,6 +90,25 @@ impl ReplayConfig {
     }
 }
 
+/// The report's line on the simulated memory: how large it was and where
+/// the size came from, and what it decides. A page evicted from the
+/// working set waits in memory on the standby or modified list, so it
+/// comes back as a soft fault until the trace's footprint outgrows the
+/// memory; hard faults say that it did.
+pub fn memory_note(r: &ReplayResult, given: bool) -> String {
+    let how = if given { "--memory" } else { "the default: 4 x frames, at least 64 MiB; --memory sets it" };
+    let here = match r.breakdown.hard {
+        0 => "here none: the footprint fit".to_string(),
+        n => format!("here {n}"),
+    };
+    format!(
+        "memory            {} simulated ({how})\n                  \
+         pages evicted from the working set wait in it and come back as soft faults;\n                  \
+         hard faults mean the trace's footprint exceeded it ({here})\n",
+        Bytes(r.memory),
+    )
+}
+
 /// What a replay measured. Deterministic: no host timings in here.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReplayResult {

@@ -1,14 +1,93 @@
 //! Reports: what a run did, as text for people and JSON for scripts.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 use crate::config::MachineConfig;
 use crate::cost::LatencySummary;
 use crate::machine::Snapshot;
-use crate::runner::{CheckResult, Runner};
+use crate::runner::{CheckResult, MetricValue, Runner};
+use crate::scenario::Check;
 use crate::units::{Bytes, SimNanos};
+
+/// What an expectation wanted: its check (`= 9`, `<= 9`, `= valid`), or
+/// the name of the error a step was to end with (or `no error`). The text
+/// report shows it as written; JSON gives a number for `= N`, an object of
+/// `at_least` and `at_most` for a range, a string for a name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expected {
+    /// A metric's check.
+    Check(Check),
+    /// An error's name, or "no error".
+    Name(String),
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Check(c) => write!(f, "{c}"),
+            Expected::Name(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Expected {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Expected::Check(Check::Equals(n)) => s.serialize_u64(*n),
+            Expected::Check(Check::Kind(k)) | Expected::Name(k) => s.serialize_str(k),
+            Expected::Check(Check::Range { at_least, at_most }) => {
+                let mut m = s.serialize_map(None)?;
+                if let Some(a) = at_least {
+                    m.serialize_entry("at_least", a)?;
+                }
+                if let Some(b) = at_most {
+                    m.serialize_entry("at_most", b)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+/// What an expectation found: a count, or a name (a PTE kind, "not in
+/// memory", an error). JSON gives a number or a string.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Found {
+    /// A count.
+    Count(u64),
+    /// A name.
+    Name(String),
+}
+
+impl From<MetricValue> for Found {
+    fn from(v: MetricValue) -> Found {
+        match v {
+            MetricValue::Count(n) => Found::Count(n),
+            MetricValue::Kind(k) => Found::Name(k.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Found::Count(n) => write!(f, "{n}"),
+            Found::Name(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Found {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Found::Count(n) => s.serialize_u64(*n),
+            Found::Name(n) => s.serialize_str(n),
+        }
+    }
+}
 
 /// The machine's settings, as a report shows them.
 #[derive(Clone, Debug, Serialize)]
@@ -64,6 +143,10 @@ pub struct Report {
     pub machine: MachineSummary,
     /// Steps run.
     pub steps: usize,
+    /// References made (as `state.counters.paging.references`).
+    pub references: u64,
+    /// Faults taken: demand zero, soft and hard (as `replay --json`'s `faults`).
+    pub faults: u64,
     /// State at the end.
     pub state: Snapshot,
     /// Fault service times.
@@ -72,6 +155,18 @@ pub struct Report {
     pub expectations: Vec<CheckResult>,
     /// Whether every expectation held.
     pub passed: bool,
+    /// Whether the expectations were checked (`run --no-expect` does not).
+    #[serde(skip_serializing_if = "is_true")]
+    pub expectations_checked: bool,
+    /// The command line's overrides (`--set` keys, `seed`) that changed the
+    /// scenario's own machine settings, for which its expectations were
+    /// written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overridden: Vec<String>,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Report {
@@ -79,16 +174,29 @@ impl Report {
     pub fn of(runner: &Runner) -> Report {
         let s = runner.scenario();
         let m = runner.machine();
+        let state = m.snapshot();
         Report {
             scenario: s.name.clone(),
             title: s.title.clone(),
             machine: MachineSummary::of(m.config()),
             steps: runner.steps_done(),
-            state: m.snapshot(),
+            references: state.counters.paging.references,
+            faults: state.counters.paging.faults(),
+            state,
             fault_latency: m.latency(),
             expectations: runner.checks().to_vec(),
             passed: runner.passed(),
+            expectations_checked: true,
+            overridden: Vec::new(),
         }
+    }
+
+    /// The report without its expectations: none checked, the run passes.
+    pub fn without_expectations(mut self) -> Report {
+        self.expectations.clear();
+        self.passed = true;
+        self.expectations_checked = false;
+        self
     }
 
     /// The report as text.
@@ -99,6 +207,10 @@ impl Report {
         machine_line(&mut o, &self.machine);
         let _ = writeln!(o, "steps run         {}", self.steps);
         state_text(&mut o, &self.state, &self.fault_latency);
+        if !self.expectations_checked {
+            let _ = writeln!(o, "\nexpectations: not checked (--no-expect)");
+            return o;
+        }
         let passed = self.expectations.iter().filter(|c| c.passed).count();
         let failed = self.expectations.len() - passed;
         let _ = writeln!(o, "\nexpectations: {passed} passed, {failed} failed");
@@ -114,8 +226,24 @@ impl Report {
                 );
             }
         }
+        if failed > 0 && !self.overridden.is_empty() {
+            let keys: Vec<_> = self.overridden.iter().map(|k| format!("`{k}`")).collect();
+            let _ = writeln!(
+                o,
+                "\nnote: the scenario's expectations were written for its own settings, and this run\n      \
+                 overrode {}; run with --no-expect to see the run without checking them",
+                keys.join(", ")
+            );
+        }
         o
     }
+}
+
+/// Simulated time as every front end shows it: the time in faults and the
+/// time in background work (the modified page writer, the zero page
+/// thread, compaction), each in [`SimNanos`]'s units.
+pub fn simulated_time(foreground: SimNanos, background: SimNanos) -> String {
+    format!("{foreground} in faults, {background} in background work")
 }
 
 /// One line describing the machine.
@@ -192,11 +320,7 @@ pub fn state_text(o: &mut String, s: &Snapshot, lat: &LatencySummary) {
         s.commit_charge, s.commit_limit, s.pagefile_used, s.pagefile_capacity
     );
     let _ = writeln!(o, "locks             working set {}, PFN database {}", c.activity.ws_lock, c.activity.pfn_lock);
-    let _ = writeln!(
-        o,
-        "simulated time    {} in faults, {} in background work",
-        c.activity.time_foreground, c.activity.time_background
-    );
+    let _ = writeln!(o, "simulated time    {}", simulated_time(c.activity.time_foreground, c.activity.time_background));
     if lat.count > 0 {
         let _ = writeln!(
             o,

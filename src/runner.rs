@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::event::Event;
 use crate::machine::{AccessKind, Machine, Op, OpError, OpValue, Resolution};
 use crate::pte::PteKind;
+pub use crate::report::{Expected, Found};
 use crate::scenario::{Action, Check, Expectation, Metric, Pattern, ProcessSpec, Scenario, WsExField};
 use crate::token::Privilege;
 use crate::units::{FileId, ProcessId, Vpn, PAGE_SIZE};
@@ -27,9 +28,9 @@ pub struct CheckResult {
     /// Step after which it was checked (1-based), or `None` at the end.
     pub step: Option<usize>,
     /// What was expected.
-    pub expected: String,
+    pub expected: Expected,
     /// What was found.
-    pub actual: String,
+    pub actual: Found,
     /// Whether it held.
     pub passed: bool,
 }
@@ -489,17 +490,17 @@ impl Runner {
                     key: "error".into(),
                     line: step.line,
                     step: Some(number),
-                    expected: want.clone(),
+                    expected: Expected::Name(want.clone()),
                     passed: &actual == want,
-                    actual,
+                    actual: Found::Name(actual),
                 });
             }
             (None, Some(e)) => checks.push(CheckResult {
                 key: "error".into(),
                 line: step.line,
                 step: Some(number),
-                expected: "no error".into(),
-                actual: e.to_string(),
+                expected: Expected::Name("no error".into()),
+                actual: Found::Name(e.to_string()),
                 passed: false,
             }),
             (None, None) => {}
@@ -807,8 +808,8 @@ impl Runner {
             key: e.key.clone(),
             line: e.line,
             step,
-            expected: e.check.to_string(),
-            actual: v.to_string(),
+            expected: Expected::Check(e.check.clone()),
+            actual: Found::from(v),
             passed,
         }
     }

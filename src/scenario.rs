@@ -26,9 +26,11 @@ pub use validate::{load, load_str, overrides, Override};
 pub struct ScenarioError {
     /// The file (or built-in scenario name, or "--set").
     pub file: String,
-    /// 1-based line.
+    /// 1-based line; 0 when the error is about the file as a whole (it
+    /// does not exist, or cannot be read), which is then shown without a
+    /// position.
     pub line: usize,
-    /// 1-based column.
+    /// 1-based column (0 with line 0).
     pub col: usize,
     /// What was wrong and what was expected.
     pub message: String,
@@ -36,6 +38,9 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file, self.message);
+        }
         write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
     }
 }
@@ -682,8 +687,8 @@ pub fn resolve(name: &str, overrides: &[Override]) -> Result<Scenario, ScenarioE
     let names: Vec<_> = builtin::BUILTINS.iter().map(|(n, _)| *n).collect();
     Err(ScenarioError {
         file: name.to_string(),
-        line: 1,
-        col: 1,
+        line: 0,
+        col: 0,
         message: format!("no such file, and no built-in scenario of that name (built-ins: {})", names.join(", ")),
     })
 }

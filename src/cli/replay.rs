@@ -327,7 +327,8 @@ fn report(a: &ReplayArgs, r: &ReplayResult) -> String {
             c.activity.time_foreground,
             SimNanos(l.p50_ns),
             SimNanos(l.p99_ns),
-        ) + &r.tlb.map_or(String::new(), |t| {
+        ) + &crate::replay::memory_note(r, a.memory.is_some())
+            + &r.tlb.map_or(String::new(), |t| {
             format!(
                 "TLB misses        {} ({:.2}% of references) on 4 KiB pages; on 2 MiB pages it would be {}\n",
                 t.misses,

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// broken invariant is an internal error: exit code 3.
     #[arg(long)]
     pub no_check: bool,
+    /// Run without checking the scenario's expectations (exit 0 unless the
+    /// run breaks): for a scenario whose settings `--set` changed.
+    #[arg(long)]
+    pub no_expect: bool,
     /// Print one line per memory reference of every touch and refs step:
     /// the page, hit or the kind of fault, the victim, the working set in
     /// policy order, running hits and misses (text, csv or jsonl).
@@ -61,6 +65,7 @@ impl RunArgs {
             output: None,
             host_memory: None,
             no_check: false,
+            no_expect: false,
             trace: None,
         }
     }
@@ -189,7 +194,12 @@ pub fn run(a: RunArgs) -> i32 {
             }));
         }
     }
-    let report = Report::of(&runner);
+    let mut report = Report::of(&runner);
+    if a.no_expect {
+        report = report.without_expectations();
+    } else if !report.passed {
+        report.overridden = overridden(&a.scenario, &ov, &runner.scenario().machine);
+    }
     let text = if a.json {
         let mut v = serde_json::to_value(&report).expect("report serialises");
         if a.events {
@@ -276,4 +286,20 @@ fn event_json(e: &crate::event::Event, explanation: String) -> serde_json::Value
     let mut v = serde_json::to_value(e).expect("events serialise");
     v["explanation"] = serde_json::Value::String(explanation);
     v
+}
+
+/// The keys of the overrides, when they changed the scenario's machine from
+/// its own settings (empty when there are none, or they changed nothing).
+fn overridden(scenario: &str, ov: &[crate::scenario::Override], ran: &crate::config::MachineConfig) -> Vec<String> {
+    if ov.is_empty() || resolve(scenario, &[]).is_ok_and(|own| own.machine == *ran) {
+        return Vec::new();
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for o in ov {
+        let k = o.key.strip_prefix("machine.").unwrap_or(&o.key).to_string();
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys
 }

@@ -178,8 +178,8 @@ pub fn load(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioErr
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
-        line: 1,
-        col: 1,
+        line: 0,
+        col: 0,
         message: format!("cannot read the scenario: {e}"),
     })?;
     load_str(&text, &file, path.parent(), overrides)

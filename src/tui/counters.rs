@@ -85,7 +85,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         )),
         Line::raw(format!("locks ws {}, pfn {}", c.activity.ws_lock, c.activity.pfn_lock)),
         notification_line(m),
-        Line::raw(format!("time {} (bg {})", m.time(), c.activity.time_background)),
+        Line::raw(format!(
+            "time {}",
+            crate::report::simulated_time(c.activity.time_foreground, c.activity.time_background)
+        )),
     ];
     let mut check_summary = vec![
         Span::raw("expect "),

@@ -520,6 +520,18 @@ mod tests {
     }
 
     #[test]
+    fn the_counters_pane_and_the_run_report_write_simulated_time_alike() {
+        let a = app("tour", SMALL, 14);
+        let c = a.runner().machine().counters();
+        assert!(c.activity.time_background.0 > 0, "the tour has background work by step 14");
+        let time = crate::report::simulated_time(c.activity.time_foreground, c.activity.time_background);
+        let pane_text = format!("{:?}", pane(&a, (80, 12), counters::render));
+        assert!(pane_text.contains(&format!("time {time}")), "{time:?} not in {pane_text}");
+        let report = crate::report::Report::of(a.runner()).text();
+        assert!(report.contains(&format!("simulated time    {time}\n")), "{time:?} not in {report}");
+    }
+
+    #[test]
     fn events_pane() {
         let a = app("tour", SMALL, 2);
         insta::assert_snapshot!("events_error_80x7", pane(&a, (80, 7), events::render));

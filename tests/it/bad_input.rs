@@ -720,3 +720,16 @@ fn contiguous_steps_fail_with_reasons() {
     );
     pagelab(&["run", s(&f)]).code(0);
 }
+
+#[test]
+fn a_missing_or_unreadable_scenario_is_named_without_a_position() {
+    let o = pagelab(&["run", "no-such-scenario"]);
+    o.code(2);
+    assert!(o.stderr.contains("pagelab: no-such-scenario: no such file"), "{}", o.stderr);
+    assert!(!o.stderr.contains(":1:1"), "a file that is not there has no line 1: {}", o.stderr);
+    // A directory exists, but cannot be read as a scenario.
+    let dir = TempDir::new("unreadable");
+    let o = pagelab(&["check", s(dir.path())]);
+    o.code(2);
+    assert!(o.stderr.contains("cannot read the scenario") && !o.stderr.contains(":1:1"), "{}", o.stderr);
+}

@@ -106,7 +106,8 @@ fn a_failed_expectation_exits_1_and_says_which() {
     let failed: Vec<_> = v["expectations"].as_array().unwrap().iter().filter(|e| e["passed"] == false).collect();
     assert_eq!(failed.len(), 1, "{v:#}");
     assert_eq!(failed[0]["key"], "p1.faults");
-    assert_eq!(failed[0]["actual"], "4");
+    assert_eq!(failed[0]["actual"], 4);
+    assert_eq!(failed[0]["expected"], 5);
     assert_eq!(failed[0]["line"], 28, "the line of the expectation in the file");
     // The same scenario with the right figure passes.
     let good = dir.write("good.toml", small_scenario(4));
@@ -519,6 +520,58 @@ fn ramp_up_compares_regular_and_awe_pages_as_threads_grow() {
     ] {
         pagelab(&bad).code(2);
     }
+}
+
+#[test]
+fn an_override_that_fails_expectations_says_why_and_no_expect_runs_without_them() {
+    let o = pagelab(&["run", "belady", "--set", "policy=lru"]);
+    o.code(1);
+    assert!(o.stdout.contains("6 failed"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("expectations were written for its own settings")
+            && o.stdout.contains("overrode `policy`")
+            && o.stdout.contains("--no-expect"),
+        "{}",
+        o.stdout
+    );
+    let j = pagelab(&["run", "belady", "--set", "policy=lru", "--json"]);
+    j.code(1);
+    assert_eq!(j.json()["overridden"], serde_json::json!(["policy"]));
+    // An override that changes nothing fails nothing, and says nothing.
+    let same = pagelab(&["run", "belady", "--set", "policy=fifo"]);
+    same.code(0);
+    assert!(!same.stdout.contains("note:"), "{}", same.stdout);
+    // Without the expectations: exit 0, and the report says they were not checked.
+    let n = pagelab(&["run", "belady", "--set", "policy=lru", "--no-expect"]);
+    n.code(0);
+    assert!(n.stdout.contains("expectations: not checked (--no-expect)"), "{}", n.stdout);
+    assert!(!n.stdout.contains("FAIL") && !n.stdout.contains("note:"), "{}", n.stdout);
+    let nj = pagelab(&["run", "belady", "--set", "policy=lru", "--no-expect", "--json"]);
+    nj.code(0);
+    let v = nj.json();
+    assert_eq!(v["expectations_checked"], false);
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["expectations"], serde_json::json!([]));
+}
+
+#[test]
+fn replay_names_its_simulated_memory_and_what_hard_faults_mean() {
+    let dir = TempDir::new("footprint");
+    // 20,000 pages twice: more than the default 64 MiB (16,384 pages) of a
+    // one-frame replay, so the second pass takes hard faults.
+    let pages: String = (0..20_000).map(|p| format!("{p}\n")).collect();
+    let trace = dir.write("big.refs", format!("{pages}{pages}"));
+    let o = pagelab(&["replay", s(&trace), "--frames", "1"]);
+    o.code(0);
+    o.stdout_has(&[
+        "memory            64 MiB simulated (the default: 4 x frames, at least 64 MiB; --memory sets it)",
+        "hard faults mean the trace's footprint exceeded it (here ",
+    ]);
+    assert!(!o.stdout.contains("here none"), "{}", o.stdout);
+    let small = dir.write("small.refs", "1 2 3 1 2 3\n");
+    let o = pagelab(&["replay", s(&small), "--frames", "2", "--memory", "1MiB"]);
+    o.code(0);
+    o.stdout_has(&["memory            1 MiB simulated (--memory)", "(here none: the footprint fit)"]);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //!   agreement with simple reference models;
 //! - `fragmentation`: free-block distributions against a buddy allocator
 //!   model, and `pagelab fragmentation` on real and broken buddyinfo texts;
+//! - `docs`: the README and the book agree with what pagelab prints;
 //! - `determinism`: the same inputs give the same output, bit for bit;
 //! - `lackey`: a real valgrind trace, replayed and checked independently;
 //! - `memory_pressure`: the notifications and the buffer-pool scenarios;
@@ -20,6 +21,7 @@ mod util;
 mod bad_input;
 mod cli;
 mod determinism;
+mod docs;
 mod fragmentation;
 mod hardening;
 mod lackey;
