@@ -195,10 +195,21 @@ impl<R: BufRead> TraceReader<R> {
             }
             let tok = &line[start..i];
             let page = parse_number(tok).ok_or_else(|| {
-                self.err(
-                    start,
-                    format!("expected a page number (decimal or 0x hex), found {:?}", String::from_utf8_lossy(tok)),
-                )
+                // A valgrind lackey line (" L 0400d7d4,8", "I  04010173,3")
+                // read as a reference string: say which format it is.
+                let lackey = {
+                    let l = line.trim_ascii_start();
+                    matches!(l.first(), Some(b'I' | b'L' | b'S' | b'M'))
+                        && l.get(1).is_some_and(|b| b.is_ascii_whitespace())
+                        && l.contains(&b',')
+                };
+                // A binary file has long tokens: quote the start of one only.
+                const SHOWN: usize = 40;
+                let shown = String::from_utf8_lossy(&tok[..tok.len().min(SHOWN)]);
+                let more =
+                    if tok.len() > SHOWN { format!(" (and {} more bytes)", tok.len() - SHOWN) } else { String::new() };
+                let hint = if lackey { "; this looks like a valgrind lackey trace: use --format lackey" } else { "" };
+                self.err(start, format!("expected a page number (decimal or 0x hex), found {shown:?}{more}{hint}"))
             })?;
             if page > MAX_PAGE {
                 return Err(self.err(start, format!("page number {page} is beyond the 48-bit address space")));

@@ -138,11 +138,37 @@ impl Bytes {
     pub fn pages_ceil(self) -> u64 {
         self.0.div_ceil(PAGE_SIZE)
     }
+    /// The error for a fractional size ("1.5 GiB"): sizes are whole
+    /// numbers of a unit, and the same size in the next smaller unit is
+    /// suggested when it is whole ("1536 MiB").
+    fn fractional(text: &str) -> String {
+        let t = text.trim();
+        let d = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (num, unit) = t.split_at(d);
+        let smaller = match unit.trim().to_ascii_lowercase().as_str() {
+            "t" | "tb" | "tib" => Some("GiB"),
+            "g" | "gb" | "gib" => Some("MiB"),
+            "m" | "mb" | "mib" => Some("KiB"),
+            "k" | "kb" | "kib" => Some("bytes"),
+            _ => None,
+        };
+        let suggestion = match (num.parse::<f64>(), smaller) {
+            (Ok(v), Some(u)) if (v * 1024.0).fract() == 0.0 && v * 1024.0 < 1e15 => {
+                format!("; write \"{} {u}\"", (v * 1024.0) as u64)
+            }
+            _ => String::new(),
+        };
+        format!("size {text:?}: sizes are whole numbers of a unit{suggestion}")
+    }
+
     /// Parses "64 MiB", "4GB", "0x10000", "512 pages" or a plain byte count.
     ///
     /// KB/MB/GB/TB are read as binary multiples, as Windows writes them.
     pub fn parse(text: &str) -> Result<Bytes, String> {
         let t = text.trim();
+        if t.contains('.') {
+            return Err(Bytes::fractional(text));
+        }
         let split = t.find(|c: char| !(c.is_ascii_hexdigit() || c == 'x' || c == 'X' || c == '_')).unwrap_or(t.len());
         // "0x..." may contain hex letters; a decimal number followed by a unit
         // letter such as "4GB" must not swallow the 'B' as a hex digit.
@@ -213,6 +239,11 @@ mod tests {
         assert_eq!(Bytes::parse("512 pages").unwrap(), Bytes(512 * 4096));
         assert_eq!(Bytes::parse("1_024").unwrap(), Bytes(1024));
         assert!(Bytes::parse("12 parsecs").unwrap_err().contains("unknown size unit"));
+        for (fractional, says) in [(".5 mib", "\"512 KiB\""), ("1.5 GiB", "\"1536 MiB\""), ("0.25GiB", "\"256 MiB\"")] {
+            let e = Bytes::parse(fractional).unwrap_err();
+            assert!(e.contains("whole numbers") && e.contains(says), "{fractional}: {e}");
+        }
+        assert!(!Bytes::parse("1.1 pages").unwrap_err().contains("write"), "no whole suggestion for pages");
         assert!(Bytes::parse("lots").is_err());
         assert!(Bytes::parse("99999999999 TiB").unwrap_err().contains("64 bits"));
     }

@@ -170,7 +170,29 @@ fn toml_error(file: &str, text: &str, e: toml::de::Error) -> ScenarioError {
     if message.is_empty() {
         message = "invalid TOML here: expected a value".into();
     }
-    ScenarioError { file: file.to_string(), line, col, message }
+    ScenarioError { file: file.to_string(), line, col, message: plain_serde_message(&message) }
+}
+
+/// serde's "invalid type: string \"300\", expected i64" in pagelab's own
+/// words: what was expected, what was found, and how to write it.
+fn plain_serde_message(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("invalid type: ") else { return message.to_string() };
+    let Some((found, expected)) = rest.split_once(", expected ") else { return message.to_string() };
+    let expected = match expected {
+        "i64" | "u64" | "i32" | "u32" | "an integer" => "an integer (a number without quotes)",
+        "a boolean" => "true or false (without quotes)",
+        "a string" => "a string (in double quotes)",
+        "a sequence" => "a list in square brackets",
+        other => other,
+    };
+    let found = found.replace('`', "");
+    let found = match found.split_once(' ') {
+        Some(("string", v)) => format!("the string {v}"),
+        Some(("integer", v)) => format!("the integer {v}"),
+        Some(("floating", v)) => format!("the number {}", v.trim_start_matches("point ")),
+        _ => found.clone(),
+    };
+    format!("expected {expected}, found {found}")
 }
 
 /// Loads and validates a scenario file.

@@ -698,6 +698,30 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent};
 
     use super::*;
+
+    /// The help's map legend and the map agree both ways: every glyph the
+    /// map can draw is explained, and every glyph explained can be drawn.
+    #[test]
+    fn the_help_explains_exactly_the_glyphs_the_map_draws() {
+        let map: Vec<&str> = crate::tui::help::GLYPHS.iter().take(3).copied().collect();
+        let text = map.join(" ");
+        let fixed: Vec<char> = (0..FIXED).map(|i| Cat::from_index(i).glyph()).collect();
+        for g in &fixed {
+            assert!(text.contains(&format!(" {g} ")), "the help does not explain the map glyph {g:?}: {text}");
+        }
+        // Every one-character word followed by its meaning is a glyph of the
+        // map (or the process digits, 1-9).
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for w in words.windows(2) {
+            let mut chars = w[0].chars();
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                if c.is_alphabetic() || c == '·' || c == '-' {
+                    assert!(fixed.contains(&c), "the help explains {c:?}, which the map never draws: {text}");
+                }
+            }
+        }
+        assert!(text.contains("1-9 active"), "{text}");
+    }
     use crate::tui::app::Focus;
 
     #[test]

@@ -125,9 +125,14 @@ fn wrong_types() {
     let m = |v: &str| lines(&["[scenario]", "name = \"x\"", "[machine]", v]);
     rejects(&m("memory = true"), 4, Some(10), &["memory: expected a size such as \"64 MiB\"", "found boolean"]);
     rejects(&m("memory = [1]"), 4, Some(10), &["memory: expected a size"]);
-    rejects(&m("ws_max = \"ten\""), 4, Some(10), &["\"ten\"", "expected i64"]);
+    rejects(
+        &m("ws_max = \"ten\""),
+        4,
+        Some(10),
+        &["expected an integer (a number without quotes), found the string \"ten\""],
+    );
     rejects(&m("policy = 3"), 4, Some(10), &["expected a string"]);
-    rejects(&m("ws_hard_max = \"yes\""), 4, Some(15), &["expected a boolean"]);
+    rejects(&m("ws_hard_max = \"yes\""), 4, Some(15), &["expected true or false"]);
     rejects(&lines(&["[scenario]", "name = \"x\"", "[[process]]", "name = 3"]), 4, Some(8), &["expected a string"]);
     rejects(&lines(&["[scenario]", "name = 3"]), 2, Some(8), &["expected a string"]);
     rejects(&lines(&["scenario = 3"]), 1, Some(12), &["expected struct"]);
@@ -135,19 +140,19 @@ fn wrong_types() {
         &with_head(&["[[step]]", "op = \"reserve\"", "process = \"a\"", "size = 4096", "commit = \"yes\""]),
         9,
         Some(10),
-        &["\"yes\"", "expected a boolean"],
+        &["\"yes\"", "expected true or false"],
     );
     rejects(
         &with_head(&["[[step]]", "op = \"refs\"", "process = \"a\"", "refs = \"1,2,3\""]),
         8,
         Some(8),
-        &["expected a sequence"],
+        &["expected a list in square brackets, found the string \"1,2,3\""],
     );
     rejects(
         &with_head(&["[[step]]", "op = \"refs\"", "process = \"a\"", "refs = [1, \"two\"]"]),
         8,
         Some(12),
-        &["\"two\"", "expected i64"],
+        &["expected an integer (a number without quotes), found the string \"two\""],
     );
     rejects(
         &with_head(&["[expect]", "\"a.faults\" = \"three\""]),
@@ -732,4 +737,50 @@ fn a_missing_or_unreadable_scenario_is_named_without_a_position() {
     let o = pagelab(&["check", s(dir.path())]);
     o.code(2);
     assert!(o.stderr.contains("cannot read the scenario") && !o.stderr.contains(":1:1"), "{}", o.stderr);
+}
+
+/// serde's own words ("invalid type: string \"300\", expected i64") come
+/// out as pagelab's: what was expected and what was found, and how to
+/// write it; a fractional size is refused with what to write instead.
+#[test]
+fn type_errors_and_fractional_sizes_read_as_pagelab_messages() {
+    rejects(
+        &with_head(&["ws_max = \"300\""]),
+        5,
+        None,
+        &["expected an integer (a number without quotes), found the string \"300\""],
+    );
+    rejects(&with_head(&["hard_max = 1"]), 5, None, &["expected true or false", "found the integer 1"]);
+    rejects(
+        &lines(&["[scenario]", "name = \"x\"", "[machine]", "memory = \".5 mib\""]),
+        4,
+        None,
+        &["whole numbers", "write \"512 KiB\""],
+    );
+    let o = pagelab(&["run", "tour", "--set", "memory=1.5MiB"]);
+    o.code(2);
+    assert!(o.stderr.contains("whole numbers"), "{}", o.stderr);
+}
+
+/// A lackey trace read as a reference string says which format it is; a
+/// binary file read as one quotes 40 bytes of it, not hundreds; `--frames`
+/// beyond the machine's memory is refused as its message says.
+#[test]
+fn trace_format_mistakes_say_what_to_do() {
+    let dir = TempDir::new("fmt");
+    let lackey = dir.write("lackey.txt", "I  04010173,3\n L 1ffefffd58,8\n S 1ffefffd50,8\n");
+    let o = pagelab(&["replay", s(&lackey), "--frames", "4"]);
+    o.code(2);
+    assert!(o.stderr.contains("use --format lackey"), "{}", o.stderr);
+    assert!(o.stderr.contains(":1:"), "the error is located: {}", o.stderr);
+    let binary: String = (0..600).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let bin = dir.write("blob.bin", &binary);
+    let o = pagelab(&["replay", s(&bin), "--frames", "4"]);
+    o.code(2);
+    assert!(o.stderr.contains("more bytes"), "{}", o.stderr);
+    assert!(o.stderr.len() < 300, "the message quotes the start only: {} bytes\n{}", o.stderr.len(), o.stderr);
+    let refs = dir.write("refs.txt", "1 2 3\n");
+    let o = pagelab(&["replay", s(&refs), "--frames", "100000", "--memory", "1MiB"]);
+    o.code(2);
+    assert!(o.stderr.contains("--frames 100000: expected 1 to 256 (the machine's memory)"), "{}", o.stderr);
 }
