@@ -109,7 +109,22 @@ for _ in $(seq 50); do
 done
 [ "$ended" = yes ] || fail "the session did not end after q"
 
-for f in "$WORK"/*.txt "$WORK/stderr"; do
+# A trace in the TUI: Silberschatz's string under FIFO with 3 frames,
+# stepped one reference at a time.
+tm new-session -d -s "$SESSION" -x 100 -y 30 \
+    "'$BIN' tui --trace book/src/traces/silberschatz.refs --frames 3 2>'$WORK/stderr-trace'; echo \$? >'$WORK/rc-trace'"
+wait_for trace "step 0/1" || true
+tm send-keys -t "$SESSION" . . . .
+wait_for trace4 "reference 4 of 20" || true
+expect_in trace4 "Working set" "Page lists"
+tm send-keys -t "$SESSION" q
+for _ in $(seq 50); do
+    tm has-session -t "$SESSION" 2>/dev/null || break
+    sleep 0.1
+done
+[ "$(cat "$WORK/rc-trace" 2>/dev/null)" = 0 ] || fail "tui --trace did not exit 0: $(cat "$WORK/stderr-trace" 2>/dev/null)"
+
+for f in "$WORK"/*.txt "$WORK/stderr" "$WORK/stderr-trace"; do
     if [ -f "$f" ] && grep -qi "panicked" "$f"; then
         fail "panic text in $(basename "$f"):"
         cat "$f"

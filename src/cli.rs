@@ -75,6 +75,19 @@ pub enum Command {
         /// host's RAM or memory limits.
         #[arg(long, value_name = "SIZE")]
         host_memory: Option<String>,
+        /// Instead of a scenario, step through the references of this trace
+        /// (one process, every address committed, as `replay` does).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "set"])]
+        trace: Option<String>,
+        /// With --trace: its format (refs, lackey, oracle-general).
+        #[arg(long, requires = "trace")]
+        format: Option<String>,
+        /// With --trace: the replacement policy.
+        #[arg(long, requires = "trace", default_value = "fifo")]
+        policy: String,
+        /// With --trace: working-set frames.
+        #[arg(long, requires = "trace", default_value_t = 64)]
+        frames: u64,
     },
 }
 
@@ -122,7 +135,10 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
         Some(Command::RampUp(a)) => ramp::ramp(a),
-        Some(Command::Tui { scenario, set, host_memory }) => {
+        Some(Command::Tui { trace: Some(trace), format, policy, frames, host_memory, .. }) => {
+            crate::tui::run_trace(&trace, format.as_deref(), &policy, frames, host_memory.as_deref())
+        }
+        Some(Command::Tui { scenario, set, host_memory, .. }) => {
             crate::tui::run_named(scenario.as_deref().unwrap_or("tour"), &set, host_memory.as_deref())
         }
     }

@@ -692,3 +692,91 @@ pub fn resolve(name: &str, overrides: &[Override]) -> Result<Scenario, ScenarioE
         message: format!("no such file, and no built-in scenario of that name (built-ins: {})", names.join(", ")),
     })
 }
+
+/// A trace of memory references as a scenario: one process that treats
+/// every address as committed (as `pagelab replay` does), with a working
+/// set of `frames` under `policy`, on a machine of replay's default memory
+/// (4 x frames, at least 64 MiB), and one `refs` step of the whole trace,
+/// so that the TUI can step a real program's references one at a time.
+/// `format` is a trace format name (default refs); the trace is read as
+/// any scenario's trace is, with its errors located in the trace file.
+pub fn from_trace(path: &str, format: Option<&str>, policy: &str, frames: u64) -> Result<Scenario, ScenarioError> {
+    let at = |message: String| ScenarioError { file: "--trace".into(), line: 1, col: 1, message };
+    if frames == 0 || frames > 1 << 28 {
+        return Err(at(format!("--frames {frames}: expected 1 to {}", 1u64 << 28)));
+    }
+    let memory = (frames * 4 * crate::units::PAGE_SIZE).clamp(64 << 20, 1 << 40).next_multiple_of(1 << 20);
+    let quote = |v: &str| toml::Value::String(v.to_string()).to_string();
+    let name = std::path::Path::new(path).file_name().map_or(path.to_string(), |n| n.to_string_lossy().into_owned());
+    let text = format!(
+        r#"[scenario]
+name = "trace"
+title = {title}
+description = "The references of a trace, one process treating every address as committed (as pagelab replay does)."
+
+[machine]
+memory = "{memory}"
+pagefile = "{memory}"
+policy = {policy}
+
+[[process]]
+name = "trace"
+ws_min = 1
+ws_max = {frames}
+hard_max = true
+commit_on_touch = true
+
+[[step]]
+op = "refs"
+process = "trace"
+trace = {trace}
+format = {format}
+"#,
+        title = quote(&format!("{name}: {policy}, {frames} frames")),
+        policy = quote(policy),
+        trace = quote(path),
+        format = quote(format.unwrap_or("refs")),
+    );
+    let cwd = std::env::current_dir().map_err(|e| at(format!("cannot read the current directory: {e}")))?;
+    validate::load_str(&text, "--trace", Some(&cwd), &[])
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    fn silberschatz() -> String {
+        format!("{}/book/src/traces/silberschatz.refs", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn a_trace_becomes_a_one_process_scenario_that_steps_reference_by_reference() {
+        let s = from_trace(&silberschatz(), None, "fifo", 3).unwrap();
+        assert_eq!((s.processes.len(), s.steps.len()), (1, 1));
+        assert!(s.processes[0].commit_on_touch);
+        assert_eq!(s.processes[0].ws_max, Some(3));
+        let mut r = crate::runner::Runner::new(std::sync::Arc::new(s), true).unwrap();
+        let mut refs = 0;
+        while !r.finished() {
+            r.step_reference();
+            refs += 1;
+        }
+        assert_eq!(refs, 20, "Silberschatz's string, one reference at a time");
+        assert_eq!(r.machine().counters().paging.faults(), 15, "FIFO with 3 frames");
+    }
+
+    #[test]
+    fn a_bad_trace_policy_or_frame_count_is_an_error_naming_it() {
+        let e = from_trace("no/such/trace.refs", None, "fifo", 3).unwrap_err();
+        assert!(e.message.contains("cannot open trace") && e.message.contains("no/such/trace.refs"), "{e}");
+        let e = from_trace(&silberschatz(), Some("tarot"), "fifo", 3).unwrap_err();
+        assert!(e.message.contains("format"), "{e}");
+        let e = from_trace(&silberschatz(), None, "astrology", 3).unwrap_err();
+        assert!(e.message.contains("policy"), "{e}");
+        assert!(from_trace(&silberschatz(), None, "fifo", 0).unwrap_err().message.contains("--frames 0"));
+        let s = from_trace(&silberschatz(), None, "lru", 3).unwrap();
+        let mut r = crate::runner::Runner::new(std::sync::Arc::new(s), false).unwrap();
+        r.step();
+        assert_eq!(r.machine().counters().paging.faults(), 12, "LRU with 3 frames");
+    }
+}

@@ -67,6 +67,28 @@ pub fn run_named(name: &str, set: &[String], host_memory: Option<&str>) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
+    let sets: String = set.iter().map(|s| format!(" --set {s}")).collect();
+    run_scenario(scenario, name, &format!("pagelab run {name}{sets} --events"), host_memory)
+}
+
+/// Runs the UI on the references of a trace ([`crate::scenario::from_trace`]):
+/// `.` steps them one at a time.
+pub fn run_trace(trace: &str, format: Option<&str>, policy: &str, frames: u64, host_memory: Option<&str>) -> i32 {
+    let scenario = match crate::scenario::from_trace(trace, format, policy, frames) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pagelab: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let fmt = format.map(|f| format!(" --format {f}")).unwrap_or_default();
+    let hint = format!("pagelab replay {trace}{fmt} --policy {policy} --frames {frames} --trace");
+    run_scenario(scenario, trace, &hint, host_memory)
+}
+
+/// Runs the UI on a loaded scenario; `name` names it in errors, `hint` is
+/// the command to suggest when there is no terminal.
+fn run_scenario(scenario: crate::scenario::Scenario, name: &str, hint: &str, host_memory: Option<&str>) -> i32 {
     if let Err(e) = crate::host_memory::check_scenario(&scenario, crate::host_memory::Front::Tui, host_memory) {
         eprintln!("pagelab: {e}");
         return EXIT_BAD_INPUT;
@@ -80,8 +102,7 @@ pub fn run_named(name: &str, set: &[String], host_memory: Option<&str>) -> i32 {
         }
     };
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
-        let sets: String = set.iter().map(|s| format!(" --set {s}")).collect();
-        eprintln!("pagelab: the terminal UI needs a terminal; try `pagelab run {name}{sets} --events`");
+        eprintln!("pagelab: the terminal UI needs a terminal; try `{hint}`");
         return EXIT_BAD_INPUT;
     }
     let signals = match Signals::watch() {

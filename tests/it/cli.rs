@@ -645,3 +645,22 @@ fn run_trace_rejects_a_bad_format_and_events_or_json() {
         assert!(o.stderr.contains("cannot be combined"), "{}", o.stderr);
     }
 }
+
+/// `pagelab tui --trace FILE` steps a trace's references; without a
+/// terminal it says which command prints them instead, and a trace that
+/// cannot be read is an error naming it (exit 2 both).
+#[test]
+fn tui_on_a_trace_needs_a_terminal_and_a_readable_trace() {
+    let o = pagelab(&["tui", "--trace", "book/src/traces/silberschatz.refs", "--frames", "3"]);
+    o.code(2);
+    assert!(
+        o.stderr.contains("pagelab replay book/src/traces/silberschatz.refs --policy fifo --frames 3 --trace"),
+        "{}",
+        o.stderr
+    );
+    let o = pagelab(&["tui", "--trace", "no/such.refs"]);
+    o.code(2);
+    assert!(o.stderr.contains("no/such.refs"), "{}", o.stderr);
+    pagelab(&["tui", "--trace", "book/src/traces/silberschatz.refs", "--policy", "astrology"]).code(2);
+    pagelab(&["tui", "tour", "--trace", "book/src/traces/silberschatz.refs"]).code(2);
+}
