@@ -303,6 +303,7 @@ mkdir -p "$out/quiz"
     printf 'm\n-\nm\n-\nh\nm\n-\nm\n4\n' | "$bin" quiz --seed 42 --length 12 --pages 6 --frames 3
 } >"$out/quiz/session.txt"
 run 0 quiz/answers-lru.txt quiz --answers --seed 42 --length 12 --pages 6 --frames 3 --policy lru
+run 0 quiz/answers-deep.txt quiz --answers --deep --seed 7 --length 16 --pages 6 --frames 3
 run 2 quiz/bad-frames.txt quiz --frames 0
 
 # Fragmentation: buddyinfo texts, real, small and fragmented, and a broken one.

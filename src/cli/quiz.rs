@@ -46,6 +46,10 @@ pub struct QuizArgs {
     /// Print the answer key without asking (the teacher's sheet).
     #[arg(long)]
     pub answers: bool,
+    /// Ask more on a miss: which kind of fault it is (demand zero, soft or
+    /// hard), and which list the victim goes to (standby or modified).
+    #[arg(long)]
+    pub deep: bool,
 }
 
 fn bad(msg: String) -> i32 {
@@ -154,9 +158,22 @@ fn preamble(out: &mut dyn Write, a: &QuizArgs, policy: PolicyKind, refs: &[u64])
 }
 
 /// A perfect score: one point per reference (hit or miss), one per miss
-/// (the victim, or `-` when a free frame takes the page).
-fn perfect(steps: &[TraceStep]) -> u64 {
-    steps.len() as u64 + steps.iter().filter(|t| t.is_miss()).count() as u64
+/// (the victim, or `-` when a free frame takes the page); with `--deep`,
+/// one more per miss (the kind of fault) and one per victim (its list).
+fn perfect(steps: &[TraceStep], deep: bool) -> u64 {
+    let misses = steps.iter().filter(|t| t.is_miss()).count() as u64;
+    let victims = steps.iter().map(|t| t.victims.len() as u64).sum::<u64>();
+    steps.len() as u64 + misses + if deep { misses + victims } else { 0 }
+}
+
+/// The kind of a fault as the quiz asks it: `z` demand zero, `s` soft, `h`
+/// hard (from the page file or a mapped file).
+fn fault_letter(result: &str) -> &'static str {
+    match result {
+        "demand_zero" => "z",
+        "soft" => "s",
+        _ => "h",
+    }
 }
 
 /// `--answers`: every reference's answer, and the totals.
@@ -169,22 +186,34 @@ fn write_key(
 ) -> io::Result<()> {
     preamble(out, a, policy, refs)?;
     writeln!(out, "\nanswer key; the working set after each reference, in policy order: {}", policy_order(policy))?;
-    writeln!(out, "{:>5} {:>5}  {:<6} {:<18} working set", "ref", "page", "answer", "evicted")?;
+    writeln!(out, "{:>5} {:>5}  {:<11} {:<18} working set", "ref", "page", "answer", "evicted")?;
     for t in steps {
-        let answer = if t.is_miss() { "miss" } else { "hit" };
-        writeln!(out, "{:>5} {:>5}  {:<6} {:<18} {}", t.index, t.page, answer, victim(t), working_set(t))?;
+        // With --deep the key names the kind of fault, not only "miss".
+        let answer = match (t.is_miss(), a.deep) {
+            (false, _) => "hit",
+            (true, false) => "miss",
+            (true, true) => t.result,
+        };
+        writeln!(out, "{:>5} {:>5}  {:<11} {:<18} {}", t.index, t.page, answer, victim(t), working_set(t))?;
     }
     let last = steps.last().expect("a quiz has at least one reference");
+    let victims: usize = steps.iter().map(|t| t.victims.len()).sum();
+    let deep = if a.deep {
+        format!(", {} kinds of fault and {victims} victim list{}", last.misses, if victims == 1 { "" } else { "s" })
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "\nhits {}, misses {} of {} references; a perfect score is {} ({} hit-or-miss answers and {} victims)",
+        "\nhits {}, misses {} of {} references; a perfect score is {} ({} hit-or-miss answers and {} victims{deep})",
         last.hits,
         last.misses,
         steps.len(),
-        perfect(steps),
+        perfect(steps, a.deep),
         steps.len(),
         last.misses
-    )
+    )?;
+    Ok(())
 }
 
 /// Reads one answer: the next non-empty line, trimmed and lower-cased
@@ -232,9 +261,10 @@ fn ask(
     writeln!(
         out,
         "Before each reference, say whether it hits the working set (h) or misses it (m); on a miss, which\n\
-         page is evicted (- when a free frame takes the page). The working set is listed in policy order:\n\
+         page is evicted (- when a free frame takes the page){}. The working set is listed in policy order:\n\
          {}.\n\
          The machine's explanations name a page by its address: page 5 is 0x5000.\n",
+        if a.deep { ", the kind of fault, and the list the victim goes to" } else { "" },
         policy_order(policy)
     )?;
     let (mut score, mut asked) = (0u64, 0u64);
@@ -269,6 +299,33 @@ fn ask(
         } else {
             None
         };
+        // --deep: the kind of fault, and where the victim goes.
+        let mut said_kind = None;
+        let mut said_list = None;
+        if a.deep && said_miss {
+            said_kind = loop {
+                match answer(out, input, echo, "which kind of fault? (z demand zero, s soft, h hard)")?.as_deref() {
+                    None => {
+                        ended = Some(t.index);
+                        break 'refs;
+                    }
+                    Some(k @ ("z" | "s" | "h")) => break Some(k.to_string()),
+                    Some(other) => writeln!(out, "  {other:?}: please answer z, s or h")?,
+                }
+            };
+            if matches!(said_victim, Some(VictimAnswer::Page(_))) {
+                said_list = loop {
+                    match answer(out, input, echo, "which list does it go to? (s standby, m modified)")?.as_deref() {
+                        None => {
+                            ended = Some(t.index);
+                            break 'refs;
+                        }
+                        Some(l @ ("s" | "m")) => break Some(l.to_string()),
+                        Some(other) => writeln!(out, "  {other:?}: please answer s or m")?,
+                    }
+                };
+            }
+        }
         let miss = t.is_miss();
         asked += 1;
         if said_miss == miss {
@@ -298,6 +355,26 @@ fn ask(
                     Some(VictimAnswer::Page(p)) => format!("you said {p}"),
                 };
                 writeln!(out, "  wrong: {truth} ({said})")?;
+            }
+        }
+        if a.deep && miss {
+            asked += 1;
+            let kind = fault_letter(t.result);
+            if said_kind.as_deref() == Some(kind) {
+                score += 1;
+                writeln!(out, "  right: a {} fault", t.result)?;
+            } else {
+                writeln!(out, "  wrong: a {} fault ({kind})", t.result)?;
+            }
+            for v in &t.victims {
+                asked += 1;
+                let list = if v.list == "modified" { "m" } else { "s" };
+                if said_list.as_deref() == Some(list) {
+                    score += 1;
+                    writeln!(out, "  right: page {} goes to the {} list", v.page, v.list)?;
+                } else {
+                    writeln!(out, "  wrong: page {} goes to the {} list ({list})", v.page, v.list)?;
+                }
             }
         }
         if !miss {

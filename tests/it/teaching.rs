@@ -262,3 +262,60 @@ fn bad_quiz_arguments_exit_2() {
     pagelab(&["quiz", "--seed", "x"]).code(2);
     pagelab(&["quiz", "--colour"]).code(2);
 }
+
+/// `quiz --deep` asks more on a miss: the kind of fault and the victim's
+/// list. Answered from its own key (which names the kind of each fault), it
+/// scores full marks; with the kind always wrong, it loses a point a miss.
+#[test]
+fn a_deep_quiz_asks_the_kind_of_fault_and_the_victims_list() {
+    let args = ["quiz", "--deep", "--seed", "7", "--length", "24", "--pages", "6", "--frames", "3"];
+    let key_out = pagelab(&[&args[..], &["--answers"]].concat());
+    key_out.code(0);
+    // (kind, victim, its list) per reference; kind "hit" for a hit.
+    let rows: Vec<(String, Option<(u64, String)>)> = key_out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("ref "))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let victim = (f[3] != "-").then(|| (f[3].parse().unwrap(), f[5].to_string()));
+            (f[2].to_string(), victim)
+        })
+        .collect();
+    assert_eq!(rows.len(), 24);
+    assert!(rows.iter().any(|r| r.0 == "demand_zero") && rows.iter().any(|r| r.1.is_some()), "{}", key_out.stdout);
+    let letter = |kind: &str| match kind {
+        "demand_zero" => "z",
+        "soft" => "s",
+        _ => "h",
+    };
+    let answers = |wrong_kind: bool| -> String {
+        rows.iter()
+            .map(|(kind, victim)| match (kind.as_str(), victim) {
+                ("hit", _) => "h\n".to_string(),
+                (k, None) => format!("m\n-\n{}\n", if wrong_kind { "h" } else { letter(k) }),
+                (k, Some((v, list))) => format!(
+                    "m\n{v}\n{}\n{}\n",
+                    if wrong_kind { "h" } else { letter(k) },
+                    if list == "modified" { "m" } else { "s" }
+                ),
+            })
+            .collect()
+    };
+    let misses = rows.iter().filter(|r| r.0 != "hit").count();
+    let victims = rows.iter().filter(|r| r.1.is_some()).count();
+    let total = 24 + 2 * misses + victims;
+    key_out.stdout_has(&[&format!("a perfect score is {total}")]);
+    let o = pagelab_with_stdin(None, &args, Some(answers(false).as_bytes()));
+    o.code(0).stdout_has(&[
+        &format!("score: {total} of {total} (100%)"),
+        "which kind of fault?",
+        "which list does it go to?",
+    ]);
+    let hard = rows.iter().filter(|r| r.0.starts_with("hard")).count();
+    let o = pagelab_with_stdin(None, &args, Some(answers(true).as_bytes()));
+    o.code(0)
+        .stdout_has(&[&format!("score: {} of {total}", total - (misses - hard)), "wrong: a demand_zero fault (z)"]);
+}
