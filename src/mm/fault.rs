@@ -263,6 +263,7 @@ impl Machine {
         // Every fault takes the working-set lock and the PFN lock once.
         self.took_ws_lock(self.config.cost.ws_lock_hold);
         self.took_pfn_lock(self.config.cost.pfn_lock_hold);
+        let recorded = self.events.len();
         let result = match pte.kind() {
             PteKind::Valid { .. } => unreachable!("handled above"),
             PteKind::Transition { pfn, protection } => {
@@ -292,6 +293,9 @@ impl Machine {
             PteKind::Zero => self.zero_pte_fault(pid, vpn, address, write, node, next_use),
         };
         if result.is_ok() {
+            if self.recording {
+                self.cause_first(recorded);
+            }
             self.maybe_run_writer();
             self.maybe_run_balance_set_manager();
         }
@@ -357,6 +361,29 @@ impl Machine {
         self.processes[pid.0 as usize].counters.paging.access_violations += 1;
         self.emit(|| Event::AccessViolation { pid, address, reason });
         OpError::AccessViolation { address, reason }
+    }
+
+    /// The events of one fault in the order that explains them: the fault
+    /// first (it is recorded last, once resolved and timed), then what it
+    /// caused on the way (a wait for a free page, the eviction that made
+    /// room, the neighbours read with it). `from` is where the fault's
+    /// events start.
+    #[cold]
+    fn cause_first(&mut self, from: usize) {
+        let from = from.min(self.events.len());
+        let caused = &mut self.events[from..];
+        let is_fault = |e: &Event| {
+            matches!(
+                e,
+                Event::DemandZeroFault { .. }
+                    | Event::SoftFault { .. }
+                    | Event::HardFault { .. }
+                    | Event::LargePagePagedIn { .. }
+            )
+        };
+        if caused.len() > 1 && caused.last().is_some_and(is_fault) {
+            caused.rotate_right(1);
+        }
     }
 
     /// Marks a frame modified and releases its page-file copy.
@@ -716,6 +743,58 @@ mod tests {
         };
         m.apply(&reserve).unwrap();
         (m, p)
+    }
+
+    /// A fault's events explain it in order: the fault first, then the
+    /// eviction that made room for it, or the neighbours read with it.
+    #[test]
+    fn a_fault_is_recorded_before_what_it_caused() {
+        let (mut m, _) = machine(64, 1, 16);
+        let create = Op::CreateProcess {
+            name: "q".into(),
+            ws_min: Some(1),
+            ws_max: Some(4),
+            hard_max: Some(true),
+            policy: None,
+            node: 0,
+            auto_commit: false,
+        };
+        let OpValue::Process(p) = m.apply(&create).unwrap() else { panic!() };
+        m.apply(&Op::Reserve {
+            pid: p,
+            address: Some(0x10000),
+            size: 16 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        m.set_recording(true);
+        for i in 0..5 {
+            m.access(p, 0x10000 + i * 4096, AccessKind::Write, None, NEVER).unwrap();
+        }
+        let kinds: Vec<&str> = m.drain_events().iter().map(|e| e.kind()).collect();
+        assert_eq!(kinds, ["demand_zero_fault"; 5].iter().copied().chain(["evicted"]).collect::<Vec<_>>());
+        // A hard fault, then its read-ahead.
+        m.apply(&Op::Trim { pid: p, pages: None }).unwrap();
+        m.apply(&Op::WriteModified { pages: None }).unwrap();
+        let OpValue::Process(hog) = m.apply(&Op::create_process("hog")).unwrap() else { panic!() };
+        m.apply(&Op::Reserve {
+            pid: hog,
+            address: Some(0x10000),
+            size: 64 * 4096,
+            protection: Protection::ReadWrite,
+            commit: true,
+        })
+        .unwrap();
+        for i in 0..64 {
+            let _ = m.access(hog, 0x10000 + i * 4096, AccessKind::Write, None, NEVER);
+        }
+        m.apply(&Op::Exit { pid: hog }).unwrap();
+        m.drain_events();
+        assert_eq!(read(&mut m, p, 0x10000, None), Resolution::HardPageFile);
+        let kinds: Vec<&str> = m.drain_events().iter().map(|e| e.kind()).collect();
+        assert_eq!(kinds.first(), Some(&"hard_fault"), "{kinds:?}");
+        assert!(kinds.contains(&"cluster_page"), "{kinds:?}");
     }
 
     fn remote(m: &Machine, p: ProcessId) -> u64 {
