@@ -42,6 +42,7 @@ pub mod host;
 pub mod host_memory;
 pub mod mm;
 pub mod output;
+pub mod quiz;
 pub mod replay;
 pub mod report;
 pub mod runner;

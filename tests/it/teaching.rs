@@ -295,9 +295,9 @@ fn a_deep_quiz_asks_the_kind_of_fault_and_the_victims_list() {
         rows.iter()
             .map(|(kind, victim)| match (kind.as_str(), victim) {
                 ("hit", _) => "h\n".to_string(),
-                (k, None) => format!("m\n-\n{}\n", if wrong_kind { "h" } else { letter(k) }),
+                (k, None) => format!("m\n{}\n-\n", if wrong_kind { "h" } else { letter(k) }),
                 (k, Some((v, list))) => format!(
-                    "m\n{v}\n{}\n{}\n",
+                    "m\n{}\n{v}\n{}\n",
                     if wrong_kind { "h" } else { letter(k) },
                     if list == "modified" { "m" } else { "s" }
                 ),
