@@ -20,6 +20,7 @@ pub mod history;
 pub mod inspect;
 pub mod lists;
 pub mod page_table;
+pub mod quiz;
 pub mod regions;
 pub mod ui;
 pub mod working_set;

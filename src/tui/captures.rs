@@ -41,6 +41,8 @@ const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
     ("tour-goto", "tour", (80, 24), "g12"),
     ("belady-four", "belady", (80, 24), "nnnn<Tab>ff"),
     ("belady-reference4", "belady", (80, 24), "nn....ff"),
+    ("belady-quiz-ask", "belady", (80, 24), "tmz-.mz-.mz-.mz"),
+    ("belady-quiz-answered", "belady", (80, 24), "tmz-.mz-.mz-.mz1m"),
     ("numa-grouped", "builtin-free:numa", (100, 30), "nn<Down><Down><Down><Down><Down><Down><Down><Down><Down><Down>"),
     ("numa-drift-step17", "numa-drift", (100, 30), "g17<Enter>"),
     ("numa-drift-awe-pfn", "numa-drift", (100, 30), "g17<Enter><Right><Right><Right><Right><Enter>"),
@@ -185,4 +187,45 @@ fn the_book_lists_every_key_of_the_help_overlay() {
         let quoted = format!("`{first}`");
         assert!(table.iter().any(|l| l.contains(&quoted)), "the book's key table lacks {quoted} ({what})");
     }
+}
+
+/// At 80x24, the smallest size the book promises every pane in, no word is
+/// cut: every book capture of that size, and every step of the scenarios
+/// the first chapters step through, drawn whole or shortened, never with
+/// `…`.
+#[test]
+fn nothing_is_cut_at_80x24() {
+    let mut cut = Vec::new();
+    for (file, scenario, size, script) in CAPTURES {
+        if *size == (80, 24) {
+            let text = capture(scenario, *size, script);
+            if text.contains(super::fit::ELLIPSIS) {
+                cut.push(format!("{file}:\n{text}"));
+            }
+        }
+    }
+    for name in ["tour", "demand-zero", "belady", "soft-hard", "mapped-file"] {
+        let s = crate::scenario::resolve(name, &[]).unwrap();
+        let mut app = App::new(Arc::new(s), (80, 24)).unwrap();
+        loop {
+            let text = draw(&app);
+            if text.contains(super::fit::ELLIPSIS) {
+                cut.push(format!("{name} at step {}:\n{text}", app.step()));
+            }
+            if !app.step_forward() {
+                break;
+            }
+        }
+    }
+    assert!(cut.is_empty(), "{} screens at 80x24 cut a word:\n{}", cut.len(), cut.join("\n"));
+}
+
+/// The screen's text, row by row.
+fn draw(app: &App) -> String {
+    let (w, h) = app.size();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    let buf = t.backend().buffer();
+    let cells: Vec<&str> = buf.content().iter().map(|c| c.symbol()).collect();
+    cells.chunks(w as usize).map(|row| row.concat().trim_end().to_string() + "\n").collect()
 }
