@@ -78,20 +78,30 @@ fn answer_key(refs: &[u64], cfg: &ReplayConfig) -> Result<Vec<TraceStep>, Replay
     Ok(steps)
 }
 
+/// Checks a quiz's settings (as `quiz` and `tui --quiz` take them); the
+/// policy, or what was wrong.
+pub fn check_settings(policy: &str, length: u64, pages: u64, frames: u64) -> Result<PolicyKind, String> {
+    let Some(policy) = PolicyKind::parse(policy) else {
+        return Err(format!("--policy {policy:?}: expected fifo, lru, clock, opt, random, aging or wsclock"));
+    };
+    if length == 0 || length > MAX_LENGTH {
+        return Err(format!("--length {length}: expected 1 to {MAX_LENGTH} references"));
+    }
+    if pages == 0 || pages > MAX_PAGES {
+        return Err(format!("--pages {pages}: expected 1 to {MAX_PAGES} pages"));
+    }
+    if frames == 0 || frames > MAX_FRAMES {
+        return Err(format!("--frames {frames}: expected 1 to {MAX_FRAMES} frames"));
+    }
+    Ok(policy)
+}
+
 /// Runs `quiz`.
 pub fn quiz(a: QuizArgs) -> i32 {
-    let Some(policy) = PolicyKind::parse(&a.policy) else {
-        return bad(format!("--policy {:?}: expected fifo, lru, clock, opt, random, aging or wsclock", a.policy));
+    let policy = match check_settings(&a.policy, a.length, a.pages, a.frames) {
+        Ok(p) => p,
+        Err(e) => return bad(e),
     };
-    if a.length == 0 || a.length > MAX_LENGTH {
-        return bad(format!("--length {}: expected 1 to {MAX_LENGTH} references", a.length));
-    }
-    if a.pages == 0 || a.pages > MAX_PAGES {
-        return bad(format!("--pages {}: expected 1 to {MAX_PAGES} pages", a.pages));
-    }
-    if a.frames == 0 || a.frames > MAX_FRAMES {
-        return bad(format!("--frames {}: expected 1 to {MAX_FRAMES} frames", a.frames));
-    }
     let refs = reference_string(a.seed, a.length, a.pages);
     let mut cfg = ReplayConfig::new(policy, a.frames);
     cfg.machine.seed = a.seed;

@@ -1268,6 +1268,7 @@ impl App {
 mod tests {
     use super::*;
     use crate::pfn_db::PageLocation;
+    use crate::working_set::NEVER;
 
     fn app(name: &str, size: (u16, u16)) -> App {
         let s = crate::scenario::resolve(name, &[]).unwrap();
@@ -1393,6 +1394,32 @@ mod tests {
         key(&mut a, KeyCode::Esc);
         assert!(a.quiz().is_none() && !a.should_quit());
         assert!(a.runner().checks().iter().all(|c| c.passed));
+    }
+
+    #[test]
+    fn the_quiz_on_a_generated_string_asks_what_pagelab_quiz_asks() {
+        for policy in ["fifo", "lru", "clock", "opt"] {
+            let g = crate::tui::Generated { seed: 42, length: 20, pages: 8, frames: 3, policy: policy.into() };
+            let mut a = App::new(Arc::new(g.scenario().unwrap()), (80, 24)).unwrap();
+            // The key, as pagelab quiz replays the string.
+            let refs = crate::cli::quiz::reference_string(42, 20, 8);
+            let mut cfg = crate::replay::ReplayConfig::new(crate::working_set::PolicyKind::parse(policy).unwrap(), 3);
+            cfg.machine.seed = 42;
+            let mut t = crate::replay::Tracer::new(&cfg).unwrap();
+            let next = crate::trace::next_uses(&refs);
+            a.start_quiz();
+            for (i, &p) in refs.iter().enumerate() {
+                let n = if policy == "opt" { next[i] } else { NEVER };
+                let want = Question::of_trace(&t.step(p, false, n).unwrap(), 20);
+                let Some(State::Asking { question, .. }) = a.quiz().map(|q| &q.state) else { panic!("asking") };
+                assert_eq!(question.page, want.page, "{policy} {i}");
+                assert_eq!(question.result, want.result, "{policy} {i}");
+                assert_eq!(question.victims, want.victims, "{policy} {i}");
+                assert_eq!(question.explanations.len(), want.explanations.len(), "{policy} {i}");
+                press(&mut a, "h.");
+            }
+            assert_eq!(a.quiz().unwrap().state, State::Done);
+        }
     }
 
     #[test]

@@ -56,6 +56,35 @@ const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
     ),
 ];
 
+/// (file, --compare specs, columns x rows, keys): replays side by side on
+/// Belady's string.
+const COMPARES: &[(&str, &str, (u16, u16), &str)] = &[
+    ("compare-belady-7", "fifo:3,fifo:4", (80, 24), "......."),
+    ("compare-belady-end", "fifo:3,fifo:4", (80, 24), "............"),
+    ("compare-belady-lru", "fifo:3,fifo:4,lru:3,lru:4", (120, 30), "............"),
+];
+
+/// The capture of a comparison after its keys.
+fn capture_compare(specs: &str, size: (u16, u16), script: &str) -> String {
+    let refs = super::compare::BELADY.iter().map(|&page| crate::trace::TraceRef { page, write: false }).collect();
+    let specs_v = super::compare::parse_specs(specs).unwrap();
+    let mut c = super::compare::Compare::new("Belady's string", refs, &specs_v, size).unwrap();
+    for ch in script.chars() {
+        c.on_key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE));
+    }
+    let typed: Vec<String> = script.chars().map(|c| c.to_string()).collect();
+    let mut t = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+    t.draw(|f| f.render_widget(&c, f.area())).unwrap();
+    let buf = t.backend().buffer();
+    let cells: Vec<&str> = buf.content().iter().map(|c| c.symbol()).collect();
+    let mut out = format!("$ pagelab tui --compare {specs}      keys: {}\n", typed.join(" "));
+    for row in cells.chunks(size.0 as usize) {
+        out += row.concat().trim_end();
+        out.push('\n');
+    }
+    out
+}
+
 /// A two-node machine too big for one frame a cell.
 const NUMA: &str = r#"[scenario]
 name = "numa"
@@ -158,8 +187,11 @@ fn book_captures_are_current() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/tui");
     let bless = std::env::var_os("PAGELAB_BLESS").is_some();
     let mut stale = Vec::new();
-    for (file, scenario, size, script) in CAPTURES {
-        let text = capture(scenario, *size, script);
+    let texts = CAPTURES
+        .iter()
+        .map(|(file, scenario, size, script)| (file, capture(scenario, *size, script)))
+        .chain(COMPARES.iter().map(|(file, specs, size, script)| (file, capture_compare(specs, *size, script))));
+    for (file, text) in texts {
         let path = dir.join(format!("{file}.txt"));
         if bless {
             std::fs::create_dir_all(&dir).unwrap();
@@ -202,6 +234,12 @@ fn nothing_is_cut_at_80x24() {
             if text.contains(super::fit::ELLIPSIS) {
                 cut.push(format!("{file}:\n{text}"));
             }
+        }
+    }
+    for (file, specs, size, script) in COMPARES {
+        let text = capture_compare(specs, *size, script);
+        if *size == (80, 24) && text.contains(super::fit::ELLIPSIS) {
+            cut.push(format!("{file}:\n{text}"));
         }
     }
     for name in ["tour", "demand-zero", "belady", "soft-hard", "mapped-file"] {

@@ -225,7 +225,8 @@ fn breakpoint(area: Rect, buf: &mut Buffer, selected: usize) {
     );
 }
 
-fn too_small(area: Rect, buf: &mut Buffer) {
+/// What the screen says when the terminal is smaller than [`MIN_SIZE`].
+pub fn too_small(area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
     let lines = [
         format!("pagelab needs at least {}x{}", MIN_SIZE.0, MIN_SIZE.1),
