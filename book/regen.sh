@@ -305,6 +305,14 @@ mkdir -p "$out/quiz"
 run 0 quiz/answers-lru.txt quiz --answers --seed 42 --length 12 --pages 6 --frames 3 --policy lru
 run 0 quiz/answers-deep.txt quiz --answers --deep --seed 7 --length 16 --pages 6 --frames 3
 run 2 quiz/bad-frames.txt quiz --frames 0
+{
+    echo "\$ printf 'm\\nz\\n-\\nm\\nz\\n-\\nh\\nm\\nz\\n-\\nm\\ns\\n1\\ns\\n' | pagelab quiz --deep --seed 7 --length 16 --pages 6 --frames 3"
+    printf 'm\nz\n-\nm\nz\n-\nh\nm\nz\n-\nm\ns\n1\ns\n' | "$bin" quiz --deep --seed 7 --length 16 --pages 6 --frames 3
+} >"$out/quiz/session-deep.txt"
+{
+    echo "\$ printf 'm\\n-\\nm\\n-\\nm\\n-\\nm\\n1\\nh\\n' | pagelab run belady --quiz"
+    printf 'm\n-\nm\n-\nm\n-\nm\n1\nh\n' | "$bin" run belady --quiz
+} >"$out/quiz/run-belady.txt"
 
 # Fragmentation: buddyinfo texts, real, small and fragmented, and a broken one.
 run 0 fragmentation/sample.txt fragmentation book/src/traces/buddyinfo.txt

@@ -294,13 +294,15 @@ pub fn session(
     intro: &str,
     questions: &mut dyn Iterator<Item = Question>,
 ) -> io::Result<Score> {
-    writeln!(
-        out,
-        "Before each reference, say whether it hits the working set (h) or misses it (m); on a miss, {}which\n\
-         page is evicted (- when a free frame takes the page){}.\n{intro}\n",
-        if deep { "the kind of fault, " } else { "" },
-        if deep { ", and the list the victim goes to" } else { "" },
-    )?;
+    let rules = if deep {
+        "Before each reference, say whether it hits the working set (h) or misses it (m); on a miss, which\n\
+         kind of fault it is, which page is evicted (- when a free frame takes the page) and which list\n\
+         the victim goes to."
+    } else {
+        "Before each reference, say whether it hits the working set (h) or misses it (m); on a miss, which\n\
+         page is evicted (- when a free frame takes the page)."
+    };
+    writeln!(out, "{rules}\n{intro}\n")?;
     let mut score = Score::default();
     let mut ended = None;
     for q in questions {
