@@ -251,13 +251,14 @@ pub fn build(e: &Experiment, c: &Cell, limit: &HostLimit) -> Result<Job, Scenari
             let mut overrides = set_overrides(c);
             overrides.push(Override { key: "seed".into(), value: c.seed.to_string() });
             let scenario = crate::scenario::resolve(&spec.resolve, &overrides).map_err(|x| {
-                let column = if x.file.starts_with("--set") {
-                    set_overrides(c).first().map(|o| format!("set.{}", o.key)).unwrap_or_default()
-                } else {
-                    String::new()
-                };
-                let span = if column.is_empty() { spec.span.clone() } else { blame(e, &column) };
-                place.err(span, format!("scenario {}: {x}", spec.name))
+                // An error in a setting of the grid is placed on the grid's line.
+                match x.file.strip_prefix("--set ").and_then(|kv| kv.split_once('=')) {
+                    Some((k, v)) => place.err(
+                        blame(e, &format!("set.{k}")),
+                        format!("scenario {}: set.{k} = {v:?}: {}", spec.name, x.message),
+                    ),
+                    None => place.err(spec.span.clone(), format!("scenario {}: {x}", spec.name)),
+                }
             })?;
             crate::host_memory::scenario(&scenario, crate::host_memory::Front::Run)
                 .check(limit, &format!("scenario {}", spec.name), "run fewer cells at once (--jobs)")

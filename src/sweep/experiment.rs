@@ -140,6 +140,17 @@ struct RawExperiment {
     grid: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
 }
 
+/// `[grid.set]` read a second time for the position of each setting.
+#[derive(Deserialize)]
+struct SetSpans {
+    grid: Option<SetSpansGrid>,
+}
+
+#[derive(Deserialize)]
+struct SetSpansGrid {
+    set: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHeader {
@@ -337,7 +348,7 @@ pub fn parse(text: &str, file: &str, dir: &Path, sha256: String) -> Result<Exper
         let span = s.span();
         let s = s.get_ref();
         let sname = s.name.get_ref().trim().to_string();
-        if !names.insert(sname.clone()) {
+        if scenarios.iter().any(|x: &ScenarioSpec| x.name == sname) {
             return Err(p.err(s.name.span(), format!("scenario {sname:?}: the name is used twice")));
         }
         let local = dir.join(&sname);
@@ -358,10 +369,13 @@ pub fn parse(text: &str, file: &str, dir: &Path, sha256: String) -> Result<Exper
             let toml::Value::Table(t) = v.get_ref() else {
                 return Err(p.err(v.span(), "grid.set: expected a table of machine settings, e.g. [grid.set]"));
             };
-            // Nested values have no spans of their own: blame the table.
+            // The settings again, each with its own position.
+            let spans: SetSpans = toml::from_str(text).map_err(|e| crate::scenario::toml_error(file, text, e))?;
+            let spans = spans.grid.and_then(|g| g.set).unwrap_or_default();
             for (sk, sv) in flatten(t) {
-                let spanned = Spanned::new(v.span(), sv);
-                set_axes.push(axis(&p, format!("set.{sk}"), &spanned)?);
+                let top = sk.split('.').next().unwrap_or_default();
+                let at = spans.iter().find(|(k, _)| k.get_ref() == top).map_or(v.span(), |(_, v)| v.span());
+                set_axes.push(axis(&p, format!("set.{sk}"), &Spanned::new(at, sv))?);
             }
         } else if REPLAY_AXES.contains(&key) {
             replay_axes.push(axis(&p, key.to_string(), v)?);
