@@ -301,6 +301,120 @@ pub fn replay_from<S: RefSource>(mut source: S, cfg: &ReplayConfig) -> Result<Re
     Ok(result(&m, cfg))
 }
 
+/// One machine of [`replay_many`], with its own refresh period and checks.
+struct Lane<'a> {
+    cfg: &'a ReplayConfig,
+    m: Machine,
+    pid: ProcessId,
+    refresh: Option<u64>,
+    until_refresh: u64,
+    last_check: u64,
+}
+
+impl Lane<'_> {
+    /// Replays one batch into this lane's machine.
+    fn run(&mut self, refs: &[TraceRef]) -> Result<(), ReplayError> {
+        let n = refs.len();
+        let mut i = 0;
+        while i < n {
+            let end = if self.until_refresh >= (n - i) as u64 { n } else { i + self.until_refresh as usize };
+            self.until_refresh -= (end - i) as u64;
+            for j in i..end {
+                if let Some(a) = refs.get(j + PTE_AHEAD) {
+                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::Pte);
+                }
+                if let Some(a) = refs.get(j + FRAME_AHEAD) {
+                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::Frame);
+                }
+                if let Some(a) = refs.get(j + NEIGHBOURS_AHEAD) {
+                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::ListNeighbours);
+                }
+                let r = refs[j];
+                one(&mut self.m, self.pid, r.page, r.write, NEVER)?;
+            }
+            i = end;
+            refresh_if_due(&mut self.m, &mut self.until_refresh, self.refresh)?;
+        }
+        check_due(&self.m, self.cfg.check_every, &mut self.last_check, false)
+    }
+}
+
+/// Replays one source into several machines at once: the trace is read
+/// (or generated) once, and each batch of references is replayed into
+/// every machine in turn while the batch is in the host's cache. Each
+/// result is exactly what [`replay_from`] gives for its configuration
+/// alone (a test checks it). `limit` bounds the host memory of all the
+/// machines together. OPT needs each reference's next use and is not
+/// taken here; an error carries the index of the configuration it came
+/// from (`None` for the trace itself and the host-memory limit).
+pub fn replay_many<S: RefSource>(
+    mut source: S,
+    cfgs: &[ReplayConfig],
+    limit: &HostLimit,
+) -> Result<Vec<ReplayResult>, (Option<usize>, ReplayError)> {
+    const BATCH: usize = 4096;
+    let mut fixed = 0u64;
+    let mut lanes = Vec::with_capacity(cfgs.len());
+    for (i, cfg) in cfgs.iter().enumerate() {
+        if cfg.policy == PolicyKind::Opt {
+            return Err((Some(i), ReplayError::Config("OPT cannot share a pass: replay it alone".into())));
+        }
+        fixed = fixed.saturating_add(host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, None).total());
+        let (m, pid) = replay_machine(cfg).map_err(|e| (Some(i), e))?;
+        let refresh = cfg.refresh_period();
+        lanes.push(Lane { cfg, m, pid, refresh, until_refresh: refresh.unwrap_or(u64::MAX), last_check: 0 });
+    }
+    if let Some(l) = limit.bytes.filter(|l| fixed > *l) {
+        return Err((
+            None,
+            ReplayError::HostMemory(format!(
+                "{} replays in one pass can need {} of host memory, more than the limit of {} ({})",
+                cfgs.len(),
+                host_memory::approx(fixed),
+                host_memory::approx(l),
+                limit.source
+            )),
+        ));
+    }
+    let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH);
+    loop {
+        refs.clear();
+        let stop = source.read_batch(&mut refs, BATCH);
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            lane.run(&refs).map_err(|e| (Some(i), e))?;
+        }
+        if let Some(l) = limit.bytes {
+            let held: u64 = lanes.iter().map(|x| x.m.host_bytes()).sum::<u64>() + host_memory::BASE_BYTES;
+            if held > l {
+                return Err((
+                    None,
+                    ReplayError::HostMemory(format!(
+                        "{} replays in one pass hold {} of host memory, more than the limit of {} ({})",
+                        cfgs.len(),
+                        host_memory::approx(held),
+                        host_memory::approx(l),
+                        limit.source
+                    )),
+                ));
+            }
+        }
+        if let Some(e) = stop {
+            return Err((None, ReplayError::Trace(e)));
+        }
+        if refs.is_empty() {
+            break;
+        }
+    }
+    lanes
+        .iter()
+        .enumerate()
+        .map(|(i, lane)| {
+            check_due(&lane.m, lane.cfg.check_every, &mut 0, true).map_err(|e| (Some(i), e))?;
+            Ok(result(&lane.m, lane.cfg))
+        })
+        .collect()
+}
+
 /// Fails when what the machine holds has grown past `limit` (the page
 /// tables grow with every new 2 MiB of the trace's address space).
 fn check_growth(m: &Machine, limit: &HostLimit) -> Result<(), ReplayError> {
@@ -836,6 +950,47 @@ mod tests {
                 other => panic!("record {bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn one_pass_into_many_machines_equals_each_replay_alone() {
+        let spec = crate::tracegen::ZipfSpec { pages: 3000, refs: 30_000, alpha: 0.7, seed: 5 };
+        let text: String = crate::tracegen::zipf_pages(spec).unwrap().iter().map(|p| format!("{p}\n")).collect();
+        let mut cfgs = Vec::new();
+        for (policy, frames) in [
+            (PolicyKind::Fifo, 100),
+            (PolicyKind::Lru, 100),
+            (PolicyKind::Clock, 700),
+            (PolicyKind::Random, 300),
+            (PolicyKind::Aging, 200),
+            (PolicyKind::WsClock, 200),
+        ] {
+            let mut c = ReplayConfig::new(policy, frames);
+            c.machine.seed = 9;
+            if policy.scans_accessed_bits() {
+                c.refresh = Some(1000);
+            }
+            // A memory the footprint outgrows, so hard faults are in it too.
+            c.set_memory(Bytes(4 << 20));
+            c.check_every = Some(5000);
+            cfgs.push(c);
+        }
+        let many = replay_many(TraceReader::new(text.as_bytes(), TraceFormat::Refs), &cfgs, &HostLimit::unlimited("t"))
+            .unwrap();
+        for (c, r) in cfgs.iter().zip(&many) {
+            let alone = replay(text.as_bytes(), TraceFormat::Refs, c).unwrap();
+            assert!(
+                alone.breakdown.hard > 0 || c.frames == 700,
+                "{}: the test reaches the hard-fault path",
+                c.policy.name()
+            );
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::to_value(&alone).unwrap(), "{}", c.policy.name());
+        }
+        let opt = [ReplayConfig::new(PolicyKind::Opt, 10)];
+        assert!(matches!(
+            replay_many(TraceReader::new(text.as_bytes(), TraceFormat::Refs), &opt, &HostLimit::unlimited("t")),
+            Err((Some(0), ReplayError::Config(_)))
+        ));
     }
 
     #[test]

@@ -37,8 +37,62 @@ pub struct Options {
     /// Discard what the directory holds from a different (or the same)
     /// experiment and start over.
     pub restart: bool,
-    /// Host memory for all the cells at once (each gets `1/jobs` of it).
+    /// Host memory for all the cells at once (each thread gets `1/jobs`
+    /// of it).
     pub host_limit: HostLimit,
+    /// Replay the cells of one trace in one pass over it, several machines
+    /// per thread ([`crate::replay::replay_many`]); off, each cell reads
+    /// its trace alone. The results are the same either way.
+    pub shared_pass: bool,
+}
+
+/// The most machines one pass drives: enough to read a trace a few times
+/// for a whole curve, few enough that progress moves.
+pub const MAX_PASS: usize = 32;
+
+/// Groups the cells still to run into units of work: the cells of one
+/// trace that can share a pass, in runs of at most [`MAX_PASS`] whose
+/// machines fit in one thread's host memory, split further so that every
+/// thread has work; every other cell alone.
+fn units<'a>(
+    e: &Experiment,
+    todo: &[&'a (Cell, cell::Job)],
+    jobs: usize,
+    per_thread: &HostLimit,
+    shared: bool,
+) -> Vec<Vec<&'a (Cell, cell::Job)>> {
+    let mut groups: BTreeMap<(usize, u64), Vec<&'a (Cell, cell::Job)>> = BTreeMap::new();
+    let mut out: Vec<Vec<&'a (Cell, cell::Job)>> = Vec::new();
+    for &cj in todo {
+        match cell::pass_key(e, &cj.0, &cj.1).filter(|_| shared) {
+            Some(k) => groups.entry(k).or_default().push(cj),
+            None => out.push(vec![cj]),
+        }
+    }
+    let n_groups = groups.len().max(1);
+    // Enough pieces that the threads are busy even with few traces.
+    let pieces = jobs.div_ceil(n_groups).max(1);
+    let budget = per_thread.bytes.unwrap_or(u64::MAX);
+    for (_, g) in groups {
+        let size = g.len().div_ceil(pieces).clamp(1, MAX_PASS);
+        for chunk in g.chunks(size) {
+            let mut unit = Vec::new();
+            let mut bytes = 0u64;
+            for &cj in chunk {
+                let b = cell::fixed_bytes(&cj.1);
+                if !unit.is_empty() && bytes.saturating_add(b) > budget {
+                    out.push(std::mem::take(&mut unit));
+                    bytes = 0;
+                }
+                bytes = bytes.saturating_add(b);
+                unit.push(cj);
+            }
+            out.push(unit);
+        }
+    }
+    // Longest first, so the last unit to start is a short one.
+    out.sort_by_key(|u| std::cmp::Reverse(u.len()));
+    out
 }
 
 /// Why a sweep stopped.
@@ -240,15 +294,19 @@ pub fn run(e: &Experiment, o: &Options, progress: &(dyn Fn(usize, usize) + Sync)
         .num_threads(jobs)
         .build()
         .map_err(|x| SweepError::Input(format!("cannot start {jobs} threads: {x}")))?;
+    let units = units(e, &todo, jobs, &per_cell, o.shared_pass);
     pool.install(|| {
-        todo.par_iter().try_for_each(|(c, job)| -> Result<(), SweepError> {
-            let metrics = cell::run(e, c, job).map_err(SweepError::Cell)?;
-            let r = row(c, metrics);
+        units.par_iter().try_for_each(|unit| -> Result<(), SweepError> {
+            let cells: Vec<(&Cell, &cell::Job)> = unit.iter().map(|(c, j)| (c, j)).collect();
+            let metrics = cell::run_pass(e, &cells, &per_cell).map_err(SweepError::Cell)?;
             let mut f = finished.lock().expect("no thread panics holding the journal");
-            f.0.append(&r, &columns).map_err(|x| io_err(&o.out.join(store::JOURNAL), x))?;
-            f.1.push(r);
+            for ((c, _), m) in cells.iter().zip(metrics) {
+                let r = row(c, m);
+                f.0.append(&r, &columns).map_err(|x| io_err(&o.out.join(store::JOURNAL), x))?;
+                f.1.push(r);
+            }
             drop(f);
-            let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let n = count.fetch_add(cells.len(), std::sync::atomic::Ordering::Relaxed) + cells.len();
             progress(n, planned.len());
             Ok(())
         })

@@ -37,6 +37,11 @@ pub struct SweepArgs {
     /// directory, and print how to submit it and merge the shards.
     #[arg(long, value_name = "N")]
     pub slurm: Option<usize>,
+    /// Replay the cells of one trace in one pass over it, up to 32 machines
+    /// per thread, instead of each cell reading its trace alone (the
+    /// results are the same; a cell is journalled when its pass ends).
+    #[arg(long)]
+    pub shared_pass: bool,
     /// No progress on standard error.
     #[arg(long, short)]
     pub quiet: bool,
@@ -104,7 +109,7 @@ pub fn sweep(a: SweepArgs) -> i32 {
     if let Some(n) = a.slurm {
         return slurm(&a, &e, &out, n, a.jobs.unwrap_or(1));
     }
-    let opts = Options { out: out.clone(), jobs, shard, restart: a.restart, host_limit };
+    let opts = Options { out: out.clone(), jobs, shard, restart: a.restart, host_limit, shared_pass: a.shared_pass };
     let started = Instant::now();
     let show = !a.quiet;
     let bar = if show && std::io::stderr().is_terminal() {

@@ -375,6 +375,93 @@ pub fn run(e: &Experiment, c: &Cell, job: &Job) -> Result<BTreeMap<String, Value
     }
 }
 
+/// Which cells can share one pass over their trace: replays (not OPT) of
+/// the same references; `None` for a cell that runs alone.
+pub fn pass_key(e: &Experiment, c: &Cell, job: &Job) -> Option<(usize, u64)> {
+    match (c.subject, job) {
+        (Subject::Trace(t), Job::Trace { cfg, trace_seed }) if cfg.policy != PolicyKind::Opt => {
+            let seed = match &e.traces[t].source {
+                TraceSource::Generated(g) if !workload::has_seed(g) => *trace_seed,
+                _ => 0,
+            };
+            Some((t, seed))
+        }
+        _ => None,
+    }
+}
+
+/// The host memory a cell's machine needs before its first reference.
+pub fn fixed_bytes(job: &Job) -> u64 {
+    match job {
+        Job::Trace { cfg, .. } => crate::host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, None).total(),
+        Job::Scenario { .. } => 0,
+    }
+}
+
+/// Runs cells that share a pass ([`pass_key`]): the trace is read (or
+/// generated) once and replayed into every cell's machine, batch by batch.
+/// Each cell's metrics are what [`run`] gives it alone.
+pub fn run_pass(
+    e: &Experiment,
+    cells: &[(&Cell, &Job)],
+    limit: &HostLimit,
+) -> Result<Vec<BTreeMap<String, Value>>, CellError> {
+    if let [(c, job)] = cells {
+        return run(e, c, job).map(|m| vec![m]);
+    }
+    let cfgs: Vec<ReplayConfig> = cells
+        .iter()
+        .map(|(_, j)| match j {
+            Job::Trace { cfg, .. } => (**cfg).clone(),
+            Job::Scenario { .. } => unreachable!("only replays share a pass"),
+        })
+        .collect();
+    let (first, job) = cells[0];
+    let Subject::Trace(t) = first.subject else { unreachable!("only replays share a pass") };
+    let Job::Trace { trace_seed, .. } = job else { unreachable!("only replays share a pass") };
+    let blame = |at: Option<usize>, code: i32, m: String| {
+        let c = cells[at.unwrap_or(0)].0;
+        let who = if at.is_some() {
+            format!("cell {} ({})", c.index, c.key())
+        } else {
+            format!("cells {}.. (trace {})", c.index, e.traces[t].name)
+        };
+        CellError { code, message: format!("{who}: {m}") }
+    };
+    let code_of = |x: &crate::replay::ReplayError| {
+        if matches!(x, crate::replay::ReplayError::Invariant { .. }) {
+            3
+        } else {
+            2
+        }
+    };
+    let results = match &e.traces[t].source {
+        TraceSource::File { path, format } => {
+            let f = std::fs::File::open(path).map_err(|x| blame(None, 2, format!("{}: {x}", path.display())))?;
+            crate::replay::replay_many(TraceReader::new(BufReader::with_capacity(1 << 16, f), *format), &cfgs, limit)
+                .map_err(|(at, x)| {
+                    let m = match &x {
+                        crate::replay::ReplayError::Trace(tr) => format!("{}:{tr}", path.display()),
+                        other => other.to_string(),
+                    };
+                    blame(at, code_of(&x), m)
+                })?
+        }
+        TraceSource::Generated(table) => {
+            let pages = workload::pages(table, *trace_seed).map_err(|x| blame(None, 2, x))?;
+            crate::replay::replay_many(Generated(pages), &cfgs, limit)
+                .map_err(|(at, x)| blame(at, code_of(&x), x.to_string()))?
+        }
+    };
+    Ok(results
+        .iter()
+        .map(|r| {
+            let all = replay_metrics(r);
+            e.metrics.iter().map(|m| (m.clone(), all.get(m).cloned().unwrap_or(Value::Null))).collect()
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,10 @@ fn results_do_not_depend_on_threads_or_shards() {
     assert_eq!(one, read(&d.path().join("two/results.csv")));
     assert_eq!(read(&d.path().join("one/results.jsonl")), read(&d.path().join("two/results.jsonl")));
     assert_eq!(one.lines().count(), 39, "a header and one row per cell");
+    // The cells of a trace sharing one pass give the same rows as each
+    // cell reading its trace alone.
+    pagelab_in(dir, &["sweep", "exp.toml", "--shared-pass", "--out", "alone", "--quiet"]).code(0);
+    assert_eq!(one, read(&d.path().join("alone/results.csv")));
     for i in 1..=3 {
         let shard = format!("{i}/3");
         let out = format!("s{i}");
