@@ -1191,6 +1191,183 @@ mod tests {
         }
     }
 
+    /// Everything a reader yields for `bytes` through a buffer of `cap`
+    /// bytes: the references up to the first error, and the error.
+    fn through(bytes: &[u8], format: TraceFormat, cap: usize) -> (Vec<TraceRef>, Option<TraceError>) {
+        let mut got = Vec::new();
+        for r in TraceReader::new(std::io::BufReader::with_capacity(cap, bytes), format) {
+            match r {
+                Ok(r) => got.push(r),
+                Err(e) => return (got, Some(e)),
+            }
+        }
+        (got, None)
+    }
+
+    #[test]
+    fn refs_from_the_buffer_read_what_the_line_parser_reads() {
+        // A buffer of one byte sends every line to the line parser; larger
+        // ones parse most lines in place. Both must agree, errors included.
+        let inputs: [&[u8]; 14] = [
+            b"1,2, 3\n0x10 # comment 99\n\n4",
+            b"1 2\n3 x7 4\n",
+            b"# header\n\n1,2,3\n4,,5 # fine\n6 -7\n",
+            b"1 0x\n",
+            b"99999999999999999999999\n",
+            b"1\n0x1000000000\n",
+            b"68719476735 68719476736\n",
+            b"000000000000000000042 7\r\n8\t9\x0c10\n",
+            b"12#c\n13\n#\n14",
+            b"I  04010173,3\n",
+            b"5\n\xff\xfe\n",
+            b"1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13 14 15 16 17 18 19 20 21\n22",
+            b"",
+            b"\n\n\n",
+        ];
+        for bytes in inputs {
+            let want = through(bytes, TraceFormat::Refs, 1);
+            for cap in [2, 3, 5, 8, 13, 64, 1 << 16] {
+                assert_eq!(through(bytes, TraceFormat::Refs, cap), want, "{:?}, buffer {cap}", String::from_utf8_lossy(bytes));
+            }
+        }
+        // The positions and messages of today's reader.
+        let (_, e) = through(b"# header\n\n1,2,3\n4,,5 # fine\n6 -7\n", TraceFormat::Refs, 1 << 16);
+        let e = e.unwrap();
+        assert_eq!((e.line, e.col), (5, 3));
+        assert_eq!(e.message, "expected a page number (decimal or 0x hex), found \"-7\"");
+        let (_, e) = through(b"1\n68719476736\n", TraceFormat::Refs, 1 << 16);
+        assert_eq!(e.unwrap().message, "page number 68719476736 is beyond the 48-bit address space");
+    }
+
+    #[test]
+    fn refs_before_a_bad_token_on_its_line_come_first() {
+        let (got, e) = through(b"1\n2 3 zz 4\n", TraceFormat::Refs, 1 << 16);
+        assert_eq!(got.iter().map(|r| r.page).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(e.map(|e| (e.line, e.col)), Some((2, 5)));
+        let mut r = TraceReader::new(&b"1\n2 3 zz 4\n"[..], TraceFormat::Refs);
+        let mut out = Vec::new();
+        let e = r.read_batch(&mut out, 100);
+        assert_eq!(out.len(), 3);
+        assert_eq!(e.map(|e| (e.line, e.col)), Some((2, 5)));
+    }
+
+    #[test]
+    fn text_traces_have_one_id_a_line() {
+        let t = TraceFormat::Text(ObjIds::Numbers);
+        let got = pages("5\n\n  6 \n7\r\n", t).unwrap();
+        assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), vec![5, 6, 7]);
+        let e = pages("5\nabc\n", t).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1));
+        assert!(e.message.starts_with("expected an object id (a decimal number), found \"abc\""), "{e}");
+        assert!(e.message.contains("obj-id-is-num=0"), "{e}");
+        let e = pages("1 2\n", t).unwrap_err();
+        assert_eq!((e.line, e.col), (1, 2));
+        assert!(e.message.contains("one object id per line"), "{e}");
+        let e = pages("68719476736\n", t).unwrap_err();
+        assert!(e.message.contains("beyond the 48-bit address space"), "{e}");
+        // Hashed ids: the same id, the same page; pinned across platforms.
+        let got = pages("abc\nxyz\nabc\n", TraceFormat::Text(ObjIds::Hashed)).unwrap();
+        assert_eq!(got[0], got[2]);
+        assert_ne!(got[0], got[1]);
+        assert_eq!(got[0].0, hash_id(b"abc"));
+        assert_eq!(hash_id(b"abc"), 0x9_0b30_ad6a);
+        assert!(got.iter().all(|p| p.0 <= MAX_PAGE));
+    }
+
+    fn csv(p: CsvParams) -> TraceFormat {
+        TraceFormat::Csv(p)
+    }
+
+    #[test]
+    fn csv_traces_find_the_id_by_header_or_column() {
+        let ids = |t: &str, p: CsvParams| pages(t, csv(p)).map(|v| v.iter().map(|x| x.0).collect::<Vec<_>>());
+        let d = CsvParams::default();
+        assert_eq!(ids("time,obj_id,size\n1,5,10\n2,6,10\n\n3,5,1\n", d).unwrap(), vec![5, 6, 5]);
+        assert_eq!(ids("\"ts\"\t\"key\"\n1\t\"9\"\n", d).unwrap(), vec![9]);
+        assert_eq!(ids("7\n8\n", d).unwrap(), vec![7, 8]);
+        let col2 = CsvParams { obj_id_col: Some(2), ..d };
+        assert_eq!(ids("1,5\n2,6\n", col2).unwrap(), vec![5, 6]);
+        assert_eq!(ids("ts;page\n1; 5 \n", CsvParams { delimiter: Some(b';'), ..col2 }).unwrap(), vec![5]);
+        // A header that is not one, and one that is, when told.
+        assert_eq!(ids("1,5\n", CsvParams { has_header: Some(true), ..col2 }).unwrap(), Vec::<u64>::new());
+        let e = ids("a,b\n1,2\n", CsvParams { has_header: Some(false), ..col2 }).unwrap_err();
+        assert_eq!((e.line, e.col), (1, 3));
+        // Errors: located, saying what was expected.
+        let e = pages("time,obj_id\n1\n", csv(d)).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 2));
+        assert!(e.message.starts_with("expected at least 2 fields separated by ','"), "{e}");
+        let e = pages("time,obj_id,size\n1,x7,3\n", csv(d)).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 3));
+        assert!(e.message.contains("in field 2, found \"x7\""), "{e}");
+        let e = pages("a,b\n1,2\n", csv(d)).unwrap_err();
+        assert_eq!((e.line, e.col), (1, 1));
+        assert!(e.message.contains("which field is the object id?") && e.message.contains("obj-id-col=N"), "{e}");
+        let e = pages("t,id\n1,\n", csv(d)).unwrap_err();
+        assert!(e.message.contains("found nothing"), "{e}");
+        // String ids, hashed.
+        let h = CsvParams { ids: ObjIds::Hashed, ..d };
+        let got = ids("time,key\n1,alpha\n2,beta\n3,alpha\n", h).unwrap();
+        assert_eq!((got[0], got.len()), (got[2], 3));
+        assert_eq!(got[0], hash_id(b"alpha"));
+    }
+
+    #[test]
+    fn csv_params_read_libcachesim_keys() {
+        let p = CsvParams::parse("time-col=1,obj-id-col=2,obj-size-col=3,delimiter=,,has-header=true").unwrap();
+        assert_eq!(p, CsvParams { obj_id_col: Some(2), delimiter: Some(b','), has_header: Some(true), ids: ObjIds::Numbers });
+        let p = CsvParams::parse("obj-id-col=3, delimiter=\\t, obj-id-is-num=0").unwrap();
+        assert_eq!((p.obj_id_col, p.delimiter, p.ids), (Some(3), Some(b'\t'), ObjIds::Hashed));
+        assert_eq!(CsvParams::parse("delimiter=;").unwrap().delimiter, Some(b';'));
+        assert_eq!(CsvParams::parse("delimiter=tab,has-header=0").unwrap().has_header, Some(false));
+        for (bad, says) in [
+            ("obj-id-col=0", "obj-id-col=\"0\": expected a column number"),
+            ("obj-id-col=two", "obj-id-col"),
+            ("bogus=1", "unknown key \"bogus\""),
+            ("has-header=maybe", "has-header=\"maybe\": expected true or false"),
+            ("obj-id-col", "expected key=value"),
+            ("delimiter=ab", "delimiter=\"ab\""),
+            ("delimiter=#", "delimiter='#'"),
+        ] {
+            let e = CsvParams::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn oracle_general_zst_reads_what_zstd_wrote() {
+        let z = include_bytes!("trace/testdata/zipf100.oracleGeneral.zst");
+        let want = read_all(&z[..], TraceFormat::OracleGeneralZst).unwrap();
+        assert_eq!(want.len(), 100);
+        for cap in [1, 24, 100, 1 << 16] {
+            let got = read_all(std::io::BufReader::with_capacity(cap, &z[..]), TraceFormat::OracleGeneralZst).unwrap();
+            assert_eq!(got, want, "buffer {cap}");
+        }
+        let mut out = Vec::new();
+        let mut r = TraceReader::new(&z[..], TraceFormat::OracleGeneralZst);
+        while r.read_batch(&mut out, 7).is_none() && out.len() % 7 == 0 && !out.is_empty() {}
+        assert_eq!(out, want);
+        // Cut short: an error naming the compressed offset, after the
+        // references that were whole.
+        let (got, e) = through(&z[..z.len() - 30], TraceFormat::OracleGeneralZst, 64);
+        assert!(got.len() < 100);
+        assert!(e.unwrap().message.starts_with("cannot read the trace: truncated zstd data"));
+        // Read as uncompressed records, it says what to do.
+        let e = read_all(&z[..], TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("use --format oracle-general-zst"), "{e}");
+    }
+
+    #[test]
+    fn oracle_general_errors_name_the_byte_offset() {
+        let mut bytes = Vec::new();
+        write_oracle_general(&[5, 6, 7, 8], &mut bytes).unwrap();
+        bytes[24 * 3 + 4..24 * 3 + 12].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let e = read_all(&bytes[..], TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!(e.message, "object id 1099511627776 is beyond the 48-bit address space (record 4, byte offset 76)");
+        let e = read_all(&bytes[..50], TraceFormat::OracleGeneral).unwrap_err();
+        assert_eq!(e.message, "truncated record: 2 of 24 bytes (record 3, byte offset 50)");
+    }
+
     #[test]
     fn next_uses_point_forward() {
         use crate::working_set::NEVER;
