@@ -309,7 +309,9 @@ impl<R: BufRead> TraceReader<R> {
     /// A reader of `format` over `input`.
     pub fn new(input: R, format: TraceFormat) -> TraceReader<R> {
         let (input, format) = match format {
-            TraceFormat::OracleGeneralZst => (Input::Zstd(Box::new(ZstdDecoder::new(input))), TraceFormat::OracleGeneral),
+            TraceFormat::OracleGeneralZst => {
+                (Input::Zstd(Box::new(ZstdDecoder::new(input))), TraceFormat::OracleGeneral)
+            }
             f => (Input::Plain(input), f),
         };
         TraceReader {
@@ -650,9 +652,9 @@ impl<R: BufRead> TraceReader<R> {
     /// The layout of a CSV trace from its first line, and whether that
     /// line is a header.
     fn csv_layout(&self, first: &[u8], p: CsvParams) -> Result<(CsvLayout, bool), TraceError> {
-        let delimiter = p.delimiter.unwrap_or_else(|| {
-            [b',', b'\t', b';', b'|'].into_iter().find(|d| first.contains(d)).unwrap_or(b',')
-        });
+        let delimiter = p
+            .delimiter
+            .unwrap_or_else(|| [b',', b'\t', b';', b'|'].into_iter().find(|d| first.contains(d)).unwrap_or(b','));
         let fields: Vec<&[u8]> = first.split(|&b| b == delimiter).map(|f| unquote(f.trim_ascii())).collect();
         let named = fields.iter().position(|f| is_id_name(f));
         let col = match (p.obj_id_col, named) {
@@ -1227,7 +1229,12 @@ mod tests {
         for bytes in inputs {
             let want = through(bytes, TraceFormat::Refs, 1);
             for cap in [2, 3, 5, 8, 13, 64, 1 << 16] {
-                assert_eq!(through(bytes, TraceFormat::Refs, cap), want, "{:?}, buffer {cap}", String::from_utf8_lossy(bytes));
+                assert_eq!(
+                    through(bytes, TraceFormat::Refs, cap),
+                    want,
+                    "{:?}, buffer {cap}",
+                    String::from_utf8_lossy(bytes)
+                );
             }
         }
         // The positions and messages of today's reader.
@@ -1314,7 +1321,10 @@ mod tests {
     #[test]
     fn csv_params_read_libcachesim_keys() {
         let p = CsvParams::parse("time-col=1,obj-id-col=2,obj-size-col=3,delimiter=,,has-header=true").unwrap();
-        assert_eq!(p, CsvParams { obj_id_col: Some(2), delimiter: Some(b','), has_header: Some(true), ids: ObjIds::Numbers });
+        assert_eq!(
+            p,
+            CsvParams { obj_id_col: Some(2), delimiter: Some(b','), has_header: Some(true), ids: ObjIds::Numbers }
+        );
         let p = CsvParams::parse("obj-id-col=3, delimiter=\\t, obj-id-is-num=0").unwrap();
         assert_eq!((p.obj_id_col, p.delimiter, p.ids), (Some(3), Some(b'\t'), ObjIds::Hashed));
         assert_eq!(CsvParams::parse("delimiter=;").unwrap().delimiter, Some(b';'));

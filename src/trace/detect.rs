@@ -86,9 +86,11 @@ pub fn detect(name: Option<&str>, head: &[u8]) -> Detected {
         Some(k) => &head[..k],
         None => head,
     };
-    let meaningful = complete.split(|&b| b == b'\n').enumerate().map(|(i, l)| (i + 1, l.trim_ascii())).filter(|(_, l)| {
-        !(l.is_empty() || l.starts_with(b"#") || l.starts_with(b"==") || l.starts_with(b"--"))
-    });
+    let meaningful = complete
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_ascii()))
+        .filter(|(_, l)| !(l.is_empty() || l.starts_with(b"#") || l.starts_with(b"==") || l.starts_with(b"--")));
     let Some((n, first)) = meaningful.clone().next() else {
         return found(TraceFormat::Refs, "page numbers");
     };

@@ -148,9 +148,8 @@ impl<R: BufRead> ZstdDecoder<R> {
             let mut k = 5;
             let single = fhd & 0x20 != 0;
             if fhd & 0x08 != 0 {
-                return Err(self.fail(format!(
-                    "corrupt zstd data: the frame at compressed byte {at} sets a reserved header bit"
-                )));
+                return Err(self
+                    .fail(format!("corrupt zstd data: the frame at compressed byte {at} sets a reserved header bit")));
             }
             let mut window_desc = 0;
             if !single {
