@@ -11,6 +11,7 @@ pub mod ramp;
 pub mod replay;
 pub mod run;
 pub mod scenarios;
+pub mod sweep;
 
 use std::path::Path;
 
@@ -55,6 +56,11 @@ pub enum Command {
     /// Test yourself: before each reference of a seeded reference string,
     /// say whether it hits or misses and which page is evicted.
     Quiz(quiz::QuizArgs),
+    /// Run an experiment's grid (traces x policies x sizes x machine
+    /// settings x seeds) on every core: resumable, shardable, one row per cell.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output directories of a sweep's shards into one result.
+    Merge(sweep::MergeArgs),
     /// Generate a synthetic trace: Zipf-popular pages, seeded.
     GenTrace(gen::GenTraceArgs),
     /// Free-block distribution and Linux's fragmentation indices of a
@@ -135,6 +141,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Replay(a)) => replay::replay(a),
         Some(Command::Quiz(a)) => quiz::quiz(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
+        Some(Command::Sweep(a)) => sweep::sweep(a),
+        Some(Command::Merge(a)) => sweep::merge(a),
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
         Some(Command::RampUp(a)) => ramp::ramp(a),
         Some(Command::Tui { trace: Some(trace), format, policy, frames, host_memory, .. }) => {

@@ -230,28 +230,60 @@ pub fn replay_machine(cfg: &ReplayConfig) -> Result<(Machine, ProcessId), Replay
     Ok((m, pid))
 }
 
+/// Where a replay's references come from, a batch at a time: a trace
+/// reader, or a generator ([`Generated`]).
+pub trait RefSource {
+    /// Appends up to `max` references to `out`; `Some` when the source
+    /// stopped at a malformed record (after appending those before it).
+    fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError>;
+}
+
+impl<R: BufRead> RefSource for TraceReader<R> {
+    fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
+        TraceReader::read_batch(self, out, max)
+    }
+}
+
+/// Page numbers from a generator, each a read.
+pub struct Generated<I>(pub I);
+
+impl<I: Iterator<Item = u64>> RefSource for Generated<I> {
+    fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
+        out.extend(self.0.by_ref().take(max).map(|page| TraceRef { page, write: false }));
+        None
+    }
+}
+
 /// Replays a trace.
 pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
+    replay_from(TraceReader::new(input, format), cfg)
+}
+
+/// Replays the references of any source.
+pub fn replay_from<S: RefSource>(mut source: S, cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
     let fixed = host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, None);
     fixed
         .check(&cfg.host_limit, "the replay", "use a smaller --frames or --memory")
         .map_err(ReplayError::HostMemory)?;
     let (mut m, pid) = replay_machine(cfg)?;
-    let reader = TraceReader::new(input, format);
     if cfg.policy == PolicyKind::Opt {
         // OPT needs the whole future: the trace is held, within the limit.
         let mut refs: Vec<TraceRef> = Vec::new();
-        for r in reader {
-            refs.push(r.map_err(ReplayError::Trace)?);
-            if refs.len() % (1 << 16) == 0 {
-                host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
-                    .check(
-                        &cfg.host_limit,
-                        &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
-                        "replay fewer references with OPT, or use a policy that streams",
-                    )
-                    .map_err(ReplayError::HostMemory)?;
+        loop {
+            let before = refs.len();
+            if let Some(e) = source.read_batch(&mut refs, 1 << 16) {
+                return Err(ReplayError::Trace(e));
             }
+            if refs.len() == before {
+                break;
+            }
+            host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
+                .check(
+                    &cfg.host_limit,
+                    &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
+                    "replay fewer references with OPT, or use a policy that streams",
+                )
+                .map_err(ReplayError::HostMemory)?;
         }
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
@@ -263,7 +295,7 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
             }
         }
     } else {
-        replay_stream(&mut m, pid, reader, &cfg.host_limit, cfg.check_every, cfg.refresh_period())?;
+        replay_stream(&mut m, pid, source, &cfg.host_limit, cfg.check_every, cfg.refresh_period())?;
     }
     check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
@@ -301,10 +333,10 @@ const NEIGHBOURS_AHEAD: usize = 6;
 /// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
 /// reference stops the replay where it stands in the trace, after every
 /// reference before it.
-fn replay_stream<R: BufRead>(
+fn replay_stream<S: RefSource>(
     m: &mut Machine,
     pid: ProcessId,
-    mut reader: TraceReader<R>,
+    mut reader: S,
     limit: &HostLimit,
     check_every: Option<u64>,
     refresh: Option<u64>,

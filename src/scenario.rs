@@ -19,7 +19,8 @@ use crate::pte::Protection;
 use crate::token::Privilege;
 use crate::working_set::PolicyKind;
 
-pub use validate::{load, load_str, overrides, Override};
+pub(crate) use validate::{line_col, toml_error};
+pub use validate::{load, load_str, machine_from_settings, overrides, parse_metric, Override};
 
 /// A scenario error: file, line, column and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq)]
