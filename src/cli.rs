@@ -85,7 +85,9 @@ pub enum Command {
         /// (one process, every address committed, as `replay` does).
         #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "set"])]
         trace: Option<String>,
-        /// With --trace: its format (refs, lackey, oracle-general).
+        /// With --trace: its format (default auto: detected from its name and
+        /// first bytes; or refs, lackey, oracle-general, oracle-general-zst,
+        /// text, csv).
         #[arg(long, requires = "trace")]
         format: Option<String>,
         /// With --trace: the replacement policy.

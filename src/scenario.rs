@@ -736,7 +736,7 @@ format = {format}
         title = quote(&format!("{name}: {policy}, {frames} frames")),
         policy = quote(policy),
         trace = quote(path),
-        format = quote(format.unwrap_or("refs")),
+        format = quote(format.unwrap_or("auto")),
     );
     let cwd = std::env::current_dir().map_err(|e| at(format!("cannot read the current directory: {e}")))?;
     validate::load_str(&text, "--trace", Some(&cwd), &[])

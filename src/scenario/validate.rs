@@ -15,7 +15,7 @@ use crate::cost::CostModel;
 use crate::machine::AccessKind;
 use crate::pte::{Protection, PteKind};
 use crate::token::Privilege;
-use crate::trace::{TraceFormat, TraceReader};
+use crate::trace::{open_trace, FormatChoice, TraceReader};
 use crate::units::{Bytes, SimNanos, PAGE_SIZE};
 use crate::win32::Win32Error;
 use crate::working_set::PolicyKind;
@@ -1424,17 +1424,22 @@ impl ScenarioCtx<'_> {
                 let Some(dir) = self.base_dir else {
                     return Err(c.err(t.span(), "a built-in scenario cannot read trace files"));
                 };
-                let format = match &r.format {
-                    Some(f) => c.word(f, "format", TraceFormat::parse, &TraceFormat::NAMES)?,
-                    None => TraceFormat::Refs,
+                let choice = match &r.format {
+                    Some(f) => c.word(f, "format", FormatChoice::parse, &FormatChoice::NAMES)?,
+                    None => FormatChoice::Auto,
                 };
                 let path = dir.join(t.get_ref());
                 let shown = path.display().to_string();
-                let fh = std::fs::File::open(&path)
-                    .map_err(|e| c.err(t.span(), format!("cannot open trace {shown}: {e}")))?;
+                let opened = open_trace(&shown, choice, None).map_err(|e| {
+                    let message = match e.strip_prefix("cannot open the trace: ") {
+                        Some(why) => format!("cannot open trace {shown}: {why}"),
+                        None => format!("trace {shown}: {e}"),
+                    };
+                    c.err(t.span(), message)
+                })?;
                 let mut pages = Vec::new();
                 let mut writes = Vec::new();
-                for x in TraceReader::new(std::io::BufReader::new(fh), format) {
+                for x in TraceReader::new(opened.input, opened.format) {
                     let x = x.map_err(|e| ScenarioError {
                         file: shown.clone(),
                         line: e.line as usize,

@@ -769,10 +769,14 @@ fn type_errors_and_fractional_sizes_read_as_pagelab_messages() {
 fn trace_format_mistakes_say_what_to_do() {
     let dir = TempDir::new("fmt");
     let lackey = dir.write("lackey.txt", "I  04010173,3\n L 1ffefffd58,8\n S 1ffefffd50,8\n");
-    let o = pagelab(&["replay", s(&lackey), "--frames", "4"]);
+    let o = pagelab(&["replay", s(&lackey), "--format", "refs", "--frames", "4"]);
     o.code(2);
     assert!(o.stderr.contains("use --format lackey"), "{}", o.stderr);
     assert!(o.stderr.contains(":1:"), "the error is located: {}", o.stderr);
+    // Without --format, it is detected as what it is.
+    let o = pagelab(&["replay", s(&lackey), "--frames", "4"]);
+    o.code(0);
+    assert!(o.stdout.contains("(lackey; detected: a lackey record on line 1)"), "{}", o.stdout);
     let binary: String = (0..600).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     let bin = dir.write("blob.bin", &binary);
     let o = pagelab(&["replay", s(&bin), "--frames", "4"]);
