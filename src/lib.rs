@@ -41,6 +41,7 @@ pub mod fragmentation;
 pub mod host;
 pub mod host_memory;
 pub mod mm;
+pub mod mrc;
 pub mod output;
 pub mod replay;
 pub mod report;
