@@ -43,6 +43,7 @@ pub mod host_memory;
 pub mod mm;
 pub mod mrc;
 pub mod output;
+pub mod plot;
 pub mod replay;
 pub mod report;
 pub mod runner;

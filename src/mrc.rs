@@ -28,8 +28,11 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::BufRead;
 
 use serde::Serialize;
+
+use crate::trace::{TraceError, TraceFormat, TraceReader, TraceRef};
 
 /// One point of a curve.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -207,25 +210,52 @@ impl LruStack {
         }
     }
 
-    /// The number of marks at positions `0 ..= pos`.
+    /// The number of marks at positions `from + 1 ..= to - 1`: the two
+    /// prefix sums' paths down the tree, walked until they meet (what is
+    /// below the meeting node cancels), so a reference to a page used a
+    /// moment ago reads a few nodes, not the tree's height.
     #[inline]
-    fn prefix(&self, pos: u32) -> u64 {
-        let mut i = pos as usize + 1;
-        let mut sum = 0u64;
-        while i > 0 {
-            sum += self.tree[i] as u64;
-            i &= i - 1;
+    fn between(&self, from: u32, to: u32) -> u64 {
+        // prefix(k) sums 1-based nodes 1..=k: 0-based positions below k.
+        let (mut i, mut j) = (to as usize, from as usize + 1);
+        let mut sum = 0u32;
+        while i != j {
+            if i > j {
+                sum = sum.wrapping_add(self.tree[i]);
+                i &= i - 1;
+            } else {
+                sum = sum.wrapping_sub(self.tree[j]);
+                j &= j - 1;
+            }
         }
-        sum
+        sum as u64
     }
 
-    /// Adds `delta` (+1 or -1, as a wrapping u32) at `pos`.
+    /// Moves a mark from position `from` to the later position `to`: the
+    /// two updates' paths up the tree until they meet (above it, -1 and
+    /// +1 cancel).
     #[inline]
-    fn add(&mut self, pos: u32, delta: u32) {
+    fn move_mark(&mut self, from: u32, to: u32) {
+        let n = self.tree.len();
+        let (mut i, mut j) = (from as usize + 1, to as usize + 1);
+        while i != j && (i < n || j < n) {
+            if i < j {
+                self.tree[i] = self.tree[i].wrapping_sub(1);
+                i += i & i.wrapping_neg();
+            } else {
+                self.tree[j] += 1;
+                j += j & j.wrapping_neg();
+            }
+        }
+    }
+
+    /// Adds a mark at `pos`.
+    #[inline]
+    fn add(&mut self, pos: u32) {
         let n = self.tree.len();
         let mut i = pos as usize + 1;
         while i < n {
-            self.tree[i] = self.tree[i].wrapping_add(delta);
+            self.tree[i] += 1;
             i += i & i.wrapping_neg();
         }
     }
@@ -275,12 +305,14 @@ impl LruStack {
             self.compact();
         }
         let last = self.last.get(page);
+        let now = self.now;
         let depth = if last == NONE {
             self.distinct += 1;
+            self.add(now);
             None
         } else {
-            let d = self.distinct - self.prefix(last) + 1;
-            self.add(last, u32::MAX);
+            let d = self.between(last, now) + 1;
+            self.move_mark(last, now);
             let i = d as usize;
             if i >= self.hist.len() {
                 self.hist.resize(i + 1 + self.hist.len() / 4, 0);
@@ -288,8 +320,6 @@ impl LruStack {
             self.hist[i] += 1;
             Some(d)
         };
-        let now = self.now;
-        self.add(now, 1);
         self.owner[now as usize] = page;
         self.last.set(page, now);
         self.now += 1;
@@ -326,6 +356,49 @@ impl LruStack {
             access_violations: self.access_violations,
             compulsory: self.distinct,
             beyond,
+        }
+    }
+}
+
+/// Why an LRU pass stopped.
+#[derive(Debug)]
+pub enum PassError {
+    /// The trace is malformed here.
+    Trace(TraceError),
+    /// The stack outgrew the host-memory limit.
+    HostMemory(String),
+}
+
+/// One LRU pass over a trace read as a stream, in batches; `check` sees
+/// the stack every 64 batches and at the end, and stops the pass with an
+/// error (the host-memory check).
+pub fn lru_pass(
+    input: impl BufRead,
+    format: TraceFormat,
+    end_page: u64,
+    mut check: impl FnMut(&LruStack) -> Result<(), PassError>,
+) -> Result<StackDistances, PassError> {
+    const BATCH: usize = 4096;
+    let mut reader = TraceReader::new(input, format);
+    let mut stack = LruStack::new(end_page);
+    let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH);
+    let mut batches = 0u64;
+    loop {
+        refs.clear();
+        let stop = reader.read_batch(&mut refs, BATCH);
+        for r in &refs {
+            stack.push(r.page);
+        }
+        batches += 1;
+        if batches % 64 == 0 {
+            check(&stack)?;
+        }
+        if let Some(e) = stop {
+            return Err(PassError::Trace(e));
+        }
+        if refs.len() < BATCH {
+            check(&stack)?;
+            return Ok(stack.finish());
         }
     }
 }
