@@ -6,6 +6,8 @@
 pub mod check;
 pub mod fragmentation;
 pub mod gen;
+pub mod mrc;
+pub mod plot;
 pub mod quiz;
 pub mod ramp;
 pub mod replay;
@@ -53,6 +55,11 @@ pub enum Command {
     },
     /// Replay a trace into one process with an N-frame working set.
     Replay(replay::ReplayArgs),
+    /// Miss-ratio curves: misses at every working-set size, LRU in one
+    /// pass (Mattson's stack algorithm), other policies by replay per size.
+    Mrc(mrc::MrcArgs),
+    /// Draw a CSV table (mrc curves, sweep results) as an SVG plot.
+    Plot(plot::PlotArgs),
     /// Test yourself: before each reference of a seeded reference string,
     /// say whether it hits or misses and which page is evicted.
     Quiz(quiz::QuizArgs),
@@ -139,6 +146,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Check { scenarios }) => check::check(&scenarios),
         Some(Command::Scenarios { json }) => scenarios::list(json),
         Some(Command::Replay(a)) => replay::replay(a),
+        Some(Command::Mrc(a)) => mrc::mrc(a),
+        Some(Command::Plot(a)) => plot::plot(a),
         Some(Command::Quiz(a)) => quiz::quiz(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
         Some(Command::Sweep(a)) => sweep::sweep(a),
