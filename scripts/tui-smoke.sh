@@ -124,7 +124,36 @@ for _ in $(seq 50); do
 done
 [ "$(cat "$WORK/rc-trace" 2>/dev/null)" = 0 ] || fail "tui --trace did not exit 0: $(cat "$WORK/stderr-trace" 2>/dev/null)"
 
-for f in "$WORK"/*.txt "$WORK/stderr" "$WORK/stderr-trace"; do
+# The quiz on a generated string: a question, answered by key, marked.
+tm new-session -d -s "$SESSION" -x 80 -y 24 \
+    "'$BIN' tui --quiz --seed 42 2>'$WORK/stderr-quiz'; echo \$? >'$WORK/rc-quiz'"
+wait_for quiz "Will it hit" || true
+expect_in quiz "Quiz: score 0 of 0" "reference 1 of 20"
+tm send-keys -t "$SESSION" m z -
+wait_for quiz1 "a miss (demand_zero)" || true
+expect_in quiz1 "Quiz: score 3 of 3" "demand-zero fault"
+tm send-keys -t "$SESSION" q
+for _ in $(seq 50); do
+    tm has-session -t "$SESSION" 2>/dev/null || break
+    sleep 0.1
+done
+[ "$(cat "$WORK/rc-quiz" 2>/dev/null)" = 0 ] || fail "tui --quiz did not exit 0: $(cat "$WORK/stderr-quiz" 2>/dev/null)"
+
+# Side by side: FIFO with 3 and 4 frames on Belady's string, to the end.
+tm new-session -d -s "$SESSION" -x 80 -y 24 \
+    "'$BIN' tui --compare fifo:3,fifo:4 2>'$WORK/stderr-compare'; echo \$? >'$WORK/rc-compare'"
+wait_for compare "fifo, 4 frames" || true
+tm send-keys -t "$SESSION" End
+wait_for compare-end "Belady's anomaly" || true
+expect_in compare-end "fifo, 3 frames: 9 faults" "fifo, 4 frames: 10 faults"
+tm send-keys -t "$SESSION" q
+for _ in $(seq 50); do
+    tm has-session -t "$SESSION" 2>/dev/null || break
+    sleep 0.1
+done
+[ "$(cat "$WORK/rc-compare" 2>/dev/null)" = 0 ] || fail "tui --compare did not exit 0: $(cat "$WORK/stderr-compare" 2>/dev/null)"
+
+for f in "$WORK"/*.txt "$WORK/stderr" "$WORK/stderr-trace" "$WORK/stderr-quiz" "$WORK/stderr-compare"; do
     if [ -f "$f" ] && grep -qi "panicked" "$f"; then
         fail "panic text in $(basename "$f"):"
         cat "$f"
@@ -212,5 +241,5 @@ if [ "$failures" -gt 0 ]; then
     echo "tui-smoke: $failures failure(s)"
     exit 1
 fi
-echo "tui-smoke: ok (panes drawn, stepped forward and back, help shown, quit cleanly," \
+echo "tui-smoke: ok (panes drawn, stepped forward and back, help shown, a quiz answered, replays side by side, quit cleanly," \
     "terminal restored after a panic, SIGTERM and SIGHUP, bad scenario exits 2)"

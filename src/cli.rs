@@ -14,6 +14,7 @@ pub mod replay;
 pub mod run;
 pub mod scenarios;
 pub mod sweep;
+pub mod tui;
 
 use std::path::Path;
 
@@ -76,34 +77,9 @@ pub enum Command {
     /// Threads filling a buffer with demand-zero pages versus AWE: time,
     /// lock waits and acquisitions as the threads grow.
     RampUp(ramp::RampArgs),
-    /// Step through a scenario in the terminal UI.
-    Tui {
-        /// Scenario file or built-in name (default: tour).
-        scenario: Option<String>,
-        /// Override a machine setting, e.g. --set large_page_allocator=sp1.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Host memory the UI may use, checkpoints included (e.g. 8GiB, or
-        /// "unlimited"); default: $PAGELAB_HOST_MEMORY, else 3/4 of the
-        /// host's RAM or memory limits.
-        #[arg(long, value_name = "SIZE")]
-        host_memory: Option<String>,
-        /// Instead of a scenario, step through the references of this trace
-        /// (one process, every address committed, as `replay` does).
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "set"])]
-        trace: Option<String>,
-        /// With --trace: its format (default auto: detected from its name and
-        /// first bytes; or refs, lackey, oracle-general, oracle-general-zst,
-        /// text, csv).
-        #[arg(long, requires = "trace")]
-        format: Option<String>,
-        /// With --trace: the replacement policy.
-        #[arg(long, requires = "trace", default_value = "fifo")]
-        policy: String,
-        /// With --trace: working-set frames.
-        #[arg(long, requires = "trace", default_value_t = 64)]
-        frames: u64,
-    },
+    /// Step through a scenario in the terminal UI (or a trace, a quiz,
+    /// replays side by side).
+    Tui(tui::TuiArgs),
 }
 
 /// Writes to standard output. A reader that went away (`pagelab ... | head`)
@@ -154,11 +130,6 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Merge(a)) => sweep::merge(a),
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
         Some(Command::RampUp(a)) => ramp::ramp(a),
-        Some(Command::Tui { trace: Some(trace), format, policy, frames, host_memory, .. }) => {
-            crate::tui::run_trace(&trace, format.as_deref(), &policy, frames, host_memory.as_deref())
-        }
-        Some(Command::Tui { scenario, set, host_memory, .. }) => {
-            crate::tui::run_named(scenario.as_deref().unwrap_or("tour"), &set, host_memory.as_deref())
-        }
+        Some(Command::Tui(a)) => tui::tui(a),
     }
 }

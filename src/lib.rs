@@ -44,6 +44,7 @@ pub mod mm;
 pub mod mrc;
 pub mod output;
 pub mod plot;
+pub mod quiz;
 pub mod replay;
 pub mod report;
 pub mod runner;

@@ -11,6 +11,7 @@
 pub mod app;
 #[cfg(test)]
 mod captures;
+pub mod compare;
 pub mod counters;
 pub mod events;
 pub mod fit;
@@ -20,6 +21,7 @@ pub mod history;
 pub mod inspect;
 pub mod lists;
 pub mod page_table;
+pub mod quiz;
 pub mod regions;
 pub mod ui;
 pub mod working_set;
@@ -53,6 +55,11 @@ pub const TEST_PANIC_VAR: &str = "PAGELAB_TUI_TEST_PANIC";
 /// it, before the terminal is touched), can need more host memory than
 /// `host_memory` allows, or there is no terminal.
 pub fn run_named(name: &str, set: &[String], host_memory: Option<&str>) -> i32 {
+    run_named_with(name, set, host_memory, false)
+}
+
+/// As [`run_named`]; with `quiz`, in quiz mode from the start.
+pub fn run_named_with(name: &str, set: &[String], host_memory: Option<&str>, quiz: bool) -> i32 {
     let overrides = match crate::scenario::overrides(set, None) {
         Ok(o) => o,
         Err(e) => {
@@ -68,12 +75,21 @@ pub fn run_named(name: &str, set: &[String], host_memory: Option<&str>) -> i32 {
         }
     };
     let sets: String = set.iter().map(|s| format!(" --set {s}")).collect();
-    run_scenario(scenario, name, &format!("pagelab run {name}{sets} --events"), host_memory)
+    let hint =
+        if quiz { format!("pagelab run {name}{sets} --quiz") } else { format!("pagelab run {name}{sets} --events") };
+    run_scenario(scenario, name, &hint, host_memory, quiz)
 }
 
 /// Runs the UI on the references of a trace ([`crate::scenario::from_trace`]):
-/// `.` steps them one at a time.
-pub fn run_trace(trace: &str, format: Option<&str>, policy: &str, frames: u64, host_memory: Option<&str>) -> i32 {
+/// `.` steps them one at a time; with `quiz`, in quiz mode from the start.
+pub fn run_trace_with(
+    trace: &str,
+    format: Option<&str>,
+    policy: &str,
+    frames: u64,
+    host_memory: Option<&str>,
+    quiz: bool,
+) -> i32 {
     let scenario = match crate::scenario::from_trace(trace, format, policy, frames) {
         Ok(s) => s,
         Err(e) => {
@@ -83,12 +99,136 @@ pub fn run_trace(trace: &str, format: Option<&str>, policy: &str, frames: u64, h
     };
     let fmt = format.map(|f| format!(" --format {f}")).unwrap_or_default();
     let hint = format!("pagelab replay {trace}{fmt} --policy {policy} --frames {frames} --trace");
-    run_scenario(scenario, trace, &hint, host_memory)
+    run_scenario(scenario, trace, &hint, host_memory, quiz)
+}
+
+/// The settings of a quiz's generated string, as `pagelab quiz` takes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generated {
+    /// The string's seed (and the machine's).
+    pub seed: u64,
+    /// References.
+    pub length: u64,
+    /// Distinct pages: 0 to `pages - 1`.
+    pub pages: u64,
+    /// Working-set frames.
+    pub frames: u64,
+    /// Replacement policy.
+    pub policy: String,
+}
+
+impl Generated {
+    /// The string as a one-process scenario that runs it as `pagelab quiz`
+    /// replays it: every address committed, a working set of `frames`
+    /// pages, on replay's default memory, no balance set manager.
+    pub fn scenario(&self) -> Result<crate::scenario::Scenario, String> {
+        let policy = crate::cli::quiz::check_settings(&self.policy, self.length, self.pages, self.frames)?;
+        let refs = crate::cli::quiz::reference_string(self.seed, self.length, self.pages);
+        let memory = crate::replay::ReplayConfig::new(policy, self.frames).machine.memory;
+        let list = refs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        let text = format!(
+            r#"[scenario]
+name = "quiz"
+title = "seed {seed}: {length} references to pages 0-{last}, {policy}, {frames} frames"
+description = "The reference string pagelab quiz --seed {seed} --length {length} --pages {pages} generates, in one process whose working set holds {frames} pages under {policy}, every address committed (as pagelab replay runs a trace)."
+
+[machine]
+memory = "{memory} B"
+policy = "{policy}"
+seed = {seed}
+large_pages = false
+
+[machine.balance]
+enabled = false
+
+[[process]]
+name = "quiz"
+ws_min = 1
+ws_max = {frames}
+hard_max = true
+commit_on_touch = true
+
+[[step]]
+op = "refs"
+process = "quiz"
+refs = [{list}]
+"#,
+            seed = self.seed,
+            length = self.length,
+            pages = self.pages,
+            last = self.pages - 1,
+            policy = policy.name(),
+            frames = self.frames,
+            memory = memory.0,
+        );
+        crate::scenario::load_str(&text, "--quiz", None, &[]).map_err(|e| e.to_string())
+    }
+}
+
+/// Runs the UI in quiz mode on a generated string ([`Generated`]).
+pub fn run_generated(g: &Generated, host_memory: Option<&str>) -> i32 {
+    let scenario = match g.scenario() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pagelab: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let hint = format!(
+        "pagelab quiz --seed {} --length {} --pages {} --frames {} --policy {}",
+        g.seed, g.length, g.pages, g.frames, g.policy
+    );
+    run_scenario(scenario, "--quiz", &hint, host_memory, true)
+}
+
+/// Runs replays side by side ([`compare`]) over a trace file, or Belady's
+/// string without one.
+pub fn run_compare(specs: &str, trace: Option<&str>, format: Option<&str>) -> i32 {
+    let specs = match compare::parse_specs(specs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pagelab: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let (source, refs) = match trace {
+        None => (
+            "Belady's string".to_string(),
+            compare::BELADY.iter().map(|&page| crate::trace::TraceRef { page, write: false }).collect(),
+        ),
+        Some(path) => match compare::read_trace(path, format) {
+            Ok(r) => (path.to_string(), r),
+            Err(e) => {
+                eprintln!("pagelab: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        },
+    };
+    let size = crossterm::terminal::size().unwrap_or((80, 24));
+    let mut c = match compare::Compare::new(&source, refs, &specs, size) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pagelab: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let first = format!("--policy {} --frames {}", specs[0].policy.name(), specs[0].frames);
+    let hint = match trace {
+        Some(t) => format!("pagelab replay {t} {first} --trace"),
+        None => format!("echo 1 2 3 4 1 2 5 1 2 3 4 5 | pagelab replay - {first} --trace"),
+    };
+    run_screen(&mut c, &hint)
 }
 
 /// Runs the UI on a loaded scenario; `name` names it in errors, `hint` is
 /// the command to suggest when there is no terminal.
-fn run_scenario(scenario: crate::scenario::Scenario, name: &str, hint: &str, host_memory: Option<&str>) -> i32 {
+fn run_scenario(
+    scenario: crate::scenario::Scenario,
+    name: &str,
+    hint: &str,
+    host_memory: Option<&str>,
+    quiz: bool,
+) -> i32 {
     if let Err(e) = crate::host_memory::check_scenario(&scenario, crate::host_memory::Front::Tui, host_memory) {
         eprintln!("pagelab: {e}");
         return EXIT_BAD_INPUT;
@@ -101,6 +241,15 @@ fn run_scenario(scenario: crate::scenario::Scenario, name: &str, hint: &str, hos
             return EXIT_BAD_INPUT;
         }
     };
+    if quiz {
+        app.start_quiz();
+    }
+    run_screen(&mut app, hint)
+}
+
+/// Runs the UI loop on a terminal; `hint` is the command to suggest when
+/// there is none.
+fn run_screen(app: &mut dyn Screen, hint: &str) -> i32 {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         eprintln!("pagelab: the terminal UI needs a terminal; try `{hint}`");
         return EXIT_BAD_INPUT;
@@ -112,7 +261,7 @@ fn run_scenario(scenario: crate::scenario::Scenario, name: &str, hint: &str, hos
             return EXIT_BAD_INPUT;
         }
     };
-    match run_app(&mut app, &signals) {
+    match run_app(app, &signals) {
         Ok(Ended::Quit) => EXIT_OK,
         // The shell's convention for "ended by signal N".
         Ok(Ended::Signal(n)) => 128 + n,
@@ -214,7 +363,71 @@ fn install_panic_hook() {
     }));
 }
 
-fn run_app(app: &mut App, signals: &Signals) -> io::Result<Ended> {
+/// What the UI loop drives: the stepping app, or the side-by-side comparison.
+trait Screen {
+    fn draw(&self, f: &mut ratatui::Frame);
+    fn key(&mut self, k: event::KeyEvent);
+    fn mouse(&mut self, m: event::MouseEvent);
+    fn resize(&mut self, w: u16, h: u16);
+    /// Work to do while waiting for input.
+    fn idle(&mut self);
+    /// Whether nothing runs by itself (the loop can wait longer for keys).
+    fn paused(&self) -> bool;
+    fn tick(&mut self, elapsed: Duration, budget: Duration);
+    fn should_quit(&self) -> bool;
+}
+
+impl Screen for App {
+    fn draw(&self, f: &mut ratatui::Frame) {
+        f.render_widget(self, f.area())
+    }
+    fn key(&mut self, k: event::KeyEvent) {
+        self.on_key(k)
+    }
+    fn mouse(&mut self, m: event::MouseEvent) {
+        self.on_mouse(m)
+    }
+    fn resize(&mut self, w: u16, h: u16) {
+        App::resize(self, w, h)
+    }
+    fn idle(&mut self) {
+        App::idle(self)
+    }
+    fn paused(&self) -> bool {
+        self.run_state() == Run::Paused
+    }
+    fn tick(&mut self, elapsed: Duration, budget: Duration) {
+        App::tick(self, elapsed, budget)
+    }
+    fn should_quit(&self) -> bool {
+        App::should_quit(self)
+    }
+}
+
+impl Screen for compare::Compare {
+    fn draw(&self, f: &mut ratatui::Frame) {
+        f.render_widget(self, f.area())
+    }
+    fn key(&mut self, k: event::KeyEvent) {
+        self.on_key(k)
+    }
+    fn mouse(&mut self, _: event::MouseEvent) {}
+    fn resize(&mut self, w: u16, h: u16) {
+        compare::Compare::resize(self, w, h)
+    }
+    fn idle(&mut self) {}
+    fn paused(&self) -> bool {
+        !self.running()
+    }
+    fn tick(&mut self, elapsed: Duration, _: Duration) {
+        compare::Compare::tick(self, elapsed)
+    }
+    fn should_quit(&self) -> bool {
+        compare::Compare::should_quit(self)
+    }
+}
+
+fn run_app(app: &mut dyn Screen, signals: &Signals) -> io::Result<Ended> {
     install_panic_hook();
     let _guard = TerminalGuard::enter()?;
     let mut terminal: Terminal<CrosstermBackend<Stdout>> = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -227,19 +440,19 @@ fn run_app(app: &mut App, signals: &Signals) -> io::Result<Ended> {
         if let Some(n) = signals.received() {
             return Ok(Ended::Signal(n));
         }
-        terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+        terminal.draw(|f| app.draw(f))?;
         if test_panic {
             panic!("{TEST_PANIC_VAR} is set: panicking to test that the terminal is restored");
         }
         if !event::poll(Duration::ZERO)? {
             app.idle();
         }
-        let wait = if app.run_state() == Run::Paused { Duration::from_millis(500) } else { Duration::from_millis(15) };
+        let wait = if app.paused() { Duration::from_millis(500) } else { Duration::from_millis(15) };
         if event::poll(wait)? {
             loop {
                 match event::read()? {
-                    TermEvent::Key(k) => app.on_key(k),
-                    TermEvent::Mouse(m) => app.on_mouse(m),
+                    TermEvent::Key(k) => app.key(k),
+                    TermEvent::Mouse(m) => app.mouse(m),
                     TermEvent::Resize(w, h) => app.resize(w, h),
                     _ => {}
                 }

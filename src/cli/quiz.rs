@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
+use crate::quiz::{mark, parse_miss, Answer, Kind, List, Question, Score, VictimAnswer};
 use crate::replay::{policy_order, ReplayConfig, ReplayError, TraceStep, Tracer};
 use crate::working_set::{PolicyKind, NEVER};
 
@@ -77,44 +78,30 @@ fn answer_key(refs: &[u64], cfg: &ReplayConfig) -> Result<Vec<TraceStep>, Replay
     Ok(steps)
 }
 
-/// The victim of a step as the key writes it: `-`, or `PAGE to LIST`.
-fn victim(t: &TraceStep) -> String {
-    if t.victims.is_empty() {
-        "-".into()
-    } else {
-        t.victims.iter().map(|v| format!("{} to {}", v.page, v.list)).collect::<Vec<_>>().join(", ")
+/// Checks a quiz's settings (as `quiz` and `tui --quiz` take them); the
+/// policy, or what was wrong.
+pub fn check_settings(policy: &str, length: u64, pages: u64, frames: u64) -> Result<PolicyKind, String> {
+    let Some(policy) = PolicyKind::parse(policy) else {
+        return Err(format!("--policy {policy:?}: expected fifo, lru, clock, opt, random, aging or wsclock"));
+    };
+    if length == 0 || length > MAX_LENGTH {
+        return Err(format!("--length {length}: expected 1 to {MAX_LENGTH} references"));
     }
-}
-
-/// The working set after a step, in policy order (`*`: a set use bit).
-fn working_set(t: &TraceStep) -> String {
-    let mut s = t
-        .working_set
-        .iter()
-        .map(|&(p, used)| if used { format!("{p}*") } else { p.to_string() })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let more = t.ws_size.saturating_sub(t.working_set.len() as u64);
-    if more > 0 {
-        s += &format!(" ... and {more} more");
+    if pages == 0 || pages > MAX_PAGES {
+        return Err(format!("--pages {pages}: expected 1 to {MAX_PAGES} pages"));
     }
-    s
+    if frames == 0 || frames > MAX_FRAMES {
+        return Err(format!("--frames {frames}: expected 1 to {MAX_FRAMES} frames"));
+    }
+    Ok(policy)
 }
 
 /// Runs `quiz`.
 pub fn quiz(a: QuizArgs) -> i32 {
-    let Some(policy) = PolicyKind::parse(&a.policy) else {
-        return bad(format!("--policy {:?}: expected fifo, lru, clock, opt, random, aging or wsclock", a.policy));
+    let policy = match check_settings(&a.policy, a.length, a.pages, a.frames) {
+        Ok(p) => p,
+        Err(e) => return bad(e),
     };
-    if a.length == 0 || a.length > MAX_LENGTH {
-        return bad(format!("--length {}: expected 1 to {MAX_LENGTH} references", a.length));
-    }
-    if a.pages == 0 || a.pages > MAX_PAGES {
-        return bad(format!("--pages {}: expected 1 to {MAX_PAGES} pages", a.pages));
-    }
-    if a.frames == 0 || a.frames > MAX_FRAMES {
-        return bad(format!("--frames {}: expected 1 to {MAX_FRAMES} frames", a.frames));
-    }
     let refs = reference_string(a.seed, a.length, a.pages);
     let mut cfg = ReplayConfig::new(policy, a.frames);
     cfg.machine.seed = a.seed;
@@ -127,16 +114,24 @@ pub fn quiz(a: QuizArgs) -> i32 {
         }
         Err(e) => return bad(format!("quiz: {e}")),
     };
+    let questions: Vec<Question> = steps.iter().map(|t| Question::of_trace(t, steps.len() as u64)).collect();
     let mut out = io::stdout().lock();
     let written = if a.answers {
-        write_key(&mut out, &a, policy, &refs, &steps)
+        write_key(&mut out, &a, policy, &refs, &steps, &questions)
     } else {
         let stdin = io::stdin();
         let echo = !stdin.is_terminal();
-        ask(&mut out, &mut stdin.lock(), echo, &a, policy, &refs, &steps)
+        preamble(&mut out, &a, policy, &refs).and_then(|()| {
+            let intro = format!(
+                "The working set is listed in policy order:\n{}.\n\
+                 The machine's explanations name a page by its address: page 5 is 0x5000.",
+                policy_order(policy)
+            );
+            session(&mut out, &mut stdin.lock(), echo, a.deep, &intro, &mut questions.into_iter()).map(|_| ())
+        })
     };
     match written.and_then(|()| out.flush()) {
-        Ok(()) => EXIT_OK,
+        Ok(_) => EXIT_OK,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => bad(format!("cannot write to standard output: {e}")),
     }
@@ -160,20 +155,8 @@ fn preamble(out: &mut dyn Write, a: &QuizArgs, policy: PolicyKind, refs: &[u64])
 /// A perfect score: one point per reference (hit or miss), one per miss
 /// (the victim, or `-` when a free frame takes the page); with `--deep`,
 /// one more per miss (the kind of fault) and one per victim (its list).
-fn perfect(steps: &[TraceStep], deep: bool) -> u64 {
-    let misses = steps.iter().filter(|t| t.is_miss()).count() as u64;
-    let victims = steps.iter().map(|t| t.victims.len() as u64).sum::<u64>();
-    steps.len() as u64 + misses + if deep { misses + victims } else { 0 }
-}
-
-/// The kind of a fault as the quiz asks it: `z` demand zero, `s` soft, `h`
-/// hard (from the page file or a mapped file).
-fn fault_letter(result: &str) -> &'static str {
-    match result {
-        "demand_zero" => "z",
-        "soft" => "s",
-        _ => "h",
-    }
+fn perfect(questions: &[Question], deep: bool) -> u64 {
+    questions.iter().map(|q| q.points(deep)).sum()
 }
 
 /// `--answers`: every reference's answer, and the totals.
@@ -183,18 +166,19 @@ fn write_key(
     policy: PolicyKind,
     refs: &[u64],
     steps: &[TraceStep],
+    questions: &[Question],
 ) -> io::Result<()> {
     preamble(out, a, policy, refs)?;
     writeln!(out, "\nanswer key; the working set after each reference, in policy order: {}", policy_order(policy))?;
     writeln!(out, "{:>5} {:>5}  {:<11} {:<18} working set", "ref", "page", "answer", "evicted")?;
-    for t in steps {
+    for (t, q) in steps.iter().zip(questions) {
         // With --deep the key names the kind of fault, not only "miss".
         let answer = match (t.is_miss(), a.deep) {
             (false, _) => "hit",
             (true, false) => "miss",
             (true, true) => t.result,
         };
-        writeln!(out, "{:>5} {:>5}  {:<11} {:<18} {}", t.index, t.page, answer, victim(t), working_set(t))?;
+        writeln!(out, "{:>5} {:>5}  {:<11} {:<18} {}", t.index, t.page, answer, q.victim_text(), q.working_set)?;
     }
     let last = steps.last().expect("a quiz has at least one reference");
     let victims: usize = steps.iter().map(|t| t.victims.len()).sum();
@@ -209,17 +193,26 @@ fn write_key(
         last.hits,
         last.misses,
         steps.len(),
-        perfect(steps, a.deep),
+        perfect(questions, a.deep),
         steps.len(),
         last.misses
     )?;
     Ok(())
 }
 
-/// Reads one answer: the next non-empty line, trimmed and lower-cased
-/// (`None` at the end of the input). Echoed when the input is not a
-/// terminal, so that a piped session reads as a dialogue.
-fn answer(out: &mut dyn Write, input: &mut dyn BufRead, echo: bool, prompt: &str) -> io::Result<Option<String>> {
+/// Asks `prompt` until an answer parses: each line read is trimmed and
+/// lower-cased, empty lines skipped, and one that `parse` refuses is
+/// answered with `hint` and asked again. `None` at the end of the input.
+/// Answers are echoed when the input is not a terminal, so that a piped
+/// session reads as a dialogue.
+fn ask_until<T>(
+    out: &mut dyn Write,
+    input: &mut dyn BufRead,
+    echo: bool,
+    prompt: &str,
+    hint: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> io::Result<Option<T>> {
     loop {
         write!(out, "{prompt} ")?;
         out.flush()?;
@@ -232,177 +225,116 @@ fn answer(out: &mut dyn Write, input: &mut dyn BufRead, echo: bool, prompt: &str
         if echo {
             writeln!(out, "{line}")?;
         }
-        if !line.is_empty() {
-            return Ok(Some(line));
+        if line.is_empty() {
+            continue;
+        }
+        match parse(&line) {
+            Some(v) => return Ok(Some(v)),
+            None => writeln!(out, "  {line:?}: please answer {hint}")?,
         }
     }
 }
 
-/// What the student said about a victim.
-enum VictimAnswer {
-    /// No page is evicted.
-    None,
-    /// This page.
-    Page(u64),
-}
-
-/// The interactive quiz: ask, score, explain; the score at the end or
-/// when the input ends.
-fn ask(
+/// Asks one question: hit or miss; on a miss, when deep, the kind of
+/// fault; the victim; when deep and a page was named, its list. `None`
+/// when the input ended first.
+fn ask_one(
     out: &mut dyn Write,
     input: &mut dyn BufRead,
     echo: bool,
-    a: &QuizArgs,
-    policy: PolicyKind,
-    refs: &[u64],
-    steps: &[TraceStep],
-) -> io::Result<()> {
-    preamble(out, a, policy, refs)?;
-    writeln!(
+    deep: bool,
+    q: &Question,
+) -> io::Result<Option<Answer>> {
+    let prompt = format!("{} - hit or miss? (h/m)", q.title);
+    let Some(miss) = ask_until(out, input, echo, &prompt, "h (hit) or m (miss)", parse_miss)? else { return Ok(None) };
+    let mut a = Answer { miss, ..Answer::default() };
+    if !miss {
+        return Ok(Some(a));
+    }
+    if deep {
+        let k = ask_until(
+            out,
+            input,
+            echo,
+            "which kind of fault? (z demand zero, s soft, h hard)",
+            "z, s or h",
+            Kind::parse,
+        )?;
+        let Some(k) = k else { return Ok(None) };
+        a.kind = Some(k);
+    }
+    let v = ask_until(
         out,
-        "Before each reference, say whether it hits the working set (h) or misses it (m); on a miss, which\n\
-         page is evicted (- when a free frame takes the page){}. The working set is listed in policy order:\n\
-         {}.\n\
-         The machine's explanations name a page by its address: page 5 is 0x5000.\n",
-        if a.deep { ", the kind of fault, and the list the victim goes to" } else { "" },
-        policy_order(policy)
+        input,
+        echo,
+        "which page is evicted? (page number, or - for none)",
+        "a page number, or - for none",
+        VictimAnswer::parse,
     )?;
-    let (mut score, mut asked) = (0u64, 0u64);
-    let mut ended = None;
-    'refs: for t in steps {
-        let prompt = format!("reference {}: page {} - hit or miss? (h/m)", t.index, t.page);
-        let said_miss = loop {
-            match answer(out, input, echo, &prompt)?.as_deref() {
-                None => {
-                    ended = Some(t.index);
-                    break 'refs;
-                }
-                Some("h" | "hit") => break false,
-                Some("m" | "miss" | "f" | "fault") => break true,
-                Some(other) => writeln!(out, "  {other:?}: please answer h (hit) or m (miss)")?,
-            }
-        };
-        let said_victim = if said_miss {
-            loop {
-                match answer(out, input, echo, "which page is evicted? (page number, or - for none)")?.as_deref() {
-                    None => {
-                        ended = Some(t.index);
-                        break 'refs;
-                    }
-                    Some("-" | "none") => break Some(VictimAnswer::None),
-                    Some(s) => match s.parse::<u64>() {
-                        Ok(p) => break Some(VictimAnswer::Page(p)),
-                        Err(_) => writeln!(out, "  {s:?}: please answer a page number, or - for none")?,
-                    },
-                }
-            }
-        } else {
-            None
-        };
-        // --deep: the kind of fault, and where the victim goes.
-        let mut said_kind = None;
-        let mut said_list = None;
-        if a.deep && said_miss {
-            said_kind = loop {
-                match answer(out, input, echo, "which kind of fault? (z demand zero, s soft, h hard)")?.as_deref() {
-                    None => {
-                        ended = Some(t.index);
-                        break 'refs;
-                    }
-                    Some(k @ ("z" | "s" | "h")) => break Some(k.to_string()),
-                    Some(other) => writeln!(out, "  {other:?}: please answer z, s or h")?,
-                }
-            };
-            if matches!(said_victim, Some(VictimAnswer::Page(_))) {
-                said_list = loop {
-                    match answer(out, input, echo, "which list does it go to? (s standby, m modified)")?.as_deref() {
-                        None => {
-                            ended = Some(t.index);
-                            break 'refs;
-                        }
-                        Some(l @ ("s" | "m")) => break Some(l.to_string()),
-                        Some(other) => writeln!(out, "  {other:?}: please answer s or m")?,
-                    }
-                };
-            }
-        }
-        let miss = t.is_miss();
-        asked += 1;
-        if said_miss == miss {
-            score += 1;
-            writeln!(out, "  right: {}", if miss { format!("a miss ({})", t.result) } else { "a hit".into() })?;
-        } else if miss {
-            writeln!(out, "  wrong: it is a miss ({}), not a hit", t.result)?;
-        } else {
-            writeln!(out, "  wrong: it is a hit, not a miss")?;
-        }
-        if miss {
-            asked += 1;
-            let right = match (&said_victim, t.victims.as_slice()) {
-                (Some(VictimAnswer::None), []) => true,
-                (Some(VictimAnswer::Page(p)), [v]) => v.page == *p,
-                _ => false,
-            };
-            let truth =
-                if t.victims.is_empty() { "no page is evicted: a free frame takes it".into() } else { victim(t) };
-            if right {
-                score += 1;
-                writeln!(out, "  right: {truth}")?;
-            } else {
-                let said = match said_victim {
-                    None => "you said hit".to_string(),
-                    Some(VictimAnswer::None) => "you said none".to_string(),
-                    Some(VictimAnswer::Page(p)) => format!("you said {p}"),
-                };
-                writeln!(out, "  wrong: {truth} ({said})")?;
-            }
-        }
-        if a.deep && miss {
-            asked += 1;
-            let kind = fault_letter(t.result);
-            if said_kind.as_deref() == Some(kind) {
-                score += 1;
-                writeln!(out, "  right: a {} fault", t.result)?;
-            } else {
-                writeln!(out, "  wrong: a {} fault ({kind})", t.result)?;
-            }
-            for v in &t.victims {
-                asked += 1;
-                let list = if v.list == "modified" { "m" } else { "s" };
-                if said_list.as_deref() == Some(list) {
-                    score += 1;
-                    writeln!(out, "  right: page {} goes to the {} list", v.page, v.list)?;
-                } else {
-                    writeln!(out, "  wrong: page {} goes to the {} list ({list})", v.page, v.list)?;
-                }
-            }
-        }
-        if !miss {
-            writeln!(out, "  | page {} is in the working set: no fault", t.page)?;
-        }
-        for e in &t.explanations {
-            writeln!(out, "  | {e}")?;
-        }
-        writeln!(out, "  working set now: {}   score {score} of {asked}\n", working_set(t))?;
+    let Some(v) = v else { return Ok(None) };
+    a.victim = Some(v);
+    if deep && matches!(v, VictimAnswer::Page(_)) {
+        let l =
+            ask_until(out, input, echo, "which list does it go to? (s standby, m modified)", "s or m", List::parse)?;
+        let Some(l) = l else { return Ok(None) };
+        a.list = Some(l);
     }
-    if let Some(k) = ended {
-        writeln!(out, "(the input ended at reference {k} of {})", steps.len())?;
-    }
-    let pct = (score * 100).checked_div(asked).unwrap_or(0);
-    writeln!(out, "score: {score} of {asked} ({pct}%)")?;
-    if ended.is_none() {
-        writeln!(out, "{}", verdict(score, asked))?;
-    }
-    Ok(())
+    Ok(Some(a))
 }
 
-/// A closing word for a finished quiz.
-fn verdict(score: u64, asked: u64) -> &'static str {
-    if score == asked {
-        "Perfect: every hit, miss and victim right."
-    } else if score * 10 >= asked * 8 {
-        "Good: look again at the references marked wrong."
-    } else {
-        "Try it again with --answers beside the trace, then with a new --seed."
+/// A quiz on a terminal or a pipe: `intro` after the rules, then each
+/// question asked, marked and explained with the machine's own sentences;
+/// the score at the end or when the input ends. A reference the quiz does
+/// not ask about (an access violation) is shown with its explanations.
+pub fn session(
+    out: &mut dyn Write,
+    input: &mut dyn BufRead,
+    echo: bool,
+    deep: bool,
+    intro: &str,
+    questions: &mut dyn Iterator<Item = Question>,
+) -> io::Result<Score> {
+    writeln!(
+        out,
+        "Before each reference, say whether it hits the working set (h) or misses it (m); on a miss, {}which\n\
+         page is evicted (- when a free frame takes the page){}.\n{intro}\n",
+        if deep { "the kind of fault, " } else { "" },
+        if deep { ", and the list the victim goes to" } else { "" },
+    )?;
+    let mut score = Score::default();
+    let mut ended = None;
+    for q in questions {
+        if !q.is_asked() {
+            writeln!(out, "{}: {} (not asked: neither a hit nor a miss)", q.title, q.result)?;
+            for e in &q.explanations {
+                writeln!(out, "  | {e}")?;
+            }
+            writeln!(out)?;
+            continue;
+        }
+        let Some(a) = ask_one(out, input, echo, deep, &q)? else {
+            ended = Some(q.position.clone());
+            break;
+        };
+        let marks = mark(&q, &a, deep);
+        score.add(&marks);
+        for m in &marks {
+            writeln!(out, "  {}: {}", if m.right { "right" } else { "wrong" }, m.text)?;
+        }
+        if !q.is_miss() {
+            writeln!(out, "  | page {} is in the working set: no fault", q.page)?;
+        }
+        for e in &q.explanations {
+            writeln!(out, "  | {e}")?;
+        }
+        writeln!(out, "  working set now: {}   score {} of {}\n", q.working_set, score.score, score.asked)?;
     }
+    if let Some(at) = &ended {
+        writeln!(out, "(the input ended at {at})")?;
+    }
+    writeln!(out, "score: {} of {} ({}%)", score.score, score.asked, score.percent())?;
+    if ended.is_none() {
+        writeln!(out, "{}", score.verdict())?;
+    }
+    Ok(score)
 }

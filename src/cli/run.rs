@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+mod quiz;
 mod trace;
 pub use trace::TraceFormat;
 
@@ -51,6 +52,15 @@ pub struct RunArgs {
     /// policy order, running hits and misses (text, csv or jsonl).
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
     pub trace: Option<TraceFormat>,
+    /// Test yourself on the scenario's references: before each one, say
+    /// whether it hits or misses and which page is evicted (as `pagelab
+    /// quiz` asks a generated string).
+    #[arg(long, conflicts_with_all = ["trace", "events", "json", "output"])]
+    pub quiz: bool,
+    /// With --quiz: also ask the kind of each fault and the list each
+    /// victim goes to.
+    #[arg(long, requires = "quiz")]
+    pub deep: bool,
 }
 
 impl RunArgs {
@@ -67,6 +77,8 @@ impl RunArgs {
             no_check: false,
             no_expect: false,
             trace: None,
+            quiz: false,
+            deep: false,
         }
     }
 }
@@ -102,7 +114,7 @@ pub fn run(a: RunArgs) -> i32 {
         eprintln!("pagelab: {e}");
         return EXIT_BAD_INPUT;
     }
-    let mut runner = match Runner::new(Arc::new(scenario), a.events || a.trace.is_some()) {
+    let mut runner = match Runner::new(Arc::new(scenario), a.events || a.trace.is_some() || a.quiz) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("pagelab: {}: {e}", a.scenario);
@@ -155,6 +167,9 @@ pub fn run(a: RunArgs) -> i32 {
     }
     if let Some(format) = a.trace {
         return run_trace(&a, format, runner, check);
+    }
+    if a.quiz {
+        return quiz::run_quiz(&a.scenario, a.deep, runner, check);
     }
     while let Some(o) = runner.step() {
         if let Err(code) = check(&runner, &format!("after step {} (line {}, {})", o.number, o.line, o.op)) {

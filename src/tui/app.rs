@@ -14,11 +14,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButto
 use ratatui::layout::{Position, Rect};
 
 use super::history::{History, DEFAULT_BUDGET};
+use super::quiz::{Quiz, Stage, State};
 use super::{events, frames, page_table, regions, ui, working_set};
 use crate::event::Event;
 use crate::machine::Machine;
 use crate::pfn_db::ListCounts;
 use crate::process::Process;
+use crate::quiz::{mark, parse_miss, Answer, Kind, List, Question, Score, VictimAnswer};
 use crate::runner::{ReferenceOutcome, Runner, StepOutcome};
 use crate::scenario::Scenario;
 use crate::units::{Pfn, ProcessId, Vpn};
@@ -163,6 +165,8 @@ pub struct App {
     message: Option<String>,
     size: (u16, u16),
     quit: bool,
+    /// The quiz, while quiz mode is on.
+    quiz: Option<Quiz>,
 }
 
 impl App {
@@ -197,6 +201,7 @@ impl App {
             message: None,
             size,
             quit: false,
+            quiz: None,
         })
     }
 
@@ -324,6 +329,217 @@ impl App {
     /// Whether the user asked to quit.
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// The quiz, while quiz mode is on.
+    pub fn quiz(&self) -> Option<&Quiz> {
+        self.quiz.as_ref()
+    }
+
+    // ----- the quiz ----------------------------------------------------------
+
+    /// Turns quiz mode on (`t`): from here, before each memory reference,
+    /// the app asks what it will do.
+    pub fn start_quiz(&mut self) {
+        self.run = Run::Paused;
+        self.overlay = Overlay::None;
+        self.quiz = Some(Quiz { score: Score::default(), answered: 0, state: State::Done });
+        self.quiz_next();
+    }
+
+    /// Asks about the next reference: steps a copy of the runner one
+    /// reference ahead for the truth. Steps that make no reference, and
+    /// references that are neither a hit nor a miss, are made on the way.
+    fn quiz_next(&mut self) {
+        let mut ran = Vec::new();
+        let state = loop {
+            if self.runner.finished() {
+                break State::Done;
+            }
+            let mut ahead = self.runner.clone();
+            let Some(o) = ahead.step_reference() else { break State::Done };
+            match (&o.reference, Question::of_reference(ahead.machine(), &o)) {
+                (Some(r), Some(q)) if q.is_asked() => {
+                    let i = r.pid.0 as isize - self.process as isize;
+                    if i != 0 {
+                        self.switch_process(i);
+                    }
+                    break State::Asking {
+                        question: Box::new(q),
+                        base: r.base,
+                        stage: Stage::HitMiss,
+                        answer: Answer::default(),
+                    };
+                }
+                _ => {
+                    if let Some(done) = self.reference_forward() {
+                        ran.push(done.step);
+                    }
+                    self.settle();
+                }
+            }
+        };
+        if !ran.is_empty() {
+            ran.dedup();
+            let list = ran.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+            self.message = Some(format!("quiz: ran step {list}: no reference to ask about"));
+        }
+        if state == State::Done {
+            let s = self.quiz.as_ref().map_or(Score::default(), |q| q.score);
+            self.message =
+                Some(format!("quiz: the end of the scenario; score {} of {} ({}%)", s.score, s.asked, s.percent()));
+        }
+        if let Some(q) = &mut self.quiz {
+            q.state = state;
+        }
+    }
+
+    /// The open question's answer is complete: marks it, makes the
+    /// reference and shows the marks.
+    fn quiz_answered(&mut self) {
+        let Some(quiz) = &mut self.quiz else { return };
+        let State::Asking { question, answer, .. } = std::mem::replace(&mut quiz.state, State::Done) else { return };
+        let marks = mark(&question, &answer, true);
+        quiz.score.add(&marks);
+        quiz.answered += 1;
+        quiz.state = State::Answered { question, marks };
+        self.reference_forward();
+        self.settle();
+        if self.focus == Focus::WorkingSet {
+            self.focus = Focus::Events;
+        }
+    }
+
+    /// Keys while quiz mode is on; false for a key it leaves to the panes.
+    fn key_quiz(&mut self, key: KeyEvent) -> bool {
+        let Some(quiz) = &self.quiz else { return false };
+        if key.code == KeyCode::Esc {
+            self.quiz = None;
+            self.message = Some("quiz mode off (t turns it on again)".into());
+            return true;
+        }
+        let text = match key.code {
+            KeyCode::Char(c) => c.to_ascii_lowercase().to_string(),
+            _ => String::new(),
+        };
+        match quiz.state.clone() {
+            State::Asking { stage, mut answer, question, base } => {
+                let next = match stage {
+                    Stage::HitMiss => match parse_miss(&text).filter(|_| text != "f") {
+                        Some(miss) => {
+                            answer.miss = miss;
+                            if miss {
+                                Some(Stage::Kind)
+                            } else {
+                                None
+                            }
+                        }
+                        None => return self.quiz_other(key, "answer h (hit) or m (miss)"),
+                    },
+                    Stage::Kind => match Kind::parse(&text) {
+                        Some(k) => {
+                            answer.kind = Some(k);
+                            self.focus = Focus::WorkingSet;
+                            Some(Stage::Victim)
+                        }
+                        None => return self.quiz_other(key, "answer z (demand zero), s (soft) or h (hard)"),
+                    },
+                    Stage::Victim => {
+                        let pick = match key.code {
+                            KeyCode::Char('-') | KeyCode::Char('0') => Some(VictimAnswer::None),
+                            KeyCode::Char(c @ '1'..='9') => self.ws_page(c as usize - '1' as usize, base),
+                            KeyCode::Enter => self.ws_page(self.ws.pos, base),
+                            KeyCode::Up
+                            | KeyCode::Down
+                            | KeyCode::Char('j' | 'k')
+                            | KeyCode::PageUp
+                            | KeyCode::PageDown => {
+                                self.focus = Focus::WorkingSet;
+                                self.key_normal(key);
+                                return true;
+                            }
+                            _ => None,
+                        };
+                        match pick {
+                            Some(v) => {
+                                answer.victim = Some(v);
+                                if matches!(v, VictimAnswer::Page(_)) {
+                                    Some(Stage::List)
+                                } else {
+                                    None
+                                }
+                            }
+                            None => {
+                                return self
+                                    .quiz_other(key, "pick the victim in the working set (Enter), 1-9, or - for none")
+                            }
+                        }
+                    }
+                    Stage::List => match List::parse(&text) {
+                        Some(l) => {
+                            answer.list = Some(l);
+                            None
+                        }
+                        None => return self.quiz_other(key, "answer s (standby) or m (modified)"),
+                    },
+                };
+                let quiz = self.quiz.as_mut().expect("quiz mode");
+                match next {
+                    Some(stage) => quiz.state = State::Asking { question, base, stage, answer },
+                    None => {
+                        quiz.state = State::Asking { question, base, stage, answer };
+                        self.quiz_answered();
+                    }
+                }
+                true
+            }
+            State::Answered { .. } => match key.code {
+                KeyCode::Enter | KeyCode::Char('.') | KeyCode::Char(' ') | KeyCode::Char('n') => {
+                    self.quiz_next();
+                    true
+                }
+                _ => self.quiz_other(key, "Enter or . for the next question, Esc to leave the quiz"),
+            },
+            State::Done => match key.code {
+                KeyCode::Home => {
+                    self.goto(0);
+                    self.start_quiz();
+                    true
+                }
+                _ => self.quiz_other(key, "no references left: Home starts again, Esc leaves the quiz"),
+            },
+        }
+    }
+
+    /// A key that answers nothing: looking around (process, focus,
+    /// selection, inspector, help) still works; anything else is refused
+    /// with `hint`.
+    fn quiz_other(&mut self, key: KeyEvent, hint: &str) -> bool {
+        let looking = matches!(
+            key.code,
+            KeyCode::Tab
+                | KeyCode::BackTab
+                | KeyCode::Char('f' | 'F' | 'x' | 'v' | '?' | 'j' | 'k' | 'l')
+                | KeyCode::Left
+                | KeyCode::Right
+                | KeyCode::Up
+                | KeyCode::Down
+                | KeyCode::PageUp
+                | KeyCode::PageDown
+        );
+        if looking {
+            self.key_normal(key);
+        } else {
+            self.message = Some(format!("quiz: {hint}"));
+        }
+        true
+    }
+
+    /// The page at place `i` of the selected process's working set, in
+    /// the quiz's numbering (from `base`).
+    fn ws_page(&self, i: usize, base: Vpn) -> Option<VictimAnswer> {
+        let e = working_set::entry_at(self.process()?, i)?;
+        Some(VictimAnswer::Page(e.vpn.0 as i64 - base.0 as i64))
     }
 
     // ----- moving through the scenario -------------------------------------
@@ -565,6 +781,9 @@ impl App {
             return;
         }
         self.message = None;
+        if self.overlay == Overlay::None && self.key_quiz(key) {
+            return;
+        }
         match self.overlay.clone() {
             Overlay::None => self.key_normal(key),
             Overlay::Help { scroll } => self.key_help(key, scroll),
@@ -675,6 +894,7 @@ impl App {
             },
             KeyCode::Char('x') => self.jump(),
             KeyCode::Char('v') => self.toggle_regions(),
+            KeyCode::Char('t') => self.start_quiz(),
             _ => {}
         }
     }
@@ -1048,6 +1268,7 @@ impl App {
 mod tests {
     use super::*;
     use crate::pfn_db::PageLocation;
+    use crate::working_set::NEVER;
 
     fn app(name: &str, size: (u16, u16)) -> App {
         let s = crate::scenario::resolve(name, &[]).unwrap();
@@ -1100,6 +1321,118 @@ mod tests {
         press(&mut a, ",");
         assert_eq!(a.reference_position(), Some((1, 1, 1)), "the reserve step is one reference");
         assert_eq!(a.step(), 1);
+    }
+
+    /// The keys a student who runs FIFO in their head presses for Belady's
+    /// string with `frames` frames: hit, or miss, its kind (first touch:
+    /// demand zero; again: soft), the victim's place (FIFO's is the first)
+    /// and its list (a demand-zero page is born dirty: modified); `.` after
+    /// each answer.
+    fn belady_keys(frames: usize, wrong_kind: bool) -> String {
+        let mut q = std::collections::VecDeque::new();
+        let mut seen = Vec::new();
+        let mut keys = String::new();
+        for p in [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5] {
+            if q.contains(&p) {
+                keys += "h.";
+                continue;
+            }
+            let kind = if seen.contains(&p) { 's' } else { 'z' };
+            keys.push('m');
+            keys.push(if wrong_kind { 'h' } else { kind });
+            seen.push(p);
+            q.push_back(p);
+            keys += if q.len() > frames {
+                q.pop_front();
+                "1m."
+            } else {
+                "-."
+            };
+        }
+        keys
+    }
+
+    #[test]
+    fn the_quiz_asks_before_each_reference_and_keeps_the_score() {
+        let mut a = app("belady", (120, 40));
+        press(&mut a, "t");
+        // The two reserve steps make no references: they run on the way.
+        assert_eq!(a.step(), 2);
+        let Some(State::Asking { question, stage, .. }) = a.quiz().map(|q| &q.state) else { panic!("asking") };
+        assert_eq!(*stage, Stage::HitMiss);
+        assert_eq!(question.title, "step 3, reference 1 of 12: three reads page 1 (0x11000)");
+        assert_eq!(a.runner().reference_position(), None, "the reference is not made before it is answered");
+        press(&mut a, "x");
+        press(&mut a, "m");
+        assert!(matches!(a.quiz().unwrap().state, State::Asking { stage: Stage::Kind, .. }));
+        press(&mut a, "z");
+        assert_eq!(a.focus, Focus::WorkingSet, "the victim is picked in the working set");
+        press(&mut a, "-");
+        let Some(State::Answered { marks, question }) = a.quiz().map(|q| &q.state) else { panic!("answered") };
+        assert!(marks.iter().all(|m| m.right), "{marks:?}");
+        assert_eq!(
+            question.explanations,
+            vec!["page 0x11000 of three demand-zero fault: got pfn 0x0 from the zeroed list"]
+        );
+        assert_eq!(a.reference_position(), Some((3, 1, 12)), "answered: the reference is made");
+        assert_eq!(a.quiz().unwrap().score, Score { score: 3, asked: 3 });
+        press(&mut a, ".");
+        // The rest of process three's string, then process four's.
+        let keys = belady_keys(3, false);
+        press(&mut a, &keys["mz-.".len()..]);
+        assert_eq!(a.step(), 3);
+        assert_eq!(a.quiz().unwrap().score, Score { score: 36, asked: 36 }, "12 + 9 misses x 2 + 6 victims");
+        press(&mut a, &belady_keys(4, true));
+        let q = a.quiz().unwrap();
+        assert_eq!(q.state, State::Done);
+        // Four frames: 12 + 10 x 2 + 6 victims, less the 10 kinds said hard.
+        assert_eq!(q.score, Score { score: 36 + 28, asked: 36 + 38 });
+        assert_eq!(q.answered, 24);
+        assert!(a.message().unwrap().contains("score 64 of 74"), "{:?}", a.message());
+        assert_eq!(a.step(), a.total_steps());
+        // Esc leaves the quiz; the run's checks held.
+        key(&mut a, KeyCode::Esc);
+        assert!(a.quiz().is_none() && !a.should_quit());
+        assert!(a.runner().checks().iter().all(|c| c.passed));
+    }
+
+    #[test]
+    fn the_quiz_on_a_generated_string_asks_what_pagelab_quiz_asks() {
+        for policy in ["fifo", "lru", "clock", "opt"] {
+            let g = crate::tui::Generated { seed: 42, length: 20, pages: 8, frames: 3, policy: policy.into() };
+            let mut a = App::new(Arc::new(g.scenario().unwrap()), (80, 24)).unwrap();
+            // The key, as pagelab quiz replays the string.
+            let refs = crate::cli::quiz::reference_string(42, 20, 8);
+            let mut cfg = crate::replay::ReplayConfig::new(crate::working_set::PolicyKind::parse(policy).unwrap(), 3);
+            cfg.machine.seed = 42;
+            let mut t = crate::replay::Tracer::new(&cfg).unwrap();
+            let next = crate::trace::next_uses(&refs);
+            a.start_quiz();
+            for (i, &p) in refs.iter().enumerate() {
+                let n = if policy == "opt" { next[i] } else { NEVER };
+                let want = Question::of_trace(&t.step(p, false, n).unwrap(), 20);
+                let Some(State::Asking { question, .. }) = a.quiz().map(|q| &q.state) else { panic!("asking") };
+                assert_eq!(question.page, want.page, "{policy} {i}");
+                assert_eq!(question.result, want.result, "{policy} {i}");
+                assert_eq!(question.victims, want.victims, "{policy} {i}");
+                assert_eq!(question.explanations.len(), want.explanations.len(), "{policy} {i}");
+                press(&mut a, "h.");
+            }
+            assert_eq!(a.quiz().unwrap().state, State::Done);
+        }
+    }
+
+    #[test]
+    fn quiz_answers_to_other_keys_are_refused_with_the_keys_to_press() {
+        let mut a = app("belady", (120, 40));
+        press(&mut a, "tm");
+        press(&mut a, "y");
+        assert_eq!(a.message(), Some("quiz: answer z (demand zero), s (soft) or h (hard)"));
+        press(&mut a, "n");
+        assert!(matches!(a.quiz().unwrap().state, State::Asking { stage: Stage::Kind, .. }), "n is no answer");
+        assert_eq!(a.step(), 2, "and steps nothing");
+        key(&mut a, KeyCode::Tab);
+        assert_eq!(a.process().unwrap().name, "four", "Tab still looks around");
     }
 
     #[test]

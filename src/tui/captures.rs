@@ -41,6 +41,8 @@ const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
     ("tour-goto", "tour", (80, 24), "g12"),
     ("belady-four", "belady", (80, 24), "nnnn<Tab>ff"),
     ("belady-reference4", "belady", (80, 24), "nn....ff"),
+    ("belady-quiz-ask", "belady", (80, 24), "tmz-.mz-.mz-.mz"),
+    ("belady-quiz-answered", "belady", (80, 24), "tmz-.mz-.mz-.mz1m"),
     ("numa-grouped", "builtin-free:numa", (100, 30), "nn<Down><Down><Down><Down><Down><Down><Down><Down><Down><Down>"),
     ("numa-drift-step17", "numa-drift", (100, 30), "g17<Enter>"),
     ("numa-drift-awe-pfn", "numa-drift", (100, 30), "g17<Enter><Right><Right><Right><Right><Enter>"),
@@ -53,6 +55,35 @@ const CAPTURES: &[(&str, &str, (u16, u16), &str)] = &[
         "g6<Enter>vfff<Down><Down><Down><Down>",
     ),
 ];
+
+/// (file, --compare specs, columns x rows, keys): replays side by side on
+/// Belady's string.
+const COMPARES: &[(&str, &str, (u16, u16), &str)] = &[
+    ("compare-belady-7", "fifo:3,fifo:4", (80, 24), "......."),
+    ("compare-belady-end", "fifo:3,fifo:4", (80, 24), "............"),
+    ("compare-belady-lru", "fifo:3,fifo:4,lru:3,lru:4", (120, 30), "............"),
+];
+
+/// The capture of a comparison after its keys.
+fn capture_compare(specs: &str, size: (u16, u16), script: &str) -> String {
+    let refs = super::compare::BELADY.iter().map(|&page| crate::trace::TraceRef { page, write: false }).collect();
+    let specs_v = super::compare::parse_specs(specs).unwrap();
+    let mut c = super::compare::Compare::new("Belady's string", refs, &specs_v, size).unwrap();
+    for ch in script.chars() {
+        c.on_key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE));
+    }
+    let typed: Vec<String> = script.chars().map(|c| c.to_string()).collect();
+    let mut t = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+    t.draw(|f| f.render_widget(&c, f.area())).unwrap();
+    let buf = t.backend().buffer();
+    let cells: Vec<&str> = buf.content().iter().map(|c| c.symbol()).collect();
+    let mut out = format!("$ pagelab tui --compare {specs}      keys: {}\n", typed.join(" "));
+    for row in cells.chunks(size.0 as usize) {
+        out += row.concat().trim_end();
+        out.push('\n');
+    }
+    out
+}
 
 /// A two-node machine too big for one frame a cell.
 const NUMA: &str = r#"[scenario]
@@ -156,8 +187,11 @@ fn book_captures_are_current() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/tui");
     let bless = std::env::var_os("PAGELAB_BLESS").is_some();
     let mut stale = Vec::new();
-    for (file, scenario, size, script) in CAPTURES {
-        let text = capture(scenario, *size, script);
+    let texts = CAPTURES
+        .iter()
+        .map(|(file, scenario, size, script)| (file, capture(scenario, *size, script)))
+        .chain(COMPARES.iter().map(|(file, specs, size, script)| (file, capture_compare(specs, *size, script))));
+    for (file, text) in texts {
         let path = dir.join(format!("{file}.txt"));
         if bless {
             std::fs::create_dir_all(&dir).unwrap();
@@ -185,4 +219,51 @@ fn the_book_lists_every_key_of_the_help_overlay() {
         let quoted = format!("`{first}`");
         assert!(table.iter().any(|l| l.contains(&quoted)), "the book's key table lacks {quoted} ({what})");
     }
+}
+
+/// At 80x24, the smallest size the book promises every pane in, no word is
+/// cut: every book capture of that size, and every step of the scenarios
+/// the first chapters step through, drawn whole or shortened, never with
+/// `…`.
+#[test]
+fn nothing_is_cut_at_80x24() {
+    let mut cut = Vec::new();
+    for (file, scenario, size, script) in CAPTURES {
+        if *size == (80, 24) {
+            let text = capture(scenario, *size, script);
+            if text.contains(super::fit::ELLIPSIS) {
+                cut.push(format!("{file}:\n{text}"));
+            }
+        }
+    }
+    for (file, specs, size, script) in COMPARES {
+        let text = capture_compare(specs, *size, script);
+        if *size == (80, 24) && text.contains(super::fit::ELLIPSIS) {
+            cut.push(format!("{file}:\n{text}"));
+        }
+    }
+    for name in ["tour", "demand-zero", "belady", "soft-hard", "mapped-file"] {
+        let s = crate::scenario::resolve(name, &[]).unwrap();
+        let mut app = App::new(Arc::new(s), (80, 24)).unwrap();
+        loop {
+            let text = draw(&app);
+            if text.contains(super::fit::ELLIPSIS) {
+                cut.push(format!("{name} at step {}:\n{text}", app.step()));
+            }
+            if !app.step_forward() {
+                break;
+            }
+        }
+    }
+    assert!(cut.is_empty(), "{} screens at 80x24 cut a word:\n{}", cut.len(), cut.join("\n"));
+}
+
+/// The screen's text, row by row.
+fn draw(app: &App) -> String {
+    let (w, h) = app.size();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    let buf = t.backend().buffer();
+    let cells: Vec<&str> = buf.content().iter().map(|c| c.symbol()).collect();
+    cells.chunks(w as usize).map(|row| row.concat().trim_end().to_string() + "\n").collect()
 }

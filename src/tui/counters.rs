@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::App;
-use super::fit::put_line;
+use super::fit::{first_fitting, put_line};
 use crate::runner::CheckResult;
 use crate::units::SimNanos;
 
@@ -29,6 +29,28 @@ pub fn check_line(c: &CheckResult) -> Line<'static> {
         format!(" {} expected {}, got {} (line {})", c.key, c.expected, c.actual, c.line)
     };
     Line::from(vec![Span::styled(mark, style), Span::raw(text)])
+}
+
+/// [`notification_line`] in `width` columns if it can be: with both
+/// thresholds, or only the one that decides the event.
+pub fn notification_line_in(m: &crate::machine::Machine, width: usize) -> Line<'static> {
+    let long = notification_line(m);
+    if long.width() <= width {
+        return long;
+    }
+    let n = m.notifications();
+    let available = m.pfn_db().available();
+    let t = n.thresholds;
+    let (word, colour, bound) = match (n.low, n.high) {
+        (true, _) => ("LOW", Color::Red, format!("<{}", t.low)),
+        (_, true) => ("high", Color::Green, format!(">={}", t.high)),
+        _ => ("neither", Color::Yellow, format!("{}-{}", t.low, t.high)),
+    };
+    Line::from(vec![
+        Span::raw("memory "),
+        Span::styled(word, Style::new().fg(colour)),
+        Span::raw(format!(" avail {available} ({bound})")),
+    ])
 }
 
 /// The memory resource notifications: which event is signalled, with the
@@ -60,35 +82,66 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let checks = app.runner().checks();
     let passed = checks.iter().filter(|c| c.passed).count();
     let failed = checks.len() - passed;
+    let w = inner.width as usize;
+    let (pg, act) = (&c.paging, &c.activity);
+    let fit = |v: Vec<String>| Line::raw(first_fitting(v, w));
     let mut lines: Vec<Line> = vec![
-        Line::raw(format!(
-            "faults {}: dz {} soft {} hard {}+{}",
-            c.paging.faults(),
-            c.paging.demand_zero,
-            c.paging.soft,
-            c.paging.hard_pagefile,
-            c.paging.hard_file
-        )),
-        Line::raw(format!(
-            "AV {}  evicted {}  repurposed {}",
-            c.paging.access_violations, c.paging.evictions, c.activity.repurposed
-        )),
-        Line::raw(format!(
-            "read {} I/O, {} pg ({} ahead)",
-            c.activity.io_reads, c.activity.pages_read, c.activity.pages_read_ahead
-        )),
-        Line::raw(format!(
-            "write {} I/O, {} pg ({} to files)",
-            c.activity.io_writes,
-            c.activity.pages_written_pagefile + c.activity.pages_written_file,
-            c.activity.pages_written_file
-        )),
-        Line::raw(format!("locks ws {}, pfn {}", c.activity.ws_lock, c.activity.pfn_lock)),
-        notification_line(m),
-        Line::raw(format!(
-            "time {}",
-            crate::report::simulated_time(c.activity.time_foreground, c.activity.time_background)
-        )),
+        fit(vec![
+            format!(
+                "faults {}: dz {} soft {} hard {}+{}",
+                pg.faults(),
+                pg.demand_zero,
+                pg.soft,
+                pg.hard_pagefile,
+                pg.hard_file
+            ),
+            format!(
+                "faults {}: dz {} sf {} hd {}+{}",
+                pg.faults(),
+                pg.demand_zero,
+                pg.soft,
+                pg.hard_pagefile,
+                pg.hard_file
+            ),
+            format!(
+                "flt {}: dz {} sf {} hd {}+{}",
+                pg.faults(),
+                pg.demand_zero,
+                pg.soft,
+                pg.hard_pagefile,
+                pg.hard_file
+            ),
+        ]),
+        fit(vec![
+            format!("AV {}  evicted {}  repurposed {}", pg.access_violations, pg.evictions, act.repurposed),
+            format!("AV {} evicted {} repurposed {}", pg.access_violations, pg.evictions, act.repurposed),
+            format!("AV {} evicted {} repurp {}", pg.access_violations, pg.evictions, act.repurposed),
+            format!("AV {} evict {} rep {}", pg.access_violations, pg.evictions, act.repurposed),
+        ]),
+        fit(vec![
+            format!("read {} I/O, {} pg ({} ahead)", act.io_reads, act.pages_read, act.pages_read_ahead),
+            format!("read {} I/O {} pg {} ahead", act.io_reads, act.pages_read, act.pages_read_ahead),
+            format!("rd {} I/O {} pg +{}", act.io_reads, act.pages_read, act.pages_read_ahead),
+        ]),
+        fit({
+            let (ios, pages, files) =
+                (act.io_writes, act.pages_written_pagefile + act.pages_written_file, act.pages_written_file);
+            vec![
+                format!("write {ios} I/O, {pages} pg ({files} to files)"),
+                format!("write {ios} I/O {pages} pg {files} to files"),
+                format!("wr {ios} I/O {pages} pg {files} files"),
+            ]
+        }),
+        fit(vec![
+            format!("locks ws {}, pfn {}", act.ws_lock, act.pfn_lock),
+            format!("locks ws {} pfn {}", act.ws_lock, act.pfn_lock),
+        ]),
+        notification_line_in(m, inner.width as usize),
+        fit(vec![
+            format!("time {}", crate::report::simulated_time(act.time_foreground, act.time_background)),
+            format!("time {} in faults, {} in background", act.time_foreground, act.time_background),
+            format!("time {} + {} background", act.time_foreground, act.time_background),
+        ]),
     ];
     let mut check_summary = vec![
         Span::raw("expect "),

@@ -47,6 +47,18 @@ pub fn fit_str(text: &str, width: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The first of `variants` (longest first) that fits `width` columns, else
+/// the last: a pane says the same thing in fewer words rather than cut one.
+pub fn first_fitting(variants: Vec<String>, width: usize) -> String {
+    let n = variants.len();
+    for (i, v) in variants.into_iter().enumerate() {
+        if i + 1 == n || v.chars().map(columns).sum::<usize>() <= width {
+            return v;
+        }
+    }
+    String::new()
+}
+
 /// `line`, cut to `width` columns with [`ELLIPSIS`] (in the style of the
 /// span it cuts) as the last one when it is wider.
 pub fn fit_line<'a>(line: &Line<'a>, width: usize) -> Line<'a> {

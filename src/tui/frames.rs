@@ -622,12 +622,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         y += 1;
     }
     if inner.height >= 2 {
-        let line = detail(m, &geo, selected, &mut tally);
+        let line = detail(m, &geo, selected, &mut tally, inner.width as usize);
         put_line(buf, inner.x, y, &line, inner.width);
     }
 }
 
-/// The legend: every list, plus whatever else is on the map.
+/// The legend: every list, plus whatever else is on the map. When it is
+/// too wide for the pane even with short names, the lists and processes
+/// with no frame on the map are left out, from the last, so that no name
+/// is cut.
 fn legend(m: &Machine, present: &[bool], area: Rect, buf: &mut Buffer) {
     let mut cats: Vec<Cat> = vec![Cat::Zeroed, Cat::Free, Cat::Standby, Cat::Modified];
     for (i, &here) in present.iter().enumerate().skip(4) {
@@ -637,26 +640,30 @@ fn legend(m: &Machine, present: &[bool], area: Rect, buf: &mut Buffer) {
             cats.push(c);
         }
     }
+    let width = area.width as usize;
     let long: usize = cats.iter().map(|c| c.name(m).len() + 4).sum();
+    let full = long <= width;
+    let name = |c: Cat| match c {
+        Cat::Active(_) => c.short_name(m),
+        _ if full => c.name(m),
+        _ => c.short_name(m),
+    };
+    let size = |cats: &[Cat]| cats.iter().map(|&c| name(c).chars().count() + 3).sum::<usize>().saturating_sub(1);
+    while size(&cats) > width {
+        let Some(i) = cats.iter().rposition(|&c| !present[c.index()]) else { break };
+        cats.remove(i);
+    }
     let spans: Vec<Span> = cats
         .iter()
-        .flat_map(|&c| {
-            let name = if long <= area.width as usize {
-                match c {
-                    Cat::Active(_) => c.short_name(m),
-                    _ => c.name(m),
-                }
-            } else {
-                c.short_name(m)
-            };
-            [Span::styled(c.glyph().to_string(), c.style()), Span::raw(format!("={name} "))]
-        })
+        .flat_map(|&c| [Span::styled(c.glyph().to_string(), c.style()), Span::raw(format!("={} ", name(c)))])
         .collect();
     put_line(buf, area.x, area.y, &Line::from(spans), area.width);
 }
 
-/// One line about the selected cell: the frame, or the group's mix.
-fn detail(m: &Machine, geo: &Geometry, selected: u32, tally: &mut Tally) -> Line<'static> {
+/// One line about the selected cell: the frame, or the group's mix. A
+/// frame's line is shortened to fit `width` (the list's short name, then
+/// without `pfn`) rather than cut.
+fn detail(m: &Machine, geo: &Geometry, selected: u32, tally: &mut Tally, width: usize) -> Line<'static> {
     let db = m.pfn_db();
     if db.frames() == 0 {
         return Line::raw("no frames");
@@ -665,15 +672,29 @@ fn detail(m: &Machine, geo: &Geometry, selected: u32, tally: &mut Tally) -> Line
     if end - start == 1 {
         let e = db.entry(Pfn(start));
         let cat = Cat::of(e);
-        let mut text = format!("pfn 0x{start:x} {}", e.location().name());
-        if let Some((pid, vpn)) = e.owner() {
-            text += &format!(": {} {vpn}", m.name_of(pid));
-        }
-        if e.modified() {
-            text += " dirty";
-        }
-        if db.nodes() > 1 {
-            text += &format!(", node {}", db.node_of(Pfn(start)));
+        let variant = |short: bool| {
+            let list = e.location().name();
+            let list = match (short, list) {
+                (true, "modified") => "mod",
+                (true, "standby") => "stby",
+                (true, "zeroed") => "zero",
+                _ => list,
+            };
+            let mut text = if short { format!("0x{start:x} {list}") } else { format!("pfn 0x{start:x} {list}") };
+            if let Some((pid, vpn)) = e.owner() {
+                text += &format!(": {} {vpn}", m.name_of(pid));
+            }
+            if e.modified() {
+                text += " dirty";
+            }
+            if db.nodes() > 1 {
+                text += &format!(", node {}", db.node_of(Pfn(start)));
+            }
+            text
+        };
+        let mut text = variant(false);
+        if text.chars().count() + 2 > width {
+            text = variant(true);
         }
         return Line::from(vec![Span::styled(format!("{} ", cat.glyph()), cat.style()), Span::raw(text)]);
     }

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::{scrolled, App};
-use super::fit::{put_line, put_str};
+use super::fit::{first_fitting, put_line, put_str};
 use crate::process::{Process, Vad, VadKind};
 use crate::pte::{Protection, Pte, PteKind};
 use crate::units::Vpn;
@@ -103,6 +103,24 @@ pub fn short_protection(p: Protection) -> &'static str {
         Protection::ExecuteWriteCopy => "XWC",
         Protection::NoAccess => "NA",
     }
+}
+
+/// A VAD in one line of at most `width` columns if it can be: `committed`
+/// shortened to `commit`, then `private` to `priv`, rather than cut.
+pub fn describe_vad_in(v: &Vad, width: usize) -> String {
+    let long = describe_vad(v);
+    let commit = long.replacen(" committed", " commit", 1);
+    let private = commit.replacen(" private ", " priv ", 1);
+    let file = match v.kind {
+        VadKind::Mapped { file, file_page } => private.replacen(
+            &format!(" file {} @page {file_page}", file.0),
+            &format!(" file {}@{file_page}", file.0),
+            1,
+        ),
+        _ => private.clone(),
+    };
+    let bare = file.strip_prefix("VAD ").unwrap_or(&file).to_string();
+    first_fitting(vec![long, commit, private, file, bare], width)
 }
 
 /// A VAD in one line.
@@ -198,7 +216,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     for (k, row) in shown.into_iter().enumerate() {
         let y = inner.y + k as u16;
         let line = match row {
-            Row::Vad(v) => Line::styled(describe_vad(&v), Style::new().add_modifier(Modifier::BOLD)),
+            Row::Vad(v) => {
+                Line::styled(describe_vad_in(&v, inner.width as usize), Style::new().add_modifier(Modifier::BOLD))
+            }
             Row::Page(vpn, v) => {
                 let pte = p.page_table.get(vpn);
                 let (c, mut text) = describe_page(pte, &v, vpn);
@@ -208,6 +228,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
                         text += &more;
                     }
                 }
+                // Shorter when narrow: "file" for "mapped file", then
+                // without the parenthesis.
+                let room = (inner.width as usize).saturating_sub(4 + vw);
+                let file = text.replacen("mapped file", "file", 1);
+                let bare = match file.find(" (") {
+                    Some(i) if file.ends_with(')') => file[..i].to_string(),
+                    _ => file.clone(),
+                };
+                let text = first_fitting(vec![text, file, bare], room);
                 Line::from(vec![
                     Span::raw(" "),
                     Span::styled(c.to_string(), letter_style(c)),

@@ -65,7 +65,8 @@ impl Areas {
 /// the status line. Heights scale with the terminal.
 pub fn areas(area: Rect) -> Areas {
     let usable = area.height.saturating_sub(2);
-    let mid = (usable * 30 / 100).clamp(8, 12).min(usable);
+    // At 24 rows and fewer, the middle row gives one row to the events.
+    let mid = if usable <= 22 { 7 } else { (usable * 30 / 100).clamp(8, 12) }.min(usable);
     let top = ((usable - mid) * 45 / 100).max(6).min(usable - mid);
     let ev = usable - mid - top;
     let (x, w) = (area.x, area.width);
@@ -122,6 +123,9 @@ pub fn centred(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 fn run_words(app: &App) -> String {
+    if let Some(q) = app.quiz() {
+        return format!("quiz {} of {}", q.score.score, q.score.asked);
+    }
     match app.run_state() {
         Run::Paused => "paused".to_string(),
         Run::Auto => format!("running {}/s", app.speed()),
@@ -137,13 +141,13 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         Some((n, k, m)) => format!(" step {n}/{}, reference {k} of {m} │ {} ", app.total_steps(), run_words(app)),
         None => format!(" step {}/{} │ {} ", app.step(), app.total_steps(), run_words(app)),
     };
-    let left = if s.title.is_empty() {
-        format!(" pagelab │ {}", s.name)
-    } else {
-        format!(" pagelab │ {}: {}", s.name, s.title)
-    };
     let rw = right.chars().count() as u16;
     let lw = area.width.saturating_sub(rw + 1);
+    // The title whole, or not at all.
+    let left = match format!(" pagelab │ {}: {}", s.name, s.title) {
+        l if !s.title.is_empty() && l.chars().count() <= lw as usize => l,
+        _ => format!(" pagelab │ {}", s.name),
+    };
     put_str(buf, area.x, area.y, left, lw as usize, style.add_modifier(Modifier::BOLD));
     put_str(buf, area.x + area.width.saturating_sub(rw), area.y, right, rw as usize, style);
 }
@@ -173,6 +177,8 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
         ])
     } else if let Some(m) = app.message() {
         Line::styled(format!(" {m}"), Style::new().fg(Color::Yellow))
+    } else if let Some(q) = app.quiz() {
+        Line::styled(format!(" {}", q.hint()), Style::new().fg(Color::Cyan))
     } else {
         let mut text = String::new();
         let always = "? help  q quit";
@@ -219,7 +225,8 @@ fn breakpoint(area: Rect, buf: &mut Buffer, selected: usize) {
     );
 }
 
-fn too_small(area: Rect, buf: &mut Buffer) {
+/// What the screen says when the terminal is smaller than [`MIN_SIZE`].
+pub fn too_small(area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
     let lines = [
         format!("pagelab needs at least {}x{}", MIN_SIZE.0, MIN_SIZE.1),
@@ -250,7 +257,10 @@ impl Widget for &App {
         working_set::render(self, a.ws, buf, self.focus == Focus::WorkingSet);
         lists::render(self, a.lists, buf, false);
         counters::render(self, a.counters, buf, false);
-        events::render(self, a.events, buf, self.focus == Focus::Events);
+        match self.quiz() {
+            Some(q) => super::quiz::render(q, a.events, buf, self.focus == Focus::Events),
+            None => events::render(self, a.events, buf, self.focus == Focus::Events),
+        }
         status(self, a.status, buf);
         match self.overlay() {
             Overlay::Help { scroll } => help::render(area, buf, *scroll),
@@ -499,12 +509,15 @@ mod tests {
             let b = pane(&a, (width, 6), working_set::render);
             let row: String = (0..width).map(|x| b.buffer()[(x, 1)].symbol().to_string()).collect();
             let row = row.trim_matches(|c| c == '│' || c == '┃' || c == ' ');
-            // Either the whole maximum, or a cut that says so.
-            let whole = row.contains("max 100000000");
+            // Either the whole maximum, in fewer words as the pane
+            // narrows, or (narrower than the fewest) a cut that says so.
+            let whole = ["size 0, min 20 max 100000000", "size 0, max 100000000", "0 of max 100000000", "0/100000000"]
+                .iter()
+                .any(|v| row.starts_with(v));
             assert!(whole || row.ends_with('…'), "width {width}: {row:?}");
             if !whole {
                 let shown = row.trim_end_matches('…');
-                assert!("size 0, min 20 max 100000000".starts_with(shown), "width {width}: {row:?}");
+                assert!("0/100000000".starts_with(shown), "width {width}: {row:?}");
             }
         }
     }

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::{scrolled, App};
-use super::fit::{put_line, put_str};
+use super::fit::{first_fitting, put_line, put_str};
 use crate::process::Process;
 use crate::working_set::{PolicyKind, WsEntry, NEVER};
 
@@ -49,7 +49,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     if inner.height == 0 {
         return;
     }
-    let mut head = format!("size {}, min {} max {}", p.ws.len(), p.ws.min, p.ws.max);
+    let mut head = first_fitting(
+        vec![
+            format!("size {}, min {} max {}", p.ws.len(), p.ws.min, p.ws.max),
+            format!("size {}, max {}", p.ws.len(), p.ws.max),
+            format!("{} of max {}", p.ws.len(), p.ws.max),
+            format!("{}/{}", p.ws.len(), p.ws.max),
+        ],
+        inner.width as usize,
+    );
     let more = format!(", {}", order_words(policy));
     if head.len() + more.len() <= inner.width as usize {
         head += &more;
@@ -64,7 +72,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         }
         return;
     }
-    let victim = p.ws.peek_victim();
+    // While the quiz asks, the next victim is the answer: not marked.
+    let victim = if app.quiz().is_some_and(|q| q.hides_answer()) { None } else { p.ws.peek_victim() };
     let cur = app.ws_cursor();
     let pos = cur.pos.min(len - 1);
     let top = scrolled(cur.top.min(pos), pos, visible);
@@ -104,7 +113,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         if is_victim {
             parts.push("next victim".into());
         }
-        let extra = parts.join(" ");
+        // Fewer words when narrow: "victim" alone, then the page alone.
+        let room = (inner.width as usize).saturating_sub(1 + index.len() + vw + 1);
+        let short: Vec<String> =
+            parts.iter().map(|p| if p == "next victim" { "victim".into() } else { p.clone() }).collect();
+        let extra = first_fitting(vec![parts.join(" "), short.join(" "), String::new()], room);
         let line = Line::from(vec![mark, Span::raw(format!("{index}{:<vw$} {extra}", e.vpn.to_string()))]);
         put_line(buf, inner.x, y, &line, inner.width);
         let mut style = Style::new();

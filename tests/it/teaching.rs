@@ -295,9 +295,9 @@ fn a_deep_quiz_asks_the_kind_of_fault_and_the_victims_list() {
         rows.iter()
             .map(|(kind, victim)| match (kind.as_str(), victim) {
                 ("hit", _) => "h\n".to_string(),
-                (k, None) => format!("m\n-\n{}\n", if wrong_kind { "h" } else { letter(k) }),
+                (k, None) => format!("m\n{}\n-\n", if wrong_kind { "h" } else { letter(k) }),
                 (k, Some((v, list))) => format!(
-                    "m\n{v}\n{}\n{}\n",
+                    "m\n{}\n{v}\n{}\n",
                     if wrong_kind { "h" } else { letter(k) },
                     if list == "modified" { "m" } else { "s" }
                 ),
@@ -318,4 +318,84 @@ fn a_deep_quiz_asks_the_kind_of_fault_and_the_victims_list() {
     let o = pagelab_with_stdin(None, &args, Some(answers(true).as_bytes()));
     o.code(0)
         .stdout_has(&[&format!("score: {} of {total}", total - (misses - hard)), "wrong: a demand_zero fault (z)"]);
+}
+
+/// `run SCENARIO --quiz`: the scenario's references asked on standard
+/// input, as `quiz` asks a generated string; answered perfectly from the
+/// FIFO model, Belady's two processes score 12 + 9 and 12 + 10.
+#[test]
+fn run_quiz_asks_a_scenarios_references() {
+    let model = |frames: usize| -> String {
+        let mut q: VecDeque<u64> = VecDeque::new();
+        let mut out = String::new();
+        for p in [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5] {
+            if q.contains(&p) {
+                out += "h\n";
+                continue;
+            }
+            q.push_back(p);
+            out += &match (q.len() > frames).then(|| q.pop_front().unwrap()) {
+                Some(v) => format!("m\n{v}\n"),
+                None => "m\n-\n".into(),
+            };
+        }
+        out
+    };
+    let answers = model(3) + &model(4);
+    let o = pagelab_with_stdin(None, &["run", "belady", "--quiz"], Some(answers.as_bytes()));
+    o.code(0).stdout_has(&[
+        "quiz: scenario belady",
+        "step 3, reference 1 of 12: three reads page 1 (0x11000) - hit or miss? (h/m) m",
+        "| page 0x11000 of three demand-zero fault",
+        "score: 43 of 43 (100%)",
+        "Perfect",
+    ]);
+    // --deep asks the kind of fault too; the end of the input ends it.
+    let o = pagelab_with_stdin(None, &["run", "belady", "--quiz", "--deep"], Some(b"m\nz\n-\n"));
+    o.code(0).stdout_has(&[
+        "which kind of fault? (z demand zero, s soft, h hard) z",
+        "(the input ended at step 3, reference 2 of 12)",
+        "score: 3 of 3 (100%)",
+    ]);
+    for args in [
+        &["run", "belady", "--quiz", "--events"][..],
+        &["run", "belady", "--quiz", "--trace"],
+        &["run", "belady", "--quiz", "--json"],
+        &["run", "belady", "--deep"],
+        &["run", "nope", "--quiz"],
+    ] {
+        pagelab(args).code(2);
+    }
+}
+
+/// The TUI's new modes refuse bad input with exit 2 and a message, before
+/// they need a terminal.
+#[test]
+fn tui_quiz_and_compare_refuse_bad_input() {
+    for (args, msg) in [
+        (&["tui", "--compare", "fifo"][..], "expected POLICY:FRAMES"),
+        (&["tui", "--compare", "fifo:3"], "expected 2 to 4 replays"),
+        (&["tui", "--compare", "best:3,fifo:4"], "unknown policy \"best\""),
+        (&["tui", "--compare", "fifo:0,fifo:4"], "frames \"0\""),
+        (&["tui", "--compare", "fifo:3,fifo:4", "--trace", "no-such.refs"], "cannot open the trace"),
+        (&["tui", "--quiz", "--frames", "0"], "--frames 0"),
+        (&["tui", "--quiz", "--length", "0"], "--length 0"),
+        (&["tui", "--quiz", "--policy", "best"], "--policy \"best\""),
+        (&["tui", "--policy", "lru"], "--policy and --frames are for --trace or --quiz"),
+        (&["tui", "--quiz", "--seed", "1", "belady"], "cannot be used with"),
+        (&["tui", "--compare", "fifo:3,fifo:4", "--quiz"], "cannot be used with"),
+        (&["tui", "--seed", "3"], "--quiz"),
+        // Good arguments, but no terminal: the command to use instead.
+        (&["tui", "--quiz", "--seed", "42"], "try `pagelab quiz --seed 42"),
+        (&["tui", "belady", "--quiz"], "try `pagelab run belady --quiz`"),
+        (&["tui", "--compare", "fifo:3,fifo:4"], "pagelab replay - --policy fifo --frames 3 --trace"),
+    ] {
+        pagelab(args).code(2).stderr_has(&[msg]);
+    }
+    let dir = TempDir::new("tui-compare");
+    let bad = dir.path().join("bad.refs");
+    std::fs::write(&bad, "1 2 x\n").unwrap();
+    pagelab(&["tui", "--compare", "fifo:3,fifo:4", "--trace", bad.to_str().unwrap()])
+        .code(2)
+        .stderr_has(&["bad.refs:1:5"]);
 }
