@@ -189,7 +189,10 @@ impl LineChart {
         Ok(svg)
     }
 
-    fn draw<'a, DB: DrawingBackend + 'a, X>(&self, chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>) -> Result<(), String>
+    fn draw<'a, DB: DrawingBackend + 'a, X>(
+        &self,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
+    ) -> Result<(), String>
     where
         X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
@@ -257,7 +260,6 @@ impl LineChart {
         Ok(())
     }
 }
-
 
 impl BreakdownChart {
     /// The chart as an SVG document: one panel per series, stacked
@@ -550,9 +552,14 @@ impl<K: Ord + Clone> Groups<K> {
 }
 
 /// A float as a key that orders as numbers do.
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Num(f64);
 impl Eq for Num {}
+impl PartialOrd for Num {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
 impl Ord for Num {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&o.0)
@@ -581,12 +588,8 @@ pub fn lines_from_table(t: &Table, x: &str, y: &str, series: &[String]) -> Resul
     let chart_series = names
         .iter()
         .map(|n| {
-            let mut pts: Vec<(f64, f64)> = g
-                .sums
-                .keys()
-                .filter(|(s, _)| s == n)
-                .map(|k| (k.1 .0, g.mean(k).expect("a group")[0]))
-                .collect();
+            let mut pts: Vec<(f64, f64)> =
+                g.sums.keys().filter(|(s, _)| s == n).map(|k| (k.1 .0, g.mean(k).expect("a group")[0])).collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             Series { name: if n.is_empty() { y.to_string() } else { n.clone() }, points: pts }
         })
@@ -676,7 +679,10 @@ mod tests {
         assert_eq!(t.header, ["a", "b,c", "d"]);
         assert_eq!(t.rows[0], (2, vec!["1".into(), "x \"y\"".into(), "3".into()]));
         assert_eq!(t.rows[1].0, 4);
-        assert_eq!(Table::parse("a,b\n1\n", "f.csv").unwrap_err(), "f.csv:2: expected 2 fields, as the header has, found 1");
+        assert_eq!(
+            Table::parse("a,b\n1\n", "f.csv").unwrap_err(),
+            "f.csv:2: expected 2 fields, as the header has, found 1"
+        );
         assert!(Table::parse("", "f.csv").unwrap_err().starts_with("f.csv:1: expected a header"));
         assert!(Table::parse("a,a\n", "f.csv").unwrap_err().contains("named twice"));
         assert!(Table::parse("a\n\"open\n", "f.csv").unwrap_err().starts_with("f.csv:2: a quoted field"));

@@ -209,10 +209,8 @@ pub fn mrc(a: MrcArgs) -> i32 {
         let n: usize = replays.iter().map(|c| c.points.len()).sum();
         eprintln!("pagelab: {n} replays in {:.3} s host time", replayed.elapsed().as_secs_f64());
     }
-    let curves: Vec<Curve> = policies
-        .iter()
-        .map(|&p| if p == PolicyKind::Lru { stack.curve(&sizes) } else { replays.remove(0) })
-        .collect();
+    let curves: Vec<Curve> =
+        policies.iter().map(|&p| if p == PolicyKind::Lru { stack.curve(&sizes) } else { replays.remove(0) }).collect();
 
     if let Some(path) = &a.plot {
         let chart = crate::plot::mrc_chart(&curves, a.log_x);
@@ -344,11 +342,8 @@ fn replay_curves(
         cfg.check_every = Some(DEFAULT_CHECK_EVERY);
         cfg
     };
-    let jobs: Vec<(PolicyKind, u64)> = policies
-        .iter()
-        .filter(|&&p| p != PolicyKind::Lru)
-        .flat_map(|&p| sizes.iter().map(move |&f| (p, f)))
-        .collect();
+    let jobs: Vec<(PolicyKind, u64)> =
+        policies.iter().filter(|&&p| p != PolicyKind::Lru).flat_map(|&p| sizes.iter().map(move |&f| (p, f))).collect();
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -387,7 +382,9 @@ fn replay_curves(
                 let input =
                     source.open().map_err(|e| (ReplayError::Config(format!("cannot open the trace: {e}")), 2))?;
                 match replay(input, format, &cfg) {
-                    Ok(r) => Ok(Point { frames: f, references: r.references, misses: r.faults, miss_ratio: r.fault_rate }),
+                    Ok(r) => {
+                        Ok(Point { frames: f, references: r.references, misses: r.faults, miss_ratio: r.fault_rate })
+                    }
                     Err(e @ ReplayError::Invariant { .. }) => Err((e, EXIT_INTERNAL)),
                     Err(e) => Err((e, EXIT_BAD_INPUT)),
                 }

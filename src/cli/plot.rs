@@ -128,7 +128,9 @@ pub fn plot(a: PlotArgs) -> i32 {
             c.svg().map(|s| (s, n))
         })
     } else {
-        let y = a.y.clone().unwrap_or_else(|| if has("fault_rate") && !has("miss_ratio") { "fault_rate" } else { "miss_ratio" }.into());
+        let y = a.y.clone().unwrap_or_else(|| {
+            if has("fault_rate") && !has("miss_ratio") { "fault_rate" } else { "miss_ratio" }.into()
+        });
         lines_from_table(&table, &x, &y, &series).and_then(|(mut c, n)| {
             c.size = (a.width, a.height);
             c.title = a.title.clone();
