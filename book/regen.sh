@@ -342,6 +342,53 @@ for s in buffer-pool buffer-pool-ignores-pressure; do
     brief buffer-pool/compare.txt '^(faults|page lists|app )' run "$s"
 done
 
+# The research workflow: a sweep, a resume, a refused change, shards and a
+# merge, run in a copy of the book's files (so the output directories stay
+# out of the repository) with the same relative paths a reader types.
+research() {
+    mkdir -p "$work/repo/book/src"
+    cp -R book/src/experiments book/src/traces "$work/repo/book/src/"
+    local abs_bin
+    abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+    (
+        cd "$work/repo"
+        bin=$abs_bin
+        exp=book/src/experiments/policies.toml
+        run 0 research/sweep.txt sweep "$exp" --out runs/policies --quiet
+        run 0 research/list.txt sweep "$exp" --list --shard 1/48
+        mkdir -p "$out/research"
+        {
+            echo '$ head -4 runs/policies/results.csv'
+            head -4 runs/policies/results.csv
+            echo '$ grep ,loop, runs/policies/results.csv | grep ",0,[0-9]*,64," | cut -d, -f2-4,7-'
+            grep ,loop, runs/policies/results.csv | grep ",0,[0-9]*,64," | cut -d, -f2-4,7-
+        } >"$out/research/results.txt"
+        {
+            echo '$ head -2 runs/policies/results.jsonl'
+            head -2 runs/policies/results.jsonl
+        } >"$out/research/results-jsonl.txt"
+        run 0 research/again.txt sweep "$exp" --out runs/policies --quiet
+        sed -i 's/frames = \[4, 8, 16, 64, 256, 1024\]/frames = [4, 8, 16, 64, 256, 2048]/' "$exp"
+        run 2 research/changed.txt sweep "$exp" --out runs/policies --quiet
+        cp "$root_dir/book/src/experiments/policies.toml" "$exp"
+        run 0 research/shard-1.txt sweep "$exp" --shard 1/2 --out runs/shard-1 --quiet
+        run 0 research/shard-2.txt sweep "$exp" --shard 2/2 --out runs/shard-2 --quiet
+        run 0 research/merge.txt merge runs/shard-1 runs/shard-2 --out runs/merged
+        {
+            echo '$ cmp runs/merged/results.csv runs/policies/results.csv && echo same'
+            cmp runs/merged/results.csv runs/policies/results.csv && echo same
+        } >"$out/research/cmp.txt"
+        run 2 research/merge-missing.txt merge runs/shard-1 --out runs/half
+        "$bin" sweep "$exp" --slurm 8 --out runs/cluster >/dev/null
+        {
+            echo '$ grep "^#SBATCH --array\|^exec\|^  --out" runs/cluster/sweep.sbatch'
+            grep "^#SBATCH --array\|^exec\|^  --out" runs/cluster/sweep.sbatch | sed -e "s|$work/repo|\$PWD|g" -e "s|$abs_bin|pagelab|g"
+        } >"$out/research/slurm.txt"
+    )
+}
+root_dir=$PWD
+research
+
 # Writing scenarios: errors and exit codes.
 for b in unknown-key wrong-op-key unknown-metric bad-size unknown-process; do
     run 2 "errors/$b.txt" check "book/src/broken/$b.toml"

@@ -20,7 +20,7 @@ secs=${1:-60}
 case "$secs" in
   '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET]" >&2; exit 2 ;;
 esac
-read -r -a targets <<<"${FUZZ_TARGETS:-scenario overrides trace_refs trace_lackey trace_oracle_general machine buddyinfo}"
+read -r -a targets <<<"${FUZZ_TARGETS:-scenario overrides trace_refs trace_lackey trace_oracle_general trace_oracle_general_zst trace_text trace_csv trace_detect machine buddyinfo}"
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
   echo "SKIP: fuzzing needs the nightly toolchain (rustup toolchain install nightly)"

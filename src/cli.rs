@@ -6,11 +6,14 @@
 pub mod check;
 pub mod fragmentation;
 pub mod gen;
+pub mod mrc;
+pub mod plot;
 pub mod quiz;
 pub mod ramp;
 pub mod replay;
 pub mod run;
 pub mod scenarios;
+pub mod sweep;
 pub mod tui;
 
 use std::path::Path;
@@ -53,9 +56,19 @@ pub enum Command {
     },
     /// Replay a trace into one process with an N-frame working set.
     Replay(replay::ReplayArgs),
+    /// Miss-ratio curves: misses at every working-set size, LRU in one
+    /// pass (Mattson's stack algorithm), other policies by replay per size.
+    Mrc(mrc::MrcArgs),
+    /// Draw a CSV table (mrc curves, sweep results) as an SVG plot.
+    Plot(plot::PlotArgs),
     /// Test yourself: before each reference of a seeded reference string,
     /// say whether it hits or misses and which page is evicted.
     Quiz(quiz::QuizArgs),
+    /// Run an experiment's grid (traces x policies x sizes x machine
+    /// settings x seeds) on every core: resumable, shardable, one row per cell.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output directories of a sweep's shards into one result.
+    Merge(sweep::MergeArgs),
     /// Generate a synthetic trace: Zipf-popular pages, seeded.
     GenTrace(gen::GenTraceArgs),
     /// Free-block distribution and Linux's fragmentation indices of a
@@ -109,8 +122,12 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Check { scenarios }) => check::check(&scenarios),
         Some(Command::Scenarios { json }) => scenarios::list(json),
         Some(Command::Replay(a)) => replay::replay(a),
+        Some(Command::Mrc(a)) => mrc::mrc(a),
+        Some(Command::Plot(a)) => plot::plot(a),
         Some(Command::Quiz(a)) => quiz::quiz(a),
         Some(Command::GenTrace(a)) => gen::gen_trace(a),
+        Some(Command::Sweep(a)) => sweep::sweep(a),
+        Some(Command::Merge(a)) => sweep::merge(a),
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
         Some(Command::RampUp(a)) => ramp::ramp(a),
         Some(Command::Tui(a)) => tui::tui(a),

@@ -230,28 +230,60 @@ pub fn replay_machine(cfg: &ReplayConfig) -> Result<(Machine, ProcessId), Replay
     Ok((m, pid))
 }
 
+/// Where a replay's references come from, a batch at a time: a trace
+/// reader, or a generator ([`Generated`]).
+pub trait RefSource {
+    /// Appends up to `max` references to `out`; `Some` when the source
+    /// stopped at a malformed record (after appending those before it).
+    fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError>;
+}
+
+impl<R: BufRead> RefSource for TraceReader<R> {
+    fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
+        TraceReader::read_batch(self, out, max)
+    }
+}
+
+/// Page numbers from a generator, each a read.
+pub struct Generated<I>(pub I);
+
+impl<I: Iterator<Item = u64>> RefSource for Generated<I> {
+    fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
+        out.extend(self.0.by_ref().take(max).map(|page| TraceRef { page, write: false }));
+        None
+    }
+}
+
 /// Replays a trace.
 pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
+    replay_from(TraceReader::new(input, format), cfg)
+}
+
+/// Replays the references of any source.
+pub fn replay_from<S: RefSource>(mut source: S, cfg: &ReplayConfig) -> Result<ReplayResult, ReplayError> {
     let fixed = host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, None);
     fixed
         .check(&cfg.host_limit, "the replay", "use a smaller --frames or --memory")
         .map_err(ReplayError::HostMemory)?;
     let (mut m, pid) = replay_machine(cfg)?;
-    let reader = TraceReader::new(input, format);
     if cfg.policy == PolicyKind::Opt {
         // OPT needs the whole future: the trace is held, within the limit.
         let mut refs: Vec<TraceRef> = Vec::new();
-        for r in reader {
-            refs.push(r.map_err(ReplayError::Trace)?);
-            if refs.len() % (1 << 16) == 0 {
-                host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
-                    .check(
-                        &cfg.host_limit,
-                        &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
-                        "replay fewer references with OPT, or use a policy that streams",
-                    )
-                    .map_err(ReplayError::HostMemory)?;
+        loop {
+            let before = refs.len();
+            if let Some(e) = source.read_batch(&mut refs, 1 << 16) {
+                return Err(ReplayError::Trace(e));
             }
+            if refs.len() == before {
+                break;
+            }
+            host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
+                .check(
+                    &cfg.host_limit,
+                    &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
+                    "replay fewer references with OPT, or use a policy that streams",
+                )
+                .map_err(ReplayError::HostMemory)?;
         }
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
@@ -263,10 +295,124 @@ pub fn replay(input: impl BufRead, format: TraceFormat, cfg: &ReplayConfig) -> R
             }
         }
     } else {
-        replay_stream(&mut m, pid, reader, &cfg.host_limit, cfg.check_every, cfg.refresh_period())?;
+        replay_stream(&mut m, pid, source, &cfg.host_limit, cfg.check_every, cfg.refresh_period())?;
     }
     check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
+}
+
+/// One machine of [`replay_many`], with its own refresh period and checks.
+struct Lane<'a> {
+    cfg: &'a ReplayConfig,
+    m: Machine,
+    pid: ProcessId,
+    refresh: Option<u64>,
+    until_refresh: u64,
+    last_check: u64,
+}
+
+impl Lane<'_> {
+    /// Replays one batch into this lane's machine.
+    fn run(&mut self, refs: &[TraceRef]) -> Result<(), ReplayError> {
+        let n = refs.len();
+        let mut i = 0;
+        while i < n {
+            let end = if self.until_refresh >= (n - i) as u64 { n } else { i + self.until_refresh as usize };
+            self.until_refresh -= (end - i) as u64;
+            for j in i..end {
+                if let Some(a) = refs.get(j + PTE_AHEAD) {
+                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::Pte);
+                }
+                if let Some(a) = refs.get(j + FRAME_AHEAD) {
+                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::Frame);
+                }
+                if let Some(a) = refs.get(j + NEIGHBOURS_AHEAD) {
+                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::ListNeighbours);
+                }
+                let r = refs[j];
+                one(&mut self.m, self.pid, r.page, r.write, NEVER)?;
+            }
+            i = end;
+            refresh_if_due(&mut self.m, &mut self.until_refresh, self.refresh)?;
+        }
+        check_due(&self.m, self.cfg.check_every, &mut self.last_check, false)
+    }
+}
+
+/// Replays one source into several machines at once: the trace is read
+/// (or generated) once, and each batch of references is replayed into
+/// every machine in turn while the batch is in the host's cache. Each
+/// result is exactly what [`replay_from`] gives for its configuration
+/// alone (a test checks it). `limit` bounds the host memory of all the
+/// machines together. OPT needs each reference's next use and is not
+/// taken here; an error carries the index of the configuration it came
+/// from (`None` for the trace itself and the host-memory limit).
+pub fn replay_many<S: RefSource>(
+    mut source: S,
+    cfgs: &[ReplayConfig],
+    limit: &HostLimit,
+) -> Result<Vec<ReplayResult>, (Option<usize>, ReplayError)> {
+    const BATCH: usize = 4096;
+    let mut fixed = 0u64;
+    let mut lanes = Vec::with_capacity(cfgs.len());
+    for (i, cfg) in cfgs.iter().enumerate() {
+        if cfg.policy == PolicyKind::Opt {
+            return Err((Some(i), ReplayError::Config("OPT cannot share a pass: replay it alone".into())));
+        }
+        fixed = fixed.saturating_add(host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, None).total());
+        let (m, pid) = replay_machine(cfg).map_err(|e| (Some(i), e))?;
+        let refresh = cfg.refresh_period();
+        lanes.push(Lane { cfg, m, pid, refresh, until_refresh: refresh.unwrap_or(u64::MAX), last_check: 0 });
+    }
+    if let Some(l) = limit.bytes.filter(|l| fixed > *l) {
+        return Err((
+            None,
+            ReplayError::HostMemory(format!(
+                "{} replays in one pass can need {} of host memory, more than the limit of {} ({})",
+                cfgs.len(),
+                host_memory::approx(fixed),
+                host_memory::approx(l),
+                limit.source
+            )),
+        ));
+    }
+    let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH);
+    loop {
+        refs.clear();
+        let stop = source.read_batch(&mut refs, BATCH);
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            lane.run(&refs).map_err(|e| (Some(i), e))?;
+        }
+        if let Some(l) = limit.bytes {
+            let held: u64 = lanes.iter().map(|x| x.m.host_bytes()).sum::<u64>() + host_memory::BASE_BYTES;
+            if held > l {
+                return Err((
+                    None,
+                    ReplayError::HostMemory(format!(
+                        "{} replays in one pass hold {} of host memory, more than the limit of {} ({})",
+                        cfgs.len(),
+                        host_memory::approx(held),
+                        host_memory::approx(l),
+                        limit.source
+                    )),
+                ));
+            }
+        }
+        if let Some(e) = stop {
+            return Err((None, ReplayError::Trace(e)));
+        }
+        if refs.is_empty() {
+            break;
+        }
+    }
+    lanes
+        .iter()
+        .enumerate()
+        .map(|(i, lane)| {
+            check_due(&lane.m, lane.cfg.check_every, &mut 0, true).map_err(|e| (Some(i), e))?;
+            Ok(result(&lane.m, lane.cfg))
+        })
+        .collect()
 }
 
 /// Fails when what the machine holds has grown past `limit` (the page
@@ -301,10 +447,10 @@ const NEIGHBOURS_AHEAD: usize = 6;
 /// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
 /// reference stops the replay where it stands in the trace, after every
 /// reference before it.
-fn replay_stream<R: BufRead>(
+fn replay_stream<S: RefSource>(
     m: &mut Machine,
     pid: ProcessId,
-    mut reader: TraceReader<R>,
+    mut reader: S,
     limit: &HostLimit,
     check_every: Option<u64>,
     refresh: Option<u64>,
@@ -804,6 +950,47 @@ mod tests {
                 other => panic!("record {bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn one_pass_into_many_machines_equals_each_replay_alone() {
+        let spec = crate::tracegen::ZipfSpec { pages: 3000, refs: 30_000, alpha: 0.7, seed: 5 };
+        let text: String = crate::tracegen::zipf_pages(spec).unwrap().iter().map(|p| format!("{p}\n")).collect();
+        let mut cfgs = Vec::new();
+        for (policy, frames) in [
+            (PolicyKind::Fifo, 100),
+            (PolicyKind::Lru, 100),
+            (PolicyKind::Clock, 700),
+            (PolicyKind::Random, 300),
+            (PolicyKind::Aging, 200),
+            (PolicyKind::WsClock, 200),
+        ] {
+            let mut c = ReplayConfig::new(policy, frames);
+            c.machine.seed = 9;
+            if policy.scans_accessed_bits() {
+                c.refresh = Some(1000);
+            }
+            // A memory the footprint outgrows, so hard faults are in it too.
+            c.set_memory(Bytes(4 << 20));
+            c.check_every = Some(5000);
+            cfgs.push(c);
+        }
+        let many = replay_many(TraceReader::new(text.as_bytes(), TraceFormat::Refs), &cfgs, &HostLimit::unlimited("t"))
+            .unwrap();
+        for (c, r) in cfgs.iter().zip(&many) {
+            let alone = replay(text.as_bytes(), TraceFormat::Refs, c).unwrap();
+            assert!(
+                alone.breakdown.hard > 0 || c.frames == 700,
+                "{}: the test reaches the hard-fault path",
+                c.policy.name()
+            );
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::to_value(&alone).unwrap(), "{}", c.policy.name());
+        }
+        let opt = [ReplayConfig::new(PolicyKind::Opt, 10)];
+        assert!(matches!(
+            replay_many(TraceReader::new(text.as_bytes(), TraceFormat::Refs), &opt, &HostLimit::unlimited("t")),
+            Err((Some(0), ReplayError::Config(_)))
+        ));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::pte::Protection;
 use crate::token::Privilege;
 use crate::working_set::PolicyKind;
 
-pub use validate::{load, load_str, overrides, Override};
+pub(crate) use validate::{line_col, toml_error};
+pub use validate::{load, load_str, machine_from_settings, overrides, parse_metric, Override};
 
 /// A scenario error: file, line, column and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -735,7 +736,7 @@ format = {format}
         title = quote(&format!("{name}: {policy}, {frames} frames")),
         policy = quote(policy),
         trace = quote(path),
-        format = quote(format.unwrap_or("refs")),
+        format = quote(format.unwrap_or("auto")),
     );
     let cwd = std::env::current_dir().map_err(|e| at(format!("cannot read the current directory: {e}")))?;
     validate::load_str(&text, "--trace", Some(&cwd), &[])

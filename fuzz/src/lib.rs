@@ -8,7 +8,7 @@ use std::sync::Arc;
 use pagelab::report::Report;
 use pagelab::runner::Runner;
 use pagelab::scenario::{Action, Pattern, Scenario, ScenarioError};
-use pagelab::trace::{TraceFormat, TraceReader};
+use pagelab::trace::{CsvParams, ObjIds, TraceFormat, TraceReader};
 
 /// Reads numbers from fuzz input; past its end every read is zero, so any
 /// input decodes to something.
@@ -171,7 +171,13 @@ pub fn check_trace(data: &[u8], format: TraceFormat) {
     if let Some(e) = &want_err {
         assert!(e.line >= 1 && e.col >= 1, "error without a position: {e:?}");
         assert!(!e.message.is_empty(), "error without a message: {e:?}");
-        if format != TraceFormat::OracleGeneral {
+        if format == TraceFormat::OracleGeneralZst {
+            // Records of the decompressed data: any number of them.
+            assert!(
+                e.message.contains("byte offset") || e.message.contains("zstd"),
+                "an error of compressed records names no offset: {e:?}"
+            );
+        } else if format != TraceFormat::OracleGeneral {
             let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
             assert!(e.line as usize <= lines.len(), "error on line {} of {}: {e:?}", e.line, lines.len());
             let len = lines[e.line as usize - 1].len() as u64;
@@ -202,4 +208,30 @@ pub fn check_trace(data: &[u8], format: TraceFormat) {
     } else {
         assert!(got.len() >= MAX_TRACE_REFS, "batches stopped at {} references, the iterator went on", got.len());
     }
+}
+
+/// CSV settings from one fuzz byte: the id column (from the header, or 1
+/// to 3), the delimiter (sniffed, `,`, tab or `;`), the header (detected,
+/// present, absent) and numeric or hashed ids.
+pub fn csv_params(b: u8) -> CsvParams {
+    CsvParams {
+        obj_id_col: [None, Some(1), Some(2), Some(3)][(b & 3) as usize],
+        delimiter: [None, Some(b','), Some(b'\t'), Some(b';')][(b >> 2 & 3) as usize],
+        has_header: [None, Some(true), Some(false), None][(b >> 4 & 3) as usize],
+        ids: if b & 0x40 != 0 { ObjIds::Hashed } else { ObjIds::Numbers },
+    }
+}
+
+/// Detects the format of `data` as standard input (no name) and as a file
+/// named after the first byte, then reads it as detected: no panic, and
+/// what [`check_trace`] checks.
+pub fn check_detected(data: &[u8]) {
+    let names = [None, Some("t.txt"), Some("t.csv"), Some("t.oracleGeneral.zst"), Some("t.bin"), Some("t.lackey")];
+    let (name, body) = match data.split_first() {
+        Some((&b, rest)) => (names[b as usize % names.len()], rest),
+        None => (None, data),
+    };
+    let d = pagelab::trace::detect(name, body);
+    assert!(!d.how.is_empty(), "a detection that says nothing: {d:?}");
+    check_trace(body, d.format);
 }

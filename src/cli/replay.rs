@@ -1,6 +1,6 @@
 //! `pagelab replay TRACE --policy P --frames N`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use crate::host_memory::HostLimit;
 use crate::replay::{
     replay as do_replay, replay_traced, ReplayConfig, ReplayError, ReplayResult, TraceStyle, DEFAULT_CHECK_EVERY,
 };
-use crate::trace::TraceFormat;
+use crate::trace::{open_trace, CsvParams, FormatChoice, OpenedTrace};
 use crate::units::{Bytes, SimNanos};
 use crate::working_set::PolicyKind;
 
@@ -35,9 +35,16 @@ pub struct ReplayArgs {
     /// Working-set maximum in frames.
     #[arg(long)]
     pub frames: u64,
-    /// Trace format: refs, lackey or oracle-general.
-    #[arg(long, default_value = "refs")]
+    /// Trace format: auto (from the file's name and first bytes), refs,
+    /// lackey, oracle-general, oracle-general-zst, text or csv. A trace
+    /// compressed with zstd is decompressed as it is read.
+    #[arg(long, default_value = "auto")]
     pub format: String,
+    /// CSV and text traces: libCacheSim's settings, e.g.
+    /// "obj-id-col=2,delimiter=,,has-header=true" (also obj-id-is-num,
+    /// time-col, obj-size-col, next-access-col).
+    #[arg(long, value_name = "KEY=VALUE,...")]
+    pub trace_params: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -107,8 +114,12 @@ pub fn replay(a: ReplayArgs) -> i32 {
             return bad("--tau 0: expected a window of at least 1 reference".into());
         }
     }
-    let Some(format) = TraceFormat::parse(&a.format) else {
-        return bad(format!("--format {:?}: expected one of {}", a.format, TraceFormat::NAMES.join(", ")));
+    let Some(choice) = FormatChoice::parse(&a.format) else {
+        return bad(format!("--format {:?}: expected one of {}", a.format, FormatChoice::NAMES.join(", ")));
+    };
+    let params = match a.trace_params.as_deref().map(CsvParams::parse).transpose() {
+        Ok(p) => p,
+        Err(e) => return bad(format!("--trace-params: {e}")),
     };
     let mut cfg = ReplayConfig::new(policy, a.frames);
     if let Some(m) = &a.memory {
@@ -168,39 +179,30 @@ pub fn replay(a: ReplayArgs) -> i32 {
         return bad("--trace and --json: choose one (--trace jsonl prints JSON, one object per reference)".into());
     }
     let start = Instant::now();
-    let result = match style {
-        Some(style) => return traced(&a, format, &cfg, style, start),
-        None => match open(&a.trace) {
-            Ok(input) => do_replay(input, format, &cfg),
-            Err(code) => return code,
-        },
+    let trace = match open_trace(&a.trace, choice, params) {
+        Ok(t) => t,
+        Err(e) => return bad(format!("{}: {e}", a.trace)),
     };
-    let r = match result {
+    let described = trace.describe();
+    if let Some(style) = style {
+        return traced(&a, trace, &cfg, style, start);
+    }
+    let r = match do_replay(trace.input, trace.format, &cfg) {
         Ok(r) => r,
-        Err(e) => return failed(&a.trace, e),
+        Err(e) => return failed(&a.trace, &described, e),
     };
     timing(&a, &r, start);
-    match emit(a.output.as_deref(), &report(&a, &r)) {
+    match emit(a.output.as_deref(), &report(&a, &described, &r)) {
         Ok(()) => EXIT_OK,
         Err(c) => c,
     }
 }
 
-/// The trace to read: a file, or standard input for `-`.
-fn open(trace: &str) -> Result<Box<dyn BufRead>, i32> {
-    if trace == "-" {
-        return Ok(Box::new(std::io::stdin().lock()));
-    }
-    match std::fs::File::open(trace) {
-        Ok(f) => Ok(Box::new(BufReader::with_capacity(1 << 16, f))),
-        Err(e) => Err(bad(format!("{trace}: cannot open the trace: {e}"))),
-    }
-}
-
-/// The exit code of a replay that stopped, after saying why.
-fn failed(trace: &str, e: ReplayError) -> i32 {
+/// The exit code of a replay that stopped, after saying why; a malformed
+/// trace also says which format it was read as.
+fn failed(trace: &str, format: &str, e: ReplayError) -> i32 {
     match e {
-        ReplayError::Trace(e) => bad(format!("{}:{}:{}: {}", trace, e.line, e.col, e.message)),
+        ReplayError::Trace(e) => bad(format!("{}:{}:{}: {}\n  (read as {format})", trace, e.line, e.col, e.message)),
         e @ ReplayError::Invariant { .. } => {
             eprintln!("pagelab: {trace}: {e}");
             EXIT_INTERNAL
@@ -225,16 +227,14 @@ fn timing(a: &ReplayArgs, r: &ReplayResult, start: Instant) {
 /// `replay --trace`: one line per reference, streamed to standard output
 /// or to `-o FILE` (written whole or not at all: a replay that fails
 /// leaves no file).
-fn traced(a: &ReplayArgs, format: TraceFormat, cfg: &ReplayConfig, style: TraceStyle, start: Instant) -> i32 {
-    let input = match open(&a.trace) {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
+fn traced(a: &ReplayArgs, trace: OpenedTrace, cfg: &ReplayConfig, style: TraceStyle, start: Instant) -> i32 {
+    let described = trace.describe();
+    let (input, format) = (trace.input, trace.format);
     let write = |w: &mut dyn Write| -> Result<ReplayResult, ReplayError> {
         w.write_all(style.header(cfg.policy).as_bytes()).map_err(ReplayError::Output)?;
         let r = replay_traced(input, format, cfg, |t| w.write_all(style.line(t).as_bytes()))?;
         if style == TraceStyle::Text {
-            w.write_all(format!("\n{}", report(a, &r)).as_bytes()).map_err(ReplayError::Output)?;
+            w.write_all(format!("\n{}", report(a, &described, &r)).as_bytes()).map_err(ReplayError::Output)?;
         }
         w.flush().map_err(ReplayError::Output)?;
         Ok(r)
@@ -286,12 +286,12 @@ fn traced(a: &ReplayArgs, format: TraceFormat, cfg: &ReplayConfig, style: TraceS
             timing(a, &r, start);
             EXIT_OK
         }
-        Err(e) => failed(&a.trace, e),
+        Err(e) => failed(&a.trace, &described, e),
     }
 }
 
 /// The report of a replay: text, or JSON with `--json`.
-fn report(a: &ReplayArgs, r: &ReplayResult) -> String {
+fn report(a: &ReplayArgs, format: &str, r: &ReplayResult) -> String {
     if a.json {
         serde_json::to_string_pretty(&r).expect("json") + "\n"
     } else {
@@ -300,7 +300,7 @@ fn report(a: &ReplayArgs, r: &ReplayResult) -> String {
         format!(
             "replay {} ({}), policy {}{}, {} frames, memory {}\nreferences        {}\nfaults            {} ({:.2}%): demand zero {}, soft {}, hard {}\n{}I/O               {} reads ({} pages), {} writes\nsimulated time    {} in faults (p50 {}, p99 {})\n",
             a.trace,
-            a.format,
+            format,
             r.policy,
             match (r.tau, r.refresh) {
                 (Some(t), Some(n)) => format!(" (tau {t}, refresh {n})"),

@@ -22,7 +22,9 @@ pub struct TuiArgs {
     /// (one process, every address committed, as `replay` does).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "set"])]
     pub trace: Option<String>,
-    /// With --trace: its format (refs, lackey, oracle-general).
+    /// With --trace: its format (default auto: detected from its name and
+    /// first bytes; or refs, lackey, oracle-general, oracle-general-zst,
+    /// text, csv).
     #[arg(long, requires = "trace")]
     pub format: Option<String>,
     /// With --trace, or --quiz without a scenario: the replacement policy

@@ -15,7 +15,7 @@ use crate::cost::CostModel;
 use crate::machine::AccessKind;
 use crate::pte::{Protection, PteKind};
 use crate::token::Privilege;
-use crate::trace::{TraceFormat, TraceReader};
+use crate::trace::{open_trace, FormatChoice, TraceReader};
 use crate::units::{Bytes, SimNanos, PAGE_SIZE};
 use crate::win32::Win32Error;
 use crate::working_set::PolicyKind;
@@ -156,7 +156,7 @@ impl Ctx<'_> {
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
@@ -164,7 +164,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-fn toml_error(file: &str, text: &str, e: toml::de::Error) -> ScenarioError {
+pub(crate) fn toml_error(file: &str, text: &str, e: toml::de::Error) -> ScenarioError {
     let (line, col) = e.span().map_or((1, 1), |s| line_col(text, s.start));
     let mut message = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
     if message.is_empty() {
@@ -427,6 +427,68 @@ fn remap_override(e: ScenarioError, overrides: &[Override]) -> ScenarioError {
 }
 
 /// A bare word on the command line becomes a TOML string.
+/// A metric by the name an expectation (or a sweep) gives it: a machine
+/// metric, `PROCESS.METRIC`, `PROCESS.pte.ADDRESS`, `PROCESS.node.ADDRESS`,
+/// `PROCESS.wsex*.ADDRESS` or `files.FILE.METRIC`; the error says which
+/// names there are.
+pub fn parse_metric(key: &str, processes: &[ProcessSpec], files: &[FileSpec]) -> Result<Metric, String> {
+    let bad_key = || {
+        format!(
+            "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, PROCESS.node.ADDRESS, PROCESS.wsex.ADDRESS (or wsex_valid, wsex_node, wsex_locked, wsex_large), or files.FILE.METRIC ({})",
+            machine_metrics().collect::<Vec<_>>().join(", "),
+            process_metrics().collect::<Vec<_>>().join(", "),
+            FILE_METRICS.join(", ")
+        )
+    };
+    let address = |a: &str| Bytes::parse(a).map(|b| b.0).map_err(|e| format!("{key}: {e}"));
+    if let Some(g) = machine_metrics().find(|g| *g == key) {
+        return Ok(Metric::Global(g));
+    }
+    if let Some(rest) = key.strip_prefix("files.") {
+        let (fname, what) = rest.rsplit_once('.').ok_or_else(bad_key)?;
+        let f = files.iter().position(|x| x.name == fname).ok_or_else(bad_key)?;
+        return Ok(Metric::File(f, FILE_METRICS.iter().find(|m| **m == what).ok_or_else(bad_key)?));
+    }
+    let (pname, rest) = key.split_once('.').ok_or_else(bad_key)?;
+    let p = processes.iter().position(|x| x.name == pname).ok_or_else(bad_key)?;
+    Ok(if let Some(a) = rest.strip_prefix("pte.") {
+        Metric::Pte(p, address(a)?)
+    } else if let Some(a) = rest.strip_prefix("node.") {
+        Metric::Node(p, address(a)?)
+    } else if let Some((field, a)) = rest
+        .split_once('.')
+        .and_then(|(prefix, a)| WsExField::PREFIXES.iter().find(|(n, _)| *n == prefix).map(|(_, f)| (*f, a)))
+    {
+        Metric::WsEx(p, address(a)?, field)
+    } else {
+        Metric::Process(p, process_metrics().find(|m| *m == rest).ok_or_else(bad_key)?)
+    })
+}
+
+/// A machine from settings alone, written as `[machine]` keys: `base` (a
+/// front-end's defaults, such as replay's) and then `overrides` (`--set`,
+/// or a sweep's grid) on top. An error names the override that caused it.
+pub fn machine_from_settings(base: &[Override], overrides: &[Override]) -> Result<MachineConfig, String> {
+    let text = |os: &[Override]| -> String {
+        os.iter().map(|o| format!("{} = {}\n", o.key.trim_start_matches("machine."), toml_value(&o.value))).collect()
+    };
+    let (base_text, over_text) = (text(base), text(overrides));
+    let base_ctx = Ctx { file: "defaults", text: &base_text };
+    let over_ctx = Ctx { file: "--set", text: &over_text };
+    let remap = |e: ScenarioError| remap_override(e, overrides).to_string();
+    let b: RawMachine = toml::from_str(&base_text).map_err(|e| toml_error("defaults", &base_text, e).to_string())?;
+    let o: RawMachine = toml::from_str(&over_text).map_err(|e| remap(toml_error("--set", &over_text, e)))?;
+    let machine = build_machine(&[(&b, &base_ctx), (&o, &over_ctx)]).map_err(|(e, span, in_override)| {
+        if in_override {
+            remap(over_ctx.err(span, e))
+        } else {
+            base_ctx.err(span, e).to_string()
+        }
+    })?;
+    machine.check().map_err(|e| format!("{}: {}", e.setting, e.message))?;
+    Ok(machine)
+}
+
 fn toml_value(v: &str) -> String {
     let probe = format!("x = {v}");
     if toml::from_str::<toml::Table>(&probe).is_ok() {
@@ -1362,17 +1424,22 @@ impl ScenarioCtx<'_> {
                 let Some(dir) = self.base_dir else {
                     return Err(c.err(t.span(), "a built-in scenario cannot read trace files"));
                 };
-                let format = match &r.format {
-                    Some(f) => c.word(f, "format", TraceFormat::parse, &TraceFormat::NAMES)?,
-                    None => TraceFormat::Refs,
+                let choice = match &r.format {
+                    Some(f) => c.word(f, "format", FormatChoice::parse, &FormatChoice::NAMES)?,
+                    None => FormatChoice::Auto,
                 };
                 let path = dir.join(t.get_ref());
                 let shown = path.display().to_string();
-                let fh = std::fs::File::open(&path)
-                    .map_err(|e| c.err(t.span(), format!("cannot open trace {shown}: {e}")))?;
+                let opened = open_trace(&shown, choice, None).map_err(|e| {
+                    let message = match e.strip_prefix("cannot open the trace: ") {
+                        Some(why) => format!("cannot open trace {shown}: {why}"),
+                        None => format!("trace {shown}: {e}"),
+                    };
+                    c.err(t.span(), message)
+                })?;
                 let mut pages = Vec::new();
                 let mut writes = Vec::new();
-                for x in TraceReader::new(std::io::BufReader::new(fh), format) {
+                for x in TraceReader::new(opened.input, opened.format) {
                     let x = x.map_err(|e| ScenarioError {
                         file: shown.clone(),
                         line: e.line as usize,
@@ -1413,42 +1480,7 @@ impl ScenarioCtx<'_> {
     fn expectation(&self, k: &Sp<String>, v: &Sp<toml::Value>) -> Result<Expectation, ScenarioError> {
         let c = self.ctx;
         let key = k.get_ref().as_str();
-        let bad_key = || {
-            c.err(
-                k.span(),
-                format!(
-                    "unknown metric {key:?}: expected a machine metric ({}), PROCESS.METRIC ({}), PROCESS.pte.ADDRESS, PROCESS.node.ADDRESS, PROCESS.wsex.ADDRESS (or wsex_valid, wsex_node, wsex_locked, wsex_large), or files.FILE.METRIC ({})",
-                    machine_metrics().collect::<Vec<_>>().join(", "),
-                    process_metrics().collect::<Vec<_>>().join(", "),
-                    FILE_METRICS.join(", ")
-                ),
-            )
-        };
-        let metric = if let Some(g) = machine_metrics().find(|g| *g == key) {
-            Metric::Global(g)
-        } else if let Some(rest) = key.strip_prefix("files.") {
-            let (fname, what) = rest.rsplit_once('.').ok_or_else(bad_key)?;
-            let f = self.files.iter().position(|x| x.name == fname).ok_or_else(bad_key)?;
-            Metric::File(f, FILE_METRICS.iter().find(|m| **m == what).ok_or_else(bad_key)?)
-        } else {
-            let (pname, rest) = key.split_once('.').ok_or_else(bad_key)?;
-            let p = self.processes.iter().position(|x| x.name == pname).ok_or_else(bad_key)?;
-            if let Some(a) = rest.strip_prefix("pte.") {
-                let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
-                Metric::Pte(p, addr)
-            } else if let Some(a) = rest.strip_prefix("node.") {
-                let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
-                Metric::Node(p, addr)
-            } else if let Some((field, a)) = rest
-                .split_once('.')
-                .and_then(|(prefix, a)| WsExField::PREFIXES.iter().find(|(n, _)| *n == prefix).map(|(_, f)| (*f, a)))
-            {
-                let addr = Bytes::parse(a).map_err(|e| c.err(k.span(), format!("{key}: {e}")))?.0;
-                Metric::WsEx(p, addr, field)
-            } else {
-                Metric::Process(p, process_metrics().find(|m| *m == rest).ok_or_else(bad_key)?)
-            }
-        };
+        let metric = parse_metric(key, self.processes, self.files).map_err(|e| c.err(k.span(), e))?;
         let check = match (v.get_ref(), &metric) {
             (toml::Value::String(s), Metric::Pte(..)) => {
                 if !PteKind::NAMES.contains(&s.as_str()) {

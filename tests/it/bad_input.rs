@@ -557,7 +557,7 @@ fn a_scenario_refs_step_names_the_garbled_trace_and_its_line() {
     pagelab(&["check", s(&f)]).code(2).stderr_has(&[&format!("{}:15:9: ", s(&f)), "cannot open trace"]);
     // A format that does not exist.
     let f = dir.write("x.toml", scenario("g.refs", "format = \"xml\""));
-    pagelab(&["check", s(&f)]).code(2).stderr_has(&[&format!("{}:16:10: ", s(&f)), "format: expected one of refs"]);
+    pagelab(&["check", s(&f)]).code(2).stderr_has(&[&format!("{}:16:10: ", s(&f)), "format: expected one of auto, refs"]);
     // The same trace, repaired, runs.
     dir.write("g.refs", "1 2 3\n# comment\n4 5 6\n");
     let f = dir.write("s.toml", scenario("g.refs", ""));
@@ -769,10 +769,14 @@ fn type_errors_and_fractional_sizes_read_as_pagelab_messages() {
 fn trace_format_mistakes_say_what_to_do() {
     let dir = TempDir::new("fmt");
     let lackey = dir.write("lackey.txt", "I  04010173,3\n L 1ffefffd58,8\n S 1ffefffd50,8\n");
-    let o = pagelab(&["replay", s(&lackey), "--frames", "4"]);
+    let o = pagelab(&["replay", s(&lackey), "--format", "refs", "--frames", "4"]);
     o.code(2);
     assert!(o.stderr.contains("use --format lackey"), "{}", o.stderr);
     assert!(o.stderr.contains(":1:"), "the error is located: {}", o.stderr);
+    // Without --format, it is detected as what it is.
+    let o = pagelab(&["replay", s(&lackey), "--frames", "4"]);
+    o.code(0);
+    assert!(o.stdout.contains("(lackey; detected: a lackey record on line 1)"), "{}", o.stdout);
     let binary: String = (0..600).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     let bin = dir.write("blob.bin", &binary);
     let o = pagelab(&["replay", s(&bin), "--frames", "4"]);

@@ -29,4 +29,5 @@ mod memory_pressure;
 mod numa;
 mod oracles;
 mod properties;
+mod sweep;
 mod teaching;
