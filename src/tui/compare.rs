@@ -73,14 +73,12 @@ pub fn parse_specs(s: &str) -> Result<Vec<Spec>, String> {
 /// Reads a trace file's references for a comparison (at most
 /// [`MAX_REFERENCES`]); errors name the file, line and column.
 pub fn read_trace(path: &str, format: Option<&str>) -> Result<Vec<TraceRef>, String> {
-    let format = match format {
-        None => crate::trace::TraceFormat::Refs,
-        Some(f) => crate::trace::TraceFormat::parse(f)
-            .ok_or_else(|| format!("--format {f:?}: expected {}", crate::trace::TraceFormat::NAMES.join(", ")))?,
-    };
-    let file = std::fs::File::open(path).map_err(|e| format!("{path}: cannot open the trace: {e}"))?;
+    let name = format.unwrap_or("auto");
+    let choice = crate::trace::FormatChoice::parse(name)
+        .ok_or_else(|| format!("--format {name:?}: expected {}", crate::trace::FormatChoice::NAMES.join(", ")))?;
+    let opened = crate::trace::open_trace(path, choice, None).map_err(|e| format!("{path}: {e}"))?;
     let mut refs = Vec::new();
-    for r in crate::trace::TraceReader::new(std::io::BufReader::new(file), format) {
+    for r in crate::trace::TraceReader::new(opened.input, opened.format) {
         refs.push(r.map_err(|e| format!("{path}:{}:{}: {}", e.line, e.col, e.message))?);
         if refs.len() > MAX_REFERENCES {
             return Err(format!(

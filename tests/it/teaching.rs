@@ -377,7 +377,7 @@ fn tui_quiz_and_compare_refuse_bad_input() {
         (&["tui", "--compare", "fifo:3"], "expected 2 to 4 replays"),
         (&["tui", "--compare", "best:3,fifo:4"], "unknown policy \"best\""),
         (&["tui", "--compare", "fifo:0,fifo:4"], "frames \"0\""),
-        (&["tui", "--compare", "fifo:3,fifo:4", "--trace", "no-such.refs"], "cannot open the trace"),
+        (&["tui", "--compare", "fifo:3,fifo:4", "--trace", "no-such.refs"], "no-such.refs: cannot open the trace"),
         (&["tui", "--quiz", "--frames", "0"], "--frames 0"),
         (&["tui", "--quiz", "--length", "0"], "--length 0"),
         (&["tui", "--quiz", "--policy", "best"], "--policy \"best\""),
