@@ -557,7 +557,9 @@ fn a_scenario_refs_step_names_the_garbled_trace_and_its_line() {
     pagelab(&["check", s(&f)]).code(2).stderr_has(&[&format!("{}:15:9: ", s(&f)), "cannot open trace"]);
     // A format that does not exist.
     let f = dir.write("x.toml", scenario("g.refs", "format = \"xml\""));
-    pagelab(&["check", s(&f)]).code(2).stderr_has(&[&format!("{}:16:10: ", s(&f)), "format: expected one of auto, refs"]);
+    pagelab(&["check", s(&f)])
+        .code(2)
+        .stderr_has(&[&format!("{}:16:10: ", s(&f)), "format: expected one of auto, refs"]);
     // The same trace, repaired, runs.
     dir.write("g.refs", "1 2 3\n# comment\n4 5 6\n");
     let f = dir.write("s.toml", scenario("g.refs", ""));
