@@ -45,7 +45,13 @@ cleanup() {
       [ -s "$out" ] && { echo "--- $(basename "$out") ---"; cat "$out"; }
     done
   fi
-  rm -rf "$work"
+  # The daemons may still be writing their spool as they exit.
+  for _ in $(seq 50); do
+    pgrep -f "$work" >/dev/null 2>&1 || break
+    sleep 0.1
+  done
+  rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work" || true; }
+  exit $status
 }
 trap cleanup EXIT
 
