@@ -11,7 +11,6 @@
 pub mod cell;
 pub mod experiment;
 pub mod store;
-pub mod workload;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -298,7 +297,7 @@ pub fn run(e: &Experiment, o: &Options, progress: &(dyn Fn(usize, usize) + Sync)
     pool.install(|| {
         units.par_iter().try_for_each(|unit| -> Result<(), SweepError> {
             let cells: Vec<(&Cell, &cell::Job)> = unit.iter().map(|(c, j)| (c, j)).collect();
-            let metrics = cell::run_pass(e, &cells, &per_cell).map_err(SweepError::Cell)?;
+            let metrics = cell::run_unit(e, &cells, &per_cell).map_err(SweepError::Cell)?;
             let mut f = finished.lock().expect("no thread panics holding the journal");
             for ((c, _), m) in cells.iter().zip(metrics) {
                 let r = row(c, m);

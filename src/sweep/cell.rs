@@ -8,10 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::experiment::{Experiment, TraceSource};
-use super::workload;
 use crate::cost::CostModel;
 use crate::host_memory::HostLimit;
-use crate::replay::{replay_from, Generated, ReplayConfig, ReplayResult, DEFAULT_CHECK_EVERY};
+use crate::replay::{replay_from, Generated, RefSource, ReplayConfig, ReplayError, ReplayResult, DEFAULT_CHECK_EVERY};
 use crate::runner::{MetricValue, Runner};
 use crate::scenario::{Metric, Override, Scenario, ScenarioError};
 use crate::trace::TraceReader;
@@ -327,37 +326,14 @@ pub struct CellError {
 
 /// Runs a built cell; returns its metrics by column.
 pub fn run(e: &Experiment, c: &Cell, job: &Job) -> Result<BTreeMap<String, Value>, CellError> {
-    let fail = |code: i32, m: String| CellError { code, message: format!("cell {} ({}): {m}", c.index, c.key()) };
-    match (job, c.subject) {
-        (Job::Trace { cfg, trace_seed }, Subject::Trace(t)) => {
-            let result = match &e.traces[t].source {
-                TraceSource::File { path, format } => {
-                    let f = std::fs::File::open(path).map_err(|x| fail(2, format!("{}: {x}", path.display())))?;
-                    replay_from(TraceReader::new(BufReader::with_capacity(1 << 16, f), *format), cfg).map_err(|x| {
-                        let m = match &x {
-                            crate::replay::ReplayError::Trace(t) => format!("{}:{t}", path.display()),
-                            other => other.to_string(),
-                        };
-                        (x, m)
-                    })
-                }
-                TraceSource::Generated(table) => {
-                    let pages = workload::pages(table, *trace_seed).map_err(|x| fail(2, x))?;
-                    replay_from(Generated(pages), cfg).map_err(|x| {
-                        let m = x.to_string();
-                        (x, m)
-                    })
-                }
-            };
-            let r = result.map_err(|(x, m)| {
-                let code = if matches!(x, crate::replay::ReplayError::Invariant { .. }) { 3 } else { 2 };
-                fail(code, m)
-            })?;
-            let all = replay_metrics(&r);
-            Ok(e.metrics.iter().map(|m| (m.clone(), all.get(m).cloned().unwrap_or(Value::Null))).collect())
+    match job {
+        Job::Trace { .. } => {
+            let mut m = run_pass(e, &[(c, job)], &HostLimit::unlimited("the cell's own limit"))?;
+            Ok(m.pop().expect("one cell, one result"))
         }
-        (Job::Scenario { scenario, metrics }, Subject::Scenario(_)) => {
-            let mut runner = Runner::new(Arc::clone(scenario), false).map_err(|x| fail(2, x))?;
+        Job::Scenario { scenario, metrics } => {
+            let fail = |m: String| CellError { code: 2, message: format!("cell {} ({}): {m}", c.index, c.key()) };
+            let mut runner = Runner::new(Arc::clone(scenario), false).map_err(fail)?;
             while runner.step().is_some() {}
             let mut out = BTreeMap::new();
             for (name, m) in metrics {
@@ -371,7 +347,6 @@ pub fn run(e: &Experiment, c: &Cell, job: &Job) -> Result<BTreeMap<String, Value
             out.insert("expectations_failed".into(), Value::from(failed));
             Ok(out)
         }
-        _ => unreachable!("a job is built for its own cell"),
     }
 }
 
@@ -381,7 +356,7 @@ pub fn pass_key(e: &Experiment, c: &Cell, job: &Job) -> Option<(usize, u64)> {
     match (c.subject, job) {
         (Subject::Trace(t), Job::Trace { cfg, trace_seed }) if cfg.policy != PolicyKind::Opt => {
             let seed = match &e.traces[t].source {
-                TraceSource::Generated(g) if !workload::has_seed(g) => *trace_seed,
+                TraceSource::Generated { seeded: false, .. } => *trace_seed,
                 _ => 0,
             };
             Some((t, seed))
@@ -398,17 +373,40 @@ pub fn fixed_bytes(job: &Job) -> u64 {
     }
 }
 
-/// Runs cells that share a pass ([`pass_key`]): the trace is read (or
-/// generated) once and replayed into every cell's machine, batch by batch.
-/// Each cell's metrics are what [`run`] gives it alone.
-pub fn run_pass(
+/// One cell's replay alone ([`replay_from`], OPT included), or several
+/// cells' in one pass ([`crate::replay::replay_many`]).
+fn replay_cells<S: RefSource>(
+    source: S,
+    cfgs: &[ReplayConfig],
+    limit: &HostLimit,
+) -> Result<Vec<ReplayResult>, (Option<usize>, ReplayError)> {
+    match cfgs {
+        [cfg] => replay_from(source, cfg).map(|r| vec![r]).map_err(|x| (Some(0), x)),
+        _ => crate::replay::replay_many(source, cfgs, limit),
+    }
+}
+
+/// Runs a unit of work: a scenario cell, or replay cells of one trace
+/// that share a pass ([`pass_key`]; one cell alone is a pass of one).
+pub fn run_unit(
     e: &Experiment,
     cells: &[(&Cell, &Job)],
     limit: &HostLimit,
 ) -> Result<Vec<BTreeMap<String, Value>>, CellError> {
-    if let [(c, job)] = cells {
-        return run(e, c, job).map(|m| vec![m]);
+    match cells {
+        [(c, job @ Job::Scenario { .. })] => run(e, c, job).map(|m| vec![m]),
+        _ => run_pass(e, cells, limit),
     }
+}
+
+/// Runs replay cells of one trace: the trace read (or generated) once and
+/// replayed into every cell's machine, batch by batch. Each cell's metrics
+/// are what it gives alone.
+fn run_pass(
+    e: &Experiment,
+    cells: &[(&Cell, &Job)],
+    limit: &HostLimit,
+) -> Result<Vec<BTreeMap<String, Value>>, CellError> {
     let cfgs: Vec<ReplayConfig> = cells
         .iter()
         .map(|(_, j)| match j {
@@ -417,40 +415,33 @@ pub fn run_pass(
         })
         .collect();
     let (first, job) = cells[0];
-    let Subject::Trace(t) = first.subject else { unreachable!("only replays share a pass") };
-    let Job::Trace { trace_seed, .. } = job else { unreachable!("only replays share a pass") };
+    let (Subject::Trace(t), Job::Trace { trace_seed, .. }) = (first.subject, job) else {
+        unreachable!("only replays share a pass")
+    };
     let blame = |at: Option<usize>, code: i32, m: String| {
-        let c = cells[at.unwrap_or(0)].0;
-        let who = if at.is_some() {
-            format!("cell {} ({})", c.index, c.key())
-        } else {
-            format!("cells {}.. (trace {})", c.index, e.traces[t].name)
+        let who = match at {
+            Some(i) => format!("cell {} ({})", cells[i].0.index, cells[i].0.key()),
+            None => format!("cells {}.. (trace {})", first.index, e.traces[t].name),
         };
         CellError { code, message: format!("{who}: {m}") }
-    };
-    let code_of = |x: &crate::replay::ReplayError| {
-        if matches!(x, crate::replay::ReplayError::Invariant { .. }) {
-            3
-        } else {
-            2
-        }
     };
     let results = match &e.traces[t].source {
         TraceSource::File { path, format } => {
             let f = std::fs::File::open(path).map_err(|x| blame(None, 2, format!("{}: {x}", path.display())))?;
-            crate::replay::replay_many(TraceReader::new(BufReader::with_capacity(1 << 16, f), *format), &cfgs, limit)
-                .map_err(|(at, x)| {
-                    let m = match &x {
-                        crate::replay::ReplayError::Trace(tr) => format!("{}:{tr}", path.display()),
-                        other => other.to_string(),
-                    };
-                    blame(at, code_of(&x), m)
-                })?
+            replay_cells(TraceReader::new(BufReader::with_capacity(1 << 16, f), *format), &cfgs, limit).map_err(
+                |(at, x)| match &x {
+                    ReplayError::Trace(tr) => blame(at, 2, format!("{}:{tr}", path.display())),
+                    other => blame(at, code_of(other), other.to_string()),
+                },
+            )?
         }
-        TraceSource::Generated(table) => {
-            let pages = workload::pages(table, *trace_seed).map_err(|x| blame(None, 2, x))?;
-            crate::replay::replay_many(Generated(pages), &cfgs, limit)
-                .map_err(|(at, x)| blame(at, code_of(&x), x.to_string()))?
+        TraceSource::Generated { spec, seeded } => {
+            let mut spec = spec.clone();
+            if !seeded {
+                spec.seed = *trace_seed;
+            }
+            let pages = spec.pages().map_err(|x| blame(None, 2, x))?;
+            replay_cells(Generated(pages), &cfgs, limit).map_err(|(at, x)| blame(at, code_of(&x), x.to_string()))?
         }
     };
     Ok(results
@@ -460,6 +451,16 @@ pub fn run_pass(
             e.metrics.iter().map(|m| (m.clone(), all.get(m).cloned().unwrap_or(Value::Null))).collect()
         })
         .collect())
+}
+
+/// The exit code of a failed replay: 3 when an invariant broke (a bug in
+/// pagelab), 2 for the input.
+fn code_of(x: &ReplayError) -> i32 {
+    if matches!(x, ReplayError::Invariant { .. }) {
+        3
+    } else {
+        2
+    }
 }
 
 #[cfg(test)]

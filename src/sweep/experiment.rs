@@ -102,8 +102,14 @@ pub enum TraceSource {
         /// Its format.
         format: TraceFormat,
     },
-    /// A generator's settings, as the `generate` table gives them.
-    Generated(toml::Table),
+    /// A generator.
+    Generated {
+        /// Its settings.
+        spec: crate::tracegen::GenSpec,
+        /// Whether the table set its own seed; otherwise each repetition
+        /// draws one from the experiment's seed.
+        seeded: bool,
+    },
 }
 
 /// One scenario of an experiment.
@@ -328,8 +334,11 @@ pub fn parse(text: &str, file: &str, dir: &Path, sha256: String) -> Result<Exper
                 if let Some(f) = &t.format {
                     return Err(p.err(f.span(), "format: applies to a trace file, not to a generated trace"));
                 }
-                super::workload::check(g.get_ref()).map_err(|e| p.err(g.span(), format!("generate: {e}")))?;
-                TraceSource::Generated(g.get_ref().clone())
+                let spec: crate::tracegen::GenSpec = toml::Value::Table(g.get_ref().clone())
+                    .try_into()
+                    .map_err(|e: toml::de::Error| p.err(g.span(), format!("generate: {}", e.message().trim())))?;
+                spec.validate().map_err(|e| p.err(g.span(), format!("generate: {e}")))?;
+                TraceSource::Generated { spec, seeded: g.get_ref().contains_key("seed") }
             }
             (Some(f), Some(_)) => {
                 return Err(p.err(f.span(), "a trace has either `file` or `generate`, not both"));

@@ -180,7 +180,7 @@ fn bad_experiments_are_located_and_exit_2() {
         ("[experiment]\nname = \"x\"\nmetrics = [\"faults\", \"speed\"]\n[[trace]]\nname = \"t\"\nfile = \"belady.txt\"\n[grid]\nframes = 3\n", "x.toml:3:22: unknown replay metric \"speed\""),
         ("[experiment]\nname = \"x\"\n[[scenario]]\nname = \"belady\"\nmetrics = [\"five.faults\"]\n", "x.toml:5:12: unknown metric \"five.faults\""),
         ("[experiment]\nname = \"x\"\n[[scenario]]\nname = \"belady\"\n[grid.set]\nmemory = [\"1 KiB\"]\n", "x.toml:6:10: scenario belady: set.memory = \"1 KiB\": memory 1 KiB is too small"),
-        ("[experiment]\nname = \"x\"\n[[trace]]\nname = \"t\"\ngenerate = { generator = \"zipf\", pages = 10 }\n[grid]\nframes = 3\n", "x.toml:5:12: generate: refs: required"),
+        ("[experiment]\nname = \"x\"\n[[trace]]\nname = \"t\"\ngenerate = { generator = \"zipf\", pages = 10 }\n[grid]\nframes = 3\n", "x.toml:5:12: generate: refs: missing"),
         ("[experiment\nname = \"x\"\n", "x.toml:1:"),
     ];
     for (text, want) in cases {
@@ -217,4 +217,32 @@ fn slurm_script_runs_each_shard_into_its_own_directory() {
     assert_eq!(shard.lines().count(), 11, "shard 2 of 4 holds 10 of the 38 cells:\n{shard}");
     pagelab_in(Some(d.path()), &["sweep", "exp.toml", "--slurm", "41"]).code(2).stderr_has(&["at most 38 shards"]);
     let _ = s(d.path());
+}
+
+#[test]
+fn every_generator_can_feed_an_experiment() {
+    let d = TempDir::new("sweep-generators");
+    d.write(
+        "g.toml",
+        r#"
+[experiment]
+name = "loops"
+metrics = ["references", "faults"]
+[[trace]]
+name = "loop"
+generate = { generator = "loop", pages = 10, refs = 100 }
+[[trace]]
+name = "scan"
+generate = { generator = "scan", refs = 50 }
+[grid]
+policy = "fifo"
+frames = [9, 10]
+"#,
+    );
+    pagelab_in(Some(d.path()), &["sweep", "g.toml", "--out", "o", "--quiet"]).code(0);
+    let csv = read(&d.path().join("o/results.csv"));
+    let faults: Vec<&str> = csv.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+    // A loop one page larger than the working set faults on every reference
+    // under FIFO; one that fits faults once per page. A scan never hits.
+    assert_eq!(faults, ["100", "10", "50", "50"], "{csv}");
 }
