@@ -148,16 +148,10 @@ pub fn replay(a: ReplayArgs) -> i32 {
     }
     cfg.check_every = (!a.no_check).then_some(a.check_every);
     if let Some(t) = &a.tlb {
-        let mut shape = crate::tlb::TlbConfig::default();
-        let mut parts = t.split(',').map(|p| p.trim().parse::<u32>());
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(Ok(e)), None, None) => shape.entries = e,
-            (Some(Ok(e)), Some(Ok(l)), None) => (shape.entries, shape.large_entries) = (e, l),
-            _ => return bad(format!("--tlb {t:?}: expected ENTRIES or ENTRIES,LARGE, e.g. --tlb 64,32")),
-        }
-        if let Err(e) = shape.validate() {
-            return bad(format!("--tlb {t:?}: {e}"));
-        }
+        let shape = match crate::tlb::TlbConfig::parse_entries(t) {
+            Ok(s) => s,
+            Err(e) => return bad(format!("--tlb {t:?}: {e}")),
+        };
         cfg.machine.tlb = Some(shape);
     }
     if let Err(e) = cfg.machine.validate() {

@@ -40,6 +40,20 @@ impl Default for TlbConfig {
 }
 
 impl TlbConfig {
+    /// The default shape with `ENTRIES` or `ENTRIES,LARGE` entries (what
+    /// `replay --tlb` and a sweep's `tlb` axis take), checked.
+    pub fn parse_entries(s: &str) -> Result<TlbConfig, String> {
+        let mut shape = TlbConfig::default();
+        let mut parts = s.split(',').map(|p| p.trim().parse::<u32>());
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(e)), None, None) => shape.entries = e,
+            (Some(Ok(e)), Some(Ok(l)), None) => (shape.entries, shape.large_entries) = (e, l),
+            _ => return Err("expected ENTRIES or ENTRIES,LARGE, e.g. 64,32".into()),
+        }
+        shape.validate()?;
+        Ok(shape)
+    }
+
     /// Checks the shape: every array a whole number of sets.
     pub fn validate(&self) -> Result<(), String> {
         if self.ways == 0 || self.ways > 64 {
@@ -185,6 +199,19 @@ impl Tlb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_are_read_as_replay_and_sweeps_write_them() {
+        let one = TlbConfig::parse_entries("128").unwrap();
+        assert_eq!((one.entries, one.large_entries), (128, TlbConfig::default().large_entries));
+        let two = TlbConfig::parse_entries(" 64 , 32 ").unwrap();
+        assert_eq!((two.entries, two.large_entries), (64, 32));
+        for bad in ["", "x", "64,", "1,2,3", "-4"] {
+            assert!(TlbConfig::parse_entries(bad).unwrap_err().contains("ENTRIES"), "{bad}");
+        }
+        // A shape that is not a whole number of sets.
+        assert!(TlbConfig::parse_entries("3").is_err());
+    }
 
     fn tlb() -> Tlb {
         Tlb::new(TlbConfig::default(), 512)

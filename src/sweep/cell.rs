@@ -220,14 +220,7 @@ pub fn build(e: &Experiment, c: &Cell, limit: &HostLimit) -> Result<Job, Scenari
                 }
             }
             if let Some(t) = param(c, "tlb") {
-                let mut shape = crate::tlb::TlbConfig::default();
-                let mut parts = t.split(',').map(|p| p.trim().parse::<u32>());
-                match (parts.next(), parts.next(), parts.next()) {
-                    (Some(Ok(n)), None, None) => shape.entries = n,
-                    (Some(Ok(n)), Some(Ok(l)), None) => (shape.entries, shape.large_entries) = (n, l),
-                    _ => return Err(err("tlb", format!("{t:?}: expected \"ENTRIES\" or \"ENTRIES,LARGE\""))),
-                }
-                shape.validate().map_err(|x| err("tlb", x.to_string()))?;
+                let shape = crate::tlb::TlbConfig::parse_entries(t).map_err(|x| err("tlb", format!("{t:?}: {x}")))?;
                 cfg.machine.tlb = Some(shape);
             }
             if frames == 0 || frames > cfg.machine.frames() {
