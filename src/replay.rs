@@ -320,15 +320,7 @@ impl Lane<'_> {
             let end = if self.until_refresh >= (n - i) as u64 { n } else { i + self.until_refresh as usize };
             self.until_refresh -= (end - i) as u64;
             for j in i..end {
-                if let Some(a) = refs.get(j + PTE_AHEAD) {
-                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::Pte);
-                }
-                if let Some(a) = refs.get(j + FRAME_AHEAD) {
-                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::Frame);
-                }
-                if let Some(a) = refs.get(j + NEIGHBOURS_AHEAD) {
-                    self.m.prefetch(self.pid, a.page << PAGE_SHIFT, Prefetch::ListNeighbours);
-                }
+                prefetch_ahead(&self.m, self.pid, refs, j, |r| r.page);
                 let r = refs[j];
                 one(&mut self.m, self.pid, r.page, r.write, NEVER)?;
             }
@@ -383,21 +375,8 @@ pub fn replay_many<S: RefSource>(
         for (i, lane) in lanes.iter_mut().enumerate() {
             lane.run(&refs).map_err(|e| (Some(i), e))?;
         }
-        if let Some(l) = limit.bytes {
-            let held: u64 = lanes.iter().map(|x| x.m.host_bytes()).sum::<u64>() + host_memory::BASE_BYTES;
-            if held > l {
-                return Err((
-                    None,
-                    ReplayError::HostMemory(format!(
-                        "{} replays in one pass hold {} of host memory, more than the limit of {} ({})",
-                        cfgs.len(),
-                        host_memory::approx(held),
-                        host_memory::approx(l),
-                        limit.source
-                    )),
-                ));
-            }
-        }
+        let machines: Vec<&Machine> = lanes.iter().map(|x| &x.m).collect();
+        check_held(&format!("a pass of {} replays", cfgs.len()), &machines, limit).map_err(|e| (None, e))?;
         if let Some(e) = stop {
             return Err((None, ReplayError::Trace(e)));
         }
@@ -418,14 +397,20 @@ pub fn replay_many<S: RefSource>(
 /// Fails when what the machine holds has grown past `limit` (the page
 /// tables grow with every new 2 MiB of the trace's address space).
 fn check_growth(m: &Machine, limit: &HostLimit) -> Result<(), ReplayError> {
+    check_held("the replay", &[m], limit)
+}
+
+/// Fails when the machines of one replay (or one shared pass) together
+/// hold more host memory than `limit`.
+fn check_held(what: &str, machines: &[&Machine], limit: &HostLimit) -> Result<(), ReplayError> {
     let Some(l) = limit.bytes else { return Ok(()) };
-    let held = m.host_bytes() + host_memory::BASE_BYTES;
+    let held = machines.iter().map(|m| m.host_bytes()).sum::<u64>() + host_memory::BASE_BYTES;
     if held > l {
+        let references = machines.first().map_or(0, |m| m.counters().paging.references);
         return Err(ReplayError::HostMemory(format!(
-            "the replay holds {} of host memory after {} references (its page tables grow with the trace's \
-             address space), more than the limit of {} ({}); set the limit with --host-memory SIZE or {}=SIZE",
+            "{what} holds {} of host memory after {references} references (its page tables grow with the \
+             trace's address space), more than the limit of {} ({}); set the limit with --host-memory SIZE or {}=SIZE",
             host_memory::approx(held),
-            m.counters().paging.references,
             host_memory::approx(l),
             limit.source,
             host_memory::LIMIT_VAR
@@ -442,6 +427,22 @@ fn check_growth(m: &Machine, limit: &HostLimit) -> Result<(), ReplayError> {
 const PTE_AHEAD: usize = 32;
 const FRAME_AHEAD: usize = 16;
 const NEIGHBOURS_AHEAD: usize = 6;
+
+/// Asks the host for what the references after `refs[i]` will read, each
+/// stage its own distance ahead (for replays of a slice, where a bounds
+/// check per reference costs nothing next to the reference itself).
+#[inline(always)]
+fn prefetch_ahead<P>(m: &Machine, pid: ProcessId, refs: &[P], i: usize, page: impl Fn(&P) -> u64) {
+    if let Some(a) = refs.get(i + PTE_AHEAD) {
+        m.prefetch(pid, page(a) << PAGE_SHIFT, Prefetch::Pte);
+    }
+    if let Some(a) = refs.get(i + FRAME_AHEAD) {
+        m.prefetch(pid, page(a) << PAGE_SHIFT, Prefetch::Frame);
+    }
+    if let Some(a) = refs.get(i + NEIGHBOURS_AHEAD) {
+        m.prefetch(pid, page(a) << PAGE_SHIFT, Prefetch::ListNeighbours);
+    }
+}
 
 /// Replays a trace in order, reading it in batches so that the entries of
 /// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
@@ -875,15 +876,7 @@ pub fn replay_pages(pages: &[u64], cfg: &ReplayConfig) -> Result<ReplayResult, R
         let base = c * chunk;
         for (k, &p) in run.iter().enumerate() {
             let i = base + k;
-            if let Some(&a) = pages.get(i + PTE_AHEAD) {
-                m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Pte);
-            }
-            if let Some(&a) = pages.get(i + FRAME_AHEAD) {
-                m.prefetch(pid, a << PAGE_SHIFT, Prefetch::Frame);
-            }
-            if let Some(&a) = pages.get(i + NEIGHBOURS_AHEAD) {
-                m.prefetch(pid, a << PAGE_SHIFT, Prefetch::ListNeighbours);
-            }
+            prefetch_ahead(&m, pid, pages, i, |&p| p);
             one(&mut m, pid, p, false, next.get(i).copied().unwrap_or(NEVER))?;
         }
         if refresh.is_some_and(|r| (base + run.len()) as u64 % r == 0) {
@@ -985,6 +978,12 @@ mod tests {
                 c.policy.name()
             );
             assert_eq!(serde_json::to_value(r).unwrap(), serde_json::to_value(&alone).unwrap(), "{}", c.policy.name());
+        }
+        // The machines of a pass share one limit.
+        let tight = HostLimit { bytes: Some(1 << 20), source: "a test".into() };
+        match replay_many(TraceReader::new(text.as_bytes(), TraceFormat::Refs), &cfgs, &tight) {
+            Err((None, ReplayError::HostMemory(m))) => assert!(m.contains("6 replays"), "{m}"),
+            other => panic!("a 1 MiB limit for six machines: {:?}", other.map(|r| r.len())),
         }
         let opt = [ReplayConfig::new(PolicyKind::Opt, 10)];
         assert!(matches!(
