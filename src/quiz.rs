@@ -9,10 +9,46 @@
 //! [`Mark`] a point: hit or miss; on a miss the victim (or none) and, when
 //! deep, the kind of fault and each victim's list.
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 use crate::event::Event;
 use crate::machine::Machine;
 use crate::replay::TraceStep;
 use crate::runner::ReferenceOutcome;
+use crate::working_set::PolicyKind;
+
+/// The longest reference string a quiz generates.
+pub const MAX_LENGTH: u64 = 10_000;
+/// The most distinct pages a quiz uses.
+pub const MAX_PAGES: u64 = 1_000;
+/// The largest working set a quiz uses.
+pub const MAX_FRAMES: u64 = 1_000;
+
+/// The reference string of a quiz: `length` pages drawn uniformly from
+/// `0..pages` by ChaCha8 seeded with `seed`.
+pub fn reference_string(seed: u64, length: u64, pages: u64) -> Vec<u64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..length).map(|_| rng.gen_range(0..pages)).collect()
+}
+
+/// Checks a quiz's settings (as `quiz` and `tui --quiz` take them); the
+/// policy, or what was wrong.
+pub fn check_settings(policy: &str, length: u64, pages: u64, frames: u64) -> Result<PolicyKind, String> {
+    let Some(policy) = PolicyKind::parse(policy) else {
+        return Err(format!("--policy {policy:?}: expected fifo, lru, clock, opt, random, aging or wsclock"));
+    };
+    if length == 0 || length > MAX_LENGTH {
+        return Err(format!("--length {length}: expected 1 to {MAX_LENGTH} references"));
+    }
+    if pages == 0 || pages > MAX_PAGES {
+        return Err(format!("--pages {pages}: expected 1 to {MAX_PAGES} pages"));
+    }
+    if frames == 0 || frames > MAX_FRAMES {
+        return Err(format!("--frames {frames}: expected 1 to {MAX_FRAMES} frames"));
+    }
+    Ok(policy)
+}
 
 /// The kind of fault, as the quiz asks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -694,34 +694,45 @@ pub fn resolve(name: &str, overrides: &[Override]) -> Result<Scenario, ScenarioE
     })
 }
 
-/// A trace of memory references as a scenario: one process that treats
-/// every address as committed (as `pagelab replay` does), with a working
-/// set of `frames` under `policy`, on a machine of replay's default memory
-/// (4 x frames, at least 64 MiB), and one `refs` step of the whole trace,
-/// so that the TUI can step a real program's references one at a time.
-/// `format` is a trace format name (default refs); the trace is read as
-/// any scenario's trace is, with its errors located in the trace file.
-pub fn from_trace(path: &str, format: Option<&str>, policy: &str, frames: u64) -> Result<Scenario, ScenarioError> {
-    let at = |message: String| ScenarioError { file: "--trace".into(), line: 1, col: 1, message };
-    if frames == 0 || frames > 1 << 28 {
-        return Err(at(format!("--frames {frames}: expected 1 to {}", 1u64 << 28)));
-    }
-    let memory = (frames * 4 * crate::units::PAGE_SIZE).clamp(64 << 20, 1 << 40).next_multiple_of(1 << 20);
+/// A one-process scenario on the machine `pagelab replay` builds for
+/// `frames` frames (replay's default memory, its 64 GiB page file, no
+/// large pages, no balance set manager), whose process treats every
+/// address as committed, with a working set of `frames` under `policy`
+/// (a policy's name, checked as a scenario's `policy` is), and one `refs`
+/// step whose keys besides `op` and `process` are `step` (TOML lines).
+/// So a front-end can step, one at a time, the references a replay makes.
+#[allow(clippy::too_many_arguments)]
+pub fn replay_scenario(
+    name: &str,
+    title: &str,
+    description: &str,
+    policy: &str,
+    frames: u64,
+    seed: u64,
+    step: &str,
+    file: &str,
+    base_dir: Option<&std::path::Path>,
+) -> Result<Scenario, ScenarioError> {
     let quote = |v: &str| toml::Value::String(v.to_string()).to_string();
-    let name = std::path::Path::new(path).file_name().map_or(path.to_string(), |n| n.to_string_lossy().into_owned());
+    let machine = crate::replay::ReplayConfig::new(crate::working_set::PolicyKind::Fifo, frames).machine;
     let text = format!(
         r#"[scenario]
-name = "trace"
+name = {name}
 title = {title}
-description = "The references of a trace, one process treating every address as committed (as pagelab replay does)."
+description = {description}
 
 [machine]
-memory = "{memory}"
-pagefile = "{memory}"
+memory = "{memory} B"
+pagefile = "{pagefile} B"
 policy = {policy}
+seed = {seed}
+large_pages = false
+
+[machine.balance]
+enabled = false
 
 [[process]]
-name = "trace"
+name = {name}
 ws_min = 1
 ws_max = {frames}
 hard_max = true
@@ -729,17 +740,43 @@ commit_on_touch = true
 
 [[step]]
 op = "refs"
-process = "trace"
-trace = {trace}
-format = {format}
+process = {name}
+{step}
 "#,
-        title = quote(&format!("{name}: {policy}, {frames} frames")),
+        name = quote(name),
+        title = quote(title),
+        description = quote(description),
+        memory = machine.memory.0,
+        pagefile = machine.pagefile.0,
         policy = quote(policy),
-        trace = quote(path),
-        format = quote(format.unwrap_or("auto")),
     );
+    validate::load_str(&text, file, base_dir, &[])
+}
+
+/// A trace of memory references as a scenario ([`replay_scenario`]): one
+/// `refs` step of the whole trace, so that the TUI can step a real
+/// program's references one at a time. `format` is a trace format name
+/// (default auto); the trace is read as any scenario's trace is, with its
+/// errors located in the trace file.
+pub fn from_trace(path: &str, format: Option<&str>, policy: &str, frames: u64) -> Result<Scenario, ScenarioError> {
+    let at = |message: String| ScenarioError { file: "--trace".into(), line: 1, col: 1, message };
+    if frames == 0 || frames > 1 << 28 {
+        return Err(at(format!("--frames {frames}: expected 1 to {}", 1u64 << 28)));
+    }
+    let quote = |v: &str| toml::Value::String(v.to_string()).to_string();
+    let name = std::path::Path::new(path).file_name().map_or(path.to_string(), |n| n.to_string_lossy().into_owned());
     let cwd = std::env::current_dir().map_err(|e| at(format!("cannot read the current directory: {e}")))?;
-    validate::load_str(&text, "--trace", Some(&cwd), &[])
+    replay_scenario(
+        "trace",
+        &format!("{name}: {policy}, {frames} frames"),
+        "The references of a trace, one process treating every address as committed (as pagelab replay does).",
+        policy,
+        frames,
+        0,
+        &format!("trace = {}\nformat = {}", quote(path), quote(format.unwrap_or("auto"))),
+        "--trace",
+        Some(&cwd),
+    )
 }
 
 #[cfg(test)]
@@ -764,6 +801,27 @@ mod trace_tests {
         }
         assert_eq!(refs, 20, "Silberschatz's string, one reference at a time");
         assert_eq!(r.machine().counters().paging.faults(), 15, "FIFO with 3 frames");
+    }
+
+    #[test]
+    fn a_stepped_trace_splits_soft_and_hard_faults_as_its_replay_does() {
+        // Two passes over 20,000 pages: more than replay's 64 MiB (16,384
+        // pages) holds, so the second pass has hard faults.
+        let text: String = (0..2).flat_map(|_| 0..20_000u64).map(|p| format!("{p}\n")).collect();
+        let path = std::env::temp_dir().join(format!("pagelab-stepped-{}.refs", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let s = from_trace(path.to_str().unwrap(), None, "fifo", 16).unwrap();
+        let mut r = crate::runner::Runner::new(std::sync::Arc::new(s), false).unwrap();
+        while r.step().is_some() {}
+        let c = r.machine().counters().paging;
+        let cfg = crate::replay::ReplayConfig::new(crate::working_set::PolicyKind::Fifo, 16);
+        let alone = crate::replay::replay(text.as_bytes(), crate::trace::TraceFormat::Refs, &cfg).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(alone.breakdown.hard > 0, "the trace outgrows the memory");
+        assert_eq!(
+            (c.demand_zero, c.soft, c.hard_pagefile),
+            (alone.breakdown.demand_zero, alone.breakdown.soft, alone.breakdown.hard)
+        );
     }
 
     #[test]

@@ -122,46 +122,26 @@ impl Generated {
     /// replays it: every address committed, a working set of `frames`
     /// pages, on replay's default memory, no balance set manager.
     pub fn scenario(&self) -> Result<crate::scenario::Scenario, String> {
-        let policy = crate::cli::quiz::check_settings(&self.policy, self.length, self.pages, self.frames)?;
-        let refs = crate::cli::quiz::reference_string(self.seed, self.length, self.pages);
-        let memory = crate::replay::ReplayConfig::new(policy, self.frames).machine.memory;
+        let policy = crate::quiz::check_settings(&self.policy, self.length, self.pages, self.frames)?;
+        let refs = crate::quiz::reference_string(self.seed, self.length, self.pages);
         let list = refs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-        let text = format!(
-            r#"[scenario]
-name = "quiz"
-title = "seed {seed}: {length} references to pages 0-{last}, {policy}, {frames} frames"
-description = "The reference string pagelab quiz --seed {seed} --length {length} --pages {pages} generates, in one process whose working set holds {frames} pages under {policy}, every address committed (as pagelab replay runs a trace)."
-
-[machine]
-memory = "{memory} B"
-policy = "{policy}"
-seed = {seed}
-large_pages = false
-
-[machine.balance]
-enabled = false
-
-[[process]]
-name = "quiz"
-ws_min = 1
-ws_max = {frames}
-hard_max = true
-commit_on_touch = true
-
-[[step]]
-op = "refs"
-process = "quiz"
-refs = [{list}]
-"#,
-            seed = self.seed,
-            length = self.length,
-            pages = self.pages,
-            last = self.pages - 1,
-            policy = policy.name(),
-            frames = self.frames,
-            memory = memory.0,
-        );
-        crate::scenario::load_str(&text, "--quiz", None, &[]).map_err(|e| e.to_string())
+        let (seed, length, pages, frames, policy) = (self.seed, self.length, self.pages, self.frames, policy.name());
+        crate::scenario::replay_scenario(
+            "quiz",
+            &format!("seed {seed}: {length} references to pages 0-{}, {policy}, {frames} frames", pages - 1),
+            &format!(
+                "The reference string pagelab quiz --seed {seed} --length {length} --pages {pages} generates, in one \
+                 process whose working set holds {frames} pages under {policy}, every address committed (as pagelab \
+                 replay runs a trace)."
+            ),
+            policy,
+            frames,
+            seed,
+            &format!("refs = [{list}]"),
+            "--quiz",
+            None,
+        )
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -11,20 +11,12 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use clap::Args;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use super::{EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
+pub use crate::quiz::{check_settings, reference_string, MAX_FRAMES, MAX_LENGTH, MAX_PAGES};
 use crate::quiz::{mark, parse_miss, Answer, Kind, List, Question, Score, VictimAnswer};
 use crate::replay::{policy_order, ReplayConfig, ReplayError, TraceStep, Tracer};
 use crate::working_set::{PolicyKind, NEVER};
-
-/// The longest reference string a quiz generates.
-pub const MAX_LENGTH: u64 = 10_000;
-/// The most distinct pages a quiz uses.
-pub const MAX_PAGES: u64 = 1_000;
-/// The largest working set a quiz uses.
-pub const MAX_FRAMES: u64 = 1_000;
 
 /// Arguments of `quiz`.
 #[derive(Debug, Args)]
@@ -58,13 +50,6 @@ fn bad(msg: String) -> i32 {
     EXIT_BAD_INPUT
 }
 
-/// The reference string of a quiz: `length` pages drawn uniformly from
-/// `0..pages` by ChaCha8 seeded with `seed`.
-pub fn reference_string(seed: u64, length: u64, pages: u64) -> Vec<u64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..length).map(|_| rng.gen_range(0..pages)).collect()
-}
-
 /// Every reference of the string, replayed and explained.
 fn answer_key(refs: &[u64], cfg: &ReplayConfig) -> Result<Vec<TraceStep>, ReplayError> {
     let mut t = Tracer::new(cfg)?;
@@ -76,24 +61,6 @@ fn answer_key(refs: &[u64], cfg: &ReplayConfig) -> Result<Vec<TraceStep>, Replay
         .collect::<Result<Vec<_>, _>>()?;
     t.finish(cfg)?;
     Ok(steps)
-}
-
-/// Checks a quiz's settings (as `quiz` and `tui --quiz` take them); the
-/// policy, or what was wrong.
-pub fn check_settings(policy: &str, length: u64, pages: u64, frames: u64) -> Result<PolicyKind, String> {
-    let Some(policy) = PolicyKind::parse(policy) else {
-        return Err(format!("--policy {policy:?}: expected fifo, lru, clock, opt, random, aging or wsclock"));
-    };
-    if length == 0 || length > MAX_LENGTH {
-        return Err(format!("--length {length}: expected 1 to {MAX_LENGTH} references"));
-    }
-    if pages == 0 || pages > MAX_PAGES {
-        return Err(format!("--pages {pages}: expected 1 to {MAX_PAGES} pages"));
-    }
-    if frames == 0 || frames > MAX_FRAMES {
-        return Err(format!("--frames {frames}: expected 1 to {MAX_FRAMES} frames"));
-    }
-    Ok(policy)
 }
 
 /// Runs `quiz`.

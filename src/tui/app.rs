@@ -1402,7 +1402,7 @@ mod tests {
             let g = crate::tui::Generated { seed: 42, length: 20, pages: 8, frames: 3, policy: policy.into() };
             let mut a = App::new(Arc::new(g.scenario().unwrap()), (80, 24)).unwrap();
             // The key, as pagelab quiz replays the string.
-            let refs = crate::cli::quiz::reference_string(42, 20, 8);
+            let refs = crate::quiz::reference_string(42, 20, 8);
             let mut cfg = crate::replay::ReplayConfig::new(crate::working_set::PolicyKind::parse(policy).unwrap(), 3);
             cfg.machine.seed = 42;
             let mut t = crate::replay::Tracer::new(&cfg).unwrap();
