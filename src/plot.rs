@@ -131,6 +131,23 @@ fn tick(v: f64) -> String {
     s
 }
 
+/// The legend box every chart draws: small type on a pale ground.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .label_font((FONT, TICK_PX))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .legend_area_size(14)
+        .margin(4)
+        .draw()
+        .map_err(err)
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     format!("drawing failed: {e}")
 }
@@ -247,17 +264,7 @@ impl LineChart {
             };
             anno.label(&s.name);
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, TICK_PX))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .legend_area_size(14)
-            .margin(4)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(chart, SeriesLabelPosition::UpperRight)
     }
 }
 
@@ -360,16 +367,7 @@ impl BreakdownChart {
             }
         }
         if legend {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font((FONT, TICK_PX))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(160, 160, 160))
-                .legend_area_size(14)
-                .margin(4)
-                .draw()
-                .map_err(err)?;
+            self::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         }
         Ok(())
     }
