@@ -20,6 +20,7 @@ mod util;
 
 mod bad_input;
 mod cli;
+mod curves;
 mod determinism;
 mod docs;
 mod fragmentation;
