@@ -268,23 +268,7 @@ pub fn replay_from<S: RefSource>(mut source: S, cfg: &ReplayConfig) -> Result<Re
     let (mut m, pid) = replay_machine(cfg)?;
     if cfg.policy == PolicyKind::Opt {
         // OPT needs the whole future: the trace is held, within the limit.
-        let mut refs: Vec<TraceRef> = Vec::new();
-        loop {
-            let before = refs.len();
-            if let Some(e) = source.read_batch(&mut refs, 1 << 16) {
-                return Err(ReplayError::Trace(e));
-            }
-            if refs.len() == before {
-                break;
-            }
-            host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
-                .check(
-                    &cfg.host_limit,
-                    &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
-                    "replay fewer references with OPT, or use a policy that streams",
-                )
-                .map_err(ReplayError::HostMemory)?;
-        }
+        let refs = hold_whole(&mut source, cfg)?;
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
         let mut last = 0;
@@ -392,6 +376,29 @@ pub fn replay_many<S: RefSource>(
             Ok(result(&lane.m, lane.cfg))
         })
         .collect()
+}
+
+/// The whole trace, for OPT (which needs each reference's next use),
+/// checked against the host-memory limit as it grows. A malformed record
+/// stops it before any reference is replayed.
+fn hold_whole<S: RefSource>(source: &mut S, cfg: &ReplayConfig) -> Result<Vec<TraceRef>, ReplayError> {
+    let mut refs: Vec<TraceRef> = Vec::new();
+    loop {
+        let before = refs.len();
+        if let Some(e) = source.read_batch(&mut refs, 1 << 16) {
+            return Err(ReplayError::Trace(e));
+        }
+        if refs.len() == before {
+            return Ok(refs);
+        }
+        host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
+            .check(
+                &cfg.host_limit,
+                &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
+                "replay fewer references with OPT, or use a policy that streams",
+            )
+            .map_err(ReplayError::HostMemory)?;
+    }
 }
 
 /// Fails when what the machine holds has grown past `limit` (the page
@@ -725,21 +732,9 @@ pub fn replay_traced(
     mut each: impl FnMut(&TraceStep) -> std::io::Result<()>,
 ) -> Result<ReplayResult, ReplayError> {
     let mut t = Tracer::new(cfg)?;
-    let reader = TraceReader::new(input, format);
+    let mut reader = TraceReader::new(input, format);
     if cfg.policy == PolicyKind::Opt {
-        let mut refs: Vec<TraceRef> = Vec::new();
-        for r in reader {
-            refs.push(r.map_err(ReplayError::Trace)?);
-            if refs.len() % (1 << 16) == 0 {
-                host_memory::replay(&cfg.machine, cfg.policy, cfg.frames, Some(refs.len() as u64))
-                    .check(
-                        &cfg.host_limit,
-                        &format!("the OPT replay, which holds the whole trace ({} references read),", refs.len()),
-                        "replay fewer references with OPT, or use a policy that streams",
-                    )
-                    .map_err(ReplayError::HostMemory)?;
-            }
-        }
+        let refs = hold_whole(&mut reader, cfg)?;
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
         for (r, n) in refs.iter().zip(next) {

@@ -991,17 +991,7 @@ fn parse_number(tok: &[u8]) -> Option<u64> {
     if let Some(h) = tok.strip_prefix(b"0x").or_else(|| tok.strip_prefix(b"0X")) {
         return parse_hex(h);
     }
-    if tok.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in tok {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(v)
+    parse_decimal(tok)
 }
 
 /// Reads a whole trace into memory.
