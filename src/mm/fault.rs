@@ -33,7 +33,8 @@ pub enum Prefetch {
     /// The PFN entry of the frame a valid or transition PTE names.
     Frame,
     /// The PFN entries before and after that frame on its page list,
-    /// which a soft fault unlinks it from.
+    /// which a soft fault unlinks it from; for a resident page, what a
+    /// policy that tracks references keeps of its WSLE.
     ListNeighbours,
 }
 
@@ -169,8 +170,18 @@ impl Machine {
         }
         let pte = *pte;
         // A resident page's frame is read only by a policy that tracks
-        // references, and is on no list.
-        if pte.is_valid() && (what == Prefetch::ListNeighbours || !p.ws.tracks_references()) {
+        // references, and is on no list; the last stage fetches what that
+        // policy reads of its WSLE, whose index the frame's entry holds
+        // (fetched by the stage before).
+        if pte.is_valid() {
+            if p.ws.tracks_references() && what != Prefetch::Pte {
+                if let Some(e) = pte.frame().and_then(|pfn| self.pfn.get(pfn)) {
+                    match what {
+                        Prefetch::Frame => crate::host::prefetch(e),
+                        _ => p.ws.prefetch_slot(e.ws_index()),
+                    }
+                }
+            }
             return;
         }
         let Some(pfn) = pte.frame() else { return };

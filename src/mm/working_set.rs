@@ -325,6 +325,32 @@ impl WorkingSet {
         true
     }
 
+    /// Tells the host that the policy will soon read what it keeps of the
+    /// page in `slot` (LRU's WSLE, OPT's next use, the clock's use bit), so
+    /// that a replay can fetch it ahead. Changes nothing.
+    #[inline(always)]
+    pub fn prefetch_slot(&self, slot: u32) {
+        let s = slot as usize;
+        match self.policy {
+            PolicyKind::Lru => {
+                if let Some(w) = self.slots.get(s) {
+                    crate::host::prefetch(w);
+                }
+            }
+            PolicyKind::Opt => {
+                if let Some(k) = self.next_use.get(s) {
+                    crate::host::prefetch(k);
+                }
+            }
+            PolicyKind::Clock => {
+                if let Some(b) = self.use_bit.get(s) {
+                    crate::host::prefetch(b);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Whether a reference to a resident page must be reported to the
     /// policy (FIFO and random ignore references).
     #[inline]
