@@ -24,10 +24,10 @@ pub struct GenTraceArgs {
     pub generator: Option<String>,
     /// Distinct pages: the trace names pages BASE to BASE+N-1 (a scan's
     /// default: as many as --refs).
-    #[arg(long, conflicts_with_all = ["spec", "spec_file"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["spec", "spec_file"])]
     pub pages: Option<u64>,
     /// References to generate.
-    #[arg(long, conflicts_with_all = ["spec", "spec_file"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["spec", "spec_file"])]
     pub refs: Option<u64>,
     /// Zipf skew: the page of popularity rank k is referenced with
     /// probability proportional to 1/k^alpha (0 is uniform; default 0.99).
