@@ -395,7 +395,7 @@ research
 # trace and the CSV stay out of the repository.
 curves() {
     mkdir -p "$work/curves/book/src" "$out/mrc"
-    cp -R book/src/traces "$work/curves/book/src/"
+    cp -R book/src/traces book/src/experiments "$work/curves/book/src/"
     local abs_bin
     abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
     (
@@ -409,6 +409,11 @@ curves() {
         run 0 mrc/lru.txt mrc mix.refs --sizes 10-250/40
         run 0 mrc/cliff.txt mrc mix.refs --sizes 66-92/2
         run 0 mrc/policies.txt mrc mix.refs --policy lru,fifo,clock,aging,opt --sizes 70,90
+        run 0 mrc/sweep.txt sweep book/src/experiments/curves.toml --out runs/curves --quiet
+        {
+            echo '$ cut -d, -f2-4,8- runs/curves/results.csv'
+            cut -d, -f2-4,8- runs/curves/results.csv
+        } >"$out/mrc/sweep-results.txt"
         run 0 mrc/plot.txt mrc mix.refs --policy lru,fifo,clock,aging,opt --sizes 5-250/5 -o mix.csv --plot mix.svg
         {
             echo '$ grep -c , mix.csv'

@@ -209,3 +209,33 @@ fn mrc_reports_a_bad_trace_with_the_format_it_read_and_refuses_a_bad_format() {
         .code(2)
         .stderr_has(&["--format \"xml\": expected one of auto, refs, lackey, oracle-general"]);
 }
+
+#[test]
+fn a_spec_gen_trace_writes_is_the_trace_a_sweep_generates_from_the_same_table() {
+    let d = TempDir::new("gen-sweep");
+    let table = "{ generator = \"phases\", seed = 5, phases = [{ generator = \"uniform\", pages = 60, refs = 1500 }, \
+                 { generator = \"mix\", refs = 1500, parts = [{ weight = 1, generator = \"zipf\", pages = 90 }, \
+                 { weight = 1, generator = \"loop\", pages = 25, base = 500 }] }] }";
+    gen(&d, "t.refs", &["--spec", table], &[]);
+    d.write(
+        "e.toml",
+        format!(
+            "[experiment]\nname = \"e\"\nmetrics = [\"faults\"]\n[[trace]]\nname = \"g\"\ngenerate = {table}\n\
+             [grid]\npolicy = [\"fifo\", \"lru\"]\nframes = [8, 40]\n"
+        ),
+    );
+    pagelab_in(Some(d.path()), &["sweep", "e.toml", "--out", "r", "--quiet"]).code(0);
+    let results = std::fs::read_to_string(d.path().join("r/results.csv")).unwrap();
+    let mut lines = results.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut rows = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let (policy, frames, faults) = (f[col("policy")], f[col("frames")], f[col("faults")]);
+        let r = pagelab_in(Some(d.path()), &["replay", "t.refs", "--policy", policy, "--frames", frames, "--json"]);
+        assert_eq!(r.code(0).json()["faults"].to_string(), faults, "{line}");
+        rows += 1;
+    }
+    assert_eq!(rows, 4);
+}
