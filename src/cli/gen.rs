@@ -212,6 +212,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn spec_errors_name_the_flags() {
+        assert_eq!(as_flag("pages = 0: expected 1 to 9"), "--pages 0: expected 1 to 9");
+        assert_eq!(as_flag("pages: missing (generator \"zipf\")"), "--pages: missing (generator \"zipf\")");
+        assert_eq!(as_flag("base = 7: the range"), "--base 7: the range");
+    }
+
+    #[test]
     fn pages_format_in_decimal_with_a_newline() {
         let mut b = itoa_buf();
         assert_eq!(format_page(&mut b, 0), b"0\n");

@@ -284,6 +284,23 @@ mod tests {
     }
 
     #[test]
+    fn a_settled_format_opens_the_trace_again_as_it_was_detected() {
+        let z: &[u8] = include_bytes!("testdata/zipf100.oracleGeneral.zst");
+        let open = |bytes: &'static [u8], choice| open_reader(Box::new(bytes), None, choice, None).unwrap();
+        let first = open(z, FormatChoice::Auto);
+        assert_eq!((first.format, first.compressed), (TraceFormat::OracleGeneral, true));
+        assert_eq!(first.settled(), FormatChoice::Given(TraceFormat::OracleGeneralZst));
+        let again = open(z, first.settled());
+        assert_eq!((again.format, again.compressed, again.detected), (TraceFormat::OracleGeneral, true, None));
+        let refs = open(b"1 2 3\n", FormatChoice::Auto);
+        assert_eq!(refs.settled(), FormatChoice::Given(TraceFormat::Refs));
+        // Records as they stand, even when they start like zstd data.
+        let raw = open(z, FormatChoice::Given(TraceFormat::OracleGeneral));
+        assert!(!raw.compressed);
+        assert_eq!(raw.settled(), FormatChoice::Given(TraceFormat::OracleGeneral));
+    }
+
+    #[test]
     fn format_choices_parse() {
         assert_eq!(FormatChoice::parse("auto"), Some(FormatChoice::Auto));
         assert_eq!(FormatChoice::parse("csv"), Some(FormatChoice::Given(TraceFormat::Csv(CsvParams::default()))));
