@@ -35,8 +35,9 @@
 //! Aging and WSClock read the accessed bit of the PTE, as the hardware sets
 //! it, so the hit path tells them nothing.
 
-use std::collections::BTreeSet;
+mod opt_index;
 
+use opt_index::{OptIndex, GONE};
 use rand::Rng;
 use serde::Serialize;
 
@@ -120,9 +121,19 @@ impl PolicyKind {
     }
 }
 
-/// Host bytes one entry of OPT's ordered set takes (a 12-byte key in a
-/// B-tree node about two-thirds full), rounded up.
-const OPT_INDEX_BYTES: usize = 32;
+/// A next use as OPT's index keeps it: [`GONE`] marks a slot in no
+/// order, so a next use of that value (past any trace) counts as never.
+#[inline(always)]
+fn opt_key(next_use: u64) -> u64 {
+    if next_use == GONE {
+        NEVER
+    } else {
+        next_use
+    }
+}
+
+/// Host bytes OPT's index takes per page (see [`OptIndex`]).
+const OPT_INDEX_BYTES: usize = OptIndex::BYTES_PER_PAGE;
 
 /// The oldest age a WSLE reaches: ages run from 0 to 3 (WRK `mi.h`:
 /// MI_USE_AGE_COUNT 4, MI_USE_AGE_MAX).
@@ -173,10 +184,10 @@ pub struct WorkingSet {
     /// Clock use bits (one per slot under clock, empty otherwise) and hand.
     use_bit: Vec<bool>,
     hand: u32,
-    /// OPT: next-use time per slot (empty under other policies), and the
-    /// set ordered by it.
+    /// OPT: next-use time per slot (empty under other policies; [`GONE`]
+    /// for a slot in no order), and the heap ordered by it.
     next_use: Vec<u64>,
-    by_next_use: BTreeSet<(u64, u32)>,
+    by_next_use: OptIndex,
     /// Random: a dense array of occupied slots and each slot's position in
     /// it (empty under other policies).
     dense: Vec<u32>,
@@ -234,7 +245,7 @@ impl WorkingSet {
             use_bit: Vec::new(),
             hand: NIL,
             next_use: Vec::new(),
-            by_next_use: BTreeSet::new(),
+            by_next_use: OptIndex::default(),
             dense: Vec::new(),
             dense_pos: Vec::new(),
             age: Vec::new(),
@@ -384,7 +395,7 @@ impl WorkingSet {
             + self.free_slots.capacity() * 4
             + self.use_bit.capacity()
             + self.next_use.capacity() * 8
-            + self.by_next_use.len() * OPT_INDEX_BYTES
+            + self.by_next_use.host_bytes()
             + self.dense.capacity() * 4
             + self.dense_pos.capacity() * 4
             + self.age.capacity()
@@ -423,7 +434,7 @@ impl WorkingSet {
                 self.slots.push(Wsle { vpn: vpn.0, prev: NIL, next: NIL });
                 match self.policy {
                     PolicyKind::Clock => self.use_bit.push(false),
-                    PolicyKind::Opt => self.next_use.push(NEVER),
+                    PolicyKind::Opt => self.next_use.push(GONE),
                     PolicyKind::Random => self.dense_pos.push(NIL),
                     PolicyKind::Aging => self.age.push(0),
                     PolicyKind::WsClock => self.last_use.push(0),
@@ -460,8 +471,8 @@ impl WorkingSet {
             }
             PolicyKind::Opt => {
                 self.link_tail(s);
-                self.next_use[s as usize] = next_use;
-                self.by_next_use.insert((next_use, s));
+                self.next_use[s as usize] = opt_key(next_use);
+                self.by_next_use.insert(s, &self.next_use);
             }
             PolicyKind::Random => {
                 self.link_tail(s);
@@ -489,10 +500,8 @@ impl WorkingSet {
             }
             PolicyKind::Clock => self.use_bit[slot as usize] = true,
             PolicyKind::Opt => {
-                let old = self.next_use[slot as usize];
-                self.by_next_use.remove(&(old, slot));
-                self.next_use[slot as usize] = next_use;
-                self.by_next_use.insert((next_use, slot));
+                self.next_use[slot as usize] = opt_key(next_use);
+                self.by_next_use.update(slot, &self.next_use);
             }
             PolicyKind::Fifo | PolicyKind::Random | PolicyKind::Aging | PolicyKind::WsClock => {}
         }
@@ -521,7 +530,7 @@ impl WorkingSet {
                 self.hand = h;
                 h
             }
-            PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s)?,
+            PolicyKind::Opt => self.by_next_use.top()?,
             PolicyKind::Random => self.dense[rng.gen_range(0..self.dense.len())],
             PolicyKind::Aging | PolicyKind::WsClock => unreachable!("scanned above"),
         })
@@ -670,7 +679,7 @@ impl WorkingSet {
                 }
                 Some(self.hand)
             }
-            PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s),
+            PolicyKind::Opt => self.by_next_use.top(),
             PolicyKind::Random => None,
             // The page the next scan would take if no page were referenced
             // before it: the accessed bits live in the PTEs.
@@ -722,7 +731,8 @@ impl WorkingSet {
                 }
             }
             PolicyKind::Opt => {
-                self.by_next_use.remove(&(self.next_use[s], slot));
+                self.next_use[s] = GONE;
+                self.by_next_use.remove(&self.next_use);
             }
             PolicyKind::Random => {
                 let pos = self.dense_pos[s] as usize;
@@ -776,7 +786,7 @@ impl WorkingSet {
             last_use: if self.policy == PolicyKind::WsClock { self.last_use[s as usize] } else { 0 },
         };
         match self.policy {
-            PolicyKind::Opt => Box::new(self.by_next_use.iter().rev().map(move |&(_, s)| mk(s))),
+            PolicyKind::Opt => Box::new(self.by_next_use.in_order(&self.next_use).into_iter().map(mk)),
             PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock => {
                 let mut h = self.hand;
                 Box::new((0..self.len).map(move |_| {
@@ -832,6 +842,7 @@ impl WorkingSet {
         }
         match self.policy {
             PolicyKind::Opt if self.by_next_use.len() as u64 != self.len => Err("OPT index out of step".into()),
+            PolicyKind::Opt => self.by_next_use.audit(&self.next_use).and_then(|()| self.audit_order()),
             PolicyKind::Random if self.dense.len() as u64 != self.len => Err("random index out of step".into()),
             p if p.circular() && (self.hand == NIL) != (self.len == 0) => Err("clock hand out of step".into()),
             PolicyKind::Aging if self.age.len() != self.slots.len() => Err("aging ages out of step".into()),
@@ -847,7 +858,7 @@ impl WorkingSet {
     fn audit_order(&self) -> Result<(), String> {
         for (s, _) in self.slots().filter(|&(s, _)| !self.is_locked(s)) {
             let ok = match self.policy {
-                PolicyKind::Opt => self.by_next_use.contains(&(self.next_use[s as usize], s)),
+                PolicyKind::Opt => self.next_use[s as usize] != GONE,
                 PolicyKind::Random => self.dense.get(self.dense_pos[s as usize] as usize) == Some(&s),
                 PolicyKind::Aging => self.age[s as usize] <= MAX_AGE,
                 _ => true,
