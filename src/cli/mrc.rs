@@ -364,11 +364,14 @@ fn replay_curves(
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    // Host memory: each replay's bound (OPT holds the whole trace), as
+    // Host memory: each replay's bound (OPT holds the whole trace, unless
+    // its oracleGeneral records carry their next uses and it streams), as
     // many at once as fit beside what is held already.
+    let opt_streams = matches!(choice, FormatChoice::Given(TraceFormat::OracleGeneral | TraceFormat::OracleGeneralZst));
     let bound = |&(p, f): &(PolicyKind, u64)| {
         let cfg = config(p, f);
-        host_memory::replay(&cfg.machine, p, f, (p == PolicyKind::Opt).then_some(references)).total()
+        let held = (p == PolicyKind::Opt && !opt_streams).then_some(references);
+        host_memory::replay(&cfg.machine, p, f, held).total()
     };
     let largest = jobs.iter().map(bound).max().unwrap_or(0);
     let cores = a.jobs.unwrap_or_else(rayon::current_num_threads).max(1);

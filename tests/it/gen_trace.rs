@@ -239,3 +239,16 @@ fn a_spec_gen_trace_writes_is_the_trace_a_sweep_generates_from_the_same_table() 
     }
     assert_eq!(rows, 4);
 }
+
+#[test]
+fn mrc_s_opt_streams_an_oracle_general_trace_within_a_limit_that_refuses_the_text() {
+    let d = TempDir::new("mrc-opt-stream");
+    let spec = ["--spec", "{ generator = \"loop\", pages = 3, refs = 70002 }"];
+    gen(&d, "t.refs", &spec, &[]);
+    gen(&d, "t.bin", &spec, &["--format", "oracle-general"]);
+    let args = |t: &'static str| ["mrc", t, "--policy", "opt,lru", "--sizes", "2,3", "--host-memory", "20MiB"];
+    pagelab_in(Some(d.path()), &args("t.refs")).code(2).stderr_has(&["the OPT replay, which holds the whole trace"]);
+    let out = pagelab_in(Some(d.path()), &args("t.bin")).code(0).stdout.clone();
+    assert!(out.contains("\nopt,2,70002,35002,"), "{out}");
+    assert!(out.contains("\nopt,3,70002,3,"), "{out}");
+}
