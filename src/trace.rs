@@ -31,7 +31,7 @@ mod zstd;
 use std::fmt;
 use std::io::{BufRead, Read};
 
-pub use detect::{detect, open_trace, Detected, FormatChoice, OpenedTrace};
+pub use detect::{detect, open_reader, open_trace, Detected, FormatChoice, OpenedTrace};
 pub use zstd::ZstdDecoder;
 
 /// How object ids of the text and CSV formats become page numbers.

@@ -15,6 +15,7 @@
 //! - `numa`: NUMA residency: ordinary pages drift after paging, AWE pages
 //!   stay where they were allocated, remote references counted;
 //! - `teaching`: `replay --trace` line by line, and `quiz` with its answer key.
+//! - `gen_trace`: every generator through `gen-trace`, and `mrc --format auto`.
 
 mod util;
 
@@ -24,6 +25,7 @@ mod curves;
 mod determinism;
 mod docs;
 mod fragmentation;
+mod gen_trace;
 mod hardening;
 mod lackey;
 mod memory_pressure;
