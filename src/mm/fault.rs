@@ -199,13 +199,15 @@ impl Machine {
     }
 
     /// Fetches the entries of the working set's coming victims (FIFO and
-    /// LRU evict from the head of their order), a pipeline run at each
+    /// LRU evict from the head of their order, random from draws taken
+    /// ahead), a pipeline run at each
     /// eviction: the PTE of the fourth victim to come, and the PFN entry of
     /// the second, whose PTE an eviction two earlier fetched. By the time a
     /// page is evicted both its entries have had two faults' time to arrive.
     #[inline(always)]
     pub(crate) fn prefetch_victims(&self, pid: ProcessId) {
         let p = &self.processes[pid.0 as usize];
+        p.ws.prefetch_coming_victims();
         let [_, second, _, fourth] = p.ws.next_victims::<4>();
         if let Some(pte) = fourth.and_then(|s| p.page_table.peek(p.ws.vpn_of(s))) {
             crate::host::prefetch(pte);

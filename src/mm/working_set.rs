@@ -121,6 +121,17 @@ impl PolicyKind {
     }
 }
 
+/// Victims the random policy draws ahead of time.
+const RANDOM_AHEAD: usize = 8;
+
+/// A position below `n` from a 64-bit draw `x`: the high half of `x * n`
+/// (Lemire's multiply-shift). Every position is equally likely to within
+/// `n / 2^64`.
+#[inline(always)]
+fn pick(x: u64, n: usize) -> usize {
+    ((x as u128 * n as u128) >> 64) as usize
+}
+
 /// A next use as OPT's index keeps it: [`GONE`] marks a slot in no
 /// order, so a next use of that value (past any trace) counts as never.
 #[inline(always)]
@@ -192,6 +203,10 @@ pub struct WorkingSet {
     /// it (empty under other policies).
     dense: Vec<u32>,
     dense_pos: Vec<u32>,
+    /// Random: the generator's draws for the coming victims, taken
+    /// [`RANDOM_AHEAD`] victims early so that a replay can fetch a
+    /// victim's entries before it is evicted (see [`pick`]).
+    ahead: std::collections::VecDeque<u64>,
     /// Aging: each slot's age, 0 to [`MAX_AGE`] (empty under other policies).
     age: Vec<u8>,
     /// WSClock: each slot's virtual time of last use (empty under other
@@ -247,6 +262,7 @@ impl WorkingSet {
             next_use: Vec::new(),
             by_next_use: OptIndex::default(),
             dense: Vec::new(),
+            ahead: std::collections::VecDeque::new(),
             dense_pos: Vec::new(),
             age: Vec::new(),
             last_use: Vec::new(),
@@ -424,6 +440,7 @@ impl WorkingSet {
             + self.by_next_use.host_bytes()
             + self.dense.capacity() * 4
             + self.dense_pos.capacity() * 4
+            + self.ahead.capacity() * 8
             + self.age.capacity()
             + self.last_use.capacity() * 8) as u64
     }
@@ -557,7 +574,13 @@ impl WorkingSet {
                 h
             }
             PolicyKind::Opt => self.by_next_use.top()?,
-            PolicyKind::Random => self.dense[rng.gen_range(0..self.dense.len())],
+            PolicyKind::Random => {
+                while self.ahead.len() <= RANDOM_AHEAD {
+                    self.ahead.push_back(rng.next_u64());
+                }
+                let x = self.ahead.pop_front().expect("drawn above");
+                self.dense[pick(x, self.dense.len())]
+            }
             PolicyKind::Aging | PolicyKind::WsClock => unreachable!("scanned above"),
         })
     }
@@ -667,13 +690,45 @@ impl WorkingSet {
         v
     }
 
+    /// Random: fetches the first two links of the chain from a draw to its
+    /// victim's entries, for victims further ahead than
+    /// [`WorkingSet::next_victims`] reaches: the dense array's entry for
+    /// the eighth victim to come, and the WSLE of the sixth (whose dense
+    /// entry was fetched two evictions ago). Called just after an
+    /// eviction, it guesses with the working set one page fuller, as it
+    /// will be when the next victim is chosen. FIFO's and LRU's next WSLEs
+    /// follow in memory, which the host fetches by itself.
+    #[inline(always)]
+    pub fn prefetch_coming_victims(&self) {
+        if self.policy != PolicyKind::Random || self.ahead.len() < RANDOM_AHEAD {
+            return;
+        }
+        let n = self.dense.len() + 1;
+        if let Some(d) = self.dense.get(pick(self.ahead[RANDOM_AHEAD - 1], n)) {
+            crate::host::prefetch(d);
+        }
+        if let Some(w) = self.dense.get(pick(self.ahead[RANDOM_AHEAD - 3], n)).and_then(|&s| self.slots.get(s as usize))
+        {
+            crate::host::prefetch(w);
+        }
+    }
+
     /// For FIFO and LRU, whose victims come from the head of their order:
     /// the next `N` victims in order, as far as there are pages (for
-    /// prefetching; references may reorder an LRU list before then). All
-    /// `None` for other policies.
+    /// prefetching; references may reorder an LRU list before then); for
+    /// random, the pages its draws taken ahead name now. All `None` for
+    /// other policies.
     #[inline]
     pub fn next_victims<const N: usize>(&self) -> [Option<u32>; N] {
         let mut out = [None; N];
+        if self.policy == PolicyKind::Random && !self.dense.is_empty() {
+            // The draws already taken, against the working set as it will
+            // be once the page that replaces the victim just evicted is in
+            // (a guess: pages come and go before the draw is used).
+            for (o, &x) in out.iter_mut().zip(&self.ahead) {
+                *o = self.dense.get(pick(x, self.dense.len() + 1)).copied();
+            }
+        }
         if matches!(self.policy, PolicyKind::Fifo | PolicyKind::Lru) {
             let mut s = self.head;
             for o in &mut out {
