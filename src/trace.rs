@@ -215,6 +215,10 @@ impl fmt::Display for TraceError {
     }
 }
 
+/// The UTF-8 byte-order mark, U+FEFF encoded: what a text trace written by
+/// a Windows tool may start with.
+pub(crate) const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+
 /// The largest page number a trace may name: x64's 48-bit address space.
 const MAX_PAGE: u64 = (1 << 36) - 1;
 
@@ -302,6 +306,9 @@ pub struct TraceReader<R> {
     csv: Option<CsvLayout>,
     /// oracle-general: whether the input starts with zstd's magic number.
     zstd_magic: bool,
+    /// Text formats: whether the start of the input has been checked for
+    /// a UTF-8 byte-order mark (and the mark, if any, passed over).
+    bom_checked: bool,
     /// oracle-general, when asked for ([`TraceReader::keep_next_access`]):
     /// the next-access times of the records parsed and not yet handed out
     /// by [`TraceReader::read_batch_next`], in order.
@@ -329,6 +336,7 @@ impl<R: BufRead> TraceReader<R> {
             error: None,
             csv: None,
             zstd_magic: false,
+            bom_checked: false,
             next_access: None,
             done: false,
         }
@@ -399,6 +407,26 @@ impl<R: BufRead> TraceReader<R> {
 
     fn io_err(&self, e: std::io::Error) -> TraceError {
         TraceError { line: self.line + 1, col: 1, message: format!("cannot read the trace: {e}") }
+    }
+
+    /// Passes over a UTF-8 byte-order mark at the start of a text trace
+    /// (Windows tools write one before a CSV file's header), so that the
+    /// first line reads as it looks; columns count from after it.
+    fn skip_bom(&mut self) {
+        self.bom_checked = true;
+        loop {
+            match self.input.fill_buf() {
+                Ok(buf) => {
+                    if buf.starts_with(&UTF8_BOM) {
+                        self.input.consume(UTF8_BOM.len());
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Left for the read that follows to report.
+                Err(_) => return,
+            }
+        }
     }
 
     /// An oracleGeneral error in record `self.line` at byte `col` of it,
@@ -483,6 +511,9 @@ impl<R: BufRead> TraceReader<R> {
                 Ok(r)
             }
             TraceFormat::Lackey | TraceFormat::Text(_) | TraceFormat::Csv(_) => {
+                if !self.bom_checked {
+                    self.skip_bom();
+                }
                 self.buf.clear();
                 let n = self.input.read_until(b'\n', &mut self.buf).map_err(|e| self.io_err(e))?;
                 if n == 0 {
@@ -528,6 +559,9 @@ impl<R: BufRead> TraceReader<R> {
     /// that holds anything but decimal numbers, separators and a comment,
     /// goes to the line parser, whose errors are the reader's.
     fn refs_batch(&mut self, out: &mut Vec<TraceRef>, goal: usize, bounded: bool) -> Option<TraceError> {
+        if !self.bom_checked {
+            self.skip_bom();
+        }
         loop {
             if self.pos < self.pending.len() {
                 let n = (self.pending.len() - self.pos).min(goal.saturating_sub(out.len()));
@@ -1377,6 +1411,28 @@ mod tests {
         assert_eq!(got[0].0, hash_id(b"abc"));
         assert_eq!(hash_id(b"abc"), 0x9_0b30_ad6a);
         assert!(got.iter().all(|p| p.0 <= MAX_PAGE));
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_before_a_text_trace_is_passed_over() {
+        // Windows tools (Excel, PowerShell's Export-Csv) start a UTF-8
+        // file with U+FEFF; the header it precedes still names obj_id.
+        let d = CsvParams::default();
+        let got = pages("\u{feff}obj_id,size\n7,1\n0,1\n", TraceFormat::Csv(d)).unwrap();
+        assert_eq!(got, vec![(7, false), (0, false)]);
+        let got = pages("\u{feff}7, 0, 1\n2\n", TraceFormat::Refs).unwrap();
+        assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), vec![7, 0, 1, 2]);
+        let got = pages("\u{feff}5\n6\n", TraceFormat::Text(ObjIds::Numbers)).unwrap();
+        assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), vec![5, 6]);
+        let got = pages("\u{feff}I  00001000,4\n", TraceFormat::Lackey).unwrap();
+        assert_eq!(got, vec![(1, false)]);
+        // Through batches too, and columns count from after the mark.
+        let (v, e) = through("\u{feff}1 2 x\n".as_bytes(), TraceFormat::Refs, 4);
+        assert_eq!(v.iter().map(|r| r.page).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(e.map(|e| (e.line, e.col)), Some((1, 5)));
+        // Only at the start: a mark later on is an error where it stands.
+        let e = pages("7\n\u{feff}0\n", TraceFormat::Refs).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1));
     }
 
     fn csv(p: CsvParams) -> TraceFormat {

@@ -75,6 +75,8 @@ pub fn detect(name: Option<&str>, head: &[u8]) -> Detected {
         Some("refs") => return found(TraceFormat::Refs, "named .refs"),
         _ => {}
     }
+    // A byte-order mark (Windows tools write one) is not part of the text.
+    let head = head.strip_prefix(&super::UTF8_BOM[..]).unwrap_or(head);
     if head.is_empty() {
         return found(TraceFormat::Refs, "empty");
     }
@@ -279,6 +281,9 @@ mod tests {
         assert_eq!(fmt(Some("x.txt"), "1 2\n3 zz\n").0, TraceFormat::Refs);
         assert_eq!(fmt(None, "").1, "empty");
         assert_eq!(fmt(None, "# only a comment\n").0, TraceFormat::Refs);
+        // A UTF-8 byte-order mark before the first line is passed over.
+        assert_eq!(fmt(None, "\u{feff}obj_id,size\n7,1\n").0, csv);
+        assert_eq!(fmt(Some("x.txt"), "\u{feff}abc\nxyz\n").0, TraceFormat::Text(ObjIds::Hashed));
         // A partial last line is left out; a head with no newline is one line.
         assert_eq!(fmt(None, "I  04016bc2,3").0, TraceFormat::Lackey);
     }
