@@ -223,11 +223,21 @@ impl<R: BufRead> ZstdDecoder<R> {
                         Ok(f) => f,
                         Err(e) => {
                             let cut = self.src.inner.fill_buf().map(|b| b.is_empty()).unwrap_or(false);
-                            let what = if cut { "truncated zstd data" } else { "corrupt zstd data" };
-                            return Err(self.fail(format!(
-                                "{what}: a block after compressed byte {at} (read to byte {}): {e}",
-                                self.src.count
-                            )));
+                            // Cut off: the decoder's own error is only that
+                            // it ran out of input, which the message says.
+                            let message = if cut {
+                                format!(
+                                    "truncated zstd data: the input ends at compressed byte {}, inside a block \
+                                     after byte {at}",
+                                    self.src.count
+                                )
+                            } else {
+                                format!(
+                                    "corrupt zstd data: a block after compressed byte {at} (read to byte {}): {e}",
+                                    self.src.count
+                                )
+                            };
+                            return Err(self.fail(message));
                         }
                     };
                     self.dec.collect_to_writer(&mut self.out)?;
@@ -323,6 +333,11 @@ mod tests {
         assert!(e.to_string().contains("cut off at byte 3"), "{e}");
         let e = decode(&z[..z.len() - 10], 64).unwrap_err();
         assert!(e.to_string().starts_with("truncated zstd data"), "{e}");
+        // Cut inside a block: where the input ends, without the decoder's
+        // own report of running out of input.
+        let e = decode(&z[..100], 64).unwrap_err().to_string();
+        assert!(e.starts_with("truncated zstd data: the input ends at compressed byte 100, inside a block"), "{e}");
+        assert!(!e.contains("Error {"), "{e}");
         // Garbage after a whole frame.
         let mut tail = z.clone();
         tail.extend_from_slice(b"junk");
