@@ -434,6 +434,78 @@ curves() {
 }
 curves
 
+# Trace formats: Silberschatz's string in every format replay reads, the
+# detection, and damaged traces of each kind. Run in a copy of the book's
+# traces, like the research workflow, so that the damaged and generated
+# files stay out of the repository.
+formats() {
+    mkdir -p "$work/formats/book/src" "$out/formats"
+    cp -R book/src/traces book/src/broken "$work/formats/book/src/"
+    local abs_bin
+    abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+    (
+        cd "$work/formats"
+        bin=$abs_bin
+        t=book/src/traces
+        for f in silberschatz.refs sample.lackey silberschatz.oracleGeneral silberschatz.oracleGeneral.zst \
+            requests.csv keys.txt; do
+            brief formats/auto.txt '^(replay|faults)' replay "$t/$f" --frames 3
+        done
+        {
+            echo "\$ od -A d -t x1 -w24 -N 48 $t/silberschatz.oracleGeneral"
+            od -A d -t x1 -w24 -N 48 "$t/silberschatz.oracleGeneral"
+        } >"$out/formats/od.txt"
+        {
+            echo "\$ head -4 $t/requests.csv"
+            head -4 "$t/requests.csv"
+        } >"$out/formats/head-csv.txt"
+        {
+            echo "\$ head -4 $t/requests-bare.csv"
+            head -4 "$t/requests-bare.csv"
+        } >"$out/formats/head-bare.txt"
+        {
+            echo "\$ head -4 $t/keys.txt"
+            head -4 "$t/keys.txt"
+        } >"$out/formats/head-keys.txt"
+        run 2 formats/bare.txt replay "$t/requests-bare.csv" --frames 3
+        brief formats/bare-params.txt '^(replay|faults)' replay "$t/requests-bare.csv" --frames 3 \
+            --trace-params obj-id-col=3
+        run 2 formats/keys-numbers.txt replay "$t/keys.txt" --format text --frames 3
+        brief formats/keys-hashed.txt '^(replay|faults)' replay "$t/keys.txt" --format text \
+            --trace-params obj-id-is-num=0 --frames 3
+        run 2 formats/params-refs.txt replay "$t/silberschatz.refs" --trace-params obj-id-col=2 --frames 3
+        run 2 formats/params-key.txt replay "$t/requests.csv" --trace-params obj-col=2 --frames 3
+        run 2 formats/bad-format.txt replay "$t/requests.csv" --format xml --frames 3
+        # Standard input has no name: the first bytes decide.
+        for f in requests.csv sample.lackey silberschatz.oracleGeneral.zst; do
+            {
+                echo "\$ cat $t/$f | pagelab replay - --frames 3 | head -1"
+                "$bin" replay - --frames 3 <"$t/$f" | head -1
+            } >>"$out/formats/stdin.txt"
+        done
+        # A name and the contents that disagree: the name wins, --format
+        # overrides both.
+        cp "$t/sample.lackey" prog.refs
+        run 2 formats/disagree.txt replay prog.refs --frames 3
+        brief formats/disagree-lackey.txt '^(replay|faults)' replay prog.refs --format lackey --frames 3
+        run 2 formats/zst-as-plain.txt replay "$t/silberschatz.oracleGeneral.zst" --format oracle-general --frames 3
+        run 2 formats/plain-as-zst.txt replay "$t/silberschatz.oracleGeneral" --format oracle-general-zst --frames 3
+        # Damaged traces: text, binary, compressed.
+        run 2 formats/bad-csv.txt replay book/src/broken/bad.csv --frames 3
+        head -c 470 "$t/silberschatz.oracleGeneral" >cut.oracleGeneral
+        run 2 formats/cut-oracle.txt replay cut.oracleGeneral --frames 3
+        head -c 100 "$t/silberschatz.oracleGeneral.zst" >cut.oracleGeneral.zst
+        run 2 formats/cut-zst.txt replay cut.oracleGeneral.zst --frames 3
+        # OPT: an oracleGeneral trace streams, a reference string is held.
+        run 0 formats/gen-refs.txt gen-trace --pages 5000 --refs 200000 -o zipf.refs
+        run 0 formats/gen-og.txt gen-trace --pages 5000 --refs 200000 --format oracle-general -o zipf.oracleGeneral
+        run 2 formats/opt-held.txt replay zipf.refs --policy opt --frames 100 --host-memory 24MiB
+        brief formats/opt-streams.txt '^(replay|references|faults)' replay zipf.oracleGeneral --policy opt \
+            --frames 100 --host-memory 24MiB
+    )
+}
+formats
+
 # Writing scenarios: errors and exit codes.
 for b in unknown-key wrong-op-key unknown-metric bad-size unknown-process; do
     run 2 "errors/$b.txt" check "book/src/broken/$b.toml"

@@ -93,3 +93,41 @@ fn expectations_in_json_are_typed_numbers_ranges_and_names() {
     assert_eq!(failed["expected"], serde_json::json!({"at_most": 9}));
     assert_eq!(failed["actual"], 10);
 }
+
+/// The pages of the book's `silberschatz.refs`.
+const SILBERSCHATZ: [u64; 20] = [7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2, 1, 2, 0, 1, 7, 0, 1];
+
+#[test]
+fn the_book_s_example_traces_hold_silberschatz_s_string_in_every_format() {
+    use pagelab::trace::{open_trace, write_oracle_general, FormatChoice};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The binary examples are what pagelab writes, byte for byte, and the
+    // compressed one decompresses to them.
+    let mut want = Vec::new();
+    write_oracle_general(&SILBERSCHATZ, &mut want).unwrap();
+    let og = root.join("book/src/traces/silberschatz.oracleGeneral");
+    assert_eq!(std::fs::read(&og).unwrap(), want, "{} is not write_oracle_general's", og.display());
+    let mut plain = Vec::new();
+    let zst = root.join("book/src/traces/silberschatz.oracleGeneral.zst");
+    std::io::Read::read_to_end(&mut pagelab::trace::ZstdDecoder::new(&std::fs::read(&zst).unwrap()[..]), &mut plain)
+        .unwrap();
+    assert_eq!(plain, want, "{} does not decompress to the oracleGeneral example", zst.display());
+    // Every example, read with --format auto, is the same string.
+    for f in ["silberschatz.refs", "silberschatz.oracleGeneral", "silberschatz.oracleGeneral.zst", "requests.csv"] {
+        let p = root.join("book/src/traces").join(f);
+        let t = open_trace(p.to_str().unwrap(), FormatChoice::Auto, None).unwrap();
+        let pages: Vec<u64> = pagelab::trace::TraceReader::new(t.input, t.format).map(|r| r.unwrap().page).collect();
+        assert_eq!(pages, SILBERSCHATZ, "{f}");
+    }
+}
+
+#[test]
+fn the_trace_formats_chapter_names_every_format_replay_takes() {
+    let chapter = repo_file("book/src/formats.md");
+    for name in pagelab::trace::FormatChoice::NAMES {
+        assert!(chapter.contains(&format!("`--format {name}`")), "book/src/formats.md never says `--format {name}`");
+    }
+    for key in pagelab::trace::CSV_KEYS {
+        assert!(chapter.contains(&format!("`{key}")), "book/src/formats.md never names --trace-params {key}");
+    }
+}
