@@ -2,7 +2,6 @@
 //! built and checked before any runs, and run independently of the others.
 
 use std::collections::BTreeMap;
-use std::io::BufReader;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -13,7 +12,7 @@ use crate::host_memory::HostLimit;
 use crate::replay::{replay_from, Generated, RefSource, ReplayConfig, ReplayError, ReplayResult, DEFAULT_CHECK_EVERY};
 use crate::runner::{MetricValue, Runner};
 use crate::scenario::{Metric, Override, Scenario, ScenarioError};
-use crate::trace::TraceReader;
+use crate::trace::{open_trace, TraceReader};
 use crate::units::Bytes;
 use crate::working_set::PolicyKind;
 
@@ -420,13 +419,12 @@ fn run_pass(
     };
     let results = match &e.traces[t].source {
         TraceSource::File { path, format } => {
-            let f = std::fs::File::open(path).map_err(|x| blame(None, 2, format!("{}: {x}", path.display())))?;
-            replay_cells(TraceReader::new(BufReader::with_capacity(1 << 16, f), *format), &cfgs, limit).map_err(
-                |(at, x)| match &x {
-                    ReplayError::Trace(tr) => blame(at, 2, format!("{}:{tr}", path.display())),
-                    other => blame(at, code_of(other), other.to_string()),
-                },
-            )?
+            let opened = open_trace(&path.display().to_string(), *format, None)
+                .map_err(|x| blame(None, 2, format!("{}: {x}", path.display())))?;
+            replay_cells(TraceReader::new(opened.input, opened.format), &cfgs, limit).map_err(|(at, x)| match &x {
+                ReplayError::Trace(tr) => blame(at, 2, format!("{}:{tr}", path.display())),
+                other => blame(at, code_of(other), other.to_string()),
+            })?
         }
         TraceSource::Generated { spec, seeded } => {
             let mut spec = spec.clone();

@@ -38,7 +38,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::scenario::ScenarioError;
-use crate::trace::TraceFormat;
+use crate::trace::{open_trace, FormatChoice};
 
 /// The replay options a grid may vary, in the order their columns appear.
 pub const REPLAY_AXES: [&str; 7] = ["policy", "frames", "memory", "cost", "refresh", "tau", "tlb"];
@@ -99,8 +99,10 @@ pub enum TraceSource {
     File {
         /// The path.
         path: PathBuf,
-        /// Its format.
-        format: TraceFormat,
+        /// Its format as `--format` would name it, settled when the
+        /// experiment is read (detected with `auto`, the default, as
+        /// `replay` does), so that every cell reads it alike.
+        format: FormatChoice,
     },
     /// A generator.
     Generated {
@@ -315,12 +317,12 @@ pub fn parse(text: &str, file: &str, dir: &Path, sha256: String) -> Result<Exper
         }
         let source = match (&t.file, &t.generate) {
             (Some(f), None) => {
-                let format = match &t.format {
-                    None => TraceFormat::Refs,
-                    Some(s) => TraceFormat::parse(s.get_ref()).ok_or_else(|| {
+                let choice = match &t.format {
+                    None => FormatChoice::Auto,
+                    Some(s) => FormatChoice::parse(s.get_ref()).ok_or_else(|| {
                         p.err(
                             s.span(),
-                            format!("format {:?}: expected one of {}", s.get_ref(), TraceFormat::NAMES.join(", ")),
+                            format!("format {:?}: expected one of {}", s.get_ref(), FormatChoice::NAMES.join(", ")),
                         )
                     })?,
                 };
@@ -328,7 +330,12 @@ pub fn parse(text: &str, file: &str, dir: &Path, sha256: String) -> Result<Exper
                 if !path.is_file() {
                     return Err(p.err(f.span(), format!("trace file {}: no such file", path.display())));
                 }
-                TraceSource::File { path, format }
+                let shown = path.display().to_string();
+                let opened = open_trace(&shown, choice, None).map_err(|e| {
+                    let at = t.format.as_ref().map_or(f.span(), |s| s.span());
+                    p.err(at, format!("trace file {shown}: {e}"))
+                })?;
+                TraceSource::File { path, format: opened.settled() }
             }
             (None, Some(g)) => {
                 if let Some(f) = &t.format {

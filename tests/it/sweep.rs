@@ -246,3 +246,66 @@ frames = [9, 10]
     // under FIFO; one that fits faults once per page. A scan never hits.
     assert_eq!(faults, ["100", "10", "50", "50"], "{csv}");
 }
+
+#[test]
+fn trace_files_are_detected_and_decompressed_as_replay_reads_them() {
+    // Silberschatz's string three ways: a reference string, oracleGeneral
+    // compressed with zstd (no format given: detected), and the same bytes
+    // under a name that says nothing, with `format = "auto"`.
+    let d = TempDir::new("sweep-formats");
+    d.write("s.refs", include_bytes!("../../book/src/traces/silberschatz.refs"));
+    let zst = include_bytes!("../../book/src/traces/silberschatz.oracleGeneral.zst");
+    d.write("s.oracleGeneral.zst", zst);
+    d.write("s.dat", zst);
+    d.write(
+        "exp.toml",
+        r#"
+[experiment]
+name = "formats"
+seed = 1
+metrics = ["faults"]
+
+[[trace]]
+name = "refs"
+file = "s.refs"
+
+[[trace]]
+name = "zst"
+file = "s.oracleGeneral.zst"
+
+[[trace]]
+name = "auto"
+file = "s.dat"
+format = "auto"
+
+[grid]
+policy = ["fifo", "lru"]
+frames = [3]
+"#,
+    );
+    pagelab_in(Some(d.path()), &["sweep", "exp.toml", "--out", "runs", "--quiet"]).code(0);
+    let csv = read(&d.path().join("runs/results.csv"));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name}: {header:?}"));
+    let (trace, policy, faults) = (col("trace"), col("policy"), col("faults"));
+    let mut got: Vec<(String, String, String)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[trace].to_string(), f[policy].to_string(), f[faults].to_string())
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, String, String)> = ["auto", "refs", "zst"]
+        .iter()
+        .flat_map(|t| {
+            [(t.to_string(), "fifo".to_string(), "15".to_string()), (t.to_string(), "lru".into(), "12".into())]
+        })
+        .collect();
+    assert_eq!(got, want, "{csv}");
+    // A format that is not one is refused with the list, auto included.
+    d.write("bad.toml", &read(&d.path().join("exp.toml")).replace("format = \"auto\"", "format = \"xml\""));
+    pagelab_in(Some(d.path()), &["sweep", "bad.toml", "--out", "bad", "--quiet"])
+        .code(2)
+        .stderr_has(&["format \"xml\": expected one of auto, refs"]);
+}
