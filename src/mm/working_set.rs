@@ -123,7 +123,7 @@ impl PolicyKind {
 
 /// How far past the hand [`WorkingSet::next_victims`] looks for the
 /// clock's coming victims.
-const CLOCK_LOOKAHEAD: u64 = 64;
+const CLOCK_LOOKAHEAD: u64 = 24;
 
 /// Victims the random policy draws ahead of time.
 const RANDOM_AHEAD: usize = 8;
