@@ -304,7 +304,7 @@ frames = [3]
         .collect();
     assert_eq!(got, want, "{csv}");
     // A format that is not one is refused with the list, auto included.
-    d.write("bad.toml", &read(&d.path().join("exp.toml")).replace("format = \"auto\"", "format = \"xml\""));
+    d.write("bad.toml", read(&d.path().join("exp.toml")).replace("format = \"auto\"", "format = \"xml\""));
     pagelab_in(Some(d.path()), &["sweep", "bad.toml", "--out", "bad", "--quiet"])
         .code(2)
         .stderr_has(&["format \"xml\": expected one of auto, refs"]);
