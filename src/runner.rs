@@ -52,6 +52,10 @@ pub struct StepOutcome {
     pub events_not_recorded: u64,
     /// The error the step ended with, if any.
     pub error: Option<String>,
+    /// That error's short name ([`OpError::name`]: "access_violation",
+    /// the Win32 name, ...).
+    #[serde(skip)]
+    pub error_name: Option<String>,
     /// Expectation results of the step (including its expected error).
     pub checks: Vec<CheckResult>,
 }
@@ -374,6 +378,7 @@ impl Runner {
             events: c.events.clone(),
             events_not_recorded: c.events_not_recorded,
             error: None,
+            error_name: None,
             checks: Vec::new(),
         })
     }
@@ -521,6 +526,7 @@ impl Runner {
             label: step.label.clone(),
             events,
             events_not_recorded,
+            error_name: error.as_ref().map(|e| e.name()),
             error: error.map(|e| e.to_string()),
             checks,
         }
@@ -639,6 +645,8 @@ impl Runner {
                 None => Err(OpError::NoContiguousHeld),
             },
             Action::Logon => m.apply(&Op::Logon).map(drop),
+            // A Linux setting: nothing on the simulated machine.
+            Action::HugetlbPool { .. } => Ok(()),
             Action::BufferPool { process, spec, grow } => {
                 m.apply(&Op::StartBufferPool { pid: self.pids[*process], spec: *spec, grow: *grow }).map(drop)
             }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::raw::{RawMachine, RawScenario, RawStep, Sp};
 use super::{
-    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, FrameRefs, Metric, Pattern, ProcessSpec,
-    Scenario, ScenarioError, Step, WsExField, FILE_METRICS,
+    machine_metrics, process_metrics, Action, Check, Expectation, ExpectedDifference, FileSpec, FrameRefs, LinuxLarge,
+    Metric, Pattern, ProcessSpec, RealOptions, Scenario, ScenarioError, Side, Step, WsExField, FILE_METRICS,
 };
 use crate::config::{ClusterDirection, Layout, MachineConfig};
 use crate::cost::CostModel;
@@ -331,13 +331,18 @@ pub fn load_str(
     let sc = ScenarioCtx { ctx: &ctx, processes: &processes, files: &files, base_dir, machine: &machine };
     // Every step is checked; those of other allocator eras are then left
     // out, and which processes run when is judged on the steps that stay.
+    // Real-only steps are in the plan alone: the simulator leaves them out.
     let mut steps = Vec::new();
+    let mut plan = Vec::new();
     let mut kept_raw = Vec::new();
     for s in &raw.step {
         let step = sc.step(s)?;
         if sc.applies(s)? {
-            steps.push(step);
-            kept_raw.push(s);
+            if step.real.side.simulated() {
+                steps.push(step.clone());
+                kept_raw.push(s);
+            }
+            plan.push(step);
         }
     }
     let expect = sc.expectations(&raw.expect)?;
@@ -352,6 +357,7 @@ pub fn load_str(
         processes,
         files,
         steps,
+        plan,
         expect,
     })
 }
@@ -408,6 +414,10 @@ fn check_started(
     }
     Ok(())
 }
+
+/// The running Linux machine's free-block distribution, which any
+/// scenario's fragment step may name.
+pub const LIVE_BUDDYINFO: &str = "/proc/buddyinfo";
 
 /// Points an error in the synthesized override text at what the user typed:
 /// the file becomes `--set KEY=VALUE`, the column a position in it.
@@ -752,7 +762,8 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
         shrink,
         query,
         notification,
-        threads
+        threads,
+        linux_large
     );
     plain!(commit, empty, enable, large_pages, physical, grow);
     v
@@ -864,7 +875,7 @@ impl ScenarioCtx<'_> {
         let r = s.get_ref();
         let op = r.op.get_ref().as_str();
         let allowed: &[&str] = match op {
-            "reserve" => &["process", "address", "size", "protection", "commit", "large_pages", "physical"],
+            "reserve" => &["process", "address", "size", "protection", "commit", "large_pages", "physical", "linux_large"],
             "commit" => &["process", "address", "size", "protection"],
             "decommit" => &["process", "address", "size"],
             "release" => &["process", "address"],
@@ -894,11 +905,12 @@ impl ScenarioCtx<'_> {
             "pool_grow" => &["process"],
             "wait_notification" => &["notification", "ticks"],
             "ramp_up" => &["process", "pages", "size", "threads", "memory", "batch"],
+            "hugetlb_pool" => &["pages"],
             _ => {
                 return Err(c.err(
                     r.op.span(),
                     format!(
-                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, allocate_physical, map_physical, map_scatter, free_physical, physical_limit, virtual_lock, virtual_unlock, buffer_pool, pool_grow or wait_notification"
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, allocate_physical, map_physical, map_scatter, free_physical, physical_limit, virtual_lock, virtual_unlock, buffer_pool, pool_grow, wait_notification, ramp_up or hugetlb_pool"
                     ),
                 ))
             }
@@ -1166,8 +1178,12 @@ impl ScenarioCtx<'_> {
                     ticks: c.count(self.need(s, &r.ticks, "ticks")?, 0, 1_000_000, "ticks")? as u32,
                 }
             }
+            "hugetlb_pool" => {
+                Action::HugetlbPool { pages: c.count(self.need(s, &r.pages, "pages")?, 0, 1 << 20, "pages")? }
+            }
             _ => unreachable!("op checked above"),
         };
+        let real = self.real_options(s, &action)?;
         let expect = match &r.expect {
             Some(m) => self.expectations(m)?,
             None => Vec::new(),
@@ -1199,7 +1215,87 @@ impl ScenarioCtx<'_> {
                 Some(e.get_ref().clone())
             }
         };
-        Ok(Step { line: c.line(s.span()), label: r.label.clone(), note: r.note.clone(), action, expect, expect_error })
+        if real.side == Side::Real && (!expect.is_empty() || expect_error.is_some()) {
+            return Err(c.err(
+                s.span(),
+                "a step with only = \"real\" is not simulated: its `expect` and `expect_error` would never be checked",
+            ));
+        }
+        Ok(Step {
+            line: c.line(s.span()),
+            label: r.label.clone(),
+            note: r.note.clone(),
+            action,
+            expect,
+            expect_error,
+            real,
+        })
+    }
+
+    /// A step's keys for `pagelab real`: `only`, `differs`, `linux_large`.
+    fn real_options(&self, s: &Sp<RawStep>, action: &Action) -> Result<RealOptions, ScenarioError> {
+        let c = self.ctx;
+        let r = s.get_ref();
+        let side = match &r.only {
+            None => Side::Both,
+            Some(v) => c.word(
+                v,
+                "only",
+                |w| match w {
+                    "real" => Some(Side::Real),
+                    "simulated" => Some(Side::Simulated),
+                    _ => None,
+                },
+                &["real", "simulated"],
+            )?,
+        };
+        let mut differs = Vec::new();
+        for (k, reason) in r.differs.iter().flatten() {
+            let what = k.get_ref();
+            let known = std::iter::once("result").chain(crate::real::compare::QUANTITIES.iter().map(|q| q.name));
+            if !known.clone().any(|n| n == what) {
+                return Err(c.err(
+                    k.span(),
+                    format!(
+                        "differs: expected result or a measured quantity ({}), found {what:?}",
+                        known.collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            if reason.get_ref().trim().is_empty() {
+                return Err(c.err(reason.span(), format!("differs.{what}: give the reason the real system differs")));
+            }
+            differs.push(ExpectedDifference {
+                what: what.clone(),
+                reason: reason.get_ref().clone(),
+                line: c.line(k.span()),
+            });
+        }
+        if side != Side::Both && !differs.is_empty() {
+            return Err(c.err(
+                s.span(),
+                "`differs` compares the two sides: it does not apply to a step that only one side runs",
+            ));
+        }
+        let linux_large = match &r.linux_large {
+            None => LinuxLarge::Hugetlb,
+            Some(v) => {
+                if !matches!(action, Action::Reserve { large_pages: true, .. }) {
+                    return Err(c.err(v.span(), "linux_large applies only to a reserve with large_pages = true"));
+                }
+                c.word(
+                    v,
+                    "linux_large",
+                    |w| match w {
+                        "hugetlb" => Some(LinuxLarge::Hugetlb),
+                        "thp" => Some(LinuxLarge::Thp),
+                        _ => None,
+                    },
+                    &["hugetlb", "thp"],
+                )?
+            }
+        };
+        Ok(RealOptions { side, differs, linux_large })
     }
 
     /// The `frames` of an AWE step (and `frames_of`): indexes into a PFN
@@ -1366,12 +1462,19 @@ impl ScenarioCtx<'_> {
                 })
                 .collect::<Result<Vec<u64>, _>>()?,
             toml::Value::String(file) => {
-                let Some(dir) = self.base_dir else {
-                    return Err(
-                        c.err(v.span(), "a built-in scenario cannot read buddyinfo files: give the counts as a list")
-                    );
+                // The running machine's own free memory, from any scenario
+                // (the real scenarios start the simulator from it).
+                let path = if file == LIVE_BUDDYINFO {
+                    std::path::PathBuf::from(LIVE_BUDDYINFO)
+                } else {
+                    let Some(dir) = self.base_dir else {
+                        return Err(c.err(
+                            v.span(),
+                            "a built-in scenario cannot read buddyinfo files: give the counts as a list (or \"/proc/buddyinfo\", this machine's)",
+                        ));
+                    };
+                    dir.join(file)
                 };
-                let path = dir.join(file);
                 let shown = path.display().to_string();
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| c.err(v.span(), format!("cannot read buddyinfo {shown}: {e}")))?;
