@@ -14,7 +14,8 @@
 //! - `memory_pressure`: the notifications and the buffer-pool scenarios;
 //! - `numa`: NUMA residency: ordinary pages drift after paging, AWE pages
 //!   stay where they were allocated, remote references counted;
-//! - `teaching`: `replay --trace` line by line, and `quiz` with its answer key.
+//! - `teaching`: `replay --trace` line by line, and `quiz` with its answer key;
+//! - `real`: `pagelab real` on this Linux machine (as root) and on recorded runs.
 
 mod util;
 
@@ -30,5 +31,6 @@ mod memory_pressure;
 mod numa;
 mod oracles;
 mod properties;
+mod real;
 mod sweep;
 mod teaching;

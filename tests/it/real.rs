@@ -1,0 +1,177 @@
+//! `pagelab real`: each built-in real scenario on this Linux machine (as
+//! root, which CI is), compared with the simulator; recorded runs compared
+//! anywhere; and the errors of a backend that cannot run.
+
+use std::sync::Mutex;
+
+use crate::util::{pagelab, TempDir};
+
+/// The real scenarios change one machine-wide setting (the hugetlb pool):
+/// one at a time.
+static REAL_SIDE: Mutex<()> = Mutex::new(());
+
+const REAL: [&str; 4] = ["real-demand-zero", "real-large-pages", "real-locked", "real-contiguity"];
+
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+fn repo(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn pool() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/vm/nr_hugepages").ok()
+}
+
+/// Whether the real runs can be made here; says why not, and fails in CI,
+/// where they must run.
+fn can_run_real() -> bool {
+    if cfg!(not(target_os = "linux")) {
+        eprintln!("pagelab real: not compared on the real side: the Linux backend needs Linux");
+        return false;
+    }
+    if !root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root so that pagelab real runs its hugetlb and pagemap checks: this run is not root"
+        );
+        eprintln!("pagelab real: the real scenarios need root (the hugetlb pool, frame numbers in pagemap): run the tests as root to compare them");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn every_builtin_real_scenario_agrees_with_linux_or_differs_as_it_declares() {
+    if !can_run_real() {
+        return;
+    }
+    let _one = REAL_SIDE.lock().unwrap_or_else(|e| e.into_inner());
+    for name in REAL {
+        let before = pool();
+        let out = pagelab(&["real", name, "--json"]);
+        out.code(0);
+        assert_eq!(pool(), before, "{name}: the hugetlb pool is put back");
+        let j = out.json();
+        assert_eq!(j["scenario"], name);
+        assert_eq!(j["system"]["backend"], "linux");
+        assert_eq!(j["system"]["privileged"], true);
+        assert_eq!(j["counts"]["differ"], 0, "{}", out.stdout);
+        assert!(j["counts"]["agree"].as_u64().unwrap() >= 4, "{name}: {}", out.stdout);
+        let rows = j["rows"].as_array().unwrap();
+        assert!(rows.iter().all(|r| r["verdict"] != "differ"));
+    }
+}
+
+#[test]
+fn the_text_table_shows_both_sides_a_counterpart_missing_and_a_crash_on_the_real_side() {
+    if !can_run_real() {
+        return;
+    }
+    let _one = REAL_SIDE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = pagelab(&["real", "real-demand-zero"]);
+    out.code(0).stdout_has(&[
+        "real side: linux (Linux ",
+        "faults.minor       128",
+        "differ (expected)",
+        "because: Linux maps a read of an untouched anonymous page",
+        "access_violation",
+        "SIGSEGV (11)",
+        "The real side was killed by SIGSEGV at step 10.",
+    ]);
+    let out = pagelab(&["real", "real-large-pages"]);
+    out.code(0).stdout_has(&[
+        "ERROR_PRIVILEGE_NOT_HELD (1314)",
+        "ENOMEM (12)",
+        "no Linux counterpart: Linux has no token privileges",
+        "real-only step",
+        "large.contiguous   2",
+    ]);
+}
+
+#[test]
+fn an_unexpected_difference_exits_1_and_names_it() {
+    if !can_run_real() {
+        return;
+    }
+    let _one = REAL_SIDE.lock().unwrap_or_else(|e| e.into_inner());
+    // The demand-zero scenario without its declared difference.
+    let text = std::fs::read_to_string(repo("scenarios/real/real-demand-zero.toml")).unwrap();
+    let cut: String = text.lines().filter(|l| !l.starts_with("differs")).map(|l| format!("{l}\n")).collect();
+    let dir = TempDir::new("real-undeclared");
+    let path = dir.write("s.toml", cut);
+    let out = pagelab(&["real", path.to_str().unwrap()]);
+    out.code(1).stdout_has(&[
+        "DIFFER",
+        "faults.minor differs and the scenario does not expect it",
+        "1 differ unexpectedly",
+    ]);
+}
+
+#[test]
+fn recorded_runs_compare_anywhere() {
+    for name in REAL {
+        let rec = repo(&format!("tests/real/{name}.json"));
+        let out = pagelab(&["real", name, "--recorded", &rec]);
+        out.code(0).stdout_has(&[&format!("pagelab real {name}:"), "agree"]);
+    }
+    let out = pagelab(&["real", "real-locked", "--recorded", &repo("tests/real/real-locked.json"), "--json"]);
+    let j = out.code(0).json();
+    assert_eq!(j["counts"]["expected"], 3);
+    assert_eq!(j["real"]["system"]["backend"], "linux");
+}
+
+#[test]
+fn a_backend_that_cannot_run_and_a_bad_recording_exit_2_with_the_reason() {
+    pagelab(&["real", "real-locked", "--backend", "windows"]).code(2).stderr_has(&["no Windows backend yet"]);
+    pagelab(&["real", "real-locked", "--backend", "vms"]).code(2).stderr_has(&["unknown backend \"vms\""]);
+    let dir = TempDir::new("real-bad");
+    let bad = dir.write("bad.json", "{\n  \"system\": 1\n");
+    pagelab(&["real", "real-locked", "--recorded", bad.to_str().unwrap()]).code(2).stderr_has(&["bad.json:3:"]);
+    pagelab(&["real", "no-such-scenario"]).code(2).stderr_has(&["no such file"]);
+}
+
+#[test]
+fn scenario_keys_for_real_runs_are_checked_with_their_position() {
+    let dir = TempDir::new("real-keys");
+    let head = "[scenario]\nname = \"k\"\n\n[[process]]\nname = \"app\"\n\n";
+    let cases = [
+        ("[[step]]\nop = \"advance\"\nonly = \"both\"\n", "9:8", "only: expected"),
+        (
+            "[[step]]\nop = \"advance\"\ndiffers = { faults = \"x\" }\n",
+            "9:13",
+            "differs: expected result or a measured quantity",
+        ),
+        (
+            "[[step]]\nop = \"advance\"\nonly = \"real\"\ndiffers = { result = \"x\" }\n",
+            "7:1",
+            "does not apply to a step that only one side runs",
+        ),
+        (
+            "[[step]]\nop = \"hugetlb_pool\"\npages = 1\nonly = \"real\"\nexpect = { \"faults\" = 0 }\n",
+            "7:1",
+            "is not simulated",
+        ),
+        (
+            "[[step]]\nop = \"reserve\"\nprocess = \"app\"\nsize = \"4 KiB\"\nlinux_large = \"thp\"\n",
+            "11:15",
+            "linux_large applies only",
+        ),
+        ("[[step]]\nop = \"advance\"\ndiffers = { result = \" \" }\n", "9:22", "give the reason"),
+    ];
+    for (i, (step, at, message)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("k{i}.toml"), format!("{head}{step}"));
+        let out = pagelab(&["check", path.to_str().unwrap()]);
+        out.code(2).stderr_has(&[&format!("k{i}.toml:{at}"), message]);
+    }
+    // A real-only step is left out of the simulation.
+    let path = dir.write(
+        "ok.toml",
+        format!("{head}[[step]]\nop = \"hugetlb_pool\"\npages = 1\nonly = \"real\"\n\n[[step]]\nop = \"advance\"\n"),
+    );
+    pagelab(&["run", path.to_str().unwrap(), "--json"]).code(0);
+}
