@@ -357,7 +357,7 @@ impl Comparison {
             if sys.privileged { "root" } else { "not root" }
         );
         let _ = writeln!(s);
-        let _ = writeln!(s, "{:<6}{:<19}{:<34}{:<22}", "step", "", "simulated", "real");
+        let _ = writeln!(s, "{:<6}{:<19}{:<34}real", "step", "", "simulated");
         for r in &self.rows {
             let head = match &r.label {
                 Some(l) => format!("{} ({l})", r.op),

@@ -93,3 +93,13 @@ fn expectations_in_json_are_typed_numbers_ranges_and_names() {
     assert_eq!(failed["expected"], serde_json::json!({"at_most": 9}));
     assert_eq!(failed["actual"], 10);
 }
+
+#[test]
+fn the_real_chapter_explains_every_quantity_pagelab_real_compares() {
+    let chapter = repo_file("book/src/real.md");
+    for q in pagelab::real::compare::QUANTITIES {
+        assert!(chapter.contains(&format!("| `{}` |", q.name)), "book/src/real.md's table lacks {}", q.name);
+    }
+    let summary = repo_file("book/src/SUMMARY.md");
+    assert!(summary.contains("[Checking against a real system](real.md)"));
+}
