@@ -328,7 +328,14 @@ pub fn load_str(
         files.push(FileSpec { name: fname.clone(), size });
     }
 
-    let sc = ScenarioCtx { ctx: &ctx, processes: &processes, files: &files, base_dir, machine: &machine };
+    let sc = ScenarioCtx {
+        ctx: &ctx,
+        processes: &processes,
+        files: &files,
+        base_dir,
+        machine: &machine,
+        live_need: std::cell::Cell::new(0),
+    };
     // Every step is checked; those of other allocator eras are then left
     // out, and which processes run when is judged on the steps that stay.
     // Real-only steps are in the plan alone: the simulator leaves them out.
@@ -347,6 +354,19 @@ pub fn load_str(
     }
     let expect = sc.expectations(&raw.expect)?;
     check_started(&ctx, &processes, &kept_raw, &steps, &expect)?;
+    // This machine's own free blocks cannot be known when the scenario is
+    // written: a machine too small to lay them out grows to hold them,
+    // with a quarter to spare, in whole GiB (unless --set gives the memory).
+    let need = sc.live_need.get();
+    if need > machine.frames() && !overrides.iter().any(|o| o.key.trim_start_matches("machine.") == "memory") {
+        let gib = 1u64 << 30;
+        let bytes = (need + need / 4).saturating_mul(PAGE_SIZE).div_ceil(gib).saturating_mul(gib);
+        if bytes <= crate::config::MAX_MEMORY.0 {
+            let mut grown = overrides.to_vec();
+            grown.push(Override { key: "memory".into(), value: format!("{bytes} B") });
+            return load_str(text, file, base_dir, &grown);
+        }
+    }
     Ok(Scenario {
         name,
         title: header.title.clone().unwrap_or_default(),
@@ -713,6 +733,9 @@ struct ScenarioCtx<'a> {
     files: &'a [FileSpec],
     base_dir: Option<&'a Path>,
     machine: &'a MachineConfig,
+    /// The most frames a fragment step of this machine's /proc/buddyinfo
+    /// needs to lay its blocks out.
+    live_need: std::cell::Cell<u64>,
 }
 
 /// Which optional keys a step has set, with their positions.
@@ -1484,7 +1507,11 @@ impl ScenarioCtx<'_> {
                     col: e.col as usize,
                     message: e.message,
                 })?;
-                info.total.counts().to_vec()
+                let counts = info.total.counts().to_vec();
+                if file == LIVE_BUDDYINFO {
+                    self.live_need.set(self.live_need.get().max(crate::fragment::frames_to_lay_out(&counts)));
+                }
+                counts
             }
             other => {
                 return Err(c.err(
