@@ -408,3 +408,102 @@ impl Comparison {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::real::System;
+
+    const SCENARIO: &str = r#"
+[scenario]
+name = "t"
+
+[[process]]
+name = "app"
+
+[[step]]
+op = "reserve"
+process = "app"
+address = 0x10000
+size = "64 KiB"
+commit = true
+
+[[step]]
+op = "touch"
+process = "app"
+address = 0x10000
+pages = 4
+access = "write"
+differs = { "faults.minor" = "a reason" }
+
+[[step]]
+op = "advance"
+only = "simulated"
+"#;
+
+    fn obs(step: usize, op: &str, result: CallResult, measured: &[(&str, u64)]) -> Observation {
+        let mut o = Observation::new(step, op, "", result);
+        o.measured = measured.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        o
+    }
+
+    fn run(observations: Vec<Observation>) -> RealRun {
+        RealRun {
+            system: System { backend: "linux".into(), version: "Linux test".into(), privileged: false },
+            observations,
+            ended: None,
+        }
+    }
+
+    fn sim() -> Vec<Observation> {
+        vec![
+            obs(1, "reserve", CallResult::Ok, &[("resident", 0)]),
+            obs(2, "touch", CallResult::Ok, &[("faults.minor", 4), ("faults.major", 0), ("resident", 4)]),
+            obs(3, "advance", CallResult::Ok, &[]),
+        ]
+    }
+
+    #[test]
+    fn equal_observations_agree_and_a_one_sided_step_is_not_compared() {
+        let s = crate::scenario::load_str(SCENARIO, "t.toml", None, &[]).unwrap();
+        let real = run(sim().into_iter().take(2).collect());
+        let c = compare(&s, &sim(), &real);
+        let verdicts: Vec<Verdict> = c.rows.iter().map(|r| r.verdict).collect();
+        assert_eq!(verdicts, [Verdict::Agree, Verdict::Agree, Verdict::NotCompared]);
+        assert_eq!(c.rows[2].why.as_deref(), Some("simulated-only step"));
+        assert!(c.passed());
+    }
+
+    #[test]
+    fn a_declared_difference_is_expected_an_undeclared_one_fails_and_both_failing_agrees() {
+        let s = crate::scenario::load_str(SCENARIO, "t.toml", None, &[]).unwrap();
+        let failed = |code: &str| CallResult::Failed { code: code.into(), number: 12 };
+        let real = run(vec![
+            obs(1, "reserve", CallResult::Ok, &[("resident", 1)]),
+            obs(2, "touch", CallResult::Ok, &[("faults.minor", 5), ("faults.major", 0), ("resident", 4)]),
+        ]);
+        let c = compare(&s, &sim(), &real);
+        assert_eq!(c.rows[0].verdict, Verdict::Differ);
+        assert_eq!(c.rows[1].verdict, Verdict::Expected);
+        assert_eq!(c.counts, Counts { agree: 0, expected: 1, differ: 1, not_compared: 1 });
+        assert!(!c.passed());
+        // Both sides failing, each with its own code, agree on the result.
+        let mut sim = sim();
+        sim[0].result = failed("ERROR_NOT_ENOUGH_MEMORY");
+        let real = run(vec![obs(1, "reserve", failed("ENOMEM"), &[("resident", 0)])]);
+        let c = compare(&s, &sim, &real);
+        assert_eq!(c.rows[0].verdict, Verdict::Agree);
+        assert_eq!(c.rows[1].why.as_deref(), Some("the real side did not report the step"));
+    }
+
+    #[test]
+    fn a_quantity_measured_on_one_side_only_is_shown_not_judged() {
+        let s = crate::scenario::load_str(SCENARIO, "t.toml", None, &[]).unwrap();
+        let real = run(vec![obs(1, "reserve", CallResult::Ok, &[])]);
+        let c = compare(&s, &sim(), &real);
+        let item = &c.rows[0].items[1];
+        assert_eq!((item.what.as_str(), item.agree, item.real.as_deref()), ("resident", None, None));
+        assert_eq!(c.rows[0].verdict, Verdict::Agree);
+        assert!(c.text().contains("resident           0                                 -"), "{}", c.text());
+    }
+}

@@ -522,6 +522,9 @@ impl Linux {
             let smaps = smaps(&mine);
             if wanted.contains(&"locked") {
                 o.measured.insert("locked".into(), smaps.locked_kb / 4);
+                if let Some(kb) = vm_lck_kb() {
+                    o.notes.push(format!("VmLck of the whole child process: {kb} kB"));
+                }
             }
             if wanted.contains(&"large_pages") {
                 o.measured.insert("large_pages".into(), smaps.huge_kb / 2048);
@@ -538,12 +541,20 @@ impl Linux {
                 match contiguous_large_pages(m) {
                     Ok((n, firsts)) => {
                         count += n;
-                        if !firsts.is_empty() {
-                            let shown: Vec<String> = firsts.iter().take(4).map(|f| format!("{f:#x}")).collect();
+                        let kind = if m.kind == Kind::Thp { "transparent huge pages" } else { "hugetlb pages" };
+                        let shown: Vec<String> = firsts.iter().take(4).map(|f| format!("{f:#x}")).collect();
+                        let more = if firsts.len() > 4 { ", ..." } else { "" };
+                        o.notes.push(format!(
+                            "{kind} at {:#x}: {n} of {} contiguous and aligned, first frames {}{more}",
+                            m.sim,
+                            m.size / LARGE,
+                            if shown.is_empty() { "-".to_string() } else { shown.join(", ") }
+                        ));
+                        if m.kind == Kind::Thp && !firsts.is_empty() {
+                            let thp = firsts.iter().filter(|&&f| kpage_thp_head(f) == Some(true)).count();
                             o.notes.push(format!(
-                                "first frames of the 2 MiB pages: {}{}",
-                                shown.join(", "),
-                                if firsts.len() > 4 { ", ..." } else { "" }
+                                "/proc/kpageflags: {thp} of those {} first frames are heads of transparent huge pages",
+                                firsts.len()
                             ));
                         }
                     }
@@ -658,6 +669,26 @@ fn smaps(mappings: &[&Mapping]) -> Smaps {
         }
     }
     s
+}
+
+/// VmLck in /proc/self/status: the process's mlocked memory, in kB.
+fn vm_lck_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmLck:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether a frame is the head of a transparent huge page, by
+/// /proc/kpageflags (root): bit 15 COMPOUND_HEAD and bit 22 THP (Linux's
+/// Documentation/admin-guide/mm/pagemap.rst).
+fn kpage_thp_head(pfn: u64) -> Option<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open("/proc/kpageflags").ok()?;
+    f.seek(SeekFrom::Start(pfn * 8)).ok()?;
+    let mut b = [0u8; 8];
+    f.read_exact(&mut b).ok()?;
+    let flags = u64::from_le_bytes(b);
+    Some(flags >> 15 & 1 == 1 && flags >> 22 & 1 == 1)
 }
 
 /// The 2 MiB pages of a mapping whose 512 frames are present, contiguous
