@@ -467,6 +467,17 @@ for s in demand-zero large-pages locked; do
     run 0 "real/$s.txt" real "real-$s" --recorded "tests/real/real-$s.json"
 done
 run 2 real/windows.txt real real-locked --backend windows
+# Without root: as it is, or as nobody when this is root (setpriv).
+{
+    echo "\$ pagelab real real-large-pages"
+    code=0
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" real real-large-pages 2>&1 || code=$?
+    else
+        "$bin" real real-large-pages 2>&1 || code=$?
+    fi
+    echo "[exit code $code]"
+} >"$out/real/not-root.txt"
 
 # ---------------------------------------------------------------- compare
 if ((check)); then

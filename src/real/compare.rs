@@ -228,7 +228,7 @@ fn row(
         step: number,
         op: step.action.op_name().to_string(),
         label: step.label.clone(),
-        real_call: real.map(|o| o.call.clone()).filter(|c| !c.is_empty()),
+        real_call: real.filter(|o| o.result.ran()).map(|o| o.call.clone()).filter(|c| !c.is_empty()),
         items: Vec::new(),
         verdict: Verdict::NotCompared,
         why: None,

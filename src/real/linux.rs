@@ -277,7 +277,11 @@ impl Linux {
             Action::Touch { process, address, pages, access, pattern, repeat, .. } => {
                 let order = visit_order(*pages, *pattern, *repeat);
                 let writes = vec![*access == AccessKind::Write; order.len()];
-                let what = format!("{} of one byte in each of {pages} pages", if writes[0] { "a write" } else { "a read" });
+                let what = format!(
+                    "{} of one byte in each of {pages} page{}",
+                    if writes[0] { "a write" } else { "a read" },
+                    if *pages == 1 { "" } else { "s" }
+                );
                 self.touch(number, op, *process, *address, *pages, &order, &writes, what)
             }
             Action::Refs { process, base, pages, writes } => {
