@@ -277,6 +277,7 @@ pub fn run_child(
 }
 
 /// A signal's name and what usually sends it.
+#[cfg(unix)]
 fn signal_name(sig: i32) -> (&'static str, &'static str) {
     match sig {
         11 => ("SIGSEGV", "an access to memory the process may not touch"),

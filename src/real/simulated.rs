@@ -38,7 +38,11 @@ pub fn observe(scenario: &Arc<Scenario>) -> Result<Vec<Observation>, String> {
         } else if let Action::HugetlbPool { pages } = step.action {
             let free = count(&runner, &Metric::Global("regions.free"));
             o.measured.insert("pool".into(), free.min(pages));
-            o.notes.push(format!("{free} 2 MiB regions of the simulated memory are free"));
+            let cheap = count(&runner, &Metric::Global("regions.cheap"));
+            let movable = count(&runner, &Metric::Global("regions.movable"));
+            o.notes.push(format!(
+                "2 MiB regions of the simulated memory: {free} free, {cheap} with only free or standby frames, {movable} with no unmovable frame (what compaction could empty)"
+            ));
         }
         out.push(o);
     }
