@@ -394,6 +394,51 @@ research() {
 root_dir=$PWD
 research
 
+# Miss-ratio curves: a generated trace (a seeded spec, so the same bytes
+# everywhere), its curves and their plot, and Belady's string. Run in a
+# copy of the book's traces, like the research workflow, so the generated
+# trace and the CSV stay out of the repository.
+curves() {
+    mkdir -p "$work/curves/book/src" "$out/mrc"
+    cp -R book/src/traces book/src/experiments "$work/curves/book/src/"
+    local abs_bin
+    abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+    (
+        cd "$work/curves"
+        bin=$abs_bin
+        run 0 mrc/gen.txt gen-trace --spec-file book/src/traces/mix.toml -o mix.refs
+        {
+            echo '$ head -5 mix.refs'
+            head -5 mix.refs
+        } >"$out/mrc/head.txt"
+        run 0 mrc/lru.txt mrc mix.refs --sizes 10-250/40
+        run 0 mrc/cliff.txt mrc mix.refs --sizes 66-92/2
+        run 0 mrc/policies.txt mrc mix.refs --policy lru,fifo,clock,aging,opt --sizes 70,90
+        run 0 mrc/sweep.txt sweep book/src/experiments/curves.toml --out runs/curves --quiet
+        {
+            echo '$ cut -d, -f2-4,8- runs/curves/results.csv'
+            cut -d, -f2-4,8- runs/curves/results.csv
+        } >"$out/mrc/sweep-results.txt"
+        run 0 mrc/plot.txt mrc mix.refs --policy lru,fifo,clock,aging,opt --sizes 5-250/5 -o mix.csv --plot mix.svg
+        {
+            echo '$ grep -c , mix.csv'
+            grep -c , mix.csv
+        } >"$out/mrc/rows.txt"
+        cp mix.svg "$out/mrc/mix.svg"
+        run 0 mrc/stack.txt replay book/src/traces/belady.refs --policy lru --frames 5 --trace
+        run 0 mrc/belady.txt mrc book/src/traces/belady.refs --policy fifo,lru,opt --sizes 1-6
+        run 0 mrc/belady-csv.txt mrc book/src/traces/belady.refs --policy fifo,lru,opt --sizes 1-6 -o belady.csv
+        {
+            echo "\$ pagelab plot belady.csv --title \"Belady's string\" -o belady.svg"
+            "$bin" plot belady.csv --title "Belady's string" -o belady.svg
+        } >"$out/mrc/belady-plot.txt"
+        cp belady.svg "$out/mrc/belady.svg"
+        run 2 mrc/bad-policy.txt mrc mix.refs --policy lru,mru
+        run 2 mrc/bad-spec.txt gen-trace --generator phases --refs 100 -o phases.refs
+    )
+}
+curves
+
 # Writing scenarios: errors and exit codes.
 for b in unknown-key wrong-op-key unknown-metric bad-size unknown-process; do
     run 2 "errors/$b.txt" check "book/src/broken/$b.toml"

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# pagelab's full machine against libCacheSim's FIFO on the same trace.
+# pagelab's full machine against libCacheSim on the same trace, policy by
+# policy, from a binary and from a text file.
 #
 #   scripts/bench-vs-libcachesim.sh
 #
-# Generates a Zipf trace with `pagelab gen-trace` (oracleGeneral, in a
-# temporary directory), replays it with `pagelab replay --policy fifo`
-# on a 64 GiB simulated machine under /usr/bin/time -v (peak RSS; with
-# --no-check, since the periodic invariant audits are a check of pagelab,
-# not part of the simulation), and with
-# libCacheSim's FIFO holding the same number of 4 KiB pages (with its
-# defaults, and with the fastest of a few initial hash-table sizes); prints
-# the miss counts (they must be equal), the throughputs (best of RUNS), the
-# ratios and pagelab's peak RSS. Needs python3 with `pip install libcachesim`
-# and GNU time (`apt-get install time`).
+# Generates a Zipf trace with `pagelab gen-trace` twice, as oracleGeneral
+# and as refs text (the same references), in a temporary directory. For
+# each policy it replays the trace with `pagelab replay --policy P` on a
+# 64 GiB simulated machine (with --no-check: the periodic invariant audits
+# are a check of pagelab, not part of the simulation), and with
+# libCacheSim's cache of the same policy holding the same number of 4 KiB
+# pages, with its defaults and with a smaller initial hash table
+# (HASHPOWER, the fastest found: "tuned"). Prints the miss counts (equal
+# for FIFO, LRU and OPT; random draws differ, and libCacheSim's CLOCK
+# inserts a page with its bit clear where pagelab's sets it), CPU seconds
+# (user + system, best of RUNS: the machine's other work inflates wall
+# time, not CPU time; wall time is printed too) and the ratios, and
+# pagelab's peak RSS. Exits 1 when FIFO, LRU or OPT disagree on a miss.
+#
+# Needs python3 with `pip install libcachesim` and GNU time
+# (`apt-get install time`).
 #
 # Settings (environment): PAGES (1000000), REFS (50000000), ALPHA (0.99),
-# SEED (1), FRAMES (131072), MEMORY (64GiB), RUNS (3), HASHPOWERS (initial
-# hash-table sizes libCacheSim is also tried with: "18 19 20"), KEEP_TRACE
-# (unset: the trace is deleted at the end).
+# SEED (1), FRAMES (131072), MEMORY (64GiB), RUNS (3), HASHPOWER (18),
+# POLICIES ("fifo lru opt random clock"), TEXT_POLICIES ("fifo": the text
+# runs are slow in libCacheSim), KEEP_TRACE (unset: the traces are deleted
+# at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAGES=${PAGES:-1000000}
@@ -27,7 +35,9 @@ SEED=${SEED:-1}
 FRAMES=${FRAMES:-131072}
 MEMORY=${MEMORY:-64GiB}
 RUNS=${RUNS:-3}
-HASHPOWERS=${HASHPOWERS:-18 19 20}
+HASHPOWER=${HASHPOWER:-18}
+POLICIES=${POLICIES:-fifo lru opt random clock}
+TEXT_POLICIES=${TEXT_POLICIES:-fifo}
 
 [[ -x /usr/bin/time ]] || { echo "needs GNU time: apt-get install -y time" >&2; exit 2; }
 python3 -c 'import libcachesim' 2>/dev/null || { echo "needs libcachesim: pip install libcachesim" >&2; exit 2; }
@@ -35,54 +45,69 @@ python3 -c 'import libcachesim' 2>/dev/null || { echo "needs libcachesim: pip in
 cargo build --release --quiet
 bin=target/release/pagelab
 tmp=$(mktemp -d)
-if [[ -z "${KEEP_TRACE:-}" ]]; then trap 'rm -rf "$tmp"' EXIT; fi
-trace=$tmp/zipf.oracleGeneral
+if [[ -z "${KEEP_TRACE:-}" ]]; then trap 'rm -rf "$tmp"' EXIT; else echo "traces kept in $tmp"; fi
+og=$tmp/zipf.oracleGeneral
+txt=$tmp/zipf.refs
 
-echo "trace: Zipf alpha $ALPHA, seed $SEED, $PAGES pages, $REFS references -> $trace"
-"$bin" gen-trace --pages "$PAGES" --refs "$REFS" --alpha "$ALPHA" --seed "$SEED" \
-    --format oracle-general -o "$trace"
+echo "trace: Zipf alpha $ALPHA, seed $SEED, $PAGES pages, $REFS references, $FRAMES frames"
+gen=(gen-trace --pages "$PAGES" --refs "$REFS" --alpha "$ALPHA" --seed "$SEED")
+"$bin" "${gen[@]}" --format oracle-general -o "$og"
+"$bin" "${gen[@]}" --format refs -o "$txt"
 
-best_rate=0
-best_rss=0
-for i in $(seq "$RUNS"); do
-    /usr/bin/time -v -o "$tmp/time.txt" "$bin" replay "$trace" --format oracle-general --policy fifo \
-        --frames "$FRAMES" --memory "$MEMORY" --no-check --json --timing >"$tmp/pagelab.json" 2>"$tmp/timing.txt"
-    secs=$(sed -n 's/.* references in \([0-9.]*\) s host time.*/\1/p' "$tmp/timing.txt")
-    rate=$(python3 -c "print($REFS / $secs / 1e6)")
-    rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tmp/time.txt")
-    echo "  pagelab run $i: $(cat "$tmp/timing.txt" | sed 's/^pagelab: //'), peak RSS $((rss / 1024)) MiB"
-    best_rate=$(python3 -c "print(max($best_rate, $rate))")
-    ((rss > best_rss)) && best_rss=$rss
+# pagelab_run TRACE POLICY: best CPU and wall seconds of RUNS, faults, peak RSS (KiB).
+pagelab_run() {
+    local best_cpu="" best_wall="" rss=0 cpu wall r
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -o "$tmp/time.txt" -f "%U %S %e %M" "$bin" replay "$1" --policy "$2" \
+            --frames "$FRAMES" --memory "$MEMORY" --no-check --json >"$tmp/pagelab.json"
+        read -r u s wall r <"$tmp/time.txt"
+        cpu=$(python3 -c "print($u + $s)")
+        best_cpu=$(python3 -c "print(min(${best_cpu:-$cpu}, $cpu))")
+        best_wall=$(python3 -c "print(min(${best_wall:-$wall}, $wall))")
+        ((r > rss)) && rss=$r
+    done
+    echo "$best_cpu $best_wall $(python3 -c "import json; print(json.load(open('$tmp/pagelab.json'))['faults'])") $rss"
+}
+
+# lcs_run TRACE KIND POLICY [HASHPOWER]: CPU and wall seconds, misses.
+lcs_run() {
+    python3 scripts/libcachesim_run.py "$1" "$2" "$3" "$FRAMES" "$RUNS" ${4:-} | python3 -c "
+import json, sys; d = json.loads(sys.stdin.readline())
+print(d['cpu_seconds'], d['wall_seconds'], d['misses'], d['version'])"
+}
+
+rate() { python3 -c "print(f'{$REFS / $1 / 1e6:.1f}')"; }
+# ratio PAGELAB_SECONDS OTHER_SECONDS: how many times as fast pagelab is.
+ratio() { python3 -c "print(f'{$2 / $1:.2f}x')"; }
+secs() { python3 -c "print(f'{$1:.2f}')"; }
+
+mismatch=0
+printf '\n%-7s %-6s %11s %11s %11s %8s %8s  %s\n' policy input "pagelab" "lcs dflt" "lcs hp$HASHPOWER" "vs dflt" "vs hp$HASHPOWER" "misses (pagelab / libCacheSim)"
+printf '%-7s %-6s %11s %11s %11s\n' "" "" "M refs/s" "M refs/s" "M refs/s"
+for input in binary text; do
+    if [[ $input == binary ]]; then trace=$og kind=oracle-general policies=$POLICIES; else trace=$txt kind=text policies=$TEXT_POLICIES; fi
+    for p in $policies; do
+        read -r pc pw pf rss < <(pagelab_run "$trace" "$p")
+        read -r dc dw dm version < <(lcs_run "$trace" "$kind" "$p")
+        read -r tc tw tm _ < <(lcs_run "$trace" "$kind" "$p" "$HASHPOWER")
+        note=""
+        if [[ $pf != "$dm" || $pf != "$tm" ]]; then
+            case $p in
+                random) note=" (random draws differ)" ;;
+                clock) note=" (libCacheSim inserts with the bit clear)" ;;
+                *) note=" MISMATCH"; mismatch=1 ;;
+            esac
+        fi
+        printf '%-7s %-6s %11s %11s %11s %8s %8s  %s / %s%s\n' "$p" "$input" "$(rate "$pc")" "$(rate "$dc")" "$(rate "$tc")" \
+            "$(ratio "$pc" "$dc")" "$(ratio "$pc" "$tc")" "$pf" "$tm" "$note"
+        echo "        wall s: pagelab $(secs "$pw"), libCacheSim $(secs "$dw") / $(secs "$tw"); pagelab peak RSS $((rss / 1024)) MiB" >&2
+    done
 done
-pl_faults=$(python3 -c "import json; print(json.load(open('$tmp/pagelab.json'))['faults'])")
-pl_refs=$(python3 -c "import json; print(json.load(open('$tmp/pagelab.json'))['references'])")
-
-# libCacheSim as its Python API builds it by default, then with smaller
-# initial hash tables (which it grows as needed), the fastest of which counts
-# as "tuned".
-python3 scripts/libcachesim_fifo.py "$trace" "$FRAMES" "$RUNS" >"$tmp/lcs-default.json"
-python3 scripts/libcachesim_fifo.py "$trace" "$FRAMES" "$RUNS" $HASHPOWERS >"$tmp/lcs-tuned.json"
-read -r lcs_version lcs_refs lcs_misses lcs_rate < <(python3 -c "
-import json; d = json.load(open('$tmp/lcs-default.json'))
-print(d['version'], d['references'], d['misses'], d['refs_per_second'] / 1e6)")
-read -r tuned_hp tuned_misses tuned_rate < <(python3 -c "
-import json; ds = [json.loads(l) for l in open('$tmp/lcs-tuned.json')]
-assert len({d['misses'] for d in ds}) == 1, ds
-d = max(ds, key=lambda d: d['refs_per_second'])
-print(d['hashpower'], d['misses'], d['refs_per_second'] / 1e6)")
-
 echo
-printf '%-36s %12s %12s %10s %8s\n' "" references misses "M refs/s" ratio
-printf '%-36s %12s %12s %10.2f\n' "pagelab $(git describe --always --dirty) (full NT)" "$pl_refs" "$pl_faults" "$best_rate"
-printf '%-36s %12s %12s %10.2f %7.2fx\n' "libCacheSim $lcs_version FIFO, defaults" "$lcs_refs" "$lcs_misses" "$lcs_rate" \
-    "$(python3 -c "print($best_rate / $lcs_rate)")"
-printf '%-36s %12s %12s %10.2f %7.2fx\n' "libCacheSim FIFO, hashpower $tuned_hp" "$lcs_refs" "$tuned_misses" "$tuned_rate" \
-    "$(python3 -c "print($best_rate / $tuned_rate)")"
-echo "pagelab peak RSS: $((best_rss / 1024)) MiB (memory $MEMORY, $FRAMES frames)"
-echo "(best of $RUNS runs each; pagelab's time includes building the machine and reading the file,"
-echo " libCacheSim's opening the reader, building the cache and reading the file)"
-if [[ "$pl_faults" != "$lcs_misses" || "$pl_refs" != "$lcs_refs" || "$tuned_misses" != "$lcs_misses" ]]; then
-    echo "MISMATCH: pagelab and libCacheSim disagree on the references or the misses" >&2
+echo "libCacheSim $version. Rates by CPU time (user + system), best of $RUNS runs each; pagelab's time"
+echo "is its whole process (building the machine, reading the file), libCacheSim's opening the"
+echo "reader, building the cache and replaying (not starting Python)."
+if ((mismatch)); then
+    echo "MISMATCH: pagelab and libCacheSim disagree on the misses of a deterministic policy" >&2
     exit 1
 fi
-echo "miss counts equal: $pl_faults"

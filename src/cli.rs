@@ -70,7 +70,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the output directories of a sweep's shards into one result.
     Merge(sweep::MergeArgs),
-    /// Generate a synthetic trace: Zipf-popular pages, seeded.
+    /// Generate a synthetic trace, seeded: Zipf-popular pages, uniform,
+    /// a scan, a loop, phases or a mix.
     GenTrace(gen::GenTraceArgs),
     /// Free-block distribution and Linux's fragmentation indices of a
     /// /proc/buddyinfo text.

@@ -387,18 +387,21 @@ pub fn replay(machine: &MachineConfig, policy: PolicyKind, frames: u64, opt_refs
     e
 }
 
-/// A bound on the host memory of `gen-trace`: the popularity tables of
-/// `pages` pages (12 bytes each and a guide table of at most 4M entries)
-/// and, for oracleGeneral, the whole trace with its next-access times
-/// (16 bytes a reference) and a last-use table (8 bytes a page).
-pub fn gen_trace(pages: u64, refs: u64, whole_trace: bool) -> Estimate {
+/// A bound on the host memory of `gen-trace`: Zipf popularity tables of
+/// `table_pages` pages (12 bytes each and a guide table of at most 4M
+/// entries) and, for oracleGeneral, the whole trace with its next-access
+/// times (16 bytes a reference) and a last-use table (8 bytes for each of
+/// the `footprint` distinct pages).
+pub fn gen_trace(table_pages: u64, footprint: u64, refs: u64, whole_trace: bool) -> Estimate {
     let mut e = Estimate::default();
     e.add("program", BASE_BYTES);
-    e.add("popularity tables", pages.saturating_mul(12).saturating_add(4 * (4 << 20)));
+    if table_pages > 0 {
+        e.add("popularity tables", table_pages.saturating_mul(12).saturating_add(4 * (4 << 20)));
+    }
     if whole_trace {
         e.add(
             "the trace, held to fill in next accesses",
-            refs.saturating_mul(16).saturating_add(pages.saturating_mul(8)),
+            refs.saturating_mul(16).saturating_add(footprint.saturating_mul(8)),
         );
     }
     e

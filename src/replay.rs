@@ -236,11 +236,61 @@ pub trait RefSource {
     /// Appends up to `max` references to `out`; `Some` when the source
     /// stopped at a malformed record (after appending those before it).
     fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError>;
+
+    /// Whether the source knows each reference's next use, so that OPT can
+    /// stream it ([`RefSource::read_batch_next`]) instead of holding the
+    /// whole trace to compute them.
+    fn knows_next_use(&mut self) -> bool {
+        false
+    }
+
+    /// As [`RefSource::read_batch`], also appending each reference's next
+    /// use to `next`. Only called when [`RefSource::knows_next_use`] said so.
+    fn read_batch_next(&mut self, out: &mut Vec<TraceRef>, next: &mut Vec<u64>, max: usize) -> Option<TraceError> {
+        let _ = (out, next, max);
+        unreachable!("read_batch_next on a source that does not know next uses")
+    }
 }
 
 impl<R: BufRead> RefSource for TraceReader<R> {
     fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
         TraceReader::read_batch(self, out, max)
+    }
+
+    /// oracleGeneral's next-access field (libCacheSim's Belady reads the same).
+    fn knows_next_use(&mut self) -> bool {
+        self.keep_next_access();
+        self.has_next_access()
+    }
+
+    fn read_batch_next(&mut self, out: &mut Vec<TraceRef>, next: &mut Vec<u64>, max: usize) -> Option<TraceError> {
+        TraceReader::read_batch_next(self, out, next, max)
+    }
+}
+
+/// A trace held whole, with the next uses computed from it, replayed as a
+/// source that knows them.
+struct Held {
+    refs: Vec<TraceRef>,
+    next: Vec<u64>,
+    pos: usize,
+}
+
+impl RefSource for Held {
+    fn read_batch(&mut self, out: &mut Vec<TraceRef>, max: usize) -> Option<TraceError> {
+        let end = (self.pos + max).min(self.refs.len());
+        out.extend_from_slice(&self.refs[self.pos..end]);
+        self.pos = end;
+        None
+    }
+
+    fn knows_next_use(&mut self) -> bool {
+        true
+    }
+
+    fn read_batch_next(&mut self, out: &mut Vec<TraceRef>, next: &mut Vec<u64>, max: usize) -> Option<TraceError> {
+        next.extend_from_slice(&self.next[self.pos..(self.pos + max).min(self.refs.len())]);
+        self.read_batch(out, max)
     }
 }
 
@@ -266,20 +316,20 @@ pub fn replay_from<S: RefSource>(mut source: S, cfg: &ReplayConfig) -> Result<Re
         .check(&cfg.host_limit, "the replay", "use a smaller --frames or --memory")
         .map_err(ReplayError::HostMemory)?;
     let (mut m, pid) = replay_machine(cfg)?;
-    if cfg.policy == PolicyKind::Opt {
-        // OPT needs the whole future: the trace is held, within the limit.
+    let (limit, every, refresh) = (&cfg.host_limit, cfg.check_every, cfg.refresh_period());
+    if cfg.policy != PolicyKind::Opt {
+        replay_stream(&mut m, pid, source, limit, every, refresh, false)?;
+    } else if source.knows_next_use() {
+        // OPT streams a trace that carries its next uses.
+        replay_stream(&mut m, pid, source, limit, every, refresh, true)?;
+    } else {
+        // Otherwise OPT needs the whole future: the trace is held, within
+        // the limit, and the next uses are computed from it.
         let refs = hold_whole(&mut source, cfg)?;
         let pages: Vec<u64> = refs.iter().map(|r| r.page).collect();
         let next = crate::trace::next_uses(&pages);
-        let mut last = 0;
-        for (i, (r, n)) in refs.iter().zip(next).enumerate() {
-            one(&mut m, pid, r.page, r.write, n)?;
-            if i % 4096 == 4095 {
-                check_due(&m, cfg.check_every, &mut last, false)?;
-            }
-        }
-    } else {
-        replay_stream(&mut m, pid, source, &cfg.host_limit, cfg.check_every, cfg.refresh_period())?;
+        drop(pages);
+        replay_stream(&mut m, pid, Held { refs, next, pos: 0 }, limit, every, refresh, true)?;
     }
     check_due(&m, cfg.check_every, &mut 0, true)?;
     Ok(result(&m, cfg))
@@ -454,7 +504,8 @@ fn prefetch_ahead<P>(m: &Machine, pid: ProcessId, refs: &[P], i: usize, page: im
 /// Replays a trace in order, reading it in batches so that the entries of
 /// the references [`PTE_AHEAD`] ahead can be prefetched. A malformed
 /// reference stops the replay where it stands in the trace, after every
-/// reference before it.
+/// reference before it. With `future`, the source gives each reference's
+/// next use too (for OPT).
 fn replay_stream<S: RefSource>(
     m: &mut Machine,
     pid: ProcessId,
@@ -462,6 +513,7 @@ fn replay_stream<S: RefSource>(
     limit: &HostLimit,
     check_every: Option<u64>,
     refresh: Option<u64>,
+    future: bool,
 ) -> Result<(), ReplayError> {
     const BATCH: usize = 4096;
     let mut last_check = 0;
@@ -469,6 +521,8 @@ fn replay_stream<S: RefSource>(
     // period, more than any trace holds.
     let mut until_refresh = refresh.unwrap_or(u64::MAX);
     let mut refs: Vec<TraceRef> = Vec::with_capacity(BATCH + PTE_AHEAD);
+    // With `future`, each reference's next use, beside it.
+    let mut nexts: Vec<u64> = Vec::with_capacity(if future { BATCH + PTE_AHEAD } else { 0 });
     let mut next = 0;
     let mut stop = None;
     let mut ended = false;
@@ -476,9 +530,14 @@ fn replay_stream<S: RefSource>(
         if !ended && refs.len() - next < PTE_AHEAD {
             check_growth(m, limit)?;
             refs.drain(..next);
-            next = 0;
             let before = refs.len();
-            stop = reader.read_batch(&mut refs, BATCH);
+            stop = if future {
+                nexts.drain(..next);
+                reader.read_batch_next(&mut refs, &mut nexts, BATCH)
+            } else {
+                reader.read_batch(&mut refs, BATCH)
+            };
+            next = 0;
             ended = stop.is_some() || refs.len() - before < BATCH;
             if before == 0 {
                 // The start: the loop below fetches PTE_AHEAD references on.
@@ -493,17 +552,11 @@ fn replay_stream<S: RefSource>(
             // Up to the next refresh, or the whole run without one.
             let end = if until_refresh >= (steady - next) as u64 { steady } else { next + until_refresh as usize };
             until_refresh -= (end - next) as u64;
-            // Each reference with the PTE_AHEAD after it: one bounds check
-            // for the run, none per reference.
-            for w in refs[next..end + PTE_AHEAD].windows(PTE_AHEAD + 1) {
-                m.prefetch_stages(
-                    pid,
-                    w[PTE_AHEAD].page << PAGE_SHIFT,
-                    w[FRAME_AHEAD].page << PAGE_SHIFT,
-                    w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
-                );
-                let r = w[0];
-                one(m, pid, r.page, r.write, NEVER)?;
+            let window = &refs[next..end + PTE_AHEAD];
+            if future {
+                run_window(m, pid, window, nexts[next..end].iter().copied())?;
+            } else {
+                run_window(m, pid, window, std::iter::repeat(NEVER))?;
             }
             next = end;
             refresh_if_due(m, &mut until_refresh, refresh)?;
@@ -520,8 +573,9 @@ fn replay_stream<S: RefSource>(
         if let Some(a) = refs.get(next + NEIGHBOURS_AHEAD) {
             m.prefetch(pid, a.page << PAGE_SHIFT, Prefetch::ListNeighbours);
         }
+        let n = if future { nexts[next] } else { NEVER };
         next += 1;
-        one(m, pid, r.page, r.write, NEVER)?;
+        one(m, pid, r.page, r.write, n)?;
         until_refresh -= 1;
         refresh_if_due(m, &mut until_refresh, refresh)?;
     }
@@ -529,6 +583,29 @@ fn replay_stream<S: RefSource>(
         Some(e) => Err(ReplayError::Trace(e)),
         None => Ok(()),
     }
+}
+
+/// Replays each reference of `window` but its last [`PTE_AHEAD`], with
+/// the next uses `nexts` gives, prefetching for the references after it:
+/// one bounds check for the run, none per reference.
+#[inline(always)]
+fn run_window(
+    m: &mut Machine,
+    pid: ProcessId,
+    window: &[TraceRef],
+    nexts: impl Iterator<Item = u64>,
+) -> Result<(), ReplayError> {
+    for (w, n) in window.windows(PTE_AHEAD + 1).zip(nexts) {
+        m.prefetch_stages(
+            pid,
+            w[PTE_AHEAD].page << PAGE_SHIFT,
+            w[FRAME_AHEAD].page << PAGE_SHIFT,
+            w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
+        );
+        let r = w[0];
+        one(m, pid, r.page, r.write, n)?;
+    }
+    Ok(())
 }
 
 /// Runs the aging scan when `until` references are left (none), and

@@ -31,7 +31,7 @@ mod zstd;
 use std::fmt;
 use std::io::{BufRead, Read};
 
-pub use detect::{detect, open_trace, Detected, FormatChoice, OpenedTrace};
+pub use detect::{detect, open_reader, open_trace, Detected, FormatChoice, OpenedTrace};
 pub use zstd::ZstdDecoder;
 
 /// How object ids of the text and CSV formats become page numbers.
@@ -302,6 +302,10 @@ pub struct TraceReader<R> {
     csv: Option<CsvLayout>,
     /// oracle-general: whether the input starts with zstd's magic number.
     zstd_magic: bool,
+    /// oracle-general, when asked for ([`TraceReader::keep_next_access`]):
+    /// the next-access times of the records parsed and not yet handed out
+    /// by [`TraceReader::read_batch_next`], in order.
+    next_access: Option<Vec<u64>>,
     done: bool,
 }
 
@@ -325,8 +329,68 @@ impl<R: BufRead> TraceReader<R> {
             error: None,
             csv: None,
             zstd_magic: false,
+            next_access: None,
             done: false,
         }
+    }
+
+    /// Whether the format carries each reference's next use: oracleGeneral
+    /// (plain or compressed) has a next-access time in every record.
+    pub fn has_next_access(&self) -> bool {
+        self.format == TraceFormat::OracleGeneral
+    }
+
+    /// Keeps oracleGeneral's next-access times for
+    /// [`TraceReader::read_batch_next`]. No effect on other formats.
+    pub fn keep_next_access(&mut self) {
+        if self.has_next_access() && self.next_access.is_none() {
+            self.next_access = Some(Vec::new());
+        }
+    }
+
+    /// As [`TraceReader::read_batch`], also appending to `next` each
+    /// reference's next use: the position of the next reference to the
+    /// same page as the trace's next-access field gives it (libCacheSim
+    /// counts positions from 0 or 1; only their order matters to OPT), or
+    /// [`crate::working_set::NEVER`] for -1. A time that is not after its
+    /// own record is an error at that record. Call
+    /// [`TraceReader::keep_next_access`] first, on an oracleGeneral trace.
+    pub fn read_batch_next(&mut self, out: &mut Vec<TraceRef>, next: &mut Vec<u64>, max: usize) -> Option<TraceError> {
+        let before = out.len();
+        let stop = self.read_batch(out, max);
+        let kept = self.next_access.as_mut().expect("keep_next_access was called on an oracleGeneral trace");
+        debug_assert_eq!(kept.len(), out.len() - before, "one next-access time per reference");
+        next.append(kept);
+        stop
+    }
+
+    /// The next-access time of `rec`, record `self.line` (counted from 1),
+    /// when kept: -1 is never; a time at or before the record's own
+    /// position (from 0) is an error.
+    #[inline(always)]
+    fn note_next_access(next_access: &mut Option<Vec<u64>>, line: u64, rec: &[u8]) -> Result<(), (u64, i64)> {
+        if let Some(v) = next_access {
+            let t = i64::from_le_bytes(rec[16..24].try_into().expect("8 bytes"));
+            if t == -1 {
+                v.push(crate::working_set::NEVER);
+            } else if t >= line as i64 {
+                v.push(t as u64);
+            } else {
+                return Err((line, t));
+            }
+        }
+        Ok(())
+    }
+
+    fn bad_next_access(&self, t: i64) -> TraceError {
+        self.record_err(
+            16,
+            format!(
+                "next-access time {t} is not after the record's own position {} (nor -1, never): OPT needs the \
+                 position of the page's next reference; replay the trace with another policy, or convert it again",
+                self.line - 1
+            ),
+        )
     }
 
     fn err(&self, col: usize, message: impl Into<String>) -> TraceError {
@@ -366,11 +430,17 @@ impl<R: BufRead> TraceReader<R> {
         if self.line == 0 {
             self.zstd_magic = rec[..4] == zstd::MAGIC;
         }
+        let kept =
+            if id > MAX_PAGE { Ok(()) } else { Self::note_next_access(&mut self.next_access, self.line + 1, rec) };
         self.input.consume(24);
         self.line += 1;
         if id > MAX_PAGE {
             self.done = true;
             return Some(Err(self.bad_id(id)));
+        }
+        if let Err((_, t)) = kept {
+            self.done = true;
+            return Some(Err(self.bad_next_access(t)));
         }
         Some(Ok(TraceRef { page: id, write: false }))
     }
@@ -401,6 +471,9 @@ impl<R: BufRead> TraceReader<R> {
                 let id = u64::from_le_bytes(rec[4..12].try_into().expect("8 bytes"));
                 if id > MAX_PAGE {
                     return Err(self.bad_id(id));
+                }
+                if let Err((_, t)) = Self::note_next_access(&mut self.next_access, self.line, &rec) {
+                    return Err(self.bad_next_access(t));
                 }
                 self.pending.push(TraceRef { page: id, write: false });
                 Ok(true)
@@ -882,6 +955,11 @@ impl<R: BufRead> TraceReader<R> {
                         if id > MAX_PAGE {
                             break;
                         }
+                        let line = self.line + taken as u64 + 1;
+                        if Self::note_next_access(&mut self.next_access, line, rec).is_err() {
+                            // Left for the record-at-a-time path to report.
+                            break;
+                        }
                         out.push(TraceRef { page: id, write: false });
                         taken += 1;
                     }
@@ -1122,6 +1200,36 @@ mod tests {
         let e = read_all(&bytes[..70], TraceFormat::OracleGeneral).unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.message.contains("truncated"));
+    }
+
+    #[test]
+    fn oracle_general_next_access_times_are_the_next_uses_whatever_the_buffer() {
+        let pages: Vec<u64> = (0..300).map(|i| i * 7 % 29).collect();
+        let mut bytes = Vec::new();
+        write_oracle_general(&pages, &mut bytes).unwrap();
+        for cap in [1, 24, 25, 1000, 1 << 16] {
+            let mut r =
+                TraceReader::new(std::io::BufReader::with_capacity(cap, &bytes[..]), TraceFormat::OracleGeneral);
+            r.keep_next_access();
+            let (mut refs, mut next) = (Vec::new(), Vec::new());
+            while r.read_batch_next(&mut refs, &mut next, 7).is_none() && refs.len() < pages.len() {}
+            assert_eq!(refs.iter().map(|r| r.page).collect::<Vec<_>>(), pages, "buffer of {cap} bytes");
+            assert_eq!(next, next_uses(&pages), "buffer of {cap} bytes");
+        }
+        // A next access at the record's own position is refused there.
+        let mut bad = bytes.clone();
+        bad[24 * 5 + 16..24 * 6].copy_from_slice(&5i64.to_le_bytes());
+        for cap in [1, 1 << 16] {
+            let mut r = TraceReader::new(std::io::BufReader::with_capacity(cap, &bad[..]), TraceFormat::OracleGeneral);
+            r.keep_next_access();
+            let (mut refs, mut next) = (Vec::new(), Vec::new());
+            let e = r.read_batch_next(&mut refs, &mut next, 1000).expect("an error");
+            assert_eq!((refs.len(), next.len(), e.line), (5, 5, 6));
+            assert!(e.message.contains("next-access time 5 is not after the record's own position 5"), "{}", e.message);
+            assert!(e.message.contains("byte offset 136"), "{}", e.message);
+        }
+        // Without asking, the field is not read.
+        assert_eq!(read_all(&bad[..], TraceFormat::OracleGeneral).unwrap().len(), 300);
     }
 
     #[test]

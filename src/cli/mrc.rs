@@ -3,8 +3,9 @@
 //! every other policy from one replay of the machine per size, the sizes
 //! in parallel; the points are `pagelab replay --frames N`'s fault counts.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
@@ -15,7 +16,7 @@ use super::{emit, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
 use crate::host_memory::{self, HostLimit};
 use crate::mrc::{self, Curve, LruStack, PassError, Point, StackDistances};
 use crate::replay::{replay, ReplayConfig, ReplayError, DEFAULT_CHECK_EVERY};
-use crate::trace::TraceFormat;
+use crate::trace::{open_reader, open_trace, FormatChoice, OpenedTrace, TraceFormat};
 use crate::working_set::PolicyKind;
 
 /// Arguments of `mrc`.
@@ -23,8 +24,11 @@ use crate::working_set::PolicyKind;
 pub struct MrcArgs {
     /// Trace file (`-` for standard input).
     pub trace: String,
-    /// Trace format: refs, lackey or oracle-general.
-    #[arg(long, default_value = "refs")]
+    /// Trace format: auto (from the file's name and first bytes, decided
+    /// once for every replay), refs, lackey, oracle-general,
+    /// oracle-general-zst, text or csv. A trace compressed with zstd is
+    /// decompressed as it is read.
+    #[arg(long, default_value = "auto")]
     pub format: String,
     /// Policies, separated by commas: lru (every size in one pass), fifo,
     /// clock, opt, random, aging, wsclock (one replay per size).
@@ -78,14 +82,16 @@ fn bad(msg: String) -> i32 {
 /// of standard input, held.
 enum Source {
     File(String),
-    Held(Vec<u8>),
+    Held(Arc<[u8]>),
 }
 
 impl Source {
-    fn open(&self) -> std::io::Result<Box<dyn BufRead + '_>> {
+    /// The trace from its start, decompressed if it is zstd data, in the
+    /// format `choice` gives (detected with `auto`).
+    fn open(&self, choice: FormatChoice) -> Result<OpenedTrace, String> {
         match self {
-            Source::File(p) => Ok(Box::new(BufReader::with_capacity(1 << 16, std::fs::File::open(p)?))),
-            Source::Held(b) => Ok(Box::new(&b[..])),
+            Source::File(p) => open_trace(p, choice, None),
+            Source::Held(b) => open_reader(Box::new(std::io::Cursor::new(Arc::clone(b))), None, choice, None),
         }
     }
 
@@ -101,7 +107,10 @@ impl Source {
 #[derive(Serialize)]
 struct MrcReport<'a> {
     trace: &'a str,
+    /// The format the trace was read in (`--format`, or detected).
     format: &'a str,
+    /// The format as replay's report names it, with what detected it.
+    format_read_as: &'a str,
     references: u64,
     access_violations: u64,
     /// First touches: distinct pages, a miss at every size.
@@ -151,8 +160,8 @@ pub fn mrc(a: MrcArgs) -> i32 {
             return bad("--tau 0: expected a window of at least 1 reference".into());
         }
     }
-    let Some(format) = TraceFormat::parse(&a.format) else {
-        return bad(format!("--format {:?}: expected one of {}", a.format, TraceFormat::NAMES.join(", ")));
+    let Some(choice) = FormatChoice::parse(&a.format) else {
+        return bad(format!("--format {:?}: expected one of {}", a.format, FormatChoice::NAMES.join(", ")));
     };
     let given_sizes = match a.sizes.as_deref().map(mrc::parse_sizes) {
         None => None,
@@ -168,7 +177,7 @@ pub fn mrc(a: MrcArgs) -> i32 {
     };
     let source = if a.trace == "-" {
         match hold_stdin(&limit) {
-            Ok(b) => Source::Held(b),
+            Ok(b) => Source::Held(b.into()),
             Err(e) => return bad(e),
         }
     } else {
@@ -181,13 +190,16 @@ pub fn mrc(a: MrcArgs) -> i32 {
     // The one pass: LRU's every size, and what the trace holds.
     let start = Instant::now();
     let end_page = ReplayConfig::new(PolicyKind::Lru, 1).machine.layout.end_user_page().0;
-    let input = match source.open() {
-        Ok(i) => i,
-        Err(e) => return bad(format!("{}: cannot open the trace: {e}", a.trace)),
+    // The format is settled here, once: every replay reads the trace as
+    // this pass did.
+    let opened = match source.open(choice) {
+        Ok(t) => t,
+        Err(e) => return bad(format!("{}: {e}", a.trace)),
     };
-    let stack = match stack_pass(input, format, end_page, &limit, source.held_bytes()) {
+    let (format, settled, described) = (opened.format, opened.settled(), opened.describe());
+    let stack = match stack_pass(opened.input, format, end_page, &limit, source.held_bytes()) {
         Ok(s) => s,
-        Err(e) => return failed(&a.trace, e),
+        Err(e) => return failed(&a.trace, &described, e),
     };
     if a.timing {
         let secs = start.elapsed().as_secs_f64();
@@ -201,9 +213,9 @@ pub fn mrc(a: MrcArgs) -> i32 {
     let sizes = given_sizes.unwrap_or_else(|| mrc::default_sizes(stack.compulsory));
 
     let replayed = Instant::now();
-    let mut replays = match replay_curves(&a, &policies, &sizes, &source, format, &limit, stack.references) {
+    let mut replays = match replay_curves(&a, &policies, &sizes, &source, settled, &limit, stack.references) {
         Ok(c) => c,
-        Err((trace_err, code)) => return report_failure(&a.trace, trace_err, code),
+        Err((trace_err, code)) => return report_failure(&a.trace, &described, trace_err, code),
     };
     if a.timing && !replays.is_empty() {
         let n: usize = replays.iter().map(|c| c.points.len()).sum();
@@ -225,7 +237,8 @@ pub fn mrc(a: MrcArgs) -> i32 {
     let text = if a.json {
         let r = MrcReport {
             trace: &a.trace,
-            format: &a.format,
+            format: format.name(),
+            format_read_as: &described,
             references: stack.references,
             access_violations: stack.access_violations,
             compulsory: stack.compulsory,
@@ -306,16 +319,20 @@ fn check_stack(stack: &LruStack, limit: &HostLimit, held: u64) -> Result<(), Pas
     Ok(())
 }
 
-fn failed(trace: &str, e: PassError) -> i32 {
+/// A malformed trace is reported with the format it was read as, as
+/// replay reports it.
+fn failed(trace: &str, format: &str, e: PassError) -> i32 {
     match e {
-        PassError::Trace(e) => bad(format!("{}:{}:{}: {}", trace, e.line, e.col, e.message)),
+        PassError::Trace(e) => bad(format!("{}:{}:{}: {}\n  (read as {format})", trace, e.line, e.col, e.message)),
         PassError::HostMemory(m) => bad(format!("{trace}: {m}")),
     }
 }
 
-fn report_failure(trace: &str, e: ReplayError, code: i32) -> i32 {
+fn report_failure(trace: &str, format: &str, e: ReplayError, code: i32) -> i32 {
     match e {
-        ReplayError::Trace(e) => eprintln!("pagelab: {}:{}:{}: {}", trace, e.line, e.col, e.message),
+        ReplayError::Trace(e) => {
+            eprintln!("pagelab: {}:{}:{}: {}\n  (read as {format})", trace, e.line, e.col, e.message)
+        }
         e => eprintln!("pagelab: {trace}: {e}"),
     }
     code
@@ -328,7 +345,7 @@ fn replay_curves(
     policies: &[PolicyKind],
     sizes: &[u64],
     source: &Source,
-    format: TraceFormat,
+    choice: FormatChoice,
     limit: &HostLimit,
     references: u64,
 ) -> Result<Vec<Curve>, (ReplayError, i32)> {
@@ -347,11 +364,14 @@ fn replay_curves(
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    // Host memory: each replay's bound (OPT holds the whole trace), as
+    // Host memory: each replay's bound (OPT holds the whole trace, unless
+    // its oracleGeneral records carry their next uses and it streams), as
     // many at once as fit beside what is held already.
+    let opt_streams = matches!(choice, FormatChoice::Given(TraceFormat::OracleGeneral | TraceFormat::OracleGeneralZst));
     let bound = |&(p, f): &(PolicyKind, u64)| {
         let cfg = config(p, f);
-        host_memory::replay(&cfg.machine, p, f, (p == PolicyKind::Opt).then_some(references)).total()
+        let held = (p == PolicyKind::Opt && !opt_streams).then_some(references);
+        host_memory::replay(&cfg.machine, p, f, held).total()
     };
     let largest = jobs.iter().map(bound).max().unwrap_or(0);
     let cores = a.jobs.unwrap_or_else(rayon::current_num_threads).max(1);
@@ -379,9 +399,8 @@ fn replay_curves(
             .map(|&(p, f)| {
                 let mut cfg = config(p, f);
                 cfg.host_limit = job_limit.clone();
-                let input =
-                    source.open().map_err(|e| (ReplayError::Config(format!("cannot open the trace: {e}")), 2))?;
-                match replay(input, format, &cfg) {
+                let t = source.open(choice).map_err(|e| (ReplayError::Config(e), EXIT_BAD_INPUT))?;
+                match replay(t.input, t.format, &cfg) {
                     Ok(r) => {
                         Ok(Point { frames: f, references: r.references, misses: r.faults, miss_ratio: r.fault_rate })
                     }

@@ -33,7 +33,8 @@ pub enum Prefetch {
     /// The PFN entry of the frame a valid or transition PTE names.
     Frame,
     /// The PFN entries before and after that frame on its page list,
-    /// which a soft fault unlinks it from.
+    /// which a soft fault unlinks it from; for a resident page, what a
+    /// policy that tracks references keeps of its WSLE.
     ListNeighbours,
 }
 
@@ -169,8 +170,18 @@ impl Machine {
         }
         let pte = *pte;
         // A resident page's frame is read only by a policy that tracks
-        // references, and is on no list.
-        if pte.is_valid() && (what == Prefetch::ListNeighbours || !p.ws.tracks_references()) {
+        // references, and is on no list; the last stage fetches what that
+        // policy reads of its WSLE, whose index the frame's entry holds
+        // (fetched by the stage before).
+        if pte.is_valid() {
+            if p.ws.tracks_references() && what != Prefetch::Pte {
+                if let Some(e) = pte.frame().and_then(|pfn| self.pfn.get(pfn)) {
+                    match what {
+                        Prefetch::Frame => crate::host::prefetch(e),
+                        _ => p.ws.prefetch_slot(e.ws_index()),
+                    }
+                }
+            }
             return;
         }
         let Some(pfn) = pte.frame() else { return };
@@ -188,13 +199,15 @@ impl Machine {
     }
 
     /// Fetches the entries of the working set's coming victims (FIFO and
-    /// LRU evict from the head of their order), a pipeline run at each
+    /// LRU evict from the head of their order, random from draws taken
+    /// ahead), a pipeline run at each
     /// eviction: the PTE of the fourth victim to come, and the PFN entry of
     /// the second, whose PTE an eviction two earlier fetched. By the time a
     /// page is evicted both its entries have had two faults' time to arrive.
     #[inline(always)]
     pub(crate) fn prefetch_victims(&self, pid: ProcessId) {
         let p = &self.processes[pid.0 as usize];
+        p.ws.prefetch_coming_victims();
         let [_, second, _, fourth] = p.ws.next_victims::<4>();
         if let Some(pte) = fourth.and_then(|s| p.page_table.peek(p.ws.vpn_of(s))) {
             crate::host::prefetch(pte);

@@ -35,8 +35,9 @@
 //! Aging and WSClock read the accessed bit of the PTE, as the hardware sets
 //! it, so the hit path tells them nothing.
 
-use std::collections::BTreeSet;
+mod opt_index;
 
+use opt_index::{OptIndex, GONE};
 use rand::Rng;
 use serde::Serialize;
 
@@ -120,9 +121,30 @@ impl PolicyKind {
     }
 }
 
-/// Host bytes one entry of OPT's ordered set takes (a 12-byte key in a
-/// B-tree node about two-thirds full), rounded up.
-const OPT_INDEX_BYTES: usize = 32;
+/// Victims the random policy draws ahead of time.
+const RANDOM_AHEAD: usize = 8;
+
+/// A position below `n` from a 64-bit draw `x`: the high half of `x * n`
+/// (Lemire's multiply-shift). Every position is equally likely to within
+/// `n / 2^64`.
+#[inline(always)]
+fn pick(x: u64, n: usize) -> usize {
+    ((x as u128 * n as u128) >> 64) as usize
+}
+
+/// A next use as OPT's index keeps it: [`GONE`] marks a slot in no
+/// order, so a next use of that value (past any trace) counts as never.
+#[inline(always)]
+fn opt_key(next_use: u64) -> u64 {
+    if next_use == GONE {
+        NEVER
+    } else {
+        next_use
+    }
+}
+
+/// Host bytes OPT's index takes per page (see [`OptIndex`]).
+const OPT_INDEX_BYTES: usize = OptIndex::BYTES_PER_PAGE;
 
 /// The oldest age a WSLE reaches: ages run from 0 to 3 (WRK `mi.h`:
 /// MI_USE_AGE_COUNT 4, MI_USE_AGE_MAX).
@@ -173,14 +195,18 @@ pub struct WorkingSet {
     /// Clock use bits (one per slot under clock, empty otherwise) and hand.
     use_bit: Vec<bool>,
     hand: u32,
-    /// OPT: next-use time per slot (empty under other policies), and the
-    /// set ordered by it.
+    /// OPT: next-use time per slot (empty under other policies; [`GONE`]
+    /// for a slot in no order), and the heap ordered by it.
     next_use: Vec<u64>,
-    by_next_use: BTreeSet<(u64, u32)>,
+    by_next_use: OptIndex,
     /// Random: a dense array of occupied slots and each slot's position in
     /// it (empty under other policies).
     dense: Vec<u32>,
     dense_pos: Vec<u32>,
+    /// Random: the generator's draws for the coming victims, taken
+    /// [`RANDOM_AHEAD`] victims early so that a replay can fetch a
+    /// victim's entries before it is evicted (see [`pick`]).
+    ahead: std::collections::VecDeque<u64>,
     /// Aging: each slot's age, 0 to [`MAX_AGE`] (empty under other policies).
     age: Vec<u8>,
     /// WSClock: each slot's virtual time of last use (empty under other
@@ -234,8 +260,9 @@ impl WorkingSet {
             use_bit: Vec::new(),
             hand: NIL,
             next_use: Vec::new(),
-            by_next_use: BTreeSet::new(),
+            by_next_use: OptIndex::default(),
             dense: Vec::new(),
+            ahead: std::collections::VecDeque::new(),
             dense_pos: Vec::new(),
             age: Vec::new(),
             last_use: Vec::new(),
@@ -314,6 +341,32 @@ impl WorkingSet {
         true
     }
 
+    /// Tells the host that the policy will soon read what it keeps of the
+    /// page in `slot` (LRU's WSLE, OPT's next use, the clock's use bit), so
+    /// that a replay can fetch it ahead. Changes nothing.
+    #[inline(always)]
+    pub fn prefetch_slot(&self, slot: u32) {
+        let s = slot as usize;
+        match self.policy {
+            PolicyKind::Lru => {
+                if let Some(w) = self.slots.get(s) {
+                    crate::host::prefetch(w);
+                }
+            }
+            PolicyKind::Opt => {
+                if let Some(k) = self.next_use.get(s) {
+                    crate::host::prefetch(k);
+                }
+            }
+            PolicyKind::Clock => {
+                if let Some(b) = self.use_bit.get(s) {
+                    crate::host::prefetch(b);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Whether a reference to a resident page must be reported to the
     /// policy (FIFO and random ignore references).
     #[inline]
@@ -384,9 +437,10 @@ impl WorkingSet {
             + self.free_slots.capacity() * 4
             + self.use_bit.capacity()
             + self.next_use.capacity() * 8
-            + self.by_next_use.len() * OPT_INDEX_BYTES
+            + self.by_next_use.host_bytes()
             + self.dense.capacity() * 4
             + self.dense_pos.capacity() * 4
+            + self.ahead.capacity() * 8
             + self.age.capacity()
             + self.last_use.capacity() * 8) as u64
     }
@@ -423,7 +477,7 @@ impl WorkingSet {
                 self.slots.push(Wsle { vpn: vpn.0, prev: NIL, next: NIL });
                 match self.policy {
                     PolicyKind::Clock => self.use_bit.push(false),
-                    PolicyKind::Opt => self.next_use.push(NEVER),
+                    PolicyKind::Opt => self.next_use.push(GONE),
                     PolicyKind::Random => self.dense_pos.push(NIL),
                     PolicyKind::Aging => self.age.push(0),
                     PolicyKind::WsClock => self.last_use.push(0),
@@ -460,8 +514,8 @@ impl WorkingSet {
             }
             PolicyKind::Opt => {
                 self.link_tail(s);
-                self.next_use[s as usize] = next_use;
-                self.by_next_use.insert((next_use, s));
+                self.next_use[s as usize] = opt_key(next_use);
+                self.by_next_use.insert(s, &self.next_use);
             }
             PolicyKind::Random => {
                 self.link_tail(s);
@@ -489,10 +543,8 @@ impl WorkingSet {
             }
             PolicyKind::Clock => self.use_bit[slot as usize] = true,
             PolicyKind::Opt => {
-                let old = self.next_use[slot as usize];
-                self.by_next_use.remove(&(old, slot));
-                self.next_use[slot as usize] = next_use;
-                self.by_next_use.insert((next_use, slot));
+                self.next_use[slot as usize] = opt_key(next_use);
+                self.by_next_use.update(slot, &self.next_use);
             }
             PolicyKind::Fifo | PolicyKind::Random | PolicyKind::Aging | PolicyKind::WsClock => {}
         }
@@ -521,8 +573,14 @@ impl WorkingSet {
                 self.hand = h;
                 h
             }
-            PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s)?,
-            PolicyKind::Random => self.dense[rng.gen_range(0..self.dense.len())],
+            PolicyKind::Opt => self.by_next_use.top()?,
+            PolicyKind::Random => {
+                while self.ahead.len() <= RANDOM_AHEAD {
+                    self.ahead.push_back(rng.next_u64());
+                }
+                let x = self.ahead.pop_front().expect("drawn above");
+                self.dense[pick(x, self.dense.len())]
+            }
             PolicyKind::Aging | PolicyKind::WsClock => unreachable!("scanned above"),
         })
     }
@@ -632,13 +690,45 @@ impl WorkingSet {
         v
     }
 
+    /// Random: fetches the first two links of the chain from a draw to its
+    /// victim's entries, for victims further ahead than
+    /// [`WorkingSet::next_victims`] reaches: the dense array's entry for
+    /// the eighth victim to come, and the WSLE of the sixth (whose dense
+    /// entry was fetched two evictions ago). Called just after an
+    /// eviction, it guesses with the working set one page fuller, as it
+    /// will be when the next victim is chosen. FIFO's and LRU's next WSLEs
+    /// follow in memory, which the host fetches by itself.
+    #[inline(always)]
+    pub fn prefetch_coming_victims(&self) {
+        if self.policy != PolicyKind::Random || self.ahead.len() < RANDOM_AHEAD {
+            return;
+        }
+        let n = self.dense.len() + 1;
+        if let Some(d) = self.dense.get(pick(self.ahead[RANDOM_AHEAD - 1], n)) {
+            crate::host::prefetch(d);
+        }
+        if let Some(w) = self.dense.get(pick(self.ahead[RANDOM_AHEAD - 3], n)).and_then(|&s| self.slots.get(s as usize))
+        {
+            crate::host::prefetch(w);
+        }
+    }
+
     /// For FIFO and LRU, whose victims come from the head of their order:
     /// the next `N` victims in order, as far as there are pages (for
-    /// prefetching; references may reorder an LRU list before then). All
-    /// `None` for other policies.
+    /// prefetching; references may reorder an LRU list before then); for
+    /// random, the pages its draws taken ahead name now. All `None` for
+    /// other policies.
     #[inline]
     pub fn next_victims<const N: usize>(&self) -> [Option<u32>; N] {
         let mut out = [None; N];
+        if self.policy == PolicyKind::Random && !self.dense.is_empty() {
+            // The draws already taken, against the working set as it will
+            // be once the page that replaces the victim just evicted is in
+            // (a guess: pages come and go before the draw is used).
+            for (o, &x) in out.iter_mut().zip(&self.ahead) {
+                *o = self.dense.get(pick(x, self.dense.len() + 1)).copied();
+            }
+        }
         if matches!(self.policy, PolicyKind::Fifo | PolicyKind::Lru) {
             let mut s = self.head;
             for o in &mut out {
@@ -670,7 +760,7 @@ impl WorkingSet {
                 }
                 Some(self.hand)
             }
-            PolicyKind::Opt => self.by_next_use.iter().next_back().map(|&(_, s)| s),
+            PolicyKind::Opt => self.by_next_use.top(),
             PolicyKind::Random => None,
             // The page the next scan would take if no page were referenced
             // before it: the accessed bits live in the PTEs.
@@ -722,7 +812,8 @@ impl WorkingSet {
                 }
             }
             PolicyKind::Opt => {
-                self.by_next_use.remove(&(self.next_use[s], slot));
+                self.next_use[s] = GONE;
+                self.by_next_use.remove(&self.next_use);
             }
             PolicyKind::Random => {
                 let pos = self.dense_pos[s] as usize;
@@ -776,7 +867,7 @@ impl WorkingSet {
             last_use: if self.policy == PolicyKind::WsClock { self.last_use[s as usize] } else { 0 },
         };
         match self.policy {
-            PolicyKind::Opt => Box::new(self.by_next_use.iter().rev().map(move |&(_, s)| mk(s))),
+            PolicyKind::Opt => Box::new(self.by_next_use.in_order(&self.next_use).into_iter().map(mk)),
             PolicyKind::Clock | PolicyKind::Aging | PolicyKind::WsClock => {
                 let mut h = self.hand;
                 Box::new((0..self.len).map(move |_| {
@@ -832,6 +923,7 @@ impl WorkingSet {
         }
         match self.policy {
             PolicyKind::Opt if self.by_next_use.len() as u64 != self.len => Err("OPT index out of step".into()),
+            PolicyKind::Opt => self.by_next_use.audit(&self.next_use).and_then(|()| self.audit_order()),
             PolicyKind::Random if self.dense.len() as u64 != self.len => Err("random index out of step".into()),
             p if p.circular() && (self.hand == NIL) != (self.len == 0) => Err("clock hand out of step".into()),
             PolicyKind::Aging if self.age.len() != self.slots.len() => Err("aging ages out of step".into()),
@@ -847,7 +939,7 @@ impl WorkingSet {
     fn audit_order(&self) -> Result<(), String> {
         for (s, _) in self.slots().filter(|&(s, _)| !self.is_locked(s)) {
             let ok = match self.policy {
-                PolicyKind::Opt => self.by_next_use.contains(&(self.next_use[s as usize], s)),
+                PolicyKind::Opt => self.next_use[s as usize] != GONE,
                 PolicyKind::Random => self.dense.get(self.dense_pos[s as usize] as usize) == Some(&s),
                 PolicyKind::Aging => self.age[s as usize] <= MAX_AGE,
                 _ => true,

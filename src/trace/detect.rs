@@ -155,7 +155,7 @@ impl OpenedTrace {
 /// `params` (libCacheSim's `-t` keys) apply to csv and text traces. The
 /// error says what went wrong, without the path.
 pub fn open_trace(path: &str, choice: FormatChoice, params: Option<CsvParams>) -> Result<OpenedTrace, String> {
-    let mut raw: Box<dyn BufRead> = if path == "-" {
+    let raw: Box<dyn BufRead> = if path == "-" {
         Box::new(BufReader::with_capacity(1 << 16, std::io::stdin().lock()))
     } else {
         match std::fs::File::open(path) {
@@ -163,12 +163,25 @@ pub fn open_trace(path: &str, choice: FormatChoice, params: Option<CsvParams>) -
             Err(e) => return Err(format!("cannot open the trace: {e}")),
         }
     };
+    open_reader(raw, (path != "-").then_some(path), choice, params)
+}
+
+/// [`open_trace`] of bytes already opened: `raw`, named `name` (`None`
+/// for standard input or bytes held in memory).
+pub fn open_reader(
+    mut raw: Box<dyn BufRead>,
+    name: Option<&str>,
+    choice: FormatChoice,
+    params: Option<CsvParams>,
+) -> Result<OpenedTrace, String> {
     let head = raw.fill_buf().map_err(|e| format!("cannot read the trace: {e}"))?;
-    let compressed = head.starts_with(&zstd::MAGIC);
-    let name = (path != "-").then_some(path);
+    let mut compressed = head.starts_with(&zstd::MAGIC);
     let (mut input, format, detected): (Box<dyn BufRead>, TraceFormat, Option<Detected>) = match choice {
         // Records as they stand, even if they happen to start like zstd.
-        FormatChoice::Given(TraceFormat::OracleGeneral) => (raw, TraceFormat::OracleGeneral, None),
+        FormatChoice::Given(TraceFormat::OracleGeneral) => {
+            compressed = false;
+            (raw, TraceFormat::OracleGeneral, None)
+        }
         FormatChoice::Given(TraceFormat::OracleGeneralZst) => {
             if !compressed {
                 let shown = head.iter().take(4).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
@@ -217,6 +230,18 @@ pub fn open_trace(path: &str, choice: FormatChoice, params: Option<CsvParams>) -
     Ok(OpenedTrace { input, format, compressed, detected })
 }
 
+impl OpenedTrace {
+    /// The `--format` that opens the same file again as this one was
+    /// opened, without detecting anything: the format found, read through
+    /// zstd if the file is compressed.
+    pub fn settled(&self) -> FormatChoice {
+        match (self.format, self.compressed) {
+            (TraceFormat::OracleGeneral, true) => FormatChoice::Given(TraceFormat::OracleGeneralZst),
+            (f, _) => FormatChoice::Given(f),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +281,23 @@ mod tests {
         assert_eq!(fmt(None, "# only a comment\n").0, TraceFormat::Refs);
         // A partial last line is left out; a head with no newline is one line.
         assert_eq!(fmt(None, "I  04016bc2,3").0, TraceFormat::Lackey);
+    }
+
+    #[test]
+    fn a_settled_format_opens_the_trace_again_as_it_was_detected() {
+        let z: &[u8] = include_bytes!("testdata/zipf100.oracleGeneral.zst");
+        let open = |bytes: &'static [u8], choice| open_reader(Box::new(bytes), None, choice, None).unwrap();
+        let first = open(z, FormatChoice::Auto);
+        assert_eq!((first.format, first.compressed), (TraceFormat::OracleGeneral, true));
+        assert_eq!(first.settled(), FormatChoice::Given(TraceFormat::OracleGeneralZst));
+        let again = open(z, first.settled());
+        assert_eq!((again.format, again.compressed, again.detected), (TraceFormat::OracleGeneral, true, None));
+        let refs = open(b"1 2 3\n", FormatChoice::Auto);
+        assert_eq!(refs.settled(), FormatChoice::Given(TraceFormat::Refs));
+        // Records as they stand, even when they start like zstd data.
+        let raw = open(z, FormatChoice::Given(TraceFormat::OracleGeneral));
+        assert!(!raw.compressed);
+        assert_eq!(raw.settled(), FormatChoice::Given(TraceFormat::OracleGeneral));
     }
 
     #[test]

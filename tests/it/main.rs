@@ -15,6 +15,7 @@
 //! - `numa`: NUMA residency: ordinary pages drift after paging, AWE pages
 //!   stay where they were allocated, remote references counted;
 //! - `teaching`: `replay --trace` line by line, and `quiz` with its answer key;
+//! - `gen_trace`: every generator through `gen-trace`, and `mrc --format auto`;
 //! - `real`: `pagelab real` on this Linux machine (as root) and on recorded runs.
 
 mod util;
@@ -25,6 +26,7 @@ mod curves;
 mod determinism;
 mod docs;
 mod fragmentation;
+mod gen_trace;
 mod hardening;
 mod lackey;
 mod memory_pressure;
