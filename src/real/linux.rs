@@ -7,7 +7,7 @@
 //! | reserve with commit, commit (MEM_COMMIT) | mmap / mprotect(PROT_READ\|PROT_WRITE) |
 //! | decommit (VirtualFree MEM_DECOMMIT) | madvise(MADV_DONTNEED) + mprotect(PROT_NONE) |
 //! | release (VirtualFree MEM_RELEASE) | munmap |
-//! | touch, refs | a read or write of one byte per page, faults from getrusage |
+//! | touch, refs | a read or write of one byte per page, in the simulator's order (random ones from its seeded generator), faults from getrusage |
 //! | reserve with large_pages (MEM_LARGE_PAGES) | mmap(MAP_HUGETLB \| MAP_POPULATE), or with `linux_large = "thp"` madvise(MADV_HUGEPAGE) + MADV_POPULATE_WRITE |
 //! | virtual_lock, virtual_unlock | mlock, munlock |
 //! | set_working_set with `empty`, trim | madvise(MADV_PAGEOUT) |
@@ -64,6 +64,8 @@ pub struct Linux {
     mappings: Vec<Mapping>,
     pool_before: Option<u64>,
     root: bool,
+    /// The simulator's generator of random touches, replayed.
+    workload: rand_chacha::ChaCha8Rng,
 }
 
 impl Default for Linux {
@@ -77,7 +79,7 @@ impl Linux {
     pub fn new() -> Linux {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        Linux { mappings: Vec::new(), pool_before: None, root }
+        Linux { mappings: Vec::new(), pool_before: None, root, workload: crate::runner::workload_generator(0) }
     }
 }
 
@@ -115,8 +117,14 @@ impl Backend for Linux {
         // SAFETY: a valid rlimit; failure only leaves core dumps on.
         unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
         warm_up();
+        self.workload = crate::runner::workload_generator(scenario.machine.seed);
         for (i, step) in scenario.plan.iter().enumerate() {
             if !step.real.side.real() {
+                // The simulator's random touches draw from the generator
+                // even when the real side does not run them.
+                if let Action::Touch { pattern: Pattern::Random { count }, pages, repeat, .. } = step.action {
+                    self.random_order(pages, count, repeat);
+                }
                 continue;
             }
             let o = self.step(i + 1, step);
@@ -271,17 +279,24 @@ impl Linux {
                     }
                 }
             }
-            Action::Touch { pattern: Pattern::Random { .. }, .. } => {
-                not_run("a random touch draws its pages from the simulator's generator".into())
+            Action::Touch { pattern: Pattern::Random { .. }, .. } if step.real.side == crate::scenario::Side::Real => {
+                not_run("a random touch the simulator does not make has no pages drawn for it".into())
             }
             Action::Touch { process, address, pages, access, pattern, repeat, .. } => {
-                let order = visit_order(*pages, *pattern, *repeat);
-                let writes = vec![*access == AccessKind::Write; order.len()];
-                let what = format!(
-                    "{} of one byte in each of {pages} page{}",
-                    if writes[0] { "a write" } else { "a read" },
-                    if *pages == 1 { "" } else { "s" }
-                );
+                let order = match *pattern {
+                    Pattern::Random { count } => self.random_order(*pages, count, *repeat),
+                    _ => visit_order(*pages, *pattern, *repeat),
+                };
+                let write = *access == AccessKind::Write;
+                let writes = vec![write; order.len()];
+                let kind = if write { "a write" } else { "a read" };
+                let plural = if *pages == 1 { "" } else { "s" };
+                let what = match *pattern {
+                    Pattern::Random { .. } => {
+                        format!("{kind} of one byte at each of {} references to {pages} page{plural}, the simulator's random ones", order.len())
+                    }
+                    _ => format!("{kind} of one byte in each of {pages} page{plural}"),
+                };
                 self.touch(number, op, *process, *address, *pages, &order, &writes, what)
             }
             Action::Refs { process, base, pages, writes } => {
@@ -367,6 +382,12 @@ impl Linux {
             self.measure(process, &step.action, &mut o);
         }
         o
+    }
+
+    /// The pages of a random touch: the simulator's, from the same seeded
+    /// generator drawn in the same order.
+    fn random_order(&mut self, pages: u64, count: u64, repeat: u64) -> Vec<u64> {
+        (0..count.saturating_mul(repeat)).map(|_| crate::runner::random_page(&mut self.workload, pages)).collect()
     }
 
     /// The real address of `[address, address + len)` of a scenario
@@ -579,7 +600,7 @@ fn ok_if(ok: bool) -> CallResult {
 }
 
 /// The pages of a touch step, in the order the simulator visits them
-/// (the runner's patterns; random is not replayed).
+/// (the runner's patterns; random ones come from [`Linux::random_order`]).
 fn visit_order(pages: u64, pattern: Pattern, repeat: u64) -> Vec<u64> {
     let mut pass = Vec::with_capacity(pages as usize);
     let mut prev = 0;

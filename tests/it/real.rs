@@ -196,3 +196,26 @@ fn a_machine_too_small_for_this_machines_free_blocks_grows_to_hold_them() {
     let s = pagelab::scenario::load_str(scenario, "g.toml", None, &set).unwrap();
     assert_eq!(s.machine.memory.0, 64 << 20);
 }
+
+#[test]
+fn a_random_touch_visits_the_simulators_pages_on_the_real_side() {
+    if cfg!(not(target_os = "linux")) {
+        eprintln!("pagelab real: the Linux backend needs Linux");
+        return;
+    }
+    // A working set that holds every page: each distinct page the
+    // generator draws is one demand-zero fault, and one minor fault on Linux.
+    let dir = TempDir::new("real-random");
+    let path = dir.write(
+        "r.toml",
+        "[scenario]\nname = \"r\"\n[machine]\nmemory = \"4 MiB\"\nseed = 11\n[[process]]\nname = \"app\"\nws_max = 512\n\
+         [[step]]\nop = \"reserve\"\nprocess = \"app\"\naddress = 0x100000\nsize = \"1 MiB\"\ncommit = true\n\
+         [[step]]\nop = \"touch\"\nprocess = \"app\"\naddress = 0x100000\npages = 256\npattern = \"random\"\ncount = 100\naccess = \"write\"\n\
+         [[step]]\nop = \"touch\"\nprocess = \"app\"\naddress = 0x100000\npages = 256\npattern = \"random\"\ncount = 100\naccess = \"write\"\n",
+    );
+    let j = pagelab(&["real", path.to_str().unwrap(), "--json"]).code(0).json();
+    let faults: Vec<&str> =
+        j["rows"].as_array().unwrap()[1..].iter().map(|r| r["items"][1]["real"].as_str().unwrap()).collect();
+    assert!(faults.iter().all(|f| f.parse::<u64>().unwrap() > 0), "{faults:?}");
+    assert_eq!(j["counts"]["agree"], 3);
+}
