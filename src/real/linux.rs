@@ -90,8 +90,25 @@ impl Backend for Linux {
     }
 
     fn check(&self, scenario: &Scenario) -> Result<(), String> {
+        // The real side takes real memory: no step may take more than half
+        // of what this machine has available.
+        let limit = mem_available().map(|b| b / 2);
         for s in scenario.plan.iter().filter(|s| s.real.side.real()) {
             let at = format!("{}:{}", scenario.file, s.line);
+            let takes = match &s.action {
+                Action::Reserve { size, commit: true, .. }
+                | Action::Reserve { size, large_pages: true, .. }
+                | Action::Commit { size, .. } => *size,
+                Action::HugetlbPool { pages } => pages.saturating_mul(LARGE as u64),
+                _ => 0,
+            };
+            if let Some(limit) = limit.filter(|&l| takes > l) {
+                return Err(format!(
+                    "{at}: the step takes {} of real memory, more than half of what this machine has available ({}): pagelab real does not take that much",
+                    Bytes(takes),
+                    Bytes(limit * 2)
+                ));
+            }
             match &s.action {
                 Action::HugetlbPool { .. } if !self.root => {
                     return Err(format!(
@@ -694,6 +711,13 @@ fn smaps(mappings: &[&Mapping]) -> Smaps {
         }
     }
     s
+}
+
+/// MemAvailable in /proc/meminfo, in bytes.
+fn mem_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
 /// VmLck in /proc/self/status: the process's mlocked memory, in kB.

@@ -135,6 +135,16 @@ fn a_backend_that_cannot_run_and_a_bad_recording_exit_2_with_the_reason() {
     let bad = dir.write("bad.json", "{\n  \"system\": 1\n");
     pagelab(&["real", "real-locked", "--recorded", bad.to_str().unwrap()]).code(2).stderr_has(&["bad.json:3:"]);
     pagelab(&["real", "no-such-scenario"]).code(2).stderr_has(&["no such file"]);
+    if cfg!(target_os = "linux") {
+        // More real memory than the machine can spare is refused before any step.
+        let huge = dir.write(
+            "huge.toml",
+            "[scenario]\nname = \"h\"\n[[process]]\nname = \"app\"\n[[step]]\nop = \"reserve\"\nprocess = \"app\"\naddress = 0x100000\nsize = \"64 TiB\"\ncommit = true\n",
+        );
+        pagelab(&["real", huge.to_str().unwrap()])
+            .code(2)
+            .stderr_has(&["huge.toml:5: the step takes 64 TiB of real memory"]);
+    }
 }
 
 #[test]
