@@ -208,7 +208,8 @@ pub fn child(backend_name: &str, scenario: &Scenario) -> i32 {
 /// Runs the real side in a child process: `exe __real-child BACKEND
 /// SCENARIO`, and collects its observations. A child that dies of a
 /// signal leaves the observations it wrote, and [`RealRun::ended`] says
-/// which signal, the step it died in recorded as failing with it.
+/// which signal, the step it died in recorded as failing with it; a child
+/// still running after `timeout` is killed (SIGKILL) and reported so.
 /// `Err` is a backend that cannot run here (the child's reason) or a child
 /// that could not be started.
 pub fn run_child(
@@ -216,9 +217,11 @@ pub fn run_child(
     backend: &str,
     scenario_arg: &str,
     scenario: &Scenario,
+    timeout: std::time::Duration,
 ) -> Result<RealRun, String> {
+    use std::io::Read;
     use std::process::{Command, Stdio};
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .arg(CHILD_COMMAND)
         .arg(backend)
         .arg(scenario_arg)
@@ -227,9 +230,34 @@ pub fn run_child(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start the real side ({}): {e}", exe.display()))?;
-    let output = child.wait_with_output().map_err(|e| format!("cannot read the real side: {e}"))?;
-    let mut lines = output.stdout.lines();
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let start = std::time::Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait().map_err(|e| format!("cannot wait for the real side: {e}"))? {
+            Some(status) => break status,
+            None if start.elapsed() >= timeout => {
+                // Our own child, by its id.
+                let _ = child.kill();
+                timed_out = true;
+                break child.wait().map_err(|e| format!("cannot wait for the real side: {e}"))?;
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).trim().to_string();
+    let mut lines = stdout.lines();
     let reason = |fallback: &str| {
         let first = stderr.lines().next().unwrap_or(fallback);
         first.strip_prefix("pagelab: ").unwrap_or(first).to_string()
@@ -245,11 +273,11 @@ pub fn run_child(
         observations.push(o);
     }
     let mut ended = None;
-    if !output.status.success() {
+    if !status.success() {
         #[cfg(unix)]
         {
             use std::os::unix::process::ExitStatusExt;
-            if let Some(sig) = output.status.signal() {
+            if let Some(sig) = status.signal() {
                 let (name, gloss) = signal_name(sig);
                 // The step it died in: the first real-side step with no observation.
                 let done = observations.last().map_or(0, |o| o.step);
@@ -261,9 +289,20 @@ pub fn run_child(
                         "(the real side died here)",
                         CallResult::Failed { code: name.to_string(), number: sig as i64 },
                     );
-                    o.notes.push(format!("the child process was killed by signal {sig}, {name}: {gloss}"));
+                    if timed_out {
+                        o.notes.push(format!(
+                            "pagelab real killed the child process after {} s (--timeout)",
+                            timeout.as_secs()
+                        ));
+                    } else {
+                        o.notes.push(format!("the child process was killed by signal {sig}, {name}: {gloss}"));
+                    }
                     observations.push(o);
-                    ended = Some(format!("killed by {name} at step {}", i + 1));
+                    ended = Some(if timed_out {
+                        format!("stopped at step {} after {} s (--timeout)", i + 1, timeout.as_secs())
+                    } else {
+                        format!("killed by {name} at step {}", i + 1)
+                    });
                 } else {
                     ended = Some(format!("killed by {name} after its last step"));
                 }

@@ -26,6 +26,10 @@ pub struct RealArgs {
     /// --json`) instead of running a backend.
     #[arg(long, value_name = "FILE", conflicts_with = "backend")]
     pub recorded: Option<PathBuf>,
+    /// Stop the real side after this many seconds (it is killed, and the
+    /// step it was in reported as failing).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
     /// Print JSON: the comparison, and the real run under `real`.
     #[arg(long)]
     pub json: bool,
@@ -87,7 +91,8 @@ pub fn real(a: RealArgs) -> i32 {
                 Err(e) => return bad(format!("cannot find the pagelab binary to run the real side: {e}")),
             };
             let guard = PoolGuard::new();
-            let r = real::run_child(&exe, name, &a.scenario, &scenario);
+            let timeout = std::time::Duration::from_secs(a.timeout.max(1));
+            let r = real::run_child(&exe, name, &a.scenario, &scenario, timeout);
             drop(guard);
             match r {
                 Ok(r) => r,

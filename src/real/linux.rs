@@ -163,15 +163,15 @@ impl Drop for Linux {
 fn warm_up() {
     let mut buf = vec![0u8; 2 * PAGE];
     let order = [0, 1];
-    touch_pages(buf.as_mut_ptr(), &order, &[true, false]);
+    touch_pages(buf.as_mut_ptr(), &order, &[true, false], 1);
     let _ = faults();
 }
 
 /// Reads or writes one byte in each page of `order` (page indexes from
-/// `base`), in order.
-fn touch_pages(base: *mut u8, order: &[u64], writes: &[bool]) -> u8 {
+/// `base`), in order, `passes` times.
+fn touch_pages(base: *mut u8, order: &[u64], writes: &[bool], passes: u64) -> u8 {
     let mut sum = 0u8;
-    for (&i, &w) in order.iter().zip(writes) {
+    for (&i, &w) in (0..passes).flat_map(|_| order.iter().zip(writes)) {
         // SAFETY: the caller checked that every page lies in one of its
         // mappings; a page the mapping does not allow is a SIGSEGV, which
         // ends this child process and is reported by the parent.
@@ -300,9 +300,9 @@ impl Linux {
                 not_run("a random touch the simulator does not make has no pages drawn for it".into())
             }
             Action::Touch { process, address, pages, access, pattern, repeat, .. } => {
-                let order = match *pattern {
-                    Pattern::Random { count } => self.random_order(*pages, count, *repeat),
-                    _ => visit_order(*pages, *pattern, *repeat),
+                let (order, passes) = match *pattern {
+                    Pattern::Random { count } => (self.random_order(*pages, count, *repeat), 1),
+                    _ => (visit_order(*pages, *pattern), *repeat),
                 };
                 let write = *access == AccessKind::Write;
                 let writes = vec![write; order.len()];
@@ -312,14 +312,15 @@ impl Linux {
                     Pattern::Random { .. } => {
                         format!("{kind} of one byte at each of {} references to {pages} page{plural}, the simulator's random ones", order.len())
                     }
+                    _ if passes > 1 => format!("{kind} of one byte in each of {pages} page{plural}, {passes} times"),
                     _ => format!("{kind} of one byte in each of {pages} page{plural}"),
                 };
-                self.touch(number, op, *process, *address, *pages, &order, &writes, what)
+                self.touch(number, op, *process, *address, *pages, (&order, &writes, passes), what)
             }
             Action::Refs { process, base, pages, writes } => {
                 let span = pages.iter().max().map_or(0, |m| m + 1);
                 let what = format!("{} references, one byte each", pages.len());
-                self.touch(number, op, *process, *base, span, pages, writes, what)
+                self.touch(number, op, *process, *base, span, (pages, writes, 1), what)
             }
             Action::VirtualLock { process, address, size } | Action::VirtualUnlock { process, address, size } => {
                 let lock = matches!(step.action, Action::VirtualLock { .. });
@@ -463,7 +464,7 @@ impl Linux {
                     if libc::madvise(p, size, libc::MADV_POPULATE_WRITE) != 0 {
                         // Before Linux 5.14: fault each page in by hand.
                         let order: Vec<u64> = (0..(size / PAGE) as u64).collect();
-                        touch_pages(p as *mut u8, &order, &vec![true; order.len()]);
+                        touch_pages(p as *mut u8, &order, &vec![true; order.len()], 1);
                     }
                 }
             }
@@ -499,8 +500,7 @@ impl Linux {
         process: usize,
         address: u64,
         span: u64,
-        order: &[u64],
-        writes: &[bool],
+        refs: (&[u64], &[bool], u64),
         what: String,
     ) -> Observation {
         let page = address & !(PAGE as u64 - 1);
@@ -517,7 +517,7 @@ impl Linux {
         // Faults are counted around the loop alone: nothing else in it
         // allocates or touches new memory.
         let before = faults();
-        touch_pages(p, order, writes);
+        touch_pages(p, refs.0, refs.1, refs.2);
         let after = faults();
         let mut o = Observation::new(number, op, what, CallResult::Ok);
         o.measured.insert("faults.minor".into(), after.0 - before.0);
@@ -617,8 +617,9 @@ fn ok_if(ok: bool) -> CallResult {
 }
 
 /// The pages of a touch step, in the order the simulator visits them
-/// (the runner's patterns; random ones come from [`Linux::random_order`]).
-fn visit_order(pages: u64, pattern: Pattern, repeat: u64) -> Vec<u64> {
+/// (the runner's patterns; random ones come from [`Linux::random_order`]),
+/// one pass.
+fn visit_order(pages: u64, pattern: Pattern) -> Vec<u64> {
     let mut pass = Vec::with_capacity(pages as usize);
     let mut prev = 0;
     for pos in 0..pages {
@@ -638,11 +639,7 @@ fn visit_order(pages: u64, pattern: Pattern, repeat: u64) -> Vec<u64> {
         prev = i;
         pass.push(i);
     }
-    let mut all = Vec::with_capacity(pass.len() * repeat as usize);
-    for _ in 0..repeat {
-        all.extend_from_slice(&pass);
-    }
-    all
+    pass
 }
 
 /// Pages of a mapping in memory, by mincore(2).
@@ -776,9 +773,9 @@ mod tests {
 
     #[test]
     fn touches_visit_pages_in_the_runners_order() {
-        assert_eq!(visit_order(4, Pattern::Sequential, 2), [0, 1, 2, 3, 0, 1, 2, 3]);
-        assert_eq!(visit_order(4, Pattern::Reverse, 1), [3, 2, 1, 0]);
-        assert_eq!(visit_order(6, Pattern::Stride(2), 1), [0, 2, 4, 1, 3, 5]);
+        assert_eq!(visit_order(4, Pattern::Sequential), [0, 1, 2, 3]);
+        assert_eq!(visit_order(4, Pattern::Reverse), [3, 2, 1, 0]);
+        assert_eq!(visit_order(6, Pattern::Stride(2)), [0, 2, 4, 1, 3, 5]);
     }
 
     #[test]

@@ -229,3 +229,27 @@ fn a_random_touch_visits_the_simulators_pages_on_the_real_side() {
     assert!(faults.iter().all(|f| f.parse::<u64>().unwrap() > 0), "{faults:?}");
     assert_eq!(j["counts"]["agree"], 3);
 }
+
+#[test]
+fn a_real_side_that_runs_too_long_is_stopped_and_reported() {
+    if cfg!(not(target_os = "linux")) {
+        eprintln!("pagelab real: the Linux backend needs Linux");
+        return;
+    }
+    // A real-only touch of 64 MiB, 50,000 times over: far longer than a second.
+    let dir = TempDir::new("real-timeout");
+    let path = dir.write(
+        "slow.toml",
+        "[scenario]\nname = \"slow\"\n[machine]\nmemory = \"256 MiB\"\n[[process]]\nname = \"app\"\n\
+         [[step]]\nop = \"reserve\"\nprocess = \"app\"\naddress = 0x10000000\nsize = \"64 MiB\"\ncommit = true\n\
+         [[step]]\nop = \"touch\"\nonly = \"real\"\nprocess = \"app\"\naddress = 0x10000000\npages = 16384\nrepeat = 50000\naccess = \"write\"\n",
+    );
+    let started = std::time::Instant::now();
+    let out = pagelab(&["real", path.to_str().unwrap(), "--timeout", "1"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "stopped at once");
+    out.code(0).stdout_has(&[
+        "SIGKILL (9)",
+        "pagelab real killed the child process after 1 s (--timeout)",
+        "The real side was stopped at step 2 after 1 s (--timeout).",
+    ]);
+}
