@@ -65,6 +65,10 @@ pub fn real(a: RealArgs) -> i32 {
         Ok(s) => Arc::new(s),
         Err(e) => return bad(e),
     };
+    // The simulated side is a run like `pagelab run`'s, under its limit.
+    if let Err(e) = crate::host_memory::check_scenario(&scenario, crate::host_memory::Front::Run, None) {
+        return bad(e);
+    }
     let run = match &a.recorded {
         Some(path) => {
             let text = match std::fs::read_to_string(path) {

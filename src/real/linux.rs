@@ -106,7 +106,7 @@ impl Backend for Linux {
                 return Err(format!(
                     "{at}: the step takes {} of real memory, more than half of what this machine has available ({}): pagelab real does not take that much",
                     Bytes(takes),
-                    Bytes(limit * 2)
+                    Bytes((limit * 2) >> 20 << 20)
                 ));
             }
             match &s.action {
