@@ -253,3 +253,38 @@ fn a_real_side_that_runs_too_long_is_stopped_and_reported() {
         "The real side was stopped at step 2 after 1 s (--timeout).",
     ]);
 }
+
+#[test]
+fn without_root_the_scenarios_that_need_it_exit_2_and_the_others_run() {
+    let setpriv = std::path::Path::new("/usr/bin/setpriv");
+    if !root() || !setpriv.exists() || cfg!(not(target_os = "linux")) {
+        eprintln!("pagelab real as another user: needs root and setpriv to become nobody; not run here");
+        return;
+    }
+    // A copy of the binary nobody can run, wherever the build directory is.
+    let dir = TempDir::new("real-nobody");
+    let bin = dir.path().join("pagelab");
+    std::fs::copy(env!("CARGO_BIN_EXE_pagelab"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |name: &str| {
+        std::process::Command::new(setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["real", name])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let _one = REAL_SIDE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = as_nobody("real-large-pages");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hugetlb_pool writes /proc/sys/vm/nr_hugepages, which needs root"), "{err}");
+    let out = as_nobody("real-demand-zero");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(Linux ")
+            && String::from_utf8_lossy(&out.stdout).contains("not root")
+    );
+}
