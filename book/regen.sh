@@ -468,7 +468,7 @@ rust_item src/mm/cost.rs 'pub fn profile(' code/cost-profile.rs
 # (number and op) of the run recorded with it in tests/real/, and neither
 # has an unexpected difference. `book/regen.sh --live` rewrites both from
 # this machine.
-real_scenarios="real-demand-zero real-large-pages real-locked real-contiguity"
+real_scenarios="real-demand-zero real-large-pages real-locked real-hard-faults real-contiguity"
 live_dir=book/src/live
 rows() {
     # step number and op of each row, and DIFFER where one differs unexpectedly
@@ -508,7 +508,7 @@ done
 # runs recorded in tests/real/ are the same on every machine: they go in
 # book/src/output/ like everything else. (real-contiguity is left out: its
 # simulator starts from the running machine's /proc/buddyinfo.)
-for s in demand-zero large-pages locked; do
+for s in demand-zero large-pages locked hard-faults; do
     run 0 "real/$s.txt" real "real-$s" --recorded "tests/real/real-$s.json"
 done
 run 2 real/windows.txt real real-locked --backend windows

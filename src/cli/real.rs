@@ -16,7 +16,7 @@ use crate::real::{self, RealRun};
 #[derive(Debug, Args)]
 pub struct RealArgs {
     /// Scenario file or built-in name (the real ones: real-demand-zero,
-    /// real-large-pages, real-locked, real-contiguity).
+    /// real-large-pages, real-locked, real-hard-faults, real-contiguity).
     pub scenario: String,
     /// The real system: linux (windows is not built yet). Default: this
     /// system's.

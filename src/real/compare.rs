@@ -66,7 +66,7 @@ pub fn quantities_for(action: &Action) -> &'static [&'static str] {
     match action {
         Action::Touch { .. } | Action::Refs { .. } => &["faults.minor", "faults.major", "resident"],
         Action::Reserve { large_pages: true, .. } => &["resident", "large_pages", "large.contiguous"],
-        Action::Reserve { .. } | Action::Commit { .. } | Action::Decommit { .. } => &["resident"],
+        Action::Reserve { .. } | Action::Commit { .. } | Action::Decommit { .. } | Action::Map { .. } => &["resident"],
         Action::Release { .. } | Action::Exit { .. } => &["resident", "large_pages"],
         Action::VirtualLock { .. } | Action::VirtualUnlock { .. } => &["resident", "locked"],
         Action::SetWorkingSet { .. } | Action::Trim { .. } => &["resident", "locked"],

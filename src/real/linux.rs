@@ -7,6 +7,7 @@
 //! | reserve with commit, commit (MEM_COMMIT) | mmap / mprotect(PROT_READ\|PROT_WRITE) |
 //! | decommit (VirtualFree MEM_DECOMMIT) | madvise(MADV_DONTNEED) + mprotect(PROT_NONE) |
 //! | release (VirtualFree MEM_RELEASE) | munmap |
+//! | map (MapViewOfFile) | mmap(MAP_SHARED) of a real file, written, synced and dropped from the page cache |
 //! | touch, refs | a read or write of one byte per page, in the simulator's order (random ones from its seeded generator), faults from getrusage |
 //! | reserve with large_pages (MEM_LARGE_PAGES) | mmap(MAP_HUGETLB \| MAP_POPULATE), or with `linux_large = "thp"` madvise(MADV_HUGEPAGE) + MADV_POPULATE_WRITE |
 //! | virtual_lock, virtual_unlock | mlock, munlock |
@@ -42,6 +43,8 @@ const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Normal,
+    /// A view of a file (`map`).
+    File,
     Hugetlb,
     Thp,
 }
@@ -66,6 +69,10 @@ pub struct Linux {
     root: bool,
     /// The simulator's generator of random touches, replayed.
     workload: rand_chacha::ChaCha8Rng,
+    /// The scenario's files: their sizes, and each file made so far (open,
+    /// already unlinked, so nothing is left behind even after a crash).
+    file_sizes: Vec<u64>,
+    files: std::collections::BTreeMap<usize, std::fs::File>,
 }
 
 impl Default for Linux {
@@ -79,7 +86,14 @@ impl Linux {
     pub fn new() -> Linux {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        Linux { mappings: Vec::new(), pool_before: None, root, workload: crate::runner::workload_generator(0) }
+        Linux {
+            mappings: Vec::new(),
+            pool_before: None,
+            root,
+            workload: crate::runner::workload_generator(0),
+            file_sizes: Vec::new(),
+            files: std::collections::BTreeMap::new(),
+        }
     }
 }
 
@@ -135,6 +149,7 @@ impl Backend for Linux {
         unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
         warm_up();
         self.workload = crate::runner::workload_generator(scenario.machine.seed);
+        self.file_sizes = scenario.files.iter().map(|f| f.size).collect();
         for (i, step) in scenario.plan.iter().enumerate() {
             if !step.real.side.real() {
                 // The simulator's random touches draw from the generator
@@ -390,7 +405,12 @@ impl Linux {
             Action::WaitNotification { .. } => {
                 none("Linux signals memory pressure through PSI and cgroup events, not these notifications")
             }
-            Action::Map { .. } => not_run("mapped files are not run on the real side yet".into()),
+            Action::Map { address: None, .. } => {
+                not_run("give the map an address: the real run finds its memory by the scenario's addresses".into())
+            }
+            Action::Map { process, file, offset, size, address: Some(a), protection } => {
+                self.map(number, *process, *file, *offset, *size, *a, *protection)
+            }
             Action::PageOutLarge { .. } | Action::BufferPool { .. } | Action::PoolGrow { .. } | Action::RampUp { .. } => {
                 not_run("a pagelab experiment with no single real call".into())
             }
@@ -400,6 +420,52 @@ impl Linux {
             self.measure(process, &step.action, &mut o);
         }
         o
+    }
+
+    /// MapViewOfFile: mmap(MAP_SHARED) of a real file of the scenario
+    /// file's size, written (not sparse, so reading it back is I/O), synced
+    /// and dropped from the page cache (posix_fadvise POSIX_FADV_DONTNEED),
+    /// so that the first reference to each page reads the disk.
+    #[allow(clippy::too_many_arguments)]
+    fn map(
+        &mut self,
+        number: usize,
+        process: usize,
+        file: usize,
+        offset: u64,
+        size: u64,
+        address: u64,
+        protection: Protection,
+    ) -> Observation {
+        use std::os::unix::io::AsRawFd;
+        let total = self.file_sizes.get(file).copied().unwrap_or(0);
+        let len = if size == 0 { total.saturating_sub(offset) } else { size } as usize;
+        let (pr, name) = prot(protection);
+        let call = format!(
+            "mmap({}, {name}, MAP_SHARED) of a {} file, written, synced and dropped from the page cache",
+            size_text(len),
+            size_text(total as usize)
+        );
+        if let std::collections::btree_map::Entry::Vacant(e) = self.files.entry(file) {
+            match make_file(total) {
+                Ok(f) => {
+                    e.insert(f);
+                }
+                Err(err) => {
+                    let mut o = Observation::new(number, "map", call, failed());
+                    o.notes.push(format!("cannot make the file: {err}"));
+                    return o;
+                }
+            }
+        }
+        let fd = self.files[&file].as_raw_fd();
+        // SAFETY: a shared mapping of a file this backend made; the hint is only a hint.
+        let p = unsafe { libc::mmap(address as *mut c_void, len, pr, libc::MAP_SHARED, fd, offset as libc::off_t) };
+        if p == libc::MAP_FAILED {
+            return Observation::new(number, "map", call, failed());
+        }
+        self.mappings.push(Mapping { process, sim: address, size: len, real: p as *mut u8, kind: Kind::File });
+        Observation::new(number, "map", call, CallResult::Ok)
     }
 
     /// The pages of a random touch: the simulator's, from the same seeded
@@ -708,6 +774,30 @@ fn smaps(mappings: &[&Mapping]) -> Smaps {
         }
     }
     s
+}
+
+/// A file of `size` bytes in the temporary directory, already unlinked:
+/// written with non-zero bytes, synced, and out of the page cache.
+fn make_file(size: u64) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    use std::os::unix::io::AsRawFd;
+    let path = std::env::temp_dir().join(format!("pagelab-real-{}-{}", std::process::id(), size));
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+    std::fs::remove_file(&path)?;
+    let chunk = vec![0x5au8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        f.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()?;
+    // SAFETY: a file descriptor this function owns.
+    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r != 0 {
+        return Err(std::io::Error::from_raw_os_error(r));
+    }
+    Ok(f)
 }
 
 /// MemAvailable in /proc/meminfo, in bytes.

@@ -40,12 +40,18 @@ mod tests {
     const DEMAND_ZERO: &str = include_str!("../../tests/real/real-demand-zero.json");
     const LOCKED: &str = include_str!("../../tests/real/real-locked.json");
     const LARGE: &str = include_str!("../../tests/real/real-large-pages.json");
+    const HARD: &str = include_str!("../../tests/real/real-hard-faults.json");
 
     // real-contiguity is left out: its simulator starts from the running
     // machine's /proc/buddyinfo (tests/it/real.rs runs it on Linux).
     #[test]
     fn each_recorded_linux_run_passes_with_its_expected_differences() {
-        for (name, text) in [("real-demand-zero", DEMAND_ZERO), ("real-locked", LOCKED), ("real-large-pages", LARGE)] {
+        for (name, text) in [
+            ("real-demand-zero", DEMAND_ZERO),
+            ("real-locked", LOCKED),
+            ("real-large-pages", LARGE),
+            ("real-hard-faults", HARD),
+        ] {
             let c = against(name, text);
             assert!(c.passed(), "{name}:\n{}", c.text());
             assert!(c.counts.agree > 0, "{name}: something agrees");

@@ -31,6 +31,7 @@ pub const REAL: &[(&str, &str)] = &[
     ("real-large-pages", include_str!("../../scenarios/real/real-large-pages.toml")),
     ("real-locked", include_str!("../../scenarios/real/real-locked.toml")),
     ("real-contiguity", include_str!("../../scenarios/real/real-contiguity.toml")),
+    ("real-hard-faults", include_str!("../../scenarios/real/real-hard-faults.toml")),
 ];
 
 /// The text of a built-in scenario, real ones included.
