@@ -484,6 +484,9 @@ fn check_held(what: &str, machines: &[&Machine], limit: &HostLimit) -> Result<()
 const PTE_AHEAD: usize = 32;
 const FRAME_AHEAD: usize = 16;
 const NEIGHBOURS_AHEAD: usize = 6;
+/// Under LRU, the WSLEs beside a resident page's are fetched this many
+/// references ahead (its own WSLE was fetched [`NEIGHBOURS_AHEAD`] ahead).
+const LINKS_AHEAD: usize = 2;
 
 /// Asks the host for what the references after `refs[i]` will read, each
 /// stage its own distance ahead (for replays of a slice, where a bounds
@@ -601,6 +604,7 @@ fn run_window(
             w[PTE_AHEAD].page << PAGE_SHIFT,
             w[FRAME_AHEAD].page << PAGE_SHIFT,
             w[NEIGHBOURS_AHEAD].page << PAGE_SHIFT,
+            w[LINKS_AHEAD].page << PAGE_SHIFT,
         );
         let r = w[0];
         one(m, pid, r.page, r.write, n)?;

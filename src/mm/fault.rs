@@ -36,6 +36,9 @@ pub enum Prefetch {
     /// which a soft fault unlinks it from; for a resident page, what a
     /// policy that tracks references keeps of its WSLE.
     ListNeighbours,
+    /// For a resident page under LRU, the WSLEs on either side of its own
+    /// (fetched by the stage before), which moving it to the tail relinks.
+    Links,
 }
 
 /// What a frame is wanted for: a demand-zero fault prefers zeroed pages, a
@@ -153,11 +156,14 @@ impl Machine {
     /// The three stages of [`Machine::prefetch`] at once, for a replay loop
     /// that is `pte`, `frame` and `neighbours` addresses ahead.
     #[inline(always)]
-    pub fn prefetch_stages(&self, pid: ProcessId, pte: u64, frame: u64, neighbours: u64) {
+    pub fn prefetch_stages(&self, pid: ProcessId, pte: u64, frame: u64, neighbours: u64, links: u64) {
         if let Some(p) = self.processes.get(pid.0 as usize) {
             self.prefetch_for(p, pte, Prefetch::Pte);
             self.prefetch_for(p, frame, Prefetch::Frame);
             self.prefetch_for(p, neighbours, Prefetch::ListNeighbours);
+            if p.ws.policy() == crate::working_set::PolicyKind::Lru {
+                self.prefetch_for(p, links, Prefetch::Links);
+            }
         }
     }
 
@@ -178,10 +184,14 @@ impl Machine {
                 if let Some(e) = pte.frame().and_then(|pfn| self.pfn.get(pfn)) {
                     match what {
                         Prefetch::Frame => crate::host::prefetch(e),
+                        Prefetch::Links => p.ws.prefetch_links(e.ws_index()),
                         _ => p.ws.prefetch_slot(e.ws_index()),
                     }
                 }
             }
+            return;
+        }
+        if what == Prefetch::Links {
             return;
         }
         let Some(pfn) = pte.frame() else { return };

@@ -121,6 +121,10 @@ impl PolicyKind {
     }
 }
 
+/// How far past the hand [`WorkingSet::next_victims`] looks for the
+/// clock's coming victims.
+const CLOCK_LOOKAHEAD: u64 = 24;
+
 /// Victims the random policy draws ahead of time.
 const RANDOM_AHEAD: usize = 8;
 
@@ -364,6 +368,20 @@ impl WorkingSet {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// LRU: fetches the WSLEs on either side of `slot`'s in the order (its
+    /// own fetched earlier by [`WorkingSet::prefetch_slot`]), which moving
+    /// it to the tail relinks. Changes nothing.
+    #[inline(always)]
+    pub fn prefetch_links(&self, slot: u32) {
+        if let Some(w) = self.slots.get(slot as usize) {
+            for n in [w.prev, w.next] {
+                if let Some(x) = self.slots.get(n as usize) {
+                    crate::host::prefetch(x);
+                }
+            }
         }
     }
 
@@ -716,7 +734,8 @@ impl WorkingSet {
     /// For FIFO and LRU, whose victims come from the head of their order:
     /// the next `N` victims in order, as far as there are pages (for
     /// prefetching; references may reorder an LRU list before then); for
-    /// random, the pages its draws taken ahead name now. All `None` for
+    /// random, the pages its draws taken ahead name now; for the clock, the
+    /// first pages from the hand whose use bits are clear. All `None` for
     /// other policies.
     #[inline]
     pub fn next_victims<const N: usize>(&self) -> [Option<u32>; N] {
@@ -727,6 +746,22 @@ impl WorkingSet {
             // (a guess: pages come and go before the draw is used).
             for (o, &x) in out.iter_mut().zip(&self.ahead) {
                 *o = self.dense.get(pick(x, self.dense.len() + 1)).copied();
+            }
+        }
+        if self.policy == PolicyKind::Clock && self.hand != NIL {
+            // The pages from the hand on whose use bits are clear now: the
+            // hand takes them in turn unless they are referenced first.
+            let mut h = self.hand;
+            let mut found = 0;
+            for _ in 0..self.len.min(CLOCK_LOOKAHEAD) {
+                if !self.use_bit[h as usize] {
+                    out[found] = Some(h);
+                    found += 1;
+                    if found == N {
+                        break;
+                    }
+                }
+                h = self.next_circular(h);
             }
         }
         if matches!(self.policy, PolicyKind::Fifo | PolicyKind::Lru) {
