@@ -6,6 +6,9 @@
 #   book/regen.sh --check  regenerate into a temporary directory and fail,
 #                          naming the stale files, if anything differs
 #                          (CI runs this)
+#   book/regen.sh --live   also run `pagelab real` on this machine (Linux,
+#                          as root): rewrite book/src/live/ and the recorded
+#                          runs in tests/real/
 #
 # Every command runs from the repository root with relative paths, and
 # nothing host-dependent (timings, absolute paths) reaches the output, so
@@ -15,11 +18,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 check=0
+live=0
 case "${1:-}" in
     --check) check=1 ;;
+    --live) live=1 ;;
     "") ;;
     *)
-        echo "usage: book/regen.sh [--check]" >&2
+        echo "usage: book/regen.sh [--check | --live]" >&2
         exit 2
         ;;
 esac
@@ -526,6 +531,76 @@ rust_item src/mm/fault.rs 'pub fn access(' code/access.rs
 rust_item src/mm/pfn_db.rs 'pub struct PfnEntry {' code/pfn-entry.rs
 rust_item src/mm/event.rs 'pub enum EvictReason {' code/evict-reason.rs
 rust_item src/mm/cost.rs 'pub fn profile(' code/cost-profile.rs
+
+# The live runs, book/src/live/real-*.txt, are what `pagelab real` printed
+# on one machine, named in each file's second line (kernel, root): frame
+# numbers, the kernel's version and the free memory the simulator starts
+# from differ from machine to machine, so --check does not compare their
+# values. It checks their shape instead: each live file has the steps
+# (number and op) of the run recorded with it in tests/real/, and neither
+# has an unexpected difference. `book/regen.sh --live` rewrites both from
+# this machine.
+real_scenarios="real-demand-zero real-large-pages real-locked real-hard-faults real-contiguity"
+live_dir=book/src/live
+rows() {
+    # step number and op of each row, and DIFFER where one differs unexpectedly
+    sed -n -E 's/^([0-9]+) +([a-z_]+)( \([^)]*\))?: (.*)$/\1 \2 \4/p' | sed -E 's/ (agree|differ \(expected\)|not compared)$/ ok/'
+}
+if ((live)); then
+    if [ "$(uname -s)" != Linux ] || [ "$(id -u)" -ne 0 ]; then
+        echo "book/regen.sh --live: pagelab real needs Linux and root (the hugetlb pool, frame numbers in pagemap)" >&2
+        exit 2
+    fi
+    mkdir -p "$live_dir"
+    for s in $real_scenarios; do
+        {
+            echo "\$ sudo pagelab real $s"
+            "$bin" real "$s"
+        } >"$live_dir/$s.txt"
+        "$bin" real "$s" --json >"tests/real/$s.json"
+    done
+fi
+for s in $real_scenarios; do
+    if [ ! -f "$live_dir/$s.txt" ]; then
+        echo "book/regen.sh: $live_dir/$s.txt is missing: run book/regen.sh --live as root on Linux" >&2
+        exit 1
+    fi
+    "$bin" real "$s" --recorded "tests/real/$s.json" | rows >"$work/recorded-rows.txt" || true
+    rows <"$live_dir/$s.txt" >"$work/live-rows.txt"
+    if ! diff -q "$work/recorded-rows.txt" "$work/live-rows.txt" >/dev/null || grep -q DIFFER "$work/live-rows.txt"; then
+        echo "book/regen.sh: $live_dir/$s.txt has other steps than tests/real/$s.json compared today, or an unexpected difference:" >&2
+        diff "$work/recorded-rows.txt" "$work/live-rows.txt" >&2 || true
+        echo "Run book/regen.sh --live as root on Linux and commit $live_dir and tests/real." >&2
+        exit 1
+    fi
+done
+
+
+# Checking against a real system. The comparisons with the real Linux
+# runs recorded in tests/real/ are the same on every machine: they go in
+# book/src/output/ like everything else. (real-contiguity is left out: its
+# simulator starts from the running machine's /proc/buddyinfo.)
+for s in demand-zero large-pages locked hard-faults; do
+    run 0 "real/$s.txt" real "real-$s" --recorded "tests/real/real-$s.json"
+done
+run 2 real/windows.txt real real-locked --backend windows
+# Without root: as it is, or as nobody when this is root (setpriv).
+{
+    echo "\$ pagelab real real-large-pages"
+    code=0
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+        # nobody may not reach the build directory (a checkout under /root):
+        # a copy of the binary in a directory everyone can read.
+        nobody_dir=$(mktemp -d)
+        chmod 755 "$nobody_dir"
+        cp "$bin" "$nobody_dir/pagelab"
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$nobody_dir/pagelab" real real-large-pages 2>&1 || code=$?
+        rm -rf "$nobody_dir"
+    else
+        "$bin" real real-large-pages 2>&1 || code=$?
+    fi
+    echo "[exit code $code]"
+} >"$out/real/not-root.txt"
 
 # ---------------------------------------------------------------- compare
 if ((check)); then

@@ -10,6 +10,7 @@ pub mod mrc;
 pub mod plot;
 pub mod quiz;
 pub mod ramp;
+pub mod real;
 pub mod replay;
 pub mod run;
 pub mod scenarios;
@@ -81,6 +82,12 @@ pub enum Command {
     /// Step through a scenario in the terminal UI (or a trace, a quiz,
     /// replays side by side).
     Tui(tui::TuiArgs),
+    /// Run a scenario on the real system (in a child process) and in the
+    /// simulator, and compare them step by step.
+    Real(real::RealArgs),
+    /// The real side of `pagelab real`, run in its child process.
+    #[command(name = "__real-child", hide = true)]
+    RealChild(real::ChildArgs),
 }
 
 /// Writes to standard output. A reader that went away (`pagelab ... | head`)
@@ -132,5 +139,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Fragmentation(a)) => fragmentation::fragmentation(a),
         Some(Command::RampUp(a)) => ramp::ramp(a),
         Some(Command::Tui(a)) => tui::tui(a),
+        Some(Command::Real(a)) => real::real(a),
+        Some(Command::RealChild(a)) => real::child(a),
     }
 }

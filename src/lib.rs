@@ -45,6 +45,7 @@ pub mod mrc;
 pub mod output;
 pub mod plot;
 pub mod quiz;
+pub mod real;
 pub mod replay;
 pub mod report;
 pub mod runner;

@@ -52,6 +52,10 @@ pub struct StepOutcome {
     pub events_not_recorded: u64,
     /// The error the step ended with, if any.
     pub error: Option<String>,
+    /// That error's short name ([`OpError::name`]: "access_violation",
+    /// the Win32 name, ...).
+    #[serde(skip)]
+    pub error_name: Option<String>,
     /// Expectation results of the step (including its expected error).
     pub checks: Vec<CheckResult>,
 }
@@ -189,7 +193,7 @@ impl Runner {
         let scenario_processes = scenario.processes.len();
         // The workload generator is separate from the machine's own, so a
         // random policy does not change which pages a random touch visits.
-        let workload = ChaCha8Rng::seed_from_u64(scenario.machine.seed ^ 0x9E37_79B9_7F4A_7C15);
+        let workload = workload_generator(scenario.machine.seed);
         let mut runner = Runner {
             scenario,
             machine,
@@ -374,6 +378,7 @@ impl Runner {
             events: c.events.clone(),
             events_not_recorded: c.events_not_recorded,
             error: None,
+            error_name: None,
             checks: Vec::new(),
         })
     }
@@ -439,7 +444,7 @@ impl Runner {
                             c.prev % k + 1
                         }
                     }
-                    Pattern::Random { .. } => self.workload.gen_range(0..n),
+                    Pattern::Random { .. } => random_page(&mut self.workload, n),
                 };
                 let pass = match *pattern {
                     Pattern::Random { count } => count,
@@ -521,6 +526,7 @@ impl Runner {
             label: step.label.clone(),
             events,
             events_not_recorded,
+            error_name: error.as_ref().map(|e| e.name()),
             error: error.map(|e| e.to_string()),
             checks,
         }
@@ -639,6 +645,8 @@ impl Runner {
                 None => Err(OpError::NoContiguousHeld),
             },
             Action::Logon => m.apply(&Op::Logon).map(drop),
+            // A Linux setting: nothing on the simulated machine.
+            Action::HugetlbPool { .. } => Ok(()),
             Action::BufferPool { process, spec, grow } => {
                 m.apply(&Op::StartBufferPool { pid: self.pids[*process], spec: *spec, grow: *grow }).map(drop)
             }
@@ -813,6 +821,19 @@ impl Runner {
             passed,
         }
     }
+}
+
+/// The generator of a scenario's random touches, from the machine's seed
+/// (separate from the machine's own, so a random policy does not change
+/// which pages a random touch visits). A real backend replays the same
+/// pages with it.
+pub fn workload_generator(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15)
+}
+
+/// The next page (0 to `pages` - 1) a random touch visits.
+pub fn random_page(workload: &mut ChaCha8Rng, pages: u64) -> u64 {
+    workload.gen_range(0..pages)
 }
 
 /// The name of a resolution: `hit`, `demand_zero`, `soft`,

@@ -67,8 +67,11 @@ pub struct Scenario {
     pub processes: Vec<ProcessSpec>,
     /// Files created before the first step.
     pub files: Vec<FileSpec>,
-    /// The steps.
+    /// The steps the simulator runs, in order.
     pub steps: Vec<Step>,
+    /// Every step in order, the real-only ones too: what `pagelab real`
+    /// runs on both sides ([`Side`]).
+    pub plan: Vec<Step>,
     /// Expectations checked after the last step.
     pub expect: Vec<Expectation>,
 }
@@ -121,6 +124,68 @@ pub struct Step {
     /// The error the step is expected to end with (its name:
     /// "access_violation", "ERROR_COMMITMENT_LIMIT", ...).
     pub expect_error: Option<String>,
+    /// How `pagelab real` runs the step.
+    pub real: RealOptions,
+}
+
+/// Which side of a `pagelab real` comparison runs a step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Side {
+    /// The simulator and the real system (the default).
+    #[default]
+    Both,
+    /// Only the real system (`only = "real"`): the simulator leaves the
+    /// step out, `pagelab run` too.
+    Real,
+    /// Only the simulator (`only = "simulated"`).
+    Simulated,
+}
+
+impl Side {
+    /// Whether the simulator runs the step.
+    pub fn simulated(self) -> bool {
+        self != Side::Real
+    }
+
+    /// Whether the real system runs the step.
+    pub fn real(self) -> bool {
+        self != Side::Simulated
+    }
+}
+
+/// How a real Linux backend backs a large-page reserve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LinuxLarge {
+    /// mmap(MAP_HUGETLB | MAP_POPULATE): the hugetlb pool, allocated up front.
+    #[default]
+    Hugetlb,
+    /// Ordinary memory with madvise(MADV_HUGEPAGE): transparent huge pages,
+    /// given (or not) at the first touch of each 2 MiB.
+    Thp,
+}
+
+/// A difference a scenario expects between the simulator and a real
+/// system at one step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedDifference {
+    /// What differs: "result" or a measured quantity
+    /// ([`crate::real::compare::QUANTITIES`]).
+    pub what: String,
+    /// Why the real system differs from the model.
+    pub reason: String,
+    /// Source line.
+    pub line: usize,
+}
+
+/// A step's settings for `pagelab real`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RealOptions {
+    /// Which side runs it.
+    pub side: Side,
+    /// Differences expected at the step.
+    pub differs: Vec<ExpectedDifference>,
+    /// How Linux backs a large-page reserve.
+    pub linux_large: LinuxLarge,
 }
 
 /// The order in which a touch step visits its pages.
@@ -399,6 +464,14 @@ pub enum Action {
         /// Process.
         process: usize,
     },
+    /// Linux's hugetlb pool: `pagelab real` writes `pages` to
+    /// /proc/sys/vm/nr_hugepages and reads back how many the kernel gave.
+    /// The simulator changes nothing; its prediction is the 2 MiB regions
+    /// free now, at most `pages`.
+    HugetlbPool {
+        /// Large pages asked for.
+        pages: u64,
+    },
     /// Run background rounds until a memory resource notification is
     /// signalled, at most `ticks` of them.
     WaitNotification {
@@ -443,6 +516,7 @@ impl Action {
             | Action::Logon
             | Action::Contiguous { .. }
             | Action::FreeContiguous
+            | Action::HugetlbPool { .. }
             | Action::WaitNotification { .. } => None,
         }
     }
@@ -481,6 +555,7 @@ impl Action {
             Action::PoolGrow { .. } => "pool_grow",
             Action::WaitNotification { .. } => "wait_notification",
             Action::RampUp { .. } => "ramp_up",
+            Action::HugetlbPool { .. } => "hugetlb_pool",
         }
     }
 }

@@ -19,6 +19,11 @@ pub fn list(json: bool) -> i32 {
     } else {
         let mut o: String = all.iter().map(|(n, t)| format!("{n:<14} {t}\n")).collect();
         o.push_str("\nRun one with `pagelab run NAME`, step through it with `pagelab tui NAME`.\n");
+        let real: Vec<&str> = crate::scenario::builtin::REAL.iter().map(|(n, _)| *n).collect();
+        o.push_str(&format!(
+            "Compared with the real system by `pagelab real NAME` (any of them, and these written for it): {}.\n",
+            real.join(", ")
+        ));
         o
     };
     match print_out(&text) {

@@ -280,8 +280,7 @@ impl Machine {
         // The most memory the layout can need: every block aligned, each
         // followed by one used frame (a block of order k needs at most
         // 2^(k+1) + 1 frames beyond the previous one's end).
-        let need =
-            blocks.iter().enumerate().fold(0u64, |a, (k, &n)| a.saturating_add(n.saturating_mul(2 * size(k) + 1)));
+        let need = frames_to_lay_out(blocks);
         if need > frames {
             return Err(format!(
                 "fragment: the free blocks ({pages} pages in {total} blocks) need up to {need} frames to lie apart, more than the machine's {frames}: give it more memory"
@@ -412,6 +411,16 @@ impl Machine {
             })
             .collect()
     }
+}
+
+/// The most frames laying out a buddyinfo distribution's free blocks can
+/// need (`blocks[k]` blocks of order k): every block aligned, each followed
+/// by one used frame, so a block of order k needs at most 2^(k+1) + 1
+/// frames beyond the previous one's end.
+pub fn frames_to_lay_out(blocks: &[u64]) -> u64 {
+    // A block above order 32 is larger than any machine.
+    let size = |k: usize| if k < 33 { 1u64 << k } else { u64::MAX / 4 };
+    blocks.iter().enumerate().fold(0u64, |a, (k, &n)| a.saturating_add(n.saturating_mul(2 * size(k) + 1)))
 }
 
 #[cfg(test)]

@@ -23,9 +23,20 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("buffer-pool-ignores-pressure", include_str!("../../scenarios/buffer-pool-ignores-pressure.toml")),
 ];
 
-/// The text of a built-in scenario.
+/// (name, TOML text) of the built-in real scenarios, for `pagelab real`:
+/// they compare the simulator with a real system, and some read the
+/// running machine (its /proc/buddyinfo), so they are listed apart.
+pub const REAL: &[(&str, &str)] = &[
+    ("real-demand-zero", include_str!("../../scenarios/real/real-demand-zero.toml")),
+    ("real-large-pages", include_str!("../../scenarios/real/real-large-pages.toml")),
+    ("real-locked", include_str!("../../scenarios/real/real-locked.toml")),
+    ("real-contiguity", include_str!("../../scenarios/real/real-contiguity.toml")),
+    ("real-hard-faults", include_str!("../../scenarios/real/real-hard-faults.toml")),
+];
+
+/// The text of a built-in scenario, real ones included.
 pub fn find(name: &str) -> Option<&'static str> {
-    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    BUILTINS.iter().chain(REAL).find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 #[cfg(test)]

@@ -295,4 +295,13 @@ pub struct RawStep {
     pub expect: Option<BTreeMap<Sp<String>, Sp<toml::Value>>>,
     /// Expected error.
     pub expect_error: Option<Sp<String>>,
+    /// `pagelab real`: which side runs the step, "real" or "simulated"
+    /// (default both).
+    pub only: Option<Sp<String>>,
+    /// `pagelab real`: differences the real system is expected to show at
+    /// this step, each a measured quantity (or "result") and the reason.
+    pub differs: Option<BTreeMap<Sp<String>, Sp<String>>>,
+    /// `pagelab real` on Linux, a large-page reserve: "hugetlb" (default)
+    /// or "thp".
+    pub linux_large: Option<Sp<String>>,
 }

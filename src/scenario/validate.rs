@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::raw::{RawMachine, RawScenario, RawStep, Sp};
 use super::{
-    machine_metrics, process_metrics, Action, Check, Expectation, FileSpec, FrameRefs, Metric, Pattern, ProcessSpec,
-    Scenario, ScenarioError, Step, WsExField, FILE_METRICS,
+    machine_metrics, process_metrics, Action, Check, Expectation, ExpectedDifference, FileSpec, FrameRefs, LinuxLarge,
+    Metric, Pattern, ProcessSpec, RealOptions, Scenario, ScenarioError, Side, Step, WsExField, FILE_METRICS,
 };
 use crate::config::{ClusterDirection, Layout, MachineConfig};
 use crate::cost::CostModel;
@@ -328,20 +328,45 @@ pub fn load_str(
         files.push(FileSpec { name: fname.clone(), size });
     }
 
-    let sc = ScenarioCtx { ctx: &ctx, processes: &processes, files: &files, base_dir, machine: &machine };
+    let sc = ScenarioCtx {
+        ctx: &ctx,
+        processes: &processes,
+        files: &files,
+        base_dir,
+        machine: &machine,
+        live_need: std::cell::Cell::new(0),
+    };
     // Every step is checked; those of other allocator eras are then left
     // out, and which processes run when is judged on the steps that stay.
+    // Real-only steps are in the plan alone: the simulator leaves them out.
     let mut steps = Vec::new();
+    let mut plan = Vec::new();
     let mut kept_raw = Vec::new();
     for s in &raw.step {
         let step = sc.step(s)?;
         if sc.applies(s)? {
-            steps.push(step);
-            kept_raw.push(s);
+            if step.real.side.simulated() {
+                steps.push(step.clone());
+                kept_raw.push(s);
+            }
+            plan.push(step);
         }
     }
     let expect = sc.expectations(&raw.expect)?;
     check_started(&ctx, &processes, &kept_raw, &steps, &expect)?;
+    // This machine's own free blocks cannot be known when the scenario is
+    // written: a machine too small to lay them out grows to hold them,
+    // with a quarter to spare, in whole GiB (unless --set gives the memory).
+    let need = sc.live_need.get();
+    if need > machine.frames() && !overrides.iter().any(|o| o.key.trim_start_matches("machine.") == "memory") {
+        let gib = 1u64 << 30;
+        let bytes = (need + need / 4).saturating_mul(PAGE_SIZE).div_ceil(gib).saturating_mul(gib);
+        if bytes <= crate::config::MAX_MEMORY.0 {
+            let mut grown = overrides.to_vec();
+            grown.push(Override { key: "memory".into(), value: format!("{bytes} B") });
+            return load_str(text, file, base_dir, &grown);
+        }
+    }
     Ok(Scenario {
         name,
         title: header.title.clone().unwrap_or_default(),
@@ -352,6 +377,7 @@ pub fn load_str(
         processes,
         files,
         steps,
+        plan,
         expect,
     })
 }
@@ -408,6 +434,10 @@ fn check_started(
     }
     Ok(())
 }
+
+/// The running Linux machine's free-block distribution, which any
+/// scenario's fragment step may name.
+pub const LIVE_BUDDYINFO: &str = "/proc/buddyinfo";
 
 /// Points an error in the synthesized override text at what the user typed:
 /// the file becomes `--set KEY=VALUE`, the column a position in it.
@@ -703,6 +733,9 @@ struct ScenarioCtx<'a> {
     files: &'a [FileSpec],
     base_dir: Option<&'a Path>,
     machine: &'a MachineConfig,
+    /// The most frames a fragment step of this machine's /proc/buddyinfo
+    /// needs to lay its blocks out.
+    live_need: std::cell::Cell<u64>,
 }
 
 /// Which optional keys a step has set, with their positions.
@@ -752,7 +785,8 @@ fn present(s: &RawStep, whole: Range<usize>) -> Vec<(&'static str, Range<usize>)
         shrink,
         query,
         notification,
-        threads
+        threads,
+        linux_large
     );
     plain!(commit, empty, enable, large_pages, physical, grow);
     v
@@ -864,7 +898,7 @@ impl ScenarioCtx<'_> {
         let r = s.get_ref();
         let op = r.op.get_ref().as_str();
         let allowed: &[&str] = match op {
-            "reserve" => &["process", "address", "size", "protection", "commit", "large_pages", "physical"],
+            "reserve" => &["process", "address", "size", "protection", "commit", "large_pages", "physical", "linux_large"],
             "commit" => &["process", "address", "size", "protection"],
             "decommit" => &["process", "address", "size"],
             "release" => &["process", "address"],
@@ -894,11 +928,12 @@ impl ScenarioCtx<'_> {
             "pool_grow" => &["process"],
             "wait_notification" => &["notification", "ticks"],
             "ramp_up" => &["process", "pages", "size", "threads", "memory", "batch"],
+            "hugetlb_pool" => &["pages"],
             _ => {
                 return Err(c.err(
                     r.op.span(),
                     format!(
-                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, allocate_physical, map_physical, map_scatter, free_physical, physical_limit, virtual_lock, virtual_unlock, buffer_pool, pool_grow or wait_notification"
+                        "unknown op {op:?}: expected reserve, commit, decommit, release, touch, refs, map, set_working_set, trim, write_modified, advance, exit, start, grant, logon, adjust_privileges, fragment, contiguous, free_contiguous, page_out_large, allocate_physical, map_physical, map_scatter, free_physical, physical_limit, virtual_lock, virtual_unlock, buffer_pool, pool_grow, wait_notification, ramp_up or hugetlb_pool"
                     ),
                 ))
             }
@@ -1166,8 +1201,12 @@ impl ScenarioCtx<'_> {
                     ticks: c.count(self.need(s, &r.ticks, "ticks")?, 0, 1_000_000, "ticks")? as u32,
                 }
             }
+            "hugetlb_pool" => {
+                Action::HugetlbPool { pages: c.count(self.need(s, &r.pages, "pages")?, 0, 1 << 20, "pages")? }
+            }
             _ => unreachable!("op checked above"),
         };
+        let real = self.real_options(s, &action)?;
         let expect = match &r.expect {
             Some(m) => self.expectations(m)?,
             None => Vec::new(),
@@ -1199,7 +1238,87 @@ impl ScenarioCtx<'_> {
                 Some(e.get_ref().clone())
             }
         };
-        Ok(Step { line: c.line(s.span()), label: r.label.clone(), note: r.note.clone(), action, expect, expect_error })
+        if real.side == Side::Real && (!expect.is_empty() || expect_error.is_some()) {
+            return Err(c.err(
+                s.span(),
+                "a step with only = \"real\" is not simulated: its `expect` and `expect_error` would never be checked",
+            ));
+        }
+        Ok(Step {
+            line: c.line(s.span()),
+            label: r.label.clone(),
+            note: r.note.clone(),
+            action,
+            expect,
+            expect_error,
+            real,
+        })
+    }
+
+    /// A step's keys for `pagelab real`: `only`, `differs`, `linux_large`.
+    fn real_options(&self, s: &Sp<RawStep>, action: &Action) -> Result<RealOptions, ScenarioError> {
+        let c = self.ctx;
+        let r = s.get_ref();
+        let side = match &r.only {
+            None => Side::Both,
+            Some(v) => c.word(
+                v,
+                "only",
+                |w| match w {
+                    "real" => Some(Side::Real),
+                    "simulated" => Some(Side::Simulated),
+                    _ => None,
+                },
+                &["real", "simulated"],
+            )?,
+        };
+        let mut differs = Vec::new();
+        for (k, reason) in r.differs.iter().flatten() {
+            let what = k.get_ref();
+            let known = std::iter::once("result").chain(crate::real::compare::QUANTITIES.iter().map(|q| q.name));
+            if !known.clone().any(|n| n == what) {
+                return Err(c.err(
+                    k.span(),
+                    format!(
+                        "differs: expected result or a measured quantity ({}), found {what:?}",
+                        known.collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            if reason.get_ref().trim().is_empty() {
+                return Err(c.err(reason.span(), format!("differs.{what}: give the reason the real system differs")));
+            }
+            differs.push(ExpectedDifference {
+                what: what.clone(),
+                reason: reason.get_ref().clone(),
+                line: c.line(k.span()),
+            });
+        }
+        if side != Side::Both && !differs.is_empty() {
+            return Err(c.err(
+                s.span(),
+                "`differs` compares the two sides: it does not apply to a step that only one side runs",
+            ));
+        }
+        let linux_large = match &r.linux_large {
+            None => LinuxLarge::Hugetlb,
+            Some(v) => {
+                if !matches!(action, Action::Reserve { large_pages: true, .. }) {
+                    return Err(c.err(v.span(), "linux_large applies only to a reserve with large_pages = true"));
+                }
+                c.word(
+                    v,
+                    "linux_large",
+                    |w| match w {
+                        "hugetlb" => Some(LinuxLarge::Hugetlb),
+                        "thp" => Some(LinuxLarge::Thp),
+                        _ => None,
+                    },
+                    &["hugetlb", "thp"],
+                )?
+            }
+        };
+        Ok(RealOptions { side, differs, linux_large })
     }
 
     /// The `frames` of an AWE step (and `frames_of`): indexes into a PFN
@@ -1366,12 +1485,19 @@ impl ScenarioCtx<'_> {
                 })
                 .collect::<Result<Vec<u64>, _>>()?,
             toml::Value::String(file) => {
-                let Some(dir) = self.base_dir else {
-                    return Err(
-                        c.err(v.span(), "a built-in scenario cannot read buddyinfo files: give the counts as a list")
-                    );
+                // The running machine's own free memory, from any scenario
+                // (the real scenarios start the simulator from it).
+                let path = if file == LIVE_BUDDYINFO {
+                    std::path::PathBuf::from(LIVE_BUDDYINFO)
+                } else {
+                    let Some(dir) = self.base_dir else {
+                        return Err(c.err(
+                            v.span(),
+                            "a built-in scenario cannot read buddyinfo files: give the counts as a list (or \"/proc/buddyinfo\", this machine's)",
+                        ));
+                    };
+                    dir.join(file)
                 };
-                let path = dir.join(file);
                 let shown = path.display().to_string();
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| c.err(v.span(), format!("cannot read buddyinfo {shown}: {e}")))?;
@@ -1381,7 +1507,11 @@ impl ScenarioCtx<'_> {
                     col: e.col as usize,
                     message: e.message,
                 })?;
-                info.total.counts().to_vec()
+                let counts = info.total.counts().to_vec();
+                if file == LIVE_BUDDYINFO {
+                    self.live_need.set(self.live_need.get().max(crate::fragment::frames_to_lay_out(&counts)));
+                }
+                counts
             }
             other => {
                 return Err(c.err(

@@ -224,7 +224,7 @@ fn replay_reads_standard_input_and_prints_text() {
 
 #[test]
 fn help_works_for_every_subcommand() {
-    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz"] {
+    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz", "real"] {
         let o = pagelab(&[sub, "--help"]);
         o.code(0);
         assert!(o.stdout.contains("Usage: pagelab"), "{sub}:\n{}", o.stdout);
@@ -234,9 +234,10 @@ fn help_works_for_every_subcommand() {
     }
     let o = pagelab(&["--help"]);
     o.code(0);
-    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz"] {
+    for sub in ["run", "check", "scenarios", "replay", "tui", "gen-trace", "fragmentation", "ramp-up", "quiz", "real"] {
         assert!(o.stdout.contains(sub), "--help does not mention {sub}:\n{}", o.stdout);
     }
+    assert!(!o.stdout.contains("__real-child"), "the real side's child command is hidden");
     let o = pagelab(&["replay", "--help"]);
     for flag in ["--policy", "--frames", "--format", "--json", "--seed", "--output"] {
         assert!(o.stdout.contains(flag), "replay --help lacks {flag}");

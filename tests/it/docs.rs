@@ -131,3 +131,13 @@ fn the_trace_formats_chapter_names_every_format_replay_takes() {
         assert!(chapter.contains(&format!("`{key}")), "book/src/formats.md never names --trace-params {key}");
     }
 }
+
+#[test]
+fn the_real_chapter_explains_every_quantity_pagelab_real_compares() {
+    let chapter = repo_file("book/src/real.md");
+    for q in pagelab::real::compare::QUANTITIES {
+        assert!(chapter.contains(&format!("| `{}` |", q.name)), "book/src/real.md's table lacks {}", q.name);
+    }
+    let summary = repo_file("book/src/SUMMARY.md");
+    assert!(summary.contains("[Checking against a real system](real.md)"));
+}

@@ -14,8 +14,9 @@
 //! - `memory_pressure`: the notifications and the buffer-pool scenarios;
 //! - `numa`: NUMA residency: ordinary pages drift after paging, AWE pages
 //!   stay where they were allocated, remote references counted;
-//! - `teaching`: `replay --trace` line by line, and `quiz` with its answer key.
-//! - `gen_trace`: every generator through `gen-trace`, and `mrc --format auto`.
+//! - `teaching`: `replay --trace` line by line, and `quiz` with its answer key;
+//! - `gen_trace`: every generator through `gen-trace`, and `mrc --format auto`;
+//! - `real`: `pagelab real` on this Linux machine (as root) and on recorded runs.
 
 mod util;
 
@@ -32,5 +33,6 @@ mod memory_pressure;
 mod numa;
 mod oracles;
 mod properties;
+mod real;
 mod sweep;
 mod teaching;
