@@ -31,6 +31,8 @@ esac
 
 cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/pagelab"
+# The same binary by absolute path, for the sections that run in a copy.
+abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 committed=book/src/output
 
 out=$(mktemp -d)
@@ -42,6 +44,13 @@ trap 'rm -rf "$out" "$work"' EXIT
 # (standard output and standard error, in order) to FILE under the output
 # directory, and fails unless pagelab exited with EXPECTED_EXIT. A non-zero
 # exit code is written at the end of the file, as the reader would see it.
+# A shell command line the chapter shows with its output, run as written
+# (in the current directory): `shell FILE 'COMMAND'`.
+shell() {
+    mkdir -p "$(dirname "$out/$1")"
+    { echo "\$ $2"; bash -c "$2"; } >"$out/$1"
+}
+
 run() {
     local want=$1 file=$2
     shift 2
@@ -353,8 +362,6 @@ done
 research() {
     mkdir -p "$work/repo/book/src"
     cp -R book/src/experiments book/src/traces "$work/repo/book/src/"
-    local abs_bin
-    abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
     (
         cd "$work/repo"
         bin=$abs_bin
@@ -401,29 +408,18 @@ research
 curves() {
     mkdir -p "$work/curves/book/src" "$out/mrc"
     cp -R book/src/traces book/src/experiments "$work/curves/book/src/"
-    local abs_bin
-    abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
     (
         cd "$work/curves"
         bin=$abs_bin
         run 0 mrc/gen.txt gen-trace --spec-file book/src/traces/mix.toml -o mix.refs
-        {
-            echo '$ head -5 mix.refs'
-            head -5 mix.refs
-        } >"$out/mrc/head.txt"
+        shell mrc/head.txt 'head -5 mix.refs'
         run 0 mrc/lru.txt mrc mix.refs --sizes 10-250/40
         run 0 mrc/cliff.txt mrc mix.refs --sizes 66-92/2
         run 0 mrc/policies.txt mrc mix.refs --policy lru,fifo,clock,aging,opt --sizes 70,90
         run 0 mrc/sweep.txt sweep book/src/experiments/curves.toml --out runs/curves --quiet
-        {
-            echo '$ cut -d, -f2-4,8- runs/curves/results.csv'
-            cut -d, -f2-4,8- runs/curves/results.csv
-        } >"$out/mrc/sweep-results.txt"
+        shell mrc/sweep-results.txt 'cut -d, -f2-4,8- runs/curves/results.csv'
         run 0 mrc/plot.txt mrc mix.refs --policy lru,fifo,clock,aging,opt --sizes 5-250/5 -o mix.csv --plot mix.svg
-        {
-            echo '$ grep -c , mix.csv'
-            grep -c , mix.csv
-        } >"$out/mrc/rows.txt"
+        shell mrc/rows.txt 'grep -c , mix.csv'
         cp mix.svg "$out/mrc/mix.svg"
         run 0 mrc/stack.txt replay book/src/traces/belady.refs --policy lru --frames 5 --trace
         run 0 mrc/belady.txt mrc book/src/traces/belady.refs --policy fifo,lru,opt --sizes 1-6
@@ -446,8 +442,6 @@ curves
 formats() {
     mkdir -p "$work/formats/book/src" "$out/formats"
     cp -R book/src/traces book/src/broken "$work/formats/book/src/"
-    local abs_bin
-    abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
     (
         cd "$work/formats"
         bin=$abs_bin
